@@ -1,0 +1,82 @@
+// buildApp: the fastify instance with every route, hook and error mapping. It never listens; main.ts
+// and the tests decide where it runs.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { adminRoutes } from './http/admin.js'
+import type { AppDependencies } from './http/context.js'
+import { errorBody, toGatewayError } from './http/errors.js'
+import { operationsRoutes } from './http/operations.js'
+import { policyRoutes } from './http/policy.js'
+import { auditRefusedQuery, queryRoutes } from './http/query.js'
+import { GatewayError } from './errors.js'
+
+export interface AppOptions {
+  readonly logger: FastifyBaseLogger
+  readonly requestTimeoutMs: number
+}
+
+/** The body limit of the contract: 1 MiB, answered with 413. */
+export const bodyLimit = 1024 * 1024
+
+export function buildApp(options: AppOptions, deps: AppDependencies): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    // One line per request is logged in onResponse below, with the decision id and without the body.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit,
+    requestTimeout: options.requestTimeoutMs,
+    connectionTimeout: options.requestTimeoutMs,
+    keepAliveTimeout: 65_000,
+    return503OnClosing: true,
+    ajv: {
+      // Strict: an unknown field is an error (not silently dropped) and nothing is coerced.
+      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: true },
+    },
+  })
+
+  // JSON only: a text/plain body is answered 415, not parsed as a string.
+  app.removeContentTypeParser(['text/plain'])
+  app.decorateRequest('identity', null)
+  app.decorateRequest('decisionId', null)
+
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched'
+    deps.metrics.requestDuration.labels(route, String(reply.statusCode)).observe(reply.elapsedTime / 1000)
+    request.log.info({ route, method: request.method, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, decisionId: request.decisionId ?? undefined }, 'request')
+    done()
+  })
+
+  app.setErrorHandler(async (error, request, reply) => {
+    let failure = toGatewayError(error)
+    if (failure.status >= 500) {
+      request.log.error({ code: failure.code, err: failure.cause ?? failure }, failure.message)
+      if (failure.category === 'unavailable' || failure.category === 'internal') deps.metrics.refusals.labels(failure.code).inc()
+    } else {
+      deps.metrics.rejections.labels(failure.code).inc()
+    }
+    if (request.routeOptions.url === '/v1/query') {
+      try {
+        await auditRefusedQuery(deps, request, reply, failure)
+      } catch (auditError) {
+        // The refusal could not be audited: whatever the first problem was, no answer leaves unaudited.
+        request.log.error({ err: auditError }, 'cannot audit a refused query')
+        if (failure.code !== 'audit_unavailable') {
+          failure = new GatewayError('audit_unavailable')
+          deps.metrics.refusals.labels(failure.code).inc()
+        }
+      }
+    }
+    reply.code(failure.status)
+    return errorBody(failure)
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    deps.metrics.rejections.labels('not_found').inc()
+    reply.code(404).send(errorBody(new GatewayError('not_found', `no endpoint ${request.method} ${request.url.split('?')[0]}`)))
+  })
+
+  queryRoutes(app, deps)
+  policyRoutes(app, deps)
+  adminRoutes(app, deps)
+  operationsRoutes(app, deps)
+  return app
+}

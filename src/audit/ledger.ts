@@ -1,0 +1,195 @@
+// The durable audit writer. Records are group-committed: every record appended while a write+fsync is
+// in flight joins the next batch, so a batch costs one write and one fdatasync whatever its size, and
+// a caller's promise resolves only once its record is on disk. A failed write or fsync rejects the
+// batch (the caller answers 503), cuts the partial bytes off, and the next batch tries again.
+//
+// Each gateway process owns one instance directory under AUDIT_DIR (held by a lock file), so records
+// of different processes never interleave, and numbers its records 1, 2, 3... across restarts.
+import { mkdir, open, readdir, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { canonicalJson, genesisHash, lineHash } from './chain.js'
+import { auditRecordVersion, type AuditEvent } from './record.js'
+
+export class AuditUnavailableError extends Error {
+  override name = 'AuditUnavailableError'
+}
+
+export interface LedgerObserver {
+  batchWritten(records: number, seconds: number): void
+  writeFailed(): void
+}
+
+interface Pending {
+  readonly time: string
+  readonly event: AuditEvent
+}
+
+class Batch {
+  readonly records: Pending[] = []
+  readonly done: Promise<void>
+  resolve!: () => void
+  reject!: (error: Error) => void
+  constructor() {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve
+      this.reject = reject
+    })
+    // A record appended without awaiting (an outcome record) must not become an unhandled rejection;
+    // callers that await still see the error.
+    this.done.catch(() => undefined)
+  }
+}
+
+const segmentName = (index: number) => `segment-${String(index).padStart(6, '0')}.jsonl`
+const noObserver: LedgerObserver = { batchWritten: () => undefined, writeFailed: () => undefined }
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Takes `dir/lock` for this process; false if another live process holds it. */
+async function lock(dir: string): Promise<boolean> {
+  const path = join(dir, 'lock')
+  try {
+    await writeFile(path, String(process.pid), { flag: 'wx', mode: 0o600 })
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+  }
+  const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10)
+  if (Number.isInteger(holder) && holder !== process.pid && alive(holder)) return false
+  await writeFile(path, String(process.pid), { mode: 0o600 })
+  return true
+}
+
+/**
+ * The end of the chain in a segment: the last whole record's sequence number and hash, and the
+ * length of the whole lines. A torn final line (a crash mid-write) was never acknowledged: it is cut.
+ */
+async function chainEnd(path: string): Promise<{ seq: number; hash: string; size: number }> {
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return ''
+    throw error
+  })
+  const end = text.lastIndexOf('\n')
+  if (end === -1) return { seq: 0, hash: genesisHash, size: 0 }
+  const start = text.lastIndexOf('\n', end - 1) + 1
+  const line = text.slice(start, end)
+  return { seq: (JSON.parse(line) as { seq: number }).seq, hash: lineHash(line), size: Buffer.byteLength(text.slice(0, end + 1)) }
+}
+
+export class AuditLedger {
+  private open = new Batch()
+  private flushing = false
+  private scheduled = false
+  private closed = false
+  private healthy = true
+
+  private constructor(
+    readonly instance: string,
+    readonly dir: string,
+    private readonly file: FileHandle,
+    private size: number,
+    private seq: number,
+    private hash: string,
+    private readonly observer: LedgerObserver,
+  ) {}
+
+  /**
+   * Opens the ledger under `auditDir` for `instanceId`. Unless the id was chosen explicitly, a busy
+   * instance directory (another live process) moves on to `<id>-2`, `<id>-3`...
+   */
+  static async open(auditDir: string, instanceId: string, options: { explicit?: boolean; observer?: LedgerObserver } = {}): Promise<AuditLedger> {
+    for (let attempt = 1; attempt <= 64; attempt++) {
+      const instance = attempt === 1 ? instanceId : `${instanceId}-${attempt}`
+      const dir = join(auditDir, instance)
+      await mkdir(dir, { recursive: true, mode: 0o700 })
+      if (!(await lock(dir))) {
+        if (options.explicit === true) throw new Error(`audit instance ${instance} is in use by another process (${join(dir, 'lock')})`)
+        continue
+      }
+      const segments = (await readdir(dir)).filter((name) => /^segment-\d{6}\.jsonl$/.test(name)).sort()
+      const path = join(dir, segments.at(-1) ?? segmentName(1))
+      const end = await chainEnd(path)
+      const file = await open(path, 'a', 0o600)
+      const { size } = await file.stat()
+      if (size > end.size) await file.truncate(end.size)
+      return new AuditLedger(instance, dir, file, end.size, end.seq, end.hash, options.observer ?? noObserver)
+    }
+    throw new Error(`no free audit instance directory under ${auditDir}`)
+  }
+
+  /** False after a failed write, until a later batch is written. */
+  get writable(): boolean {
+    return this.healthy && !this.closed
+  }
+
+  /** Appends an event; the promise resolves once it is on disk, or rejects with AuditUnavailableError. */
+  append(event: AuditEvent, now: number): Promise<void> {
+    if (this.closed) return Promise.reject(new AuditUnavailableError('the audit ledger is closed'))
+    const batch = this.open
+    batch.records.push({ time: new Date(now).toISOString(), event })
+    if (!this.flushing && !this.scheduled) {
+      this.scheduled = true
+      // setImmediate, not a microtask: records appended by other requests in this turn join the batch.
+      setImmediate(this.flush)
+    }
+    return batch.done
+  }
+
+  private readonly flush = async (): Promise<void> => {
+    this.scheduled = false
+    if (this.flushing) return
+    this.flushing = true
+    while (this.open.records.length > 0) {
+      const batch = this.open
+      this.open = new Batch()
+      const started = process.hrtime.bigint()
+      // Sequence numbers and hashes are given here, at write time, so a failed batch leaves no gap.
+      let text = ''
+      let seq = this.seq
+      let hash = this.hash
+      for (const { time, event } of batch.records) {
+        seq++
+        const line = canonicalJson({ ...event, v: auditRecordVersion, seq, time, instance: this.instance, prev: hash })
+        hash = lineHash(line)
+        text += `${line}\n`
+      }
+      const bytes = Buffer.from(text)
+      try {
+        let written = 0
+        while (written < bytes.length) written += (await this.file.write(bytes, written, bytes.length - written)).bytesWritten
+        await this.file.datasync()
+        this.size += bytes.length
+        this.seq = seq
+        this.hash = hash
+        this.healthy = true
+        this.observer.batchWritten(batch.records.length, Number(process.hrtime.bigint() - started) / 1e9)
+        batch.resolve()
+      } catch (error) {
+        this.healthy = false
+        this.observer.writeFailed()
+        await this.file.truncate(this.size).catch(() => undefined)
+        batch.reject(new AuditUnavailableError(`cannot write the audit ledger: ${(error as Error).message}`, { cause: error }))
+      }
+    }
+    this.flushing = false
+  }
+
+  /** Writes what is pending, then closes the file and releases the instance directory. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    while (this.flushing || this.scheduled || this.open.records.length > 0) {
+      if (!this.flushing) await this.flush()
+      else await new Promise((resolve) => setImmediate(resolve))
+    }
+    this.closed = true
+    await this.file.close()
+    await rm(join(this.dir, 'lock'), { force: true })
+  }
+}

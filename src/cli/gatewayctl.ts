@@ -1,0 +1,130 @@
+// gatewayctl: the operators' and auditors' command line.
+//   gatewayctl token --sub U --ori ORI --role R [--role R2] [--terminal T] [--ttl 1h]
+//   gatewayctl policy check [DIR]      validate the policy files
+//   gatewayctl policy test [DIR]       run the policy test cases
+//   gatewayctl audit verify [DIR]      check the audit ledger
+import { parseArgs } from 'node:util'
+import { ConfigError, loadConfig } from '../config.js'
+import { developmentSecret } from '../dev-secret.js'
+import { mintToken } from '../http/auth.js'
+import { loadPolicyDir } from '../policy-files.js'
+import { PolicyError } from '../policy/compile.js'
+import { runPolicyTests } from '../policy/run-tests.js'
+import { verifyLedger } from '../audit/verify.js'
+
+const usage = `usage:
+  gatewayctl token --sub USER --ori ORI --role ROLE [--role ROLE] [--terminal T] [--ttl 1h]
+  gatewayctl policy check [DIR]
+  gatewayctl policy test [DIR]
+  gatewayctl audit verify [DIR]
+`
+
+class UsageError extends Error {}
+
+const out = (text: string) => process.stdout.write(`${text}\n`)
+const err = (text: string) => process.stderr.write(`${text}\n`)
+
+function config() {
+  try {
+    return loadConfig()
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message)
+    throw error
+  }
+}
+
+/** `90s`, `15m`, `1h`, `7d` -> seconds. */
+export function parseTtl(text: string): number {
+  const match = /^(\d+)([smhd])$/.exec(text)
+  if (match === null) throw new UsageError(`--ttl: expected a number and a unit (s, m, h, d), e.g. 1h; got ${text}`)
+  const seconds = Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[match[2] as 's' | 'm' | 'h' | 'd']
+  if (seconds < 1 || seconds > 30 * 86_400) throw new UsageError('--ttl: between 1s and 30d')
+  return seconds
+}
+
+function token(args: string[]): number {
+  const { values } = parseArgs({
+    args,
+    options: { sub: { type: 'string' }, ori: { type: 'string' }, role: { type: 'string', multiple: true }, terminal: { type: 'string' }, ttl: { type: 'string', default: '1h' } },
+  })
+  if (values.sub === undefined || values.ori === undefined || values.role === undefined) throw new UsageError('token needs --sub, --ori and --role')
+  if (!/^[A-Z]{2}[0-9A-Z]{7}$/.test(values.ori)) throw new UsageError(`--ori: expected an ORI such as CA0194200; got ${values.ori}`)
+  for (const role of values.role) if (role !== 'terminal' && role !== 'doj_operator') throw new UsageError(`--role: terminal or doj_operator; got ${role}`)
+  const settings = config()
+  const secret = settings.jwt.secret ?? developmentSecret(settings.stateDir, false)
+  if (secret === undefined) {
+    throw new UsageError(`no signing secret: set GATEWAY_JWT_SECRET, or start the gateway once (npm start) so it makes ${settings.stateDir}/dev-jwt-secret`)
+  }
+  out(mintToken(secret, settings.jwt.issuer, settings.jwt.audience, { sub: values.sub, ori: values.ori, roles: values.role, terminal: values.terminal, ttlSeconds: parseTtl(values.ttl) }))
+  return 0
+}
+
+async function policy(args: string[]): Promise<number> {
+  const [action, dir = process.env.POLICY_DIR ?? './policies', ...rest] = args
+  if ((action !== 'check' && action !== 'test') || rest.length > 0) throw new UsageError(usage)
+  let set
+  try {
+    set = await loadPolicyDir(dir)
+  } catch (error) {
+    if (!(error instanceof PolicyError)) throw error
+    for (const problem of error.problems) err(problem)
+    return 1
+  }
+  if (action === 'check') {
+    out(`policies OK: revision ${set.revision}, ${set.databases.size} databases, ${set.purposes.size} purposes, ${set.tests.length} test cases`)
+    return 0
+  }
+  const results = runPolicyTests(set)
+  for (const result of results) {
+    const { testCase, decision, passed } = result
+    const line = `${passed ? 'pass' : 'FAIL'}  ${testCase.file}: ${testCase.name}`
+    if (passed) out(line)
+    else out(`${line}\n      expected ${testCase.expect.outcome} ${testCase.expect.rule}, got ${decision.outcome} ${decision.rule}`)
+  }
+  const failed = results.filter((result) => !result.passed).length
+  out(`${results.length - failed} passed, ${failed} failed`)
+  return failed === 0 ? 0 : 1
+}
+
+async function audit(args: string[]): Promise<number> {
+  const [action, dir = process.env.AUDIT_DIR ?? './var/audit', ...rest] = args
+  if (action !== 'verify' || rest.length > 0) throw new UsageError(usage)
+  const report = await verifyLedger(dir)
+  for (const chain of report.chains) out(`${chain.instance}: ${chain.records} records in ${chain.segments} segments, last seq ${chain.lastSeq}`)
+  if (report.problem !== null) {
+    err(`${report.problem.file}: seq ${report.problem.seq}: ${report.problem.kind}: ${report.problem.message}`)
+    return 1
+  }
+  out(`ledger intact: ${report.chains.reduce((sum, chain) => sum + chain.records, 0)} records`)
+  return 0
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [command, ...args] = argv
+  switch (command) {
+    case 'token':
+      return token(args)
+    case 'policy':
+      return policy(args)
+    case 'audit':
+      return audit(args)
+    case undefined:
+    case 'help':
+    case '--help':
+      out(usage)
+      return command === undefined ? 2 : 0
+    default:
+      throw new UsageError(`unknown command ${command}\n${usage}`)
+  }
+}
+
+try {
+  process.exitCode = await run(process.argv.slice(2))
+} catch (error) {
+  if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    err(`gatewayctl: ${(error as Error).message}`)
+    process.exitCode = 2
+  } else {
+    throw error
+  }
+}

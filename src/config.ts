@@ -1,0 +1,122 @@
+// Every setting of the gateway, in one schema, parsed once at boot and frozen.
+// The contract's variables (DESIGN.md part 1) keep their names; the others are ours and are listed in
+// the README. An invalid value stops start-up with a message that names the variable.
+import { hostname } from 'node:os'
+import { z } from 'zod'
+
+const port = z.coerce.number().int().min(0).max(65535)
+const millis = (max: number) => z.coerce.number().int().min(1).max(max)
+const url = z.url({ protocol: /^https?$/ })
+const optionalText = z.string().min(1).optional()
+
+const environment = z.object({
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: port.default(8080),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  STATE_DIR: z.string().min(1).default('./var/state'),
+  AUDIT_DIR: z.string().min(1).default('./var/audit'),
+  DMV_URL: url.optional(),
+  CRIMINAL_HISTORY_URL: url.optional(),
+  GATEWAY_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  GATEWAY_JWT_PUBLIC_KEYS: optionalText,
+  GATEWAY_JWT_ISSUER: z.string().min(1).default('doj-idp'),
+  GATEWAY_JWT_AUDIENCE: z.string().min(1).default('clets-gateway'),
+  POLICY_DIR: z.string().min(1).default('./policies'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Ours, not the contract's.
+  GATEWAY_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)').optional(),
+  UPSTREAM_CONNECT_TIMEOUT_MS: millis(60_000).default(1_000),
+  UPSTREAM_TIMEOUT_MS: millis(120_000).default(5_000),
+  UPSTREAM_CONNECTIONS: z.coerce.number().int().min(1).max(1024).default(64),
+  REQUEST_TIMEOUT_MS: millis(120_000).default(10_000),
+  JWT_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+  BACKEND_POPULATION: z.coerce.number().int().min(100).max(2_000_000).default(100_000),
+  BACKEND_SEED: z.coerce.number().int().min(0).default(54),
+  DMV_PORT: port.default(9101),
+  CRIMINAL_HISTORY_PORT: port.default(9102),
+})
+
+export interface Config {
+  readonly host: string
+  readonly port: number
+  readonly redisUrl: string | undefined
+  readonly stateDir: string
+  readonly auditDir: string
+  readonly dmvUrl: string | undefined
+  readonly criminalHistoryUrl: string | undefined
+  readonly jwt: {
+    readonly secret: string | undefined
+    readonly publicKeysFile: string | undefined
+    readonly issuer: string
+    readonly audience: string
+    readonly cacheSize: number
+  }
+  readonly policyDir: string
+  readonly logLevel: string
+  readonly instanceId: string
+  /** True when GATEWAY_INSTANCE_ID was set: a busy instance directory is then an error, not a reason to pick another. */
+  readonly instanceIdExplicit: boolean
+  readonly upstream: { readonly connectTimeoutMs: number; readonly timeoutMs: number; readonly connections: number }
+  readonly requestTimeoutMs: number
+  readonly backends: { readonly population: number; readonly seed: number; readonly dmvPort: number; readonly criminalHistoryPort: number }
+}
+
+/** Raised for an invalid environment; the message names the variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** Parses the environment into a frozen Config, or throws ConfigError naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, string> = {}
+  for (const key of Object.keys(environment.shape)) {
+    const value = env[key]
+    // An empty variable means "unset", as in most shells' `VAR= cmd`.
+    if (value !== undefined && value !== '') input[key] = value
+  }
+  const parsed = environment.safeParse(input)
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `${String(issue.path[0])}: ${issue.message}`)
+    throw new ConfigError(`invalid environment:\n  ${lines.join('\n  ')}`)
+  }
+  const e = parsed.data
+  return deepFreeze({
+    host: e.HOST,
+    port: e.PORT,
+    redisUrl: e.REDIS_URL,
+    stateDir: e.STATE_DIR,
+    auditDir: e.AUDIT_DIR,
+    dmvUrl: e.DMV_URL,
+    criminalHistoryUrl: e.CRIMINAL_HISTORY_URL,
+    jwt: {
+      secret: e.GATEWAY_JWT_SECRET,
+      publicKeysFile: e.GATEWAY_JWT_PUBLIC_KEYS,
+      issuer: e.GATEWAY_JWT_ISSUER,
+      audience: e.GATEWAY_JWT_AUDIENCE,
+      cacheSize: e.JWT_CACHE_SIZE,
+    },
+    policyDir: e.POLICY_DIR,
+    logLevel: e.LOG_LEVEL,
+    instanceId: e.GATEWAY_INSTANCE_ID ?? hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64),
+    instanceIdExplicit: e.GATEWAY_INSTANCE_ID !== undefined,
+    upstream: {
+      connectTimeoutMs: e.UPSTREAM_CONNECT_TIMEOUT_MS,
+      timeoutMs: e.UPSTREAM_TIMEOUT_MS,
+      connections: e.UPSTREAM_CONNECTIONS,
+    },
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    backends: {
+      population: e.BACKEND_POPULATION,
+      seed: e.BACKEND_SEED,
+      dmvPort: e.DMV_PORT,
+      criminalHistoryPort: e.CRIMINAL_HISTORY_PORT,
+    },
+  })
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (child !== null && typeof child === 'object') deepFreeze(child)
+  }
+  return Object.freeze(value)
+}

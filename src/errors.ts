@@ -1,0 +1,59 @@
+// The one catalogue of error codes the gateway answers with. Each code is stable: terminals and
+// operator tools branch on it. test/errors.test.ts keeps this table and the README's in step.
+
+export type ErrorCategory = 'input' | 'auth' | 'not_found' | 'upstream' | 'unavailable' | 'internal'
+
+interface ErrorSpec {
+  readonly status: number
+  readonly category: ErrorCategory
+  readonly message: string
+}
+
+export const errorCatalogue = {
+  invalid_json: { status: 400, category: 'input', message: 'the body is not valid JSON' },
+  invalid_request: { status: 400, category: 'input', message: 'the request does not match the schema' },
+  unknown_database: { status: 400, category: 'input', message: 'the database is not in the policies' },
+  unknown_purpose: { status: 400, category: 'input', message: 'the purpose is not in the policies' },
+  invalid_subject: { status: 400, category: 'input', message: "the subject does not match any of the database's lookups" },
+  invalid_sanction: { status: 400, category: 'input', message: 'the sanction is not consistent' },
+  invalid_agreement: { status: 400, category: 'input', message: 'the agreement is not consistent' },
+  token_missing: { status: 401, category: 'auth', message: 'a bearer token is required' },
+  token_invalid: { status: 401, category: 'auth', message: 'the bearer token is not valid' },
+  role_forbidden: { status: 403, category: 'auth', message: 'the token lacks the role this endpoint needs' },
+  not_found: { status: 404, category: 'not_found', message: 'no such endpoint' },
+  agency_not_found: { status: 404, category: 'not_found', message: 'no agency is registered with this ORI' },
+  method_not_allowed: { status: 405, category: 'input', message: 'method not allowed' },
+  body_too_large: { status: 413, category: 'input', message: 'the body exceeds the 1 MiB limit' },
+  unsupported_media_type: { status: 415, category: 'input', message: 'the body must be application/json' },
+  internal_error: { status: 500, category: 'internal', message: 'internal error' },
+  upstream_unavailable: { status: 502, category: 'upstream', message: 'the database could not be reached' },
+  upstream_error: { status: 502, category: 'upstream', message: 'the database answered with an error' },
+  state_unavailable: { status: 503, category: 'unavailable', message: 'agency state is unavailable; the gateway cannot decide safely' },
+  audit_unavailable: { status: 503, category: 'unavailable', message: 'the audit ledger is not writable; the gateway cannot answer unaudited' },
+  shutting_down: { status: 503, category: 'unavailable', message: 'the gateway is shutting down' },
+  upstream_timeout: { status: 504, category: 'upstream', message: 'the database did not answer in time' },
+} as const satisfies Record<string, ErrorSpec>
+
+export type ErrorCode = keyof typeof errorCatalogue
+
+export interface ErrorIssue {
+  readonly path: string
+  readonly message: string
+}
+
+/** An error with a catalogued code; the HTTP layer renders it as `{ error: { code, message, issues } }`. */
+export class GatewayError extends Error {
+  override name = 'GatewayError'
+  readonly code: ErrorCode
+  readonly status: number
+  readonly category: ErrorCategory
+  readonly issues: readonly ErrorIssue[]
+
+  constructor(code: ErrorCode, message?: string, issues: readonly ErrorIssue[] = [], options?: { cause?: unknown }) {
+    super(message ?? errorCatalogue[code].message, options)
+    this.code = code
+    this.status = errorCatalogue[code].status
+    this.category = errorCatalogue[code].category
+    this.issues = issues
+  }
+}

@@ -1,0 +1,137 @@
+// Builds a running gateway from a Config: policies, identity, backends (simulated in-process when no
+// URL is set), state, ledger, upstream pools, the app; and closes it all in order. main.ts, the tests
+// and the benchmark start gateways through here, so they run what production runs.
+import { randomUUID } from 'node:crypto'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { buildApp } from './app.js'
+import { AuditLedger } from './audit/ledger.js'
+import { generatePopulation, type Population } from './backends/population.js'
+import { startCriminalHistory, startDmv, type RunningBackend } from './backends/server.js'
+import type { Config } from './config.js'
+import { developmentSecret } from './dev-secret.js'
+import { createAuthenticator } from './http/auth.js'
+import type { AppDependencies, PolicyHolder } from './http/context.js'
+import { createMetrics, ledgerObserver } from './metrics.js'
+import { loadPolicyDir } from './policy-files.js'
+import { MemoryStateStore } from './state/memory.js'
+import { seedSampleAgencies } from './state/seed.js'
+import type { StateStore } from './state/types.js'
+import { Upstreams } from './upstream/pools.js'
+
+export interface GatewayOptions {
+  readonly clock?: () => number
+  /** Reuse a generated population (tests and the benchmark start several gateways). */
+  readonly population?: Population
+}
+
+export interface Gateway {
+  readonly app: FastifyInstance
+  readonly deps: AppDependencies
+  readonly url: string
+  readonly backends: readonly RunningBackend[]
+  /** How tokens are signed here: the development secret, or null when public keys are configured. */
+  readonly developmentSecret: string | null
+  /** Reloads the policy directory; on failure the last good set stays and the error is returned. */
+  reloadPolicy(): Promise<Error | null>
+  close(): Promise<void>
+}
+
+/** Starts every part of the gateway and listens on config.host:config.port. */
+export async function startGateway(config: Config, logger: FastifyBaseLogger, options: GatewayOptions = {}): Promise<Gateway> {
+  const clock = options.clock ?? Date.now
+  const closers: (() => Promise<void>)[] = []
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch((error: unknown) => logger.error({ err: error }, 'error while closing'))
+  }
+  try {
+    const policy: PolicyHolder = { current: await loadPolicyDir(config.policyDir) }
+    const metrics = createMetrics()
+    metrics.policyInfo.labels(policy.current.revision, policy.current.agreementVersion).set(1)
+
+    let secret = config.jwt.secret
+    if (secret === undefined && config.jwt.publicKeysFile === undefined) secret = developmentSecret(config.stateDir, true)
+    if (secret !== undefined && config.jwt.publicKeysFile !== undefined) logger.warn('GATEWAY_JWT_PUBLIC_KEYS is set: HS256 tokens are refused and GATEWAY_JWT_SECRET is ignored')
+    const authenticate = createAuthenticator({ ...config.jwt, secret: config.jwt.publicKeysFile === undefined ? secret : undefined })
+
+    const backends: RunningBackend[] = []
+    let { dmvUrl, criminalHistoryUrl } = config
+    if (dmvUrl === undefined || criminalHistoryUrl === undefined) {
+      const population = options.population ?? generatePopulation(config.backends.population, config.backends.seed)
+      if (dmvUrl === undefined) {
+        const dmv = await startDmv(population)
+        closers.push(() => dmv.close())
+        backends.push(dmv)
+        dmvUrl = dmv.url
+      }
+      if (criminalHistoryUrl === undefined) {
+        const criminalHistory = await startCriminalHistory(population)
+        closers.push(() => criminalHistory.close())
+        backends.push(criminalHistory)
+        criminalHistoryUrl = criminalHistory.url
+      }
+    }
+
+    if (config.redisUrl !== undefined) throw new Error('REDIS_URL: the Redis store is not available in this build; unset it to use the embedded store')
+    const store: StateStore = await MemoryStateStore.open(config.stateDir)
+    closers.push(() => store.close())
+
+    const ledger = await AuditLedger.open(config.auditDir, config.instanceId, {
+      explicit: config.instanceIdExplicit,
+      observer: ledgerObserver(metrics),
+    })
+    closers.push(() => ledger.close())
+
+    if (await store.isPristine()) {
+      const now = clock()
+      await seedSampleAgencies(store, policy.current.agreementVersion, now, (change) =>
+        ledger.append(
+          { type: 'operator.change', id: randomUUID(), operator: 'system:seed', operatorOri: change.ori, source: 'local', action: change.action, ori: change.ori, reason: 'sample agencies for the demo, seeded on first start', before: change.before, after: change.after },
+          now,
+        ),
+      )
+      logger.info('seeded the sample agencies (first start)')
+    }
+
+    const upstreams = new Upstreams({ dmv: dmvUrl, criminal_history: criminalHistoryUrl }, config.upstream)
+    closers.push(() => upstreams.close())
+
+    const deps: AppDependencies = { policy, store, ledger, upstreams, authenticate, metrics, clock }
+    const app = buildApp({ logger, requestTimeoutMs: config.requestTimeoutMs }, deps)
+    // Closed first: stop accepting, finish in-flight requests; then the ledger flushes.
+    closers.push(() => app.close())
+    await app.listen({ host: config.host, port: config.port })
+    const address = app.server.address()
+    const port = typeof address === 'object' && address !== null ? address.port : config.port
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
+
+    let closing: Promise<void> | null = null
+    return {
+      app,
+      deps,
+      url,
+      backends,
+      developmentSecret: config.jwt.publicKeysFile === undefined ? (secret ?? null) : null,
+      async reloadPolicy() {
+        try {
+          const next = await loadPolicyDir(config.policyDir)
+          metrics.policyInfo.reset()
+          metrics.policyInfo.labels(next.revision, next.agreementVersion).set(1)
+          policy.current = next
+          logger.info({ revision: next.revision }, 'policies reloaded')
+          return null
+        } catch (error) {
+          metrics.policyReloadFailures.inc()
+          logger.error({ err: error, revision: policy.current.revision }, 'policy reload failed; the last good policies stay in force')
+          return error as Error
+        }
+      },
+      close() {
+        closing ??= closeAll()
+        return closing
+      },
+    }
+  } catch (error) {
+    await closeAll()
+    throw error
+  }
+}

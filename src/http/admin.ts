@@ -1,0 +1,222 @@
+// The admin API for DOJ operators (role doj_operator): register agencies, record and revoke agreements,
+// impose and lift sanctions. Every change takes a reason and is audited (operator, reason, before and
+// after) before it takes effect: if the audit record cannot be written, nothing changes.
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { GatewayError } from '../errors.js'
+import { agencyKinds, sanctionScopes, sanctionTypes, type AgencyKind, type AgencyState, type SanctionScope, type SanctionType } from '../policy/types.js'
+import { StateUnavailableError, type AgencyChange, type BeforeCommit } from '../state/types.js'
+import { requireRole, type AppDependencies } from './context.js'
+import { errorResponseSchema } from './errors.js'
+
+/** Clock skew tolerated on a signing date that lies slightly in the future. */
+const signedAtSkewMs = 5 * 60_000
+
+const reason = { type: 'string', minLength: 1, maxLength: 1000 } as const
+const oriParams = {
+  type: 'object',
+  required: ['ori'],
+  properties: { ori: { type: 'string', pattern: '^[A-Z]{2}[0-9A-Z]{7}$' } },
+} as const
+
+const agreementView = {
+  type: ['object', 'null'],
+  properties: { version: { type: 'string' }, signedAt: { type: 'string' } },
+} as const
+const sanctionView = {
+  type: ['object', 'null'],
+  properties: {
+    type: { type: 'string' },
+    scope: { type: 'string' },
+    reason: { type: 'string' },
+    since: { type: 'string' },
+    until: { type: 'string' },
+  },
+} as const
+const agencyView = {
+  type: 'object',
+  properties: {
+    ori: { type: 'string' },
+    name: { type: 'string' },
+    kind: { type: 'string' },
+    agreement: agreementView,
+    sanction: sanctionView,
+    monitored: { type: 'boolean' },
+    version: { type: 'integer' },
+  },
+} as const
+const errors = { '4xx': errorResponseSchema, '5xx': errorResponseSchema }
+const reasonOnly = { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason } } as const
+
+interface OriParams {
+  ori: string
+}
+
+/** What operators see: a suspension whose `until` has passed is no longer in force, so it shows as none. */
+export function agencyViewOf(agency: AgencyState, now: number): AgencyState {
+  const sanction = agency.sanction
+  if (sanction?.type === 'suspension' && sanction.until !== undefined && now >= Date.parse(sanction.until)) return { ...agency, sanction: null }
+  return agency
+}
+
+export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
+  const { store, ledger, metrics, clock } = deps
+  const onRequest = requireRole(deps, 'doj_operator')
+
+  /** Runs one operator change: audit before commit, count, log, answer with the agency after. */
+  async function change(
+    request: FastifyRequest<{ Params: OriParams }>,
+    reply: FastifyReply,
+    why: string,
+    apply: (now: number, beforeCommit: BeforeCommit) => Promise<AgencyChange>,
+  ): Promise<AgencyState> {
+    const identity = request.identity!
+    const id = randomUUID()
+    const now = clock()
+    let audited = false
+    const beforeCommit: BeforeCommit = async (computed) => {
+      await ledger.append(
+        {
+          type: 'operator.change',
+          id,
+          operator: identity.sub,
+          operatorOri: identity.ori,
+          source: request.ip,
+          action: computed.action,
+          ori: computed.ori,
+          reason: why,
+          before: computed.before,
+          after: computed.after,
+        },
+        now,
+      )
+      audited = true
+    }
+    let applied: AgencyChange
+    try {
+      applied = await apply(now, beforeCommit)
+    } catch (error) {
+      // The record said the change was made; say that it was not.
+      if (audited && error instanceof StateUnavailableError) void ledger.append({ type: 'operator.failed', id, code: 'state_unavailable' }, clock())
+      throw error
+    }
+    metrics.operatorChanges.labels(applied.action).inc()
+    request.log.info({ operator: identity.sub, ori: applied.ori, action: applied.action, auditId: id }, 'operator change')
+    reply.header('x-audit-id', id)
+    if (applied.action === 'agency.register') reply.code(201)
+    return agencyViewOf(applied.after, now)
+  }
+
+  app.get('/v1/agencies', { onRequest, schema: { response: { 200: { type: 'array', items: agencyView }, ...errors } } }, async () => {
+    const now = clock()
+    return (await store.list()).map((agency) => agencyViewOf(agency, now))
+  })
+
+  app.get<{ Params: OriParams }>('/v1/agencies/:ori', { onRequest, schema: { params: oriParams, response: { 200: agencyView, ...errors } } }, async (request) => {
+    const agency = await store.get(request.params.ori)
+    if (agency === null) throw new GatewayError('agency_not_found', `no agency is registered with ORI ${request.params.ori}`)
+    return agencyViewOf(agency, clock())
+  })
+
+  app.put<{ Params: OriParams; Body: { name: string; kind: AgencyKind; monitored?: boolean; reason: string } }>(
+    '/v1/agencies/:ori',
+    {
+      onRequest,
+      schema: {
+        params: oriParams,
+        body: {
+          type: 'object',
+          required: ['name', 'kind', 'reason'],
+          additionalProperties: false,
+          properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, kind: { enum: agencyKinds }, monitored: { type: 'boolean' }, reason },
+        },
+        response: { 200: agencyView, 201: agencyView, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { name, kind, monitored, reason: why } = request.body
+      const ori = request.params.ori
+      // EFF asked DOJ to monitor every federal transaction: a new federal agency is monitored unless told otherwise.
+      const current = monitored === undefined ? await store.get(ori) : null
+      const registration = { name, kind, monitored: monitored ?? current?.monitored ?? kind === 'federal' }
+      return change(request, reply, why, (now, beforeCommit) => store.register(ori, registration, now, beforeCommit))
+    },
+  )
+
+  app.put<{ Params: OriParams; Body: { version: string; signedAt: string; reason: string } }>(
+    '/v1/agencies/:ori/agreement',
+    {
+      onRequest,
+      schema: {
+        params: oriParams,
+        body: {
+          type: 'object',
+          required: ['version', 'signedAt', 'reason'],
+          additionalProperties: false,
+          properties: { version: { type: 'string', minLength: 1, maxLength: 64 }, signedAt: { type: 'string', format: 'date-time' }, reason },
+        },
+        response: { 200: agencyView, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { version, signedAt, reason: why } = request.body
+      const signed = Date.parse(signedAt)
+      if (signed > clock() + signedAtSkewMs) {
+        throw new GatewayError('invalid_agreement', 'an agreement cannot be signed in the future', [{ path: 'signedAt', message: 'must not be in the future' }])
+      }
+      const agreement = { version, signedAt: new Date(signed).toISOString() }
+      return change(request, reply, why, (now, beforeCommit) => store.recordAgreement(request.params.ori, agreement, now, beforeCommit))
+    },
+  )
+
+  app.delete<{ Params: OriParams; Body: { reason: string } }>(
+    '/v1/agencies/:ori/agreement',
+    { onRequest, schema: { params: oriParams, body: reasonOnly, response: { 200: agencyView, ...errors } } },
+    async (request, reply) =>
+      change(request, reply, request.body.reason, (now, beforeCommit) => store.revokeAgreement(request.params.ori, now, beforeCommit)),
+  )
+
+  app.put<{ Params: OriParams; Body: { type: SanctionType; scope?: SanctionScope; reason: string; until?: string } }>(
+    '/v1/agencies/:ori/sanction',
+    {
+      onRequest,
+      schema: {
+        params: oriParams,
+        body: {
+          type: 'object',
+          required: ['type', 'reason'],
+          additionalProperties: false,
+          properties: { type: { enum: sanctionTypes }, scope: { enum: sanctionScopes }, reason, until: { type: 'string', format: 'date-time' } },
+        },
+        response: { 200: agencyView, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { type, scope = 'all', reason: why, until } = request.body
+      const now = clock()
+      if (type === 'removal' && scope !== 'all') {
+        throw new GatewayError('invalid_sanction', 'a removal covers all of CLETS; its scope can only be "all"', [{ path: 'scope', message: 'must be "all" for a removal' }])
+      }
+      if (until !== undefined && type !== 'suspension') {
+        throw new GatewayError('invalid_sanction', `a ${type} has no end date; only a suspension lapses`, [{ path: 'until', message: 'only a suspension takes until' }])
+      }
+      if (until !== undefined && Date.parse(until) <= now) {
+        throw new GatewayError('invalid_sanction', 'the end of a suspension must lie in the future', [{ path: 'until', message: 'must be in the future' }])
+      }
+      const sanction = {
+        type,
+        scope,
+        reason: why,
+        since: new Date(now).toISOString(),
+        ...(until === undefined ? {} : { until: new Date(Date.parse(until)).toISOString() }),
+      }
+      return change(request, reply, why, (at, beforeCommit) => store.impose(request.params.ori, sanction, at, beforeCommit))
+    },
+  )
+
+  app.delete<{ Params: OriParams; Body: { reason: string } }>(
+    '/v1/agencies/:ori/sanction',
+    { onRequest, schema: { params: oriParams, body: reasonOnly, response: { 200: agencyView, ...errors } } },
+    async (request, reply) => change(request, reply, request.body.reason, (now, beforeCommit) => store.reinstate(request.params.ori, now, beforeCommit)),
+  )
+}

@@ -1,0 +1,53 @@
+// What routes share: the dependencies buildApp receives, the request decoration for the verified
+// identity, and the role hook.
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { AuditLedger } from '../audit/ledger.js'
+import { GatewayError } from '../errors.js'
+import type { Metrics } from '../metrics.js'
+import type { PolicySet } from '../policy/compile.js'
+import type { StateStore } from '../state/types.js'
+import type { Upstreams } from '../upstream/pools.js'
+import type { Identity, Role } from './auth.js'
+
+/** Holds the policy set in force; a successful reload swaps it, a failed one leaves it. */
+export interface PolicyHolder {
+  current: PolicySet
+}
+
+export interface AppDependencies {
+  readonly policy: PolicyHolder
+  readonly store: StateStore
+  readonly ledger: AuditLedger
+  readonly upstreams: Upstreams
+  readonly authenticate: (authorization: string | undefined) => Identity
+  readonly metrics: Metrics
+  /** Epoch milliseconds; injected so tests control time. */
+  readonly clock: () => number
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    identity: Identity | null
+    decisionId: string | null
+  }
+}
+
+/** An onRequest hook: verifies the token, then requires `role` (any role when null). */
+export function requireRole(deps: AppDependencies, role: Role | null) {
+  return function authorize(request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
+    let identity: Identity
+    try {
+      identity = deps.authenticate(request.headers.authorization)
+    } catch (error) {
+      return done(error as Error)
+    }
+    request.identity = identity
+    if (role !== null && !identity.roles.includes(role)) return done(new GatewayError('role_forbidden', `this endpoint needs the role ${role}`))
+    done()
+  }
+}
+
+/** The requester as the ledger records it. */
+export function requesterOf(request: FastifyRequest, identity: Identity) {
+  return { ori: identity.ori, sub: identity.sub, terminal: identity.terminal, source: request.ip }
+}

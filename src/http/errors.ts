@@ -1,0 +1,69 @@
+// Turns every failure into the catalogue's shape: `{ error: { code, message, issues } }`.
+import type { FastifyError } from 'fastify'
+import { GatewayError, type ErrorIssue } from '../errors.js'
+import { AuditUnavailableError } from '../audit/ledger.js'
+import { AgencyNotFoundError, StateUnavailableError } from '../state/types.js'
+
+export const errorResponseSchema = {
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: {
+        code: { type: 'string' },
+        message: { type: 'string' },
+        issues: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+      },
+    },
+  },
+} as const
+
+interface ValidationDetail {
+  instancePath?: string
+  keyword?: string
+  params?: Record<string, unknown>
+  message?: string
+}
+
+/** `/subject/plate` -> `subject.plate`; a missing or unknown property is named in the path too. */
+function validationIssues(context: string, details: readonly ValidationDetail[]): ErrorIssue[] {
+  return details.map((detail) => {
+    const segments = (detail.instancePath ?? '').split('/').filter(Boolean)
+    if (detail.keyword === 'required' && typeof detail.params?.missingProperty === 'string') segments.push(detail.params.missingProperty)
+    if (detail.keyword === 'additionalProperties' && typeof detail.params?.additionalProperty === 'string') {
+      segments.push(detail.params.additionalProperty)
+      return { path: segments.join('.'), message: 'unknown field' }
+    }
+    return { path: segments.length === 0 ? context : segments.join('.'), message: detail.message ?? 'invalid' }
+  })
+}
+
+/** Maps any error thrown in a request to a catalogued GatewayError. */
+export function toGatewayError(error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error
+  if (error instanceof StateUnavailableError) return new GatewayError('state_unavailable', undefined, [], { cause: error })
+  if (error instanceof AuditUnavailableError) return new GatewayError('audit_unavailable', undefined, [], { cause: error })
+  if (error instanceof AgencyNotFoundError) return new GatewayError('agency_not_found', error.message)
+  const fastifyError = error as FastifyError & { validation?: ValidationDetail[]; validationContext?: string }
+  if (Array.isArray(fastifyError.validation)) {
+    return new GatewayError('invalid_request', undefined, validationIssues(fastifyError.validationContext ?? 'body', fastifyError.validation))
+  }
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new GatewayError('unsupported_media_type')
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new GatewayError('invalid_request', 'the content-length does not match the body')
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new GatewayError('body_too_large')
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new GatewayError('invalid_json', 'the body is empty')
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new GatewayError('invalid_json')
+  }
+  if (error instanceof SyntaxError || fastifyError.statusCode === 400) return new GatewayError('invalid_json')
+  return new GatewayError('internal_error', undefined, [], { cause: error })
+}
+
+export function errorBody(error: GatewayError) {
+  return { error: { code: error.code, message: error.message, issues: error.issues } }
+}

@@ -1,0 +1,31 @@
+// Operations endpoints: /healthz (alive), /readyz (policies loaded, state reachable, audit writable),
+// /metrics (Prometheus text).
+import type { FastifyInstance } from 'fastify'
+import type { AppDependencies } from './context.js'
+
+export function operationsRoutes(app: FastifyInstance, deps: AppDependencies): void {
+  app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }))
+
+  const readySchema = {
+    type: 'object',
+    properties: {
+      status: { type: 'string' },
+      checks: { type: 'object', properties: { policy: { type: 'string' }, state: { type: 'string' }, audit: { type: 'string' } } },
+    },
+  } as const
+  app.get('/readyz', { schema: { response: { 200: readySchema, 503: readySchema } } }, async (_request, reply) => {
+    const state = await deps.store.ready().catch(() => false)
+    const audit = deps.ledger.writable
+    const ready = state && audit
+    reply.code(ready ? 200 : 503)
+    return {
+      status: ready ? 'ready' : 'not_ready',
+      checks: { policy: deps.policy.current.revision, state: state ? 'ok' : 'unavailable', audit: audit ? 'ok' : 'unwritable' },
+    }
+  })
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(deps.metrics.registry.contentType)
+    return deps.metrics.registry.metrics()
+  })
+}

@@ -1,0 +1,166 @@
+// POST /v1/query: validate, decide, audit, then answer the denial or forward the query.
+// The hot path is one cached JWT check (onRequest), one schema validation (compiled at boot) plus the
+// database's subject validator, one pure evaluation, one store round trip, one group-committed audit
+// append, and one undici request. Nothing leaves before its decision record is on disk.
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { QueryDecisionEvent } from '../audit/record.js'
+import { GatewayError } from '../errors.js'
+import type { PolicySet } from '../policy/compile.js'
+import { evaluate } from '../policy/evaluate.js'
+import type { Decision } from '../policy/types.js'
+import type { RateVerdict } from '../state/types.js'
+import { requesterOf, requireRole, type AppDependencies } from './context.js'
+import { errorResponseSchema } from './errors.js'
+
+interface QueryBody {
+  database: string
+  purpose: string
+  subject: Record<string, string>
+  caseNumber?: string
+}
+
+const queryBodySchema = {
+  type: 'object',
+  required: ['database', 'purpose', 'subject'],
+  additionalProperties: false,
+  properties: {
+    database: { type: 'string', minLength: 1, maxLength: 64 },
+    purpose: { type: 'string', minLength: 1, maxLength: 64 },
+    subject: { type: 'object', maxProperties: 8 },
+    caseNumber: { type: 'string', minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9][A-Za-z0-9 ./#:-]*$' },
+  },
+} as const
+
+const deniedSchema = {
+  type: 'object',
+  properties: {
+    decision: {
+      type: 'object',
+      properties: { id: { type: 'string' }, outcome: { type: 'string' }, rule: { type: 'string' }, reason: { type: 'string' }, citation: { type: 'string' } },
+    },
+  },
+} as const
+
+const querySchema = {
+  body: queryBodySchema,
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        decision: { type: 'object', properties: { id: { type: 'string' }, outcome: { type: 'string' }, rule: { type: 'string' } } },
+        records: { type: 'array', items: { type: 'object', additionalProperties: true } },
+      },
+    },
+    403: { anyOf: [deniedSchema, errorResponseSchema] },
+    429: deniedSchema,
+    '4xx': errorResponseSchema,
+    '5xx': errorResponseSchema,
+  },
+} as const
+
+/** The headers every decided query carries (IETF draft-ietf-httpapi-ratelimit-headers). */
+function rateHeaders(reply: FastifyReply, policy: PolicySet, rate: RateVerdict): void {
+  reply.header('ratelimit-policy', `"user";q=${policy.limits.perUser.limit};w=${policy.limits.perUser.windowSeconds}, "agency";q=${policy.limits.perAgency.limit};w=${policy.limits.perAgency.windowSeconds}`)
+  reply.header('ratelimit', `"user";r=${rate.userRemaining};t=${rate.userResetSeconds}`)
+}
+
+function rateDecision(policy: PolicySet, rate: RateVerdict): Decision {
+  const user = rate.limited === 'rate.user'
+  const limit = user ? policy.limits.perUser : policy.limits.perAgency
+  return {
+    outcome: 'deny',
+    rule: user ? 'rate.user' : 'rate.agency',
+    reason: `Rate limit exceeded: more than ${limit.limit} queries in ${limit.windowSeconds} s ${user ? 'by this officer' : 'by this agency'}; retry in ${rate.retryAfterSeconds} s.`,
+    citation: 'policies/limits.yaml',
+  }
+}
+
+export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
+  const { store, ledger, upstreams, metrics, clock } = deps
+
+  app.post<{ Body: QueryBody }>('/v1/query', { schema: querySchema, onRequest: requireRole(deps, 'terminal') }, async (request, reply) => {
+    const identity = request.identity!
+    const body = request.body
+    const policy = deps.policy.current
+    const database = policy.databases.get(body.database)
+    const purpose = policy.purposes.get(body.purpose)
+    if (database === undefined) {
+      throw new GatewayError('unknown_database', `unknown database ${JSON.stringify(body.database)}`, [{ path: 'database', message: `expected one of ${[...policy.databases.keys()].join(', ')}` }])
+    }
+    if (purpose === undefined) {
+      throw new GatewayError('unknown_purpose', `unknown purpose ${JSON.stringify(body.purpose)}`, [{ path: 'purpose', message: `expected one of ${[...policy.purposes.keys()].join(', ')}` }])
+    }
+    const subjectIssues = database.validateSubject(body.subject)
+    if (subjectIssues !== null) throw new GatewayError('invalid_subject', undefined, subjectIssues)
+
+    const now = clock()
+    const admission = await store.admit(identity.ori, `user:${identity.ori}:${identity.sub}`, policy.limits, now)
+    let decision = evaluate(policy, { database, purpose, caseNumber: body.caseNumber }, admission.agency, now)
+    // A policy denial outranks the rate limit: misuse is recorded as misuse even in a burst.
+    if (decision.outcome === 'allow' && admission.rate.limited !== null) decision = rateDecision(policy, admission.rate)
+
+    const id = randomUUID()
+    const record: QueryDecisionEvent = {
+      type: 'query.decision',
+      id,
+      ...requesterOf(request, identity),
+      database: database.id,
+      databaseClass: database.class,
+      purpose: purpose.id,
+      caseNumber: body.caseNumber ?? null,
+      subject: body.subject,
+      outcome: decision.outcome,
+      rule: decision.rule,
+      policyRevision: policy.revision,
+      agencyVersion: admission.agency?.version ?? null,
+      monitored: admission.agency?.monitored ?? false,
+    }
+    await ledger.append(record, now)
+    request.decisionId = id
+    metrics.decisions.labels(decision.outcome, decision.rule, database.class, purpose.id).inc()
+    reply.header('x-decision-id', id)
+    rateHeaders(reply, policy, admission.rate)
+
+    if (decision.outcome === 'deny') {
+      const limited = decision.rule === 'rate.user' || decision.rule === 'rate.agency'
+      if (limited) reply.header('retry-after', admission.rate.retryAfterSeconds)
+      reply.code(limited ? 429 : 403)
+      return { decision: { id, outcome: decision.outcome, rule: decision.rule, reason: decision.reason, citation: decision.citation } }
+    }
+
+    const started = performance.now()
+    try {
+      const answer = await upstreams.search(database, body.subject)
+      const latency = performance.now() - started
+      metrics.upstreamDuration.labels(database.id).observe(latency / 1000)
+      void ledger.append({ type: 'query.outcome', id, status: 200, code: null, recordCount: answer.records.length, latencyMs: Math.round(latency) }, clock())
+      return { decision: { id, outcome: decision.outcome, rule: decision.rule }, records: answer.records }
+    } catch (error) {
+      const failure = error instanceof GatewayError ? error : new GatewayError('upstream_unavailable', undefined, [], { cause: error })
+      metrics.upstreamErrors.labels(database.id, failure.code).inc()
+      void ledger.append({ type: 'query.outcome', id, status: failure.status, code: failure.code, recordCount: 0, latencyMs: Math.round(performance.now() - started) }, clock())
+      throw failure
+    }
+  })
+}
+
+/** Audits a query refused before its decision (bad input, wrong role, fault) and gives it an id. */
+export async function auditRefusedQuery(deps: AppDependencies, request: FastifyRequest, reply: FastifyReply, error: GatewayError): Promise<void> {
+  const identity = request.identity
+  if (identity === null || request.decisionId !== null) return
+  const id = randomUUID()
+  request.decisionId = id
+  await deps.ledger.append(
+    {
+      type: error.status >= 500 ? 'query.refused' : 'query.rejected',
+      id,
+      ...requesterOf(request, identity),
+      status: error.status,
+      code: error.code,
+      issues: error.issues.map((issue) => issue.path),
+    },
+    deps.clock(),
+  )
+  reply.header('x-decision-id', id)
+}

@@ -1,0 +1,68 @@
+// The decision engine: a pure function of the policy set, the query, the agency's state and the time.
+// A deny is a value, never an exception. The order of the checks is the precedence of the rules:
+//  1. ppp.immigration_non_criminal: S.B. 54 binds every agency "whatever else holds", so an immigration
+//     lookup on non-criminal-history data is recorded as that misuse even for an unknown or sanctioned one;
+//  2. agency.unknown, agency.no_agreement, agency.suspended: no access without a registered agency with a
+//     signed current agreement and no sanction covering the database;
+//  3. ppp.purpose_not_permitted, ppp.case_number_required: what the purpose allows.
+// Rate limits (rate.user, rate.agency) are applied by the caller after an allow.
+import type { CompiledDatabase, CompiledPurpose, PolicySet } from './compile.js'
+import type { AgencyState, DatabaseClass, Decision, Sanction } from './types.js'
+
+export interface EvaluatedQuery {
+  readonly database: CompiledDatabase
+  readonly purpose: CompiledPurpose
+  readonly caseNumber: string | undefined
+}
+
+/** True when the sanction blocks a query of this database class at `now` (epoch ms). */
+export function sanctionBlocks(sanction: Sanction | null, databaseClass: DatabaseClass, now: number): boolean {
+  if (sanction === null) return false
+  switch (sanction.type) {
+    case 'censure':
+      return false // a letter of censure is recorded and changes no access
+    case 'removal':
+      return true // removal of CLETS service covers everything until reinstatement
+    case 'suspension':
+      if (sanction.until !== undefined && now >= Date.parse(sanction.until)) return false
+      return sanction.scope === 'all' || databaseClass === 'non_criminal_history'
+  }
+}
+
+/** Decides one query. Never throws for a denial; throws only if the query was not resolved against `policy`. */
+export function evaluate(policy: PolicySet, query: EvaluatedQuery, agency: AgencyState | null, now: number): Decision {
+  const pair = query.purpose.decisions.get(query.database.id)
+  if (pair === undefined) throw new Error(`database ${query.database.id} is not part of policy revision ${policy.revision}`)
+  if (pair.immigration !== null) return pair.immigration
+
+  if (agency === null) {
+    return {
+      outcome: 'deny',
+      rule: 'agency.unknown',
+      reason: 'The agency (ORI) on this token is not registered with the gateway; DOJ must register it before it can query.',
+      citation: policy.citations['agency.unknown']!,
+    }
+  }
+  if (agency.agreement === null || agency.agreement.version !== policy.agreementVersion) {
+    return {
+      outcome: 'deny',
+      rule: 'agency.no_agreement',
+      reason: `${agency.name} has not signed the CLETS subscriber agreement version ${policy.agreementVersion} that the PPP requires.`,
+      citation: policy.citations['agency.no_agreement']!,
+    }
+  }
+  if (sanctionBlocks(agency.sanction, query.database.class, now)) {
+    const sanction = agency.sanction!
+    const what = sanction.type === 'removal' ? 'has been removed' : sanction.scope === 'all' ? 'is suspended' : 'is suspended for non-criminal-history databases'
+    const until = sanction.type === 'suspension' && sanction.until !== undefined ? ` until ${sanction.until}` : ' until DOJ reinstates it'
+    return {
+      outcome: 'deny',
+      rule: 'agency.suspended',
+      reason: `CLETS service for ${agency.name} ${what}${until}.`,
+      citation: policy.citations['agency.suspended']!,
+    }
+  }
+  if (pair.notPermitted !== null) return pair.notPermitted
+  if (pair.caseNumberMissing !== null && query.caseNumber === undefined) return pair.caseNumberMissing
+  return pair.allow
+}

@@ -1,0 +1,94 @@
+// The vocabulary of the PPP as the gateway enforces it: databases and their classes, purposes,
+// agencies with their agreement and sanction, and the decision the engine returns.
+
+export const databaseClasses = ['criminal_history', 'non_criminal_history'] as const
+export type DatabaseClass = (typeof databaseClasses)[number]
+
+export const agencyKinds = ['local', 'state', 'federal'] as const
+export type AgencyKind = (typeof agencyKinds)[number]
+
+export const sanctionTypes = ['censure', 'suspension', 'removal'] as const
+export type SanctionType = (typeof sanctionTypes)[number]
+
+export const sanctionScopes = ['all', 'non_criminal_history'] as const
+export type SanctionScope = (typeof sanctionScopes)[number]
+
+/** The deny rules every deployment has (DESIGN.md), the allow rule, and the rate rules. */
+export const ruleIds = [
+  'ppp.immigration_non_criminal',
+  'agency.unknown',
+  'agency.no_agreement',
+  'agency.suspended',
+  'ppp.purpose_not_permitted',
+  'ppp.case_number_required',
+  'rate.user',
+  'rate.agency',
+  'ppp.permitted',
+] as const
+export type RuleId = (typeof ruleIds)[number]
+
+/** Rules whose citation the policy files must give (all but the rate rules, which cite the limits file). */
+export const citedRuleIds = ruleIds.filter((rule) => !rule.startsWith('rate.')) as Exclude<RuleId, 'rate.user' | 'rate.agency'>[]
+
+export interface Agreement {
+  readonly version: string
+  readonly signedAt: string
+}
+
+export interface Sanction {
+  readonly type: SanctionType
+  readonly scope: SanctionScope
+  readonly reason: string
+  readonly since: string
+  readonly until?: string | undefined
+}
+
+/** An agency as DOJ operators register it; `version` moves on every change. */
+export interface AgencyState {
+  readonly ori: string
+  readonly name: string
+  readonly kind: AgencyKind
+  readonly agreement: Agreement | null
+  readonly sanction: Sanction | null
+  readonly monitored: boolean
+  readonly version: number
+}
+
+export interface Decision {
+  readonly outcome: 'allow' | 'deny'
+  readonly rule: RuleId
+  readonly reason: string
+  readonly citation: string
+}
+
+export interface DatabasePolicy {
+  readonly id: string
+  readonly title: string
+  readonly class: DatabaseClass
+  readonly backend: 'dmv' | 'criminal_history'
+  readonly path: string
+  /** Each lookup is a set of subject fields that together identify a record. */
+  readonly lookups: readonly (readonly string[])[]
+}
+
+export interface PurposePolicy {
+  readonly id: string
+  readonly title: string
+  readonly code: string
+  readonly immigration: boolean
+  readonly reaches: readonly DatabaseClass[]
+  readonly caseNumber: 'required' | 'optional'
+  readonly citation: string
+}
+
+export interface RateLimitPolicy {
+  readonly limit: number
+  readonly windowSeconds: number
+}
+
+/** A query as the engine sees it: the database and purpose already resolved against the policy set. */
+export interface QueryFacts {
+  readonly database: DatabasePolicy
+  readonly purpose: PurposePolicy
+  readonly caseNumber: string | undefined
+}

@@ -1,0 +1,43 @@
+// Operator changes as pure functions from an agency's state before to its state after. Both stores
+// apply exactly these, so an agency's history means the same whichever store kept it.
+import type { Agreement, AgencyState, Sanction } from '../policy/types.js'
+import { AgencyNotFoundError, type AgencyChange, type AgencyRegistration } from './types.js'
+
+function existing(ori: string, before: AgencyState | null): AgencyState {
+  if (before === null) throw new AgencyNotFoundError(`no agency is registered with ORI ${ori}`)
+  return before
+}
+
+/** Registers a new agency or updates the name, kind and monitoring of a registered one. */
+export function registerChange(ori: string, before: AgencyState | null, registration: AgencyRegistration): AgencyChange {
+  const after: AgencyState = {
+    ori,
+    name: registration.name,
+    kind: registration.kind,
+    agreement: before?.agreement ?? null,
+    sanction: before?.sanction ?? null,
+    monitored: registration.monitored,
+    version: (before?.version ?? 0) + 1,
+  }
+  return { action: before === null ? 'agency.register' : 'agency.update', ori, before, after }
+}
+
+export function agreementChange(ori: string, before: AgencyState | null, agreement: Agreement | null): AgencyChange {
+  const current = existing(ori, before)
+  return {
+    action: agreement === null ? 'agreement.revoke' : 'agreement.record',
+    ori,
+    before: current,
+    after: { ...current, agreement, version: current.version + 1 },
+  }
+}
+
+export function sanctionChange(ori: string, before: AgencyState | null, sanction: Sanction | null): AgencyChange {
+  const current = existing(ori, before)
+  return {
+    action: sanction === null ? 'sanction.lift' : 'sanction.impose',
+    ori,
+    before: current,
+    after: { ...current, sanction, version: current.version + 1 },
+  }
+}

@@ -1,0 +1,176 @@
+// The embedded store: agency state in memory, every operator change journaled (fsync) to STATE_DIR
+// before it takes effect, and replayed at start, so a restart never forgets a sanction.
+// Rate limits are per process here; several instances need the Redis store to share them.
+import { mkdir, open, readFile, truncate, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Agreement, AgencyState, Sanction } from '../policy/types.js'
+import { agreementChange, registerChange, sanctionChange } from './changes.js'
+import { gcra } from './gcra.js'
+import { StateUnavailableError, type Admission, type AgencyChange, type AgencyRegistration, type BeforeCommit, type RateLimits, type StateStore } from './types.js'
+
+interface JournalEntry {
+  readonly at: string
+  readonly action: string
+  readonly state: AgencyState
+}
+
+const journalName = 'agencies.jsonl'
+const sweepEvery = 4096
+
+/** Reads the journal: the last state of each agency; a torn final line (never acknowledged) is cut off. */
+async function replay(path: string): Promise<{ agencies: Map<string, AgencyState>; existed: boolean }> {
+  const agencies = new Map<string, AgencyState>()
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { agencies, existed: false }
+    throw error
+  }
+  let offset = 0
+  let lineNumber = 0
+  while (offset < text.length) {
+    const end = text.indexOf('\n', offset)
+    lineNumber++
+    if (end === -1) {
+      // A write that was cut by a crash before its newline was never acknowledged to the operator.
+      await truncate(path, Buffer.byteLength(text.slice(0, offset)))
+      break
+    }
+    const line = text.slice(offset, end)
+    offset = end + 1
+    let entry: JournalEntry
+    try {
+      entry = JSON.parse(line) as JournalEntry
+    } catch {
+      throw new Error(`${path}: line ${lineNumber}: not valid JSON; the journal is damaged (restore it from a backup)`)
+    }
+    agencies.set(entry.state.ori, entry.state)
+  }
+  return { agencies, existed: true }
+}
+
+export class MemoryStateStore implements StateStore {
+  private readonly agencies: Map<string, AgencyState>
+  private readonly arrivals = new Map<string, number>()
+  private admissions = 0
+  /** Operator changes run one at a time, so each is computed from the state the previous one left. */
+  private writes: Promise<unknown> = Promise.resolve()
+  private pristine: boolean
+  /** Bytes of whole lines in the journal: a failed append is cut back to here. */
+  private size: number
+
+  private constructor(
+    private readonly journal: FileHandle,
+    agencies: Map<string, AgencyState>,
+    existed: boolean,
+    size: number,
+  ) {
+    this.agencies = agencies
+    this.pristine = !existed && agencies.size === 0
+    this.size = size
+  }
+
+  /** Opens (or creates) the journal under `stateDir` and replays it. */
+  static async open(stateDir: string): Promise<MemoryStateStore> {
+    await mkdir(stateDir, { recursive: true, mode: 0o700 })
+    const path = join(stateDir, journalName)
+    const { agencies, existed } = await replay(path)
+    const journal = await open(path, 'a', 0o600)
+    const { size } = await journal.stat()
+    return new MemoryStateStore(journal, agencies, existed, size)
+  }
+
+  admit(ori: string, userKey: string, limits: RateLimits, now: number): Promise<Admission> {
+    const userTat = this.arrivals.get(userKey)
+    const agencyKey = `agency:${ori}`
+    const agencyTat = this.arrivals.get(agencyKey)
+    const user = gcra(userTat, now, limits.perUser)
+    const agency = gcra(agencyTat, now, limits.perAgency)
+    if (user.allowed && agency.allowed) {
+      this.arrivals.set(userKey, user.tat)
+      this.arrivals.set(agencyKey, agency.tat)
+    }
+    if (++this.admissions % sweepEvery === 0) this.sweep(now)
+    return Promise.resolve({
+      agency: this.agencies.get(ori) ?? null,
+      rate: {
+        limited: !user.allowed ? 'rate.user' : !agency.allowed ? 'rate.agency' : null,
+        retryAfterSeconds: Math.ceil(Math.max(user.retryAfterMs, agency.retryAfterMs) / 1000),
+        userRemaining: user.remaining,
+        agencyRemaining: agency.remaining,
+        userResetSeconds: Math.ceil(user.resetMs / 1000),
+      },
+    })
+  }
+
+  /** Drops arrival times already in the past: they no longer limit anything. */
+  private sweep(now: number): void {
+    for (const [key, tat] of this.arrivals) if (tat <= now) this.arrivals.delete(key)
+  }
+
+  get(ori: string): Promise<AgencyState | null> {
+    return Promise.resolve(this.agencies.get(ori) ?? null)
+  }
+
+  list(): Promise<AgencyState[]> {
+    return Promise.resolve([...this.agencies.values()].sort((left, right) => left.ori.localeCompare(right.ori)))
+  }
+
+  register(ori: string, registration: AgencyRegistration, now: number, beforeCommit: BeforeCommit): Promise<AgencyChange> {
+    return this.write(now, beforeCommit, () => registerChange(ori, this.agencies.get(ori) ?? null, registration))
+  }
+
+  recordAgreement(ori: string, agreement: Agreement, now: number, beforeCommit: BeforeCommit): Promise<AgencyChange> {
+    return this.write(now, beforeCommit, () => agreementChange(ori, this.agencies.get(ori) ?? null, agreement))
+  }
+
+  revokeAgreement(ori: string, now: number, beforeCommit: BeforeCommit): Promise<AgencyChange> {
+    return this.write(now, beforeCommit, () => agreementChange(ori, this.agencies.get(ori) ?? null, null))
+  }
+
+  impose(ori: string, sanction: Sanction, now: number, beforeCommit: BeforeCommit): Promise<AgencyChange> {
+    return this.write(now, beforeCommit, () => sanctionChange(ori, this.agencies.get(ori) ?? null, sanction))
+  }
+
+  reinstate(ori: string, now: number, beforeCommit: BeforeCommit): Promise<AgencyChange> {
+    return this.write(now, beforeCommit, () => sanctionChange(ori, this.agencies.get(ori) ?? null, null))
+  }
+
+  /** Computes the change, lets the caller audit it, journals it durably, then applies it; a failure changes nothing. */
+  private write(now: number, beforeCommit: BeforeCommit, compute: () => AgencyChange): Promise<AgencyChange> {
+    const run = this.writes.then(async () => {
+      const change = compute()
+      await beforeCommit(change)
+      const line = `${JSON.stringify({ at: new Date(now).toISOString(), action: change.action, state: change.after })}\n`
+      const bytes = Buffer.from(line)
+      try {
+        await this.journal.appendFile(bytes)
+        await this.journal.datasync()
+        this.size += bytes.length
+      } catch (error) {
+        // Cut off a partly written line so the next change starts on a line of its own.
+        await this.journal.truncate(this.size).catch(() => undefined)
+        throw new StateUnavailableError(`cannot journal the change: ${(error as Error).message}`, { cause: error })
+      }
+      this.agencies.set(change.ori, change.after)
+      this.pristine = false
+      return change
+    })
+    this.writes = run.catch(() => undefined)
+    return run
+  }
+
+  isPristine(): Promise<boolean> {
+    return Promise.resolve(this.pristine)
+  }
+
+  ready(): Promise<boolean> {
+    return Promise.resolve(true)
+  }
+
+  async close(): Promise<void> {
+    await this.writes
+    await this.journal.close()
+  }
+}

@@ -1,0 +1,80 @@
+// What the gateway keeps about agencies and rate limits, behind one interface with two implementations
+// (the embedded store and Redis) that pass one contract suite (test/state-contract.ts).
+import type { Agreement, AgencyKind, AgencyState, RateLimitPolicy, Sanction } from '../policy/types.js'
+
+export interface AgencyRegistration {
+  readonly name: string
+  readonly kind: AgencyKind
+  readonly monitored: boolean
+}
+
+export type OperatorAction =
+  | 'agency.register'
+  | 'agency.update'
+  | 'agreement.record'
+  | 'agreement.revoke'
+  | 'sanction.impose'
+  | 'sanction.lift'
+
+/** One operator change as the store applied it: what the agency was before and is after. */
+export interface AgencyChange {
+  readonly action: OperatorAction
+  readonly ori: string
+  readonly before: AgencyState | null
+  readonly after: AgencyState
+}
+
+export interface RateLimits {
+  readonly perUser: RateLimitPolicy
+  readonly perAgency: RateLimitPolicy
+}
+
+/** The rate limiter's answer for one query. Remaining counts are after this query. */
+export interface RateVerdict {
+  readonly limited: 'rate.user' | 'rate.agency' | null
+  /** Seconds until a query would be admitted again (0 when not limited). */
+  readonly retryAfterSeconds: number
+  readonly userRemaining: number
+  readonly agencyRemaining: number
+  /** Seconds until the user's allowance is whole again. */
+  readonly userResetSeconds: number
+}
+
+/** Everything the query path needs from shared state, fetched in one round trip. */
+export interface Admission {
+  readonly agency: AgencyState | null
+  readonly rate: RateVerdict
+}
+
+/** Raised when state cannot be read or written; the caller answers 503 and never allows. */
+export class StateUnavailableError extends Error {
+  override name = 'StateUnavailableError'
+}
+
+/** Raised for an operator change on an agency that is not registered. */
+export class AgencyNotFoundError extends Error {
+  override name = 'AgencyNotFoundError'
+}
+
+/**
+ * Runs after an operator change is computed and before it takes effect (the route audits it here);
+ * if it throws, the change is not made.
+ */
+export type BeforeCommit = (change: AgencyChange) => Promise<void>
+
+export interface StateStore {
+  /** The hot path: the agency's current state and the rate verdict for (ori, user), in one round trip. */
+  admit(ori: string, userKey: string, limits: RateLimits, now: number): Promise<Admission>
+  get(ori: string): Promise<AgencyState | null>
+  list(): Promise<AgencyState[]>
+  register(ori: string, registration: AgencyRegistration, now: number, beforeCommit: BeforeCommit): Promise<AgencyChange>
+  recordAgreement(ori: string, agreement: Agreement, now: number, beforeCommit: BeforeCommit): Promise<AgencyChange>
+  revokeAgreement(ori: string, now: number, beforeCommit: BeforeCommit): Promise<AgencyChange>
+  impose(ori: string, sanction: Sanction, now: number, beforeCommit: BeforeCommit): Promise<AgencyChange>
+  reinstate(ori: string, now: number, beforeCommit: BeforeCommit): Promise<AgencyChange>
+  /** True when the store has never held an agency (first start): the caller may seed sample agencies. */
+  isPristine(): Promise<boolean>
+  /** True when the store can serve the query path now. */
+  ready(): Promise<boolean>
+  close(): Promise<void>
+}

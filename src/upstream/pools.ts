@@ -1,0 +1,76 @@
+// The databases behind the gateway: one undici Pool per backend, with connect and response timeouts.
+// Failures become catalogued errors: unreachable or failing -> 502, too slow -> 504.
+import { Pool } from 'undici'
+import { GatewayError } from '../errors.js'
+import type { DatabasePolicy } from '../policy/types.js'
+
+export interface UpstreamOptions {
+  readonly connectTimeoutMs: number
+  readonly timeoutMs: number
+  readonly connections: number
+}
+
+export interface UpstreamAnswer {
+  readonly records: unknown[]
+}
+
+const timeoutCodes = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT'])
+const jsonHeaders = { 'content-type': 'application/json' }
+
+/** Maps an undici or socket failure to the catalogued 502/504. */
+function upstreamFailure(error: unknown): GatewayError {
+  const code = (error as { code?: string }).code
+  if (code !== undefined && timeoutCodes.has(code)) return new GatewayError('upstream_timeout', undefined, [], { cause: error })
+  return new GatewayError('upstream_unavailable', undefined, [], { cause: error })
+}
+
+export class Upstreams {
+  private readonly pools: Record<DatabasePolicy['backend'], Pool>
+
+  constructor(urls: Readonly<Record<DatabasePolicy['backend'], string>>, options: UpstreamOptions) {
+    const pool = (url: string) =>
+      new Pool(url, {
+        connections: options.connections,
+        connect: { timeout: options.connectTimeoutMs },
+        headersTimeout: options.timeoutMs,
+        bodyTimeout: options.timeoutMs,
+        keepAliveTimeout: 30_000,
+      })
+    this.pools = { dmv: pool(urls.dmv), criminal_history: pool(urls.criminal_history) }
+  }
+
+  /** Sends the subject to the database's search endpoint; throws GatewayError on any failure. */
+  async search(database: DatabasePolicy, subject: unknown): Promise<UpstreamAnswer> {
+    let response
+    try {
+      response = await this.pools[database.backend].request({
+        method: 'POST',
+        path: database.path,
+        headers: jsonHeaders,
+        body: JSON.stringify(subject),
+      })
+    } catch (error) {
+      throw upstreamFailure(error)
+    }
+    let body: unknown
+    try {
+      if (response.statusCode !== 200) {
+        await response.body.dump()
+        throw new GatewayError('upstream_error', `the database answered HTTP ${response.statusCode}`)
+      }
+      body = await response.body.json()
+    } catch (error) {
+      if (error instanceof GatewayError) throw error
+      if (error instanceof SyntaxError) throw new GatewayError('upstream_error', 'the database answered with invalid JSON', [], { cause: error })
+      throw upstreamFailure(error)
+    }
+    const records = (body as { records?: unknown } | null)?.records
+    if (!Array.isArray(records)) throw new GatewayError('upstream_error', 'the database answered without a records list')
+    return { records }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(Object.values(this.pools).map((pool) => pool.close()))
+  }
+}
+
