@@ -6,6 +6,7 @@ import { AgencyNotFoundError, StateUnavailableError } from '../state/types.js'
 
 export const errorResponseSchema = {
   type: 'object',
+  required: ['error'],
   properties: {
     error: {
       type: 'object',

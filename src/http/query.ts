@@ -34,6 +34,7 @@ const queryBodySchema = {
 
 const deniedSchema = {
   type: 'object',
+  required: ['decision'],
   properties: {
     decision: {
       type: 'object',

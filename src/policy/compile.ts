@@ -163,7 +163,7 @@ function issuePath(path: readonly PropertyKey[]): string {
 function parseFile<T>(source: PolicySource, schema: z.ZodType<T>, problems: string[]): T | undefined {
   let raw: unknown
   try {
-    raw = parseYaml(source.text, { prettyErrors: false, uniqueKeys: true })
+    raw = parseYaml(source.text, { uniqueKeys: true })
   } catch (error) {
     const where = error instanceof YAMLParseError && error.linePos ? `line ${error.linePos[0].line}` : '(top)'
     problems.push(`${source.file}: ${where}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`)

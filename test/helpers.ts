@@ -1,0 +1,148 @@
+// Shared test fixtures: real gateways on port 0 with their own temporary directories, a small
+// deterministic population, tokens, and an HTTP client. No mocks: the backends, the store, the ledger
+// and the sockets are the real ones.
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { request as undiciRequest } from 'undici'
+import { loadConfig } from '../src/config.js'
+import { generatePopulation, type Population } from '../src/backends/population.js'
+import { startGateway, type Gateway } from '../src/gateway.js'
+import { mintToken } from '../src/http/auth.js'
+import { createLogger } from '../src/logger.js'
+
+export const root = new URL('../..', import.meta.url).pathname
+export const policyDir = join(root, 'policies')
+export const secret = 'test-secret-that-is-long-enough-for-hs256'
+export const issuer = 'doj-idp'
+export const audience = 'clets-gateway'
+
+let population: Population | undefined
+/** A small deterministic population (seed 54, like the default): person 0 holds licence A1234567. */
+export function testPopulation(): Population {
+  population ??= generatePopulation(3000, 54)
+  return population
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `clets-${prefix}-`))
+}
+
+/** A clock the test moves by hand (epoch ms). */
+export class TestClock {
+  constructor(public value = Date.parse('2026-06-01T12:00:00.000Z')) {}
+  readonly now = () => this.value
+  advance(ms: number): void {
+    this.value += ms
+  }
+}
+
+export interface TestGateway {
+  readonly gateway: Gateway
+  readonly url: string
+  readonly stateDir: string
+  readonly auditDir: string
+  close(): Promise<void>
+}
+
+export interface TestGatewayOptions {
+  readonly env?: Record<string, string>
+  readonly clock?: TestClock
+  readonly stateDir?: string
+  readonly auditDir?: string
+}
+
+/** Starts a real gateway on 127.0.0.1:0 with the shipped policies and in-process backends. */
+export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
+  const stateDir = options.stateDir ?? tempDir('state')
+  const auditDir = options.auditDir ?? tempDir('audit')
+  const config = loadConfig({
+    PORT: '0',
+    STATE_DIR: stateDir,
+    AUDIT_DIR: auditDir,
+    POLICY_DIR: policyDir,
+    GATEWAY_JWT_SECRET: secret,
+    GATEWAY_INSTANCE_ID: 'test',
+    LOG_LEVEL: 'silent',
+    ...options.env,
+  })
+  const gateway = await startGateway(config, createLogger(config.logLevel), {
+    population: testPopulation(),
+    ...(options.clock === undefined ? {} : { clock: options.clock.now }),
+  })
+  return { gateway, url: gateway.url, stateDir, auditDir, close: () => gateway.close() }
+}
+
+export interface TokenClaims {
+  readonly sub?: string
+  readonly ori?: string
+  readonly roles?: readonly string[]
+  readonly terminal?: string
+  readonly ttlSeconds?: number
+}
+
+/** An HS256 token signed with the test secret; a terminal at LAPD unless told otherwise. */
+export function token(claims: TokenClaims = {}): string {
+  return mintToken(secret, issuer, audience, {
+    sub: claims.sub ?? 'officer-17',
+    ori: claims.ori ?? 'CA0194200',
+    roles: claims.roles ?? ['terminal'],
+    terminal: claims.terminal,
+    ttlSeconds: claims.ttlSeconds ?? 3600,
+  })
+}
+
+export const operatorToken = () => token({ sub: 'doj-operator-1', ori: 'CA0349400', roles: ['doj_operator'] })
+
+export interface Answer {
+  readonly status: number
+  readonly headers: Record<string, string | string[] | undefined>
+  readonly body: any
+}
+
+/** One real HTTP request; JSON bodies are sent as application/json unless a content-type is given. */
+export async function call(
+  url: string,
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  options: { token?: string; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  const headers: Record<string, string> = { ...options.headers }
+  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
+  let body: string | Buffer | undefined
+  if (options.raw !== undefined) body = options.raw
+  else if (options.body !== undefined) {
+    body = JSON.stringify(options.body)
+    headers['content-type'] ??= 'application/json'
+  }
+  const response = await undiciRequest(url + path, { method, headers, body })
+  const text = await response.body.text()
+  let parsed: unknown = text
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    // not JSON: the metrics text, for instance
+  }
+  return { status: response.statusCode, headers: response.headers, body: parsed }
+}
+
+/** A query as a terminal sends it. */
+export function query(url: string, body: unknown, bearer = token()): Promise<Answer> {
+  return call(url, 'POST', '/v1/query', { token: bearer, body })
+}
+
+/** Every record of every instance chain under an audit directory, in order. */
+export function ledgerRecords(auditDir: string): any[] {
+  const records: any[] = []
+  for (const instance of readdirSync(auditDir).sort()) {
+    for (const segment of readdirSync(join(auditDir, instance)).filter((name) => name.endsWith('.jsonl')).sort()) {
+      for (const line of readFileSync(join(auditDir, instance, segment), 'utf8').split('\n')) if (line !== '') records.push(JSON.parse(line))
+    }
+  }
+  return records
+}
+
+export const lapd = 'CA0194200'
+export const iceEro = 'CADHS0100'
+export const cbp = 'CACBP0000'
+export const sheriff = 'CA0370000'
