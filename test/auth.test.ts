@@ -1,0 +1,51 @@
+// Production identity: public keys (RS256, ES256, EdDSA) from GATEWAY_JWT_PUBLIC_KEYS as PEM or JWKS;
+// algorithms pinned, HS256 refused once public keys are set, the key chosen by kid.
+import { generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createSigner } from 'fast-jwt'
+import t from 'tap'
+import { lapd, query, startTestGateway, tempDir, token } from './helpers.js'
+
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+const ed = generateKeyPairSync('ed25519')
+const pem = (key: KeyObject) => key.export({ type: 'spki', format: 'pem' }).toString()
+const body = { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } }
+const claims = { sub: 'officer-17', ori: lapd, roles: ['terminal'] }
+
+function sign(privateKey: KeyObject, algorithm: 'RS256' | 'ES256' | 'EdDSA', kid?: string, overrides: Record<string, unknown> = {}): string {
+  const expiry = 'exp' in overrides ? {} : { expiresIn: 60_000 }
+  const signer = createSigner({ key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), algorithm, iss: 'doj-idp', aud: 'clets-gateway', ...expiry, ...(kid === undefined ? {} : { kid }) })
+  return signer({ ...claims, ...overrides })
+}
+
+t.test('one PEM key: its algorithm is accepted, HS256 and the other algorithms are refused', async (t) => {
+  const dir = tempDir('keys')
+  writeFileSync(join(dir, 'keys.pem'), pem(ec.publicKey))
+  const gw = await startTestGateway({ env: { GATEWAY_JWT_PUBLIC_KEYS: join(dir, 'keys.pem') } })
+  t.teardown(() => gw.close())
+  t.equal((await query(gw.url, body, sign(ec.privateKey, 'ES256'))).status, 200, 'ES256 with the configured key')
+  t.equal((await query(gw.url, body, token())).status, 401, 'HS256 is refused when public keys are set, even with the right secret')
+  t.equal((await query(gw.url, body, sign(rsa.privateKey, 'RS256'))).status, 401, 'a key that is not configured')
+  t.equal((await query(gw.url, body, sign(ec.privateKey, 'ES256', undefined, { exp: Math.floor(Date.now() / 1000) - 10 }))).status, 401, 'expired')
+})
+
+t.test('a JWKS with several keys: each token is checked with the key its kid names', async (t) => {
+  const dir = tempDir('keys')
+  const jwk = (key: KeyObject, kid: string) => ({ ...(key.export({ format: 'jwk' }) as object), kid })
+  writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [jwk(rsa.publicKey, 'rsa-2026'), jwk(ed.publicKey, 'ed-2026'), jwk(ec.publicKey, 'ec-2026')] }))
+  const gw = await startTestGateway({ env: { GATEWAY_JWT_PUBLIC_KEYS: join(dir, 'jwks.json') } })
+  t.teardown(() => gw.close())
+  t.equal((await query(gw.url, body, sign(rsa.privateKey, 'RS256', 'rsa-2026'))).status, 200, 'RS256')
+  t.equal((await query(gw.url, body, sign(ed.privateKey, 'EdDSA', 'ed-2026'))).status, 200, 'EdDSA')
+  t.equal((await query(gw.url, body, sign(ec.privateKey, 'ES256', 'ec-2026'))).status, 200, 'ES256')
+  t.equal((await query(gw.url, body, sign(rsa.privateKey, 'RS256', 'ed-2026'))).status, 401, 'a kid naming another key')
+  t.equal((await query(gw.url, body, sign(rsa.privateKey, 'RS256'))).status, 401, 'no kid among several keys')
+})
+
+t.test('a bad key file stops start-up with the file named', async (t) => {
+  const dir = tempDir('keys')
+  writeFileSync(join(dir, 'keys.pem'), 'not a key\n')
+  await t.rejects(startTestGateway({ env: { GATEWAY_JWT_PUBLIC_KEYS: join(dir, 'keys.pem') } }), /keys\.pem: no "BEGIN PUBLIC KEY" block/)
+})
