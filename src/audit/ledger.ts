@@ -52,18 +52,25 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Takes `dir/lock` for this process; false if another live process holds it. */
+/** Instance directories this process holds: a lock naming our own pid is ours only if listed here. */
+const heldHere = new Set<string>()
+
+/** Takes `dir/lock` for this process; false if another live process (or this one) holds it. */
 async function lock(dir: string): Promise<boolean> {
+  if (heldHere.has(dir)) return false
   const path = join(dir, 'lock')
   try {
     await writeFile(path, String(process.pid), { flag: 'wx', mode: 0o600 })
+    heldHere.add(dir)
     return true
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
   }
+  // A lock naming our own pid is stale: a container restarts the gateway with the same pid.
   const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10)
   if (Number.isInteger(holder) && holder !== process.pid && alive(holder)) return false
   await writeFile(path, String(process.pid), { mode: 0o600 })
+  heldHere.add(dir)
   return true
 }
 
@@ -191,5 +198,6 @@ export class AuditLedger {
     this.closed = true
     await this.file.close()
     await rm(join(this.dir, 'lock'), { force: true })
+    heldHere.delete(this.dir)
   }
 }

@@ -31,6 +31,17 @@ export interface VerifyReport {
 
 const segmentPattern = /^segment-\d{6}\.jsonl$/
 
+/** Whether a record numbered `seq` stands anywhere in these files (to tell reordered from missing). */
+async function appearsLater(files: readonly string[], seq: number): Promise<boolean> {
+  const marker = `"seq":${seq},`
+  for (const file of files) {
+    for await (const line of createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity })) {
+      if (line.includes(marker)) return true
+    }
+  }
+  return false
+}
+
 async function verifyChain(dir: string, instance: string): Promise<{ summary: ChainSummary; problem: LedgerProblem | null }> {
   const segments = (await readdir(dir)).filter((name) => segmentPattern.test(name)).sort()
   let expected = 1
@@ -53,7 +64,11 @@ async function verifyChain(dir: string, instance: string): Promise<{ summary: Ch
         return fail('malformed', 'the line is not JSON')
       }
       if (typeof record.seq !== 'number' || typeof record.prev !== 'string') return fail('malformed', 'the record has no seq or prev')
-      if (record.seq > expected) return fail('missing', `records ${expected}..${record.seq - 1} are missing (found ${record.seq})`)
+      if (record.seq > expected) {
+        return (await appearsLater(segments.slice(segments.indexOf(segment)).map((name) => join(dir, name)), expected))
+          ? fail('reordered', `found seq ${record.seq} where ${expected} was due; ${expected} comes later`)
+          : fail('missing', `records ${expected}..${record.seq - 1} are missing (found ${record.seq})`)
+      }
       if (record.seq < expected) return fail('reordered', `found seq ${record.seq} where ${expected} was due`)
       if (canonicalJson(record) !== line) return fail('altered', 'the line is not in canonical form: it was edited')
       if (record.prev !== prev) {

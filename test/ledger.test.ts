@@ -1,0 +1,126 @@
+// The audit ledger: group commit, a chain that continues across restarts, and verification that finds
+// every kind of tampering and names the file and sequence number.
+import { execFile } from 'node:child_process'
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { canonicalJson } from '../src/audit/chain.js'
+import { AuditLedger } from '../src/audit/ledger.js'
+import type { AuditEvent } from '../src/audit/record.js'
+import { verifyLedger } from '../src/audit/verify.js'
+import { root, tempDir } from './helpers.js'
+
+const run = promisify(execFile)
+
+function decision(n: number): AuditEvent {
+  return {
+    type: 'query.decision',
+    id: `decision-${n}`,
+    ori: 'CA0194200',
+    sub: 'officer-17',
+    terminal: null,
+    source: '127.0.0.1',
+    database: 'dmv.driver_license',
+    databaseClass: 'non_criminal_history',
+    purpose: 'traffic_enforcement',
+    caseNumber: null,
+    subject: { licenseNumber: 'A1234567' },
+    outcome: 'allow',
+    rule: 'ppp.permitted',
+    policyRevision: '0123456789abcdef',
+    agencyVersion: 2,
+    monitored: false,
+  }
+}
+
+async function ledgerWith(records: number): Promise<{ dir: string; file: string }> {
+  const dir = tempDir('ledger')
+  const ledger = await AuditLedger.open(dir, 'gw-a', { explicit: true })
+  await Promise.all(Array.from({ length: records }, (_, n) => ledger.append(decision(n + 1), Date.UTC(2026, 5, 1, 12, 0, 0, n))))
+  await ledger.close()
+  return { dir, file: join(dir, 'gw-a', 'segment-000001.jsonl') }
+}
+
+const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean)
+const writeLines = (file: string, content: string[]) => writeFileSync(file, `${content.join('\n')}\n`)
+
+t.test('group commit: concurrent appends share batches, every promise resolves once its record is on disk', async (t) => {
+  const dir = tempDir('ledger')
+  const batches: number[] = []
+  const ledger = await AuditLedger.open(dir, 'gw-a', { explicit: true, observer: { batchWritten: (records) => batches.push(records), writeFailed: () => undefined } })
+  await Promise.all(Array.from({ length: 2000 }, (_, n) => ledger.append(decision(n + 1), Date.now())))
+  t.equal(batches.reduce((sum, size) => sum + size, 0), 2000, 'every record written')
+  t.ok(batches.length < 2000 / 10, `${batches.length} fsyncs for 2000 records`)
+  const written = lines(join(dir, 'gw-a', 'segment-000001.jsonl'))
+  t.equal(written.length, 2000)
+  t.same(written.map((line) => JSON.parse(line).seq), Array.from({ length: 2000 }, (_, n) => n + 1))
+  await ledger.close()
+  t.same((await verifyLedger(dir)).problem, null)
+})
+
+t.test('records are canonical JSON (RFC 8785) and carry the previous record hash', async (t) => {
+  const { file } = await ledgerWith(3)
+  const [first, second] = lines(file).map((line) => JSON.parse(line))
+  t.equal(first.prev, '0'.repeat(64))
+  t.match(second.prev, /^[0-9a-f]{64}$/)
+  for (const line of lines(file)) t.equal(canonicalJson(JSON.parse(line)), line)
+  t.equal(canonicalJson({ b: [1, 'é', null, true], a: { d: 1.5, c: -0 } }), '{"a":{"c":0,"d":1.5},"b":[1,"é",null,true]}')
+})
+
+t.test('a restarted writer continues the chain, cutting a torn last line that was never acknowledged', async (t) => {
+  const { dir, file } = await ledgerWith(5)
+  appendFileSync(file, '{"v":1,"seq":6,"time":"2026-06-01T12:00:00.000Z","ty')
+  const ledger = await AuditLedger.open(dir, 'gw-a', { explicit: true })
+  await ledger.append(decision(6), Date.now())
+  await ledger.close()
+  t.same(lines(file).map((line) => JSON.parse(line).seq), [1, 2, 3, 4, 5, 6])
+  const report = await verifyLedger(dir)
+  t.same(report.problem, null)
+  t.match(report.chains, [{ instance: 'gw-a', records: 6, lastSeq: 6 }])
+})
+
+t.test('a second process cannot write the same instance chain', async (t) => {
+  const dir = tempDir('ledger')
+  const first = await AuditLedger.open(dir, 'gw-a')
+  const second = await AuditLedger.open(dir, 'gw-a')
+  t.equal(second.instance, 'gw-a-2', 'without an explicit id, the next instance directory is taken')
+  await t.rejects(AuditLedger.open(dir, 'gw-a', { explicit: true }), /in use by another process/)
+  await first.close()
+  await second.close()
+})
+
+const tampering: [string, (content: string[]) => string[], string, number][] = [
+  ['an altered field', (content) => content.map((line, index) => (index === 4 ? line.replace('"outcome":"allow"', '"outcome":"deny"') : line)), 'altered', 6],
+  ['an altered field rewritten canonically with its hash left', (content) => content.map((line, index) => (index === 4 ? canonicalJson({ ...JSON.parse(line), sub: 'officer-99' }) : line)), 'altered', 6],
+  ['a deleted record', (content) => content.filter((_, index) => index !== 4), 'missing', 5],
+  ['two records swapped', (content) => [...content.slice(0, 3), content[4]!, content[3]!, ...content.slice(5)], 'reordered', 4],
+  ['a record cut in half', (content) => [...content.slice(0, 7), content[7]!.slice(0, 40)], 'malformed', 8],
+  ['a line edited by hand', (content) => content.map((line, index) => (index === 2 ? line.replace(/,"prev"/, ', "prev"') : line)), 'altered', 3],
+]
+
+for (const [name, tamper, kind, seq] of tampering) {
+  t.test(`verify finds ${name}: ${kind} at seq ${seq}`, async (t) => {
+    const { dir, file } = await ledgerWith(10)
+    writeLines(file, tamper(lines(file)))
+    const report = await verifyLedger(dir)
+    t.match(report.problem, { file, seq, kind })
+  })
+}
+
+t.test('verify finds a file truncated in the middle of its last line', async (t) => {
+  const { dir, file } = await ledgerWith(4)
+  const text = readFileSync(file, 'utf8')
+  writeFileSync(file, text.slice(0, text.length - 20))
+  t.match((await verifyLedger(dir)).problem, { file, seq: 4, kind: 'truncated' })
+})
+
+t.test('gatewayctl audit verify: exit 0 when intact; 1 with the file, sequence number and problem otherwise', async (t) => {
+  const { dir, file } = await ledgerWith(6)
+  const good = await run(process.execPath, ['bin/gatewayctl.js', 'audit', 'verify', dir], { cwd: root })
+  t.match(good.stdout, /ledger intact: 6 records/)
+  writeLines(file, lines(file).filter((_, index) => index !== 2))
+  const bad = await run(process.execPath, ['bin/gatewayctl.js', 'audit', 'verify', dir], { cwd: root }).then(() => null, (error: { code: number; stderr: string }) => error)
+  t.equal(bad?.code, 1)
+  t.match(bad?.stderr, `${file}: seq 3: missing: records 3..3 are missing (found 4)`)
+})
