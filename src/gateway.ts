@@ -97,8 +97,19 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
 
     const deps: AppDependencies = { policy, store, ledger, upstreams, authenticate, metrics, clock }
     const app = buildApp({ logger, requestTimeoutMs: config.requestTimeoutMs }, deps)
-    // Closed first: stop accepting, finish in-flight requests; then the ledger flushes.
-    closers.push(() => app.close())
+    // Closed first: stop accepting, finish in-flight requests; then the ledger flushes. Keep-alive
+    // connections that go idle after close() began are closed as they go idle, and whatever is still
+    // open after the request timeout is cut, so shutdown is bounded.
+    closers.push(async () => {
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 25)
+      const deadline = setTimeout(() => app.server.closeAllConnections(), config.requestTimeoutMs)
+      try {
+        await app.close()
+      } finally {
+        clearInterval(sweep)
+        clearTimeout(deadline)
+      }
+    })
     await app.listen({ host: config.host, port: config.port })
     const address = app.server.address()
     const port = typeof address === 'object' && address !== null ? address.port : config.port

@@ -1,0 +1,78 @@
+// The gateway as a process, the way a new user runs it: `node dist/src/main.js` (what `npm start` runs)
+// on the embedded defaults in an empty folder, a token from `gatewayctl token`, the README's first
+// allowed and denied queries, /metrics after a mixed workload, then SIGTERM under load.
+import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { verifyLedger } from '../src/audit/verify.js'
+import { call, ledgerRecords, policyDir, root, tempDir } from './helpers.js'
+
+const run = promisify(execFile)
+const cwd = tempDir('quickstart')
+const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', POLICY_DIR: policyDir, LOG_LEVEL: 'warn' }
+delete env.GATEWAY_JWT_SECRET
+const child = spawn(process.execPath, [join(root, 'dist/src/main.js')], { cwd, env, stdio: ['ignore', 'pipe', 'inherit'] })
+t.teardown(() => {
+  child.kill('SIGKILL')
+})
+let output = ''
+child.stdout.setEncoding('utf8')
+const url = await new Promise<string>((resolve, reject) => {
+  child.stdout.on('data', (chunk: string) => {
+    output += chunk
+    const match = /listening on (http:\/\/\S+)/.exec(output)
+    if (match) resolve(match[1]!)
+  })
+  child.once('exit', (code) => reject(new Error(`exited ${code}: ${output}`)))
+})
+const gatewayctl = async (...args: string[]) => (await run(process.execPath, [join(root, 'bin/gatewayctl.js'), ...args], { cwd, env })).stdout.trim()
+
+t.test('start-up prints the URL and how to mint a token', async (t) => {
+  t.match(output, /Get a token: {2}TOKEN=\$\(npx gatewayctl token --sub officer-17 --ori CA0194200 --role terminal\)/)
+  t.match(output, /Simulated databases: dmv http:\/\/127\.0\.0\.1:\d+, criminal_history http:\/\/127\.0\.0\.1:\d+/)
+})
+
+t.test("the README's first allowed and first denied query give the answers the README shows", async (t) => {
+  const bearer = await gatewayctl('token', '--sub', 'officer-17', '--ori', 'CA0194200', '--role', 'terminal')
+  const allowed = await call(url, 'POST', '/v1/query', { token: bearer, body: { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } } })
+  t.equal(allowed.status, 200)
+  t.match(allowed.body.records[0], { licenseNumber: 'A1234567', person: { lastName: 'WRIGHT', firstName: 'ARJUN', dateOfBirth: '2006-10-02', address: { street: '13309 FIRST ST', city: 'FRESNO' } } })
+  const denied = await call(url, 'POST', '/v1/query', { token: bearer, body: { database: 'dmv.driver_license', purpose: 'immigration_enforcement', subject: { licenseNumber: 'A1234567' }, caseNumber: '24-001234' } })
+  t.equal(denied.status, 403)
+  t.equal(denied.body.decision.rule, 'ppp.immigration_non_criminal')
+  const ice = await gatewayctl('token', '--sub', 'ero-agent-3', '--ori', 'CADHS0100', '--role', 'terminal')
+  const noAgreement = await call(url, 'POST', '/v1/query', { token: ice, body: { database: 'criminal_history', purpose: 'immigration_enforcement', subject: { lastName: 'WRIGHT', firstName: 'ARJUN', dateOfBirth: '2006-10-02' }, caseNumber: 'A-2019-77' } })
+  t.equal(noAgreement.body.decision.rule, 'agency.no_agreement')
+})
+
+t.test('/metrics after a mixed workload shows decisions by outcome, rule, class and purpose, and no subject data', async (t) => {
+  const metrics = await call(url, 'GET', '/metrics')
+  t.equal(metrics.status, 200)
+  t.match(metrics.body, /gateway_decisions_total\{outcome="allow",rule="ppp.permitted",database_class="non_criminal_history",purpose="traffic_enforcement"\} 1/)
+  t.match(metrics.body, /gateway_decisions_total\{outcome="deny",rule="ppp.immigration_non_criminal",database_class="non_criminal_history",purpose="immigration_enforcement"\} 1/)
+  t.match(metrics.body, /gateway_http_request_duration_seconds_bucket\{le="[\d.]+",route="\/v1\/query",status="200"\}/)
+  t.match(metrics.body, /gateway_upstream_request_duration_seconds_count\{database="dmv.driver_license"\} 1/)
+  t.match(metrics.body, /gateway_audit_batch_records_count [1-9]/)
+  t.match(metrics.body, /gateway_policy_info\{revision="[0-9a-f]{16}",agreement_version="PPP-2019-02"\} 1/)
+  t.match(metrics.body, /gateway_process_cpu_seconds_total/)
+  for (const secret of ['A1234567', 'WRIGHT', 'officer-17', 'ero-agent-3']) t.notOk(metrics.body.includes(secret), `no ${secret} in metrics`)
+  t.equal((await call(url, 'GET', '/readyz')).status, 200)
+})
+
+t.test('SIGTERM under load: in-flight queries finish, every answered decision is in the ledger, exit 0', async (t) => {
+  const bearer = await gatewayctl('token', '--sub', 'officer-18', '--ori', 'CA0194200', '--role', 'terminal')
+  const body = { database: 'dmv.vehicle_registration', purpose: 'traffic_enforcement', subject: { plate: '1AAA000' } }
+  const inFlight = Array.from({ length: 60 }, () => call(url, 'POST', '/v1/query', { token: bearer, body }).catch((error: Error) => error))
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  child.kill('SIGTERM')
+  const answers = await Promise.all(inFlight)
+  const [code] = await once(child, 'exit')
+  t.equal(code, 0)
+  const answered = answers.filter((answer): answer is Exclude<typeof answer, Error> => !(answer instanceof Error) && answer.status === 200)
+  t.ok(answered.length > 0, `${answered.length} of 60 answered before the gateway closed`)
+  const ids = new Set(ledgerRecords(join(cwd, 'var/audit')).map((record) => record.id))
+  t.same(answered.filter((answer) => !ids.has(answer.headers['x-decision-id'])), [], 'every answered decision is in the ledger')
+  t.same((await verifyLedger(join(cwd, 'var/audit'))).problem, null, 'and the ledger verifies')
+})
