@@ -36,16 +36,18 @@ async function main(): Promise<void> {
       `                -d '{"database":"dmv.driver_license","purpose":"traffic_enforcement","subject":{"licenseNumber":"A1234567"}}'\n\n`,
   )
 
+  // Logs are written asynchronously: flush them before leaving.
+  const exit = (code: number) => logger.flush(() => process.exit(code))
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return
     stopping = true
     logger.info({ signal }, 'shutting down: finishing in-flight queries and flushing the audit ledger')
     gateway.close().then(
-      () => process.exit(0),
+      () => exit(0),
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed')
-        process.exit(1)
+        exit(1)
       },
     )
   }

@@ -1,17 +1,31 @@
-// The durable audit writer. Records are group-committed: every record appended while a write+fsync is
-// in flight joins the next batch, so a batch costs one write and one fdatasync whatever its size, and
-// a caller's promise resolves only once its record is on disk. A failed write or fsync rejects the
-// batch (the caller answers 503), cuts the partial bytes off, and the next batch tries again.
+// The durable audit writer. Records are group-committed: a batch is cut at most every commit interval
+// (5 ms by default; at once when the ledger was idle, or when the batch is full), written with one
+// write and made durable with one fdatasync, whatever its size; a caller's promise resolves only once
+// its record is on disk. A batch costs ~200 µs of CPU (measured: fdatasync on ext4 and the thread-pool
+// hop) and a record a few µs, so cutting batches by time, not by fsync completion, is what keeps the
+// audit cheap under load. A failed write or fsync rejects the batch (the caller answers 503), cuts the
+// partial bytes off, and the next batch tries again.
 //
 // Each gateway process owns one instance directory under AUDIT_DIR (held by a lock file), so records
 // of different processes never interleave, and numbers its records 1, 2, 3... across restarts.
+import { fdatasync, ftruncateSync, writeSync } from 'node:fs'
 import { mkdir, open, readdir, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { canonicalJson, genesisHash, lineHash } from './chain.js'
+import { canonicalRecord, genesisHash, lineHash } from './chain.js'
 import { auditRecordVersion, type AuditEvent } from './record.js'
 
 export class AuditUnavailableError extends Error {
   override name = 'AuditUnavailableError'
+}
+
+export interface LedgerOptions {
+  /** Instance id chosen explicitly: a busy instance directory is then an error. */
+  readonly explicit?: boolean
+  readonly observer?: LedgerObserver
+  /** Longest time between the starts of two batches under load (ms). */
+  readonly commitIntervalMs?: number
+  /** A batch this large is written at once, without waiting for the interval. */
+  readonly maxBatchRecords?: number
 }
 
 export interface LedgerObserver {
@@ -90,12 +104,15 @@ async function chainEnd(path: string): Promise<{ seq: number; hash: string; size
   return { seq: (JSON.parse(line) as { seq: number }).seq, hash: lineHash(line), size: Buffer.byteLength(text.slice(0, end + 1)) }
 }
 
+const syncData = (fd: number) => new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())))
+
 export class AuditLedger {
   private open = new Batch()
   private flushing = false
-  private scheduled = false
+  private timer: NodeJS.Timeout | null = null
   private closed = false
   private healthy = true
+  private lastFlushStart = 0
 
   private constructor(
     readonly instance: string,
@@ -105,13 +122,15 @@ export class AuditLedger {
     private seq: number,
     private hash: string,
     private readonly observer: LedgerObserver,
+    private readonly commitIntervalMs: number,
+    private readonly maxBatchRecords: number,
   ) {}
 
   /**
    * Opens the ledger under `auditDir` for `instanceId`. Unless the id was chosen explicitly, a busy
    * instance directory (another live process) moves on to `<id>-2`, `<id>-3`...
    */
-  static async open(auditDir: string, instanceId: string, options: { explicit?: boolean; observer?: LedgerObserver } = {}): Promise<AuditLedger> {
+  static async open(auditDir: string, instanceId: string, options: LedgerOptions = {}): Promise<AuditLedger> {
     for (let attempt = 1; attempt <= 64; attempt++) {
       const instance = attempt === 1 ? instanceId : `${instanceId}-${attempt}`
       const dir = join(auditDir, instance)
@@ -126,7 +145,7 @@ export class AuditLedger {
       const file = await open(path, 'a', 0o600)
       const { size } = await file.stat()
       if (size > end.size) await file.truncate(end.size)
-      return new AuditLedger(instance, dir, file, end.size, end.seq, end.hash, options.observer ?? noObserver)
+      return new AuditLedger(instance, dir, file, end.size, end.seq, end.hash, options.observer ?? noObserver, options.commitIntervalMs ?? 5, options.maxBatchRecords ?? 1024)
     }
     throw new Error(`no free audit instance directory under ${auditDir}`)
   }
@@ -141,57 +160,79 @@ export class AuditLedger {
     if (this.closed) return Promise.reject(new AuditUnavailableError('the audit ledger is closed'))
     const batch = this.open
     batch.records.push({ time: new Date(now).toISOString(), event })
-    if (!this.flushing && !this.scheduled) {
-      this.scheduled = true
-      // setImmediate, not a microtask: records appended by other requests in this turn join the batch.
-      setImmediate(this.flush)
-    }
+    if (!this.flushing) this.schedule()
     return batch.done
   }
 
+  /** Starts the next batch now if the last one started an interval ago (or the batch is full), else then. */
+  private schedule(): void {
+    const full = this.open.records.length >= this.maxBatchRecords
+    if (this.timer !== null && !full) return
+    if (this.timer !== null) clearTimeout(this.timer)
+    const wait = full ? 0 : this.lastFlushStart + this.commitIntervalMs - performance.now()
+    // setImmediate, not a microtask: records appended by other requests in this turn join the batch.
+    this.timer = wait <= 0 ? (setImmediate(this.flush) as unknown as NodeJS.Timeout) : setTimeout(this.flush, wait)
+  }
+
   private readonly flush = async (): Promise<void> => {
-    this.scheduled = false
-    if (this.flushing) return
+    this.timer = null
+    if (this.flushing || this.open.records.length === 0) return
     this.flushing = true
-    while (this.open.records.length > 0) {
-      const batch = this.open
-      this.open = new Batch()
-      const started = process.hrtime.bigint()
-      // Sequence numbers and hashes are given here, at write time, so a failed batch leaves no gap.
-      let text = ''
-      let seq = this.seq
-      let hash = this.hash
-      for (const { time, event } of batch.records) {
-        seq++
-        const line = canonicalJson({ ...event, v: auditRecordVersion, seq, time, instance: this.instance, prev: hash })
-        hash = lineHash(line)
-        text += `${line}\n`
+    this.lastFlushStart = performance.now()
+    const batch = this.open
+    this.open = new Batch()
+    const started = process.hrtime.bigint()
+    // Sequence numbers and hashes are given here, at write time, so a failed batch leaves no gap.
+    // Lines are encoded straight into one buffer: no long string to flatten, one write.
+    let bytes = Buffer.allocUnsafe(batch.records.length * 1024)
+    let length = 0
+    let seq = this.seq
+    let hash = this.hash
+    for (const { time, event } of batch.records) {
+      seq++
+      const line = canonicalRecord(event, { instance: this.instance, prev: hash, seq, time, v: auditRecordVersion })
+      hash = lineHash(line)
+      const needed = length + Buffer.byteLength(line) + 1
+      if (needed > bytes.length) {
+        const grown = Buffer.allocUnsafe(Math.max(needed, bytes.length * 2))
+        bytes.copy(grown, 0, 0, length)
+        bytes = grown
       }
-      const bytes = Buffer.from(text)
+      length += bytes.write(line, length)
+      bytes[length++] = 0x0a
+    }
+    bytes = bytes.subarray(0, length)
+    try {
+      // The write to the page cache is a few µs, so it is done here; the fdatasync goes to the thread pool.
+      let written = 0
+      while (written < bytes.length) written += writeSync(this.file.fd, bytes, written, bytes.length - written)
+      await syncData(this.file.fd)
+      this.size += bytes.length
+      this.seq = seq
+      this.hash = hash
+      this.healthy = true
+      this.observer.batchWritten(batch.records.length, Number(process.hrtime.bigint() - started) / 1e9)
+      batch.resolve()
+    } catch (error) {
+      this.healthy = false
+      this.observer.writeFailed()
       try {
-        let written = 0
-        while (written < bytes.length) written += (await this.file.write(bytes, written, bytes.length - written)).bytesWritten
-        await this.file.datasync()
-        this.size += bytes.length
-        this.seq = seq
-        this.hash = hash
-        this.healthy = true
-        this.observer.batchWritten(batch.records.length, Number(process.hrtime.bigint() - started) / 1e9)
-        batch.resolve()
-      } catch (error) {
-        this.healthy = false
-        this.observer.writeFailed()
-        await this.file.truncate(this.size).catch(() => undefined)
-        batch.reject(new AuditUnavailableError(`cannot write the audit ledger: ${(error as Error).message}`, { cause: error }))
+        ftruncateSync(this.file.fd, this.size)
+      } catch {
+        // the next batch's write will fail and say so
       }
+      batch.reject(new AuditUnavailableError(`cannot write the audit ledger: ${(error as Error).message}`, { cause: error }))
     }
     this.flushing = false
+    if (this.open.records.length > 0) this.schedule()
   }
 
   /** Writes what is pending, then closes the file and releases the instance directory. */
   async close(): Promise<void> {
     if (this.closed) return
-    while (this.flushing || this.scheduled || this.open.records.length > 0) {
+    while (this.flushing || this.open.records.length > 0) {
+      if (this.timer !== null) clearTimeout(this.timer)
+      this.timer = null
       if (!this.flushing) await this.flush()
       else await new Promise((resolve) => setImmediate(resolve))
     }

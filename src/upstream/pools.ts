@@ -11,7 +11,9 @@ export interface UpstreamOptions {
 }
 
 export interface UpstreamAnswer {
-  readonly records: unknown[]
+  /** The records as the database sent them: a JSON array, checked by parsing, passed on unchanged. */
+  readonly recordsJson: string
+  readonly recordCount: number
 }
 
 const timeoutCodes = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT'])
@@ -52,21 +54,30 @@ export class Upstreams {
     } catch (error) {
       throw upstreamFailure(error)
     }
-    let body: unknown
+    let text: string
     try {
       if (response.statusCode !== 200) {
         await response.body.dump()
         throw new GatewayError('upstream_error', `the database answered HTTP ${response.statusCode}`)
       }
-      body = await response.body.json()
+      text = await response.body.text()
     } catch (error) {
       if (error instanceof GatewayError) throw error
-      if (error instanceof SyntaxError) throw new GatewayError('upstream_error', 'the database answered with invalid JSON', [], { cause: error })
       throw upstreamFailure(error)
     }
+    let body: unknown
+    try {
+      body = JSON.parse(text)
+    } catch (error) {
+      throw new GatewayError('upstream_error', 'the database answered with invalid JSON', [], { cause: error })
+    }
     const records = (body as { records?: unknown } | null)?.records
-    if (!Array.isArray(records)) throw new GatewayError('upstream_error', 'the database answered without a records list')
-    return { records }
+    if (!Array.isArray(records) || Object.keys(body as object).length !== 1 || !records.every((record) => record !== null && typeof record === 'object' && !Array.isArray(record))) {
+      throw new GatewayError('upstream_error', 'the database answered without a list of records')
+    }
+    // The body is exactly {"records": [...]}, so the array's text runs from the first colon (no key
+    // but "records" exists, and it has no colon) to the closing brace.
+    return { recordsJson: text.slice(text.indexOf(':') + 1, text.lastIndexOf('}')), recordCount: records.length }
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,173 @@
+// `npm run bench`: the gateway against its baselines, each server in its own process and the load from
+// another (autocannon, bench/load.ts), all on loopback:
+//   a. the DMV backend directly;
+//   b. a bare undici pass-through proxy doing the same upstream request (bench/bare-proxy.ts);
+//   c. the gateway with the embedded store and the full audit ledger, on a realistic mix
+//      (90% allowed licence lookups, 10% immigration lookups on DMV that are denied);
+//   c100. the gateway with every query allowed and forwarded (the proxy's exact work, plus ours).
+// Each run measures every target once; the table gives medians over BENCH_RUNS runs of req/s, p50 and
+// p99 latency, and the server process's CPU microseconds per request (from /proc/PID/stat).
+// Settings: BENCH_RUNS (3), BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_TARGETS (all: a,b,c,c100),
+// BENCH_LOG_LEVEL (the gateway's LOG_LEVEL, info).
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generatePopulation } from '../src/backends/population.js'
+import { mintToken } from '../src/http/auth.js'
+
+const root = new URL('../..', import.meta.url).pathname
+const runs = Number(process.env.BENCH_RUNS ?? 3)
+const seconds = Number(process.env.BENCH_SECONDS ?? 10)
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 32)
+const secret = 'bench-secret-bench-secret-bench-secret'
+const work = mkdtempSync(join(tmpdir(), 'clets-bench-'))
+const children: ChildProcess[] = []
+const clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim())
+
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL')
+})
+
+/** Starts a server process and resolves with its stdout's first match of `pattern`. */
+function start(name: string, script: string, env: Record<string, string>, pattern: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const child = spawn(process.execPath, [script.startsWith('/') ? script : join(root, script)], { cwd: work, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  children.push(child)
+  let output = ''
+  return new Promise((resolve, reject) => {
+    child.stdout!.setEncoding('utf8')
+    child.stdout!.on('data', (chunk: string) => {
+      // Keep reading: the gateway's logs go here, and a full pipe would stall it.
+      if (output.length < 65_536) output += chunk
+      const match = pattern.exec(output)
+      if (match !== null) {
+        pattern.lastIndex = 0
+        resolve({ child, match })
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it was ready:\n${output}`)))
+  })
+}
+
+/** User+system CPU seconds the process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks
+}
+
+interface Measure {
+  rps: number
+  p50: number
+  p99: number
+  cpuMicros: number
+  requests: number
+  non2xx: number
+  errors: number
+}
+
+async function load(url: string, path: string, requestsFile: string, duration: number): Promise<Omit<Measure, 'cpuMicros'> & { statusCodes: unknown }> {
+  const child = spawn(process.execPath, [join(root, 'dist/bench/load.js'), url, path, String(duration), String(connections), requestsFile], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let output = ''
+  child.stdout.setEncoding('utf8')
+  child.stdout.on('data', (chunk: string) => (output += chunk))
+  await new Promise((resolve) => child.once('exit', resolve))
+  const result = JSON.parse(output) as Omit<Measure, 'cpuMicros'> & { statusCodes: unknown }
+  return result
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((left, right) => left - right)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+// --- the servers -------------------------------------------------------------------------------------
+const backends = await start('backends', 'dist/src/backends/main.js', { DMV_PORT: '0', CRIMINAL_HISTORY_PORT: '0', HOST: '127.0.0.1' }, /DMV\s+(http:\S+)[\s\S]*criminal history\s+(http:\S+)/)
+const dmvUrl = backends.match[1]!
+const criminalHistoryUrl = backends.match[2]!
+const proxy = await start('bare proxy', process.env.BENCH_EXTRA ?? 'dist/bench/bare-proxy.js', { DMV_URL: dmvUrl }, /listening on (http:\S+)/)
+
+const policyDir = join(work, 'policies')
+cpSync(join(root, 'policies'), policyDir, { recursive: true })
+copyFileSync(join(root, 'bench/policies/limits.yaml'), join(policyDir, 'limits.yaml'))
+const gatewayEnv = {
+  PORT: '0',
+  DMV_URL: dmvUrl,
+  CRIMINAL_HISTORY_URL: criminalHistoryUrl,
+  POLICY_DIR: policyDir,
+  STATE_DIR: join(work, 'state'),
+  AUDIT_DIR: join(work, 'audit'),
+  GATEWAY_JWT_SECRET: secret,
+  LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+}
+const gateway = await start('gateway', 'dist/src/main.js', gatewayEnv, /listening on (http:\S+)/)
+
+// --- the request mixes -------------------------------------------------------------------------------
+const population = generatePopulation(100_000, 54)
+const officers = Array.from({ length: 50 }, (_, n) => mintToken(secret, 'doj-idp', 'clets-gateway', { sub: `officer-${n}`, ori: 'CA0194200', roles: ['terminal'], ttlSeconds: 86_400 }))
+const json = { 'content-type': 'application/json' }
+const licences = Array.from({ length: 1000 }, (_, n) => population.licenses[(n * 97) % population.licenses.length]!.licenseNumber)
+const query = (n: number, purpose: string) => ({
+  body: JSON.stringify({ database: 'dmv.driver_license', purpose, subject: { licenseNumber: licences[n] }, ...(purpose === 'immigration_enforcement' ? { caseNumber: `24-${n}` } : {}) }),
+  headers: { ...json, authorization: `Bearer ${officers[n % officers.length]}` },
+})
+const files = {
+  direct: licences.map((licenseNumber) => ({ body: JSON.stringify({ licenseNumber }), headers: json })),
+  proxy: licences.map((_, n) => query(n, 'traffic_enforcement')),
+  mix: licences.map((_, n) => query(n, n % 10 === 9 ? 'immigration_enforcement' : 'traffic_enforcement')),
+  allowed: licences.map((_, n) => query(n, 'traffic_enforcement')),
+}
+for (const [name, requests] of Object.entries(files)) writeFileSync(join(work, `${name}.json`), JSON.stringify(requests))
+
+const selected = (process.env.BENCH_TARGETS ?? 'a,b,c,c100').split(',')
+const targets = [
+  { key: 'a', label: 'a. DMV backend, direct', url: dmvUrl, path: '/v1/driver-licenses/search', file: 'direct', pid: backends.child.pid! },
+  { key: 'b', label: 'b. bare undici proxy', url: proxy.match[1]!, path: '/v1/query', file: 'proxy', pid: proxy.child.pid! },
+  { key: 'c', label: 'c. gateway, 90% allowed / 10% denied', url: gateway.match[1]!, path: '/v1/query', file: 'mix', pid: gateway.child.pid! },
+  { key: 'c100', label: 'c100. gateway, 100% allowed', url: gateway.match[1]!, path: '/v1/query', file: 'allowed', pid: gateway.child.pid! },
+].filter((target) => selected.includes(target.key))
+
+// --- warm up, then measure ---------------------------------------------------------------------------
+for (const target of targets) await load(target.url, target.path, join(work, `${target.file}.json`), 2)
+const results = new Map<string, Measure[]>(targets.map((target) => [target.key, []]))
+for (let run = 1; run <= runs; run++) {
+  for (const target of targets) {
+    const before = cpuSeconds(target.pid)
+    const result = await load(target.url, target.path, join(work, `${target.file}.json`), seconds)
+    const cpu = cpuSeconds(target.pid) - before
+    results.get(target.key)!.push({ ...result, cpuMicros: (cpu * 1e6) / result.requests })
+    process.stderr.write(`run ${run}/${runs} ${target.label}: ${Math.round(result.rps)} req/s, p99 ${result.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}\n`)
+  }
+}
+
+// --- report ------------------------------------------------------------------------------------------
+const summary = targets.map((target) => {
+  const measures = results.get(target.key)!
+  return {
+    ...target,
+    rps: median(measures.map((m) => m.rps)),
+    p50: median(measures.map((m) => m.p50)),
+    p99: median(measures.map((m) => m.p99)),
+    cpuMicros: median(measures.map((m) => m.cpuMicros)),
+    non2xx: measures.reduce((sum, m) => sum + m.non2xx, 0),
+    errors: measures.reduce((sum, m) => sum + m.errors, 0),
+  }
+})
+const byKey = new Map(summary.map((entry) => [entry.key, entry]))
+const ratio = (top: string, bottom: string) => (byKey.has(top) && byKey.has(bottom) ? (byKey.get(top)!.rps / byKey.get(bottom)!.rps).toFixed(2) : 'n/a')
+const cpuModel = cpus()[0]?.model ?? 'unknown CPU'
+const lines = [
+  `Machine: ${cpus().length} cores (${cpuModel}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+  `Command: npm run bench (BENCH_RUNS=${runs} BENCH_SECONDS=${seconds} BENCH_CONNECTIONS=${connections}); autocannon, ${connections} connections, loopback; medians of ${runs} runs.`,
+  '',
+  '| target | req/s | p50 ms | p99 ms | CPU µs/req (server process) |',
+  '|---|---:|---:|---:|---:|',
+  ...summary.map((entry) => `| ${entry.label} | ${Math.round(entry.rps)} | ${entry.p50} | ${entry.p99} | ${Math.round(entry.cpuMicros)} |`),
+  '',
+  `Ratios (throughput): c/a = ${ratio('c', 'a')}, c/b = ${ratio('c', 'b')}, c100/b = ${ratio('c100', 'b')}.`,
+  `Non-2xx answers: ${summary.map((entry) => `${entry.key} ${entry.non2xx}`).join(', ')} (the denied tenth of c answers 403 by design); errors: ${summary.reduce((sum, entry) => sum + entry.errors, 0)}.`,
+]
+process.stdout.write(`${lines.join('\n')}\n`)
+writeFileSync(join(root, 'bench', 'last-run.md'), `${lines.join('\n')}\n`)
+for (const child of children) child.kill('SIGTERM')
+process.exit(0)
