@@ -10,6 +10,7 @@ const result = await autocannon({
   method: 'POST',
   connections: Number(connections),
   duration: Number(seconds),
+  ...(process.env.BENCH_RATE === undefined ? {} : { overallRate: Number(process.env.BENCH_RATE) }),
   requests: requests.map((request) => ({ method: 'POST', path, body: request.body, headers: request.headers })),
 })
 process.stdout.write(

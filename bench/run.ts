@@ -9,7 +9,7 @@
 // p99 latency, and the server process's CPU microseconds per request (from /proc/PID/stat).
 // Settings: BENCH_RUNS (3), BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_TARGETS (all: a,b,c,c100),
 // BENCH_LOG_LEVEL (the gateway's LOG_LEVEL, info).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { copyFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -65,14 +65,24 @@ interface Measure {
   errors: number
 }
 
-async function load(url: string, path: string, requestsFile: string, duration: number): Promise<Omit<Measure, 'cpuMicros'> & { statusCodes: unknown }> {
-  const child = spawn(process.execPath, [join(root, 'dist/bench/load.js'), url, path, String(duration), String(connections), requestsFile], { stdio: ['ignore', 'pipe', 'inherit'] })
+/** wrk (C, little CPU of its own) when installed, else autocannon (Node). */
+const tool = process.env.BENCH_TOOL ?? (spawnSync('wrk', ['--version']).error === undefined ? 'wrk' : 'autocannon')
+
+async function load(url: string, path: string, requestsFile: string, duration: number): Promise<Omit<Measure, 'cpuMicros'>> {
+  const child =
+    tool === 'wrk'
+      ? spawn('wrk', ['-t', '1', '-c', String(connections), '-d', `${duration}s`, '--latency', '-s', join(root, 'bench/wrk.lua'), url], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+          env: { ...process.env, WRK_REQUESTS: requestsFile.replace(/\.json$/, '.tsv') },
+        })
+      : spawn(process.execPath, [join(root, 'dist/bench/load.js'), url, path, String(duration), String(connections), requestsFile], { stdio: ['ignore', 'pipe', 'inherit'] })
   let output = ''
   child.stdout.setEncoding('utf8')
   child.stdout.on('data', (chunk: string) => (output += chunk))
   await new Promise((resolve) => child.once('exit', resolve))
-  const result = JSON.parse(output) as Omit<Measure, 'cpuMicros'> & { statusCodes: unknown }
-  return result
+  const json = output.split('\n').find((line) => line.startsWith('{'))
+  if (json === undefined) throw new Error(`${tool} printed no result:\n${output}`)
+  return JSON.parse(json) as Omit<Measure, 'cpuMicros'>
 }
 
 const median = (values: number[]) => {
@@ -117,7 +127,11 @@ const files = {
   mix: licences.map((_, n) => query(n, n % 10 === 9 ? 'immigration_enforcement' : 'traffic_enforcement')),
   allowed: licences.map((_, n) => query(n, 'traffic_enforcement')),
 }
-for (const [name, requests] of Object.entries(files)) writeFileSync(join(work, `${name}.json`), JSON.stringify(requests))
+for (const [name, requests] of Object.entries(files)) {
+  writeFileSync(join(work, `${name}.json`), JSON.stringify(requests))
+  const path = name === 'direct' ? '/v1/driver-licenses/search' : '/v1/query'
+  writeFileSync(join(work, `${name}.tsv`), requests.map((request) => `POST\t${path}\t${(request.headers as Record<string, string>).authorization ?? '-'}\t${request.body}`).join('\n'))
+}
 
 const selected = (process.env.BENCH_TARGETS ?? 'a,b,c,c100').split(',')
 const targets = [
@@ -158,7 +172,7 @@ const ratio = (top: string, bottom: string) => (byKey.has(top) && byKey.has(bott
 const cpuModel = cpus()[0]?.model ?? 'unknown CPU'
 const lines = [
   `Machine: ${cpus().length} cores (${cpuModel}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
-  `Command: npm run bench (BENCH_RUNS=${runs} BENCH_SECONDS=${seconds} BENCH_CONNECTIONS=${connections}); autocannon, ${connections} connections, loopback; medians of ${runs} runs.`,
+  `Command: npm run bench (BENCH_RUNS=${runs} BENCH_SECONDS=${seconds} BENCH_CONNECTIONS=${connections}); load from ${tool === 'wrk' ? 'wrk (1 thread)' : 'autocannon'}, ${connections} connections, loopback; medians of ${runs} runs.`,
   '',
   '| target | req/s | p50 ms | p99 ms | CPU µs/req (server process) |',
   '|---|---:|---:|---:|---:|',

@@ -6,7 +6,7 @@ import type { AppDependencies } from './http/context.js'
 import { errorBody, toGatewayError } from './http/errors.js'
 import { operationsRoutes } from './http/operations.js'
 import { policyRoutes } from './http/policy.js'
-import { auditRefusedQuery, queryRoutes } from './http/query.js'
+import { queryRoutes, refuseQuery } from './http/query.js'
 import { GatewayError } from './errors.js'
 
 export interface AppOptions {
@@ -22,9 +22,10 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
     loggerInstance: options.logger,
     // One line per request is logged in onResponse below, with the decision id and without the body.
     logController: new LogController({ disableRequestLogging: true }),
+    // No child logger per request (pino builds one per call): our lines carry reqId themselves.
+    childLoggerFactory: (logger) => logger,
     bodyLimit,
     requestTimeout: options.requestTimeoutMs,
-    connectionTimeout: options.requestTimeoutMs,
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
     ajv: {
@@ -38,32 +39,31 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
   app.decorateRequest('identity', null)
   app.decorateRequest('decisionId', null)
 
+  const requestDuration = deps.metrics.requestDuration
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched'
-    deps.metrics.requestDuration.labels(route, String(reply.statusCode)).observe(reply.elapsedTime / 1000)
-    request.log.info({ route, method: request.method, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, decisionId: request.decisionId ?? undefined }, 'request')
+    const status = reply.statusCode
+    requestDuration.observe(requestDuration.child(`${route} ${status}`, route, String(status)), reply.elapsedTime / 1000)
+    request.log.info({ reqId: request.id, route, method: request.method, status, ms: Math.round(reply.elapsedTime * 100) / 100, decisionId: request.decisionId ?? undefined }, 'request')
     done()
   })
 
   app.setErrorHandler(async (error, request, reply) => {
     let failure = toGatewayError(error)
+    if (request.routeOptions.url === '/v1/query') {
+      try {
+        failure = await refuseQuery(deps, request, reply, failure)
+      } catch (auditError) {
+        // The refusal could not be audited: whatever the first problem was, no answer leaves unaudited.
+        request.log.error({ reqId: request.id, err: auditError }, 'cannot audit a refused query')
+        failure = new GatewayError('audit_unavailable')
+      }
+    }
     if (failure.status >= 500) {
-      request.log.error({ code: failure.code, err: failure.cause ?? failure }, failure.message)
+      request.log.error({ reqId: request.id, code: failure.code, err: failure.cause ?? failure }, failure.message)
       if (failure.category === 'unavailable' || failure.category === 'internal') deps.metrics.refusals.labels(failure.code).inc()
     } else {
       deps.metrics.rejections.labels(failure.code).inc()
-    }
-    if (request.routeOptions.url === '/v1/query') {
-      try {
-        await auditRefusedQuery(deps, request, reply, failure)
-      } catch (auditError) {
-        // The refusal could not be audited: whatever the first problem was, no answer leaves unaudited.
-        request.log.error({ err: auditError }, 'cannot audit a refused query')
-        if (failure.code !== 'audit_unavailable') {
-          failure = new GatewayError('audit_unavailable')
-          deps.metrics.refusals.labels(failure.code).inc()
-        }
-      }
     }
     reply.code(failure.status)
     return errorBody(failure)

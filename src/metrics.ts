@@ -6,18 +6,112 @@ import type { LedgerObserver } from './audit/ledger.js'
 
 const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
+interface MetricValue {
+  value: number
+  labels: Record<string, string | number>
+  metricName?: string
+}
+
+/**
+ * A counter for the query path: each label set is a child object found by a key the caller builds,
+ * and inc() is one addition (prom-client's own re-validates and re-hashes the labels on every call).
+ * It registers in the same prom-client registry and prints the same exposition format.
+ */
+export class HotCounter<L extends string> {
+  readonly type = 'counter'
+  readonly aggregator = 'sum'
+  private readonly children = new Map<string, { labels: Record<L, string>; value: number }>()
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labelNames: readonly L[],
+    registry: Registry,
+  ) {
+    registry.registerMetric(this as never)
+  }
+
+  /** The child for these label values (in labelNames order), cached under `key`. */
+  child(key: string, ...values: string[]): { value: number } {
+    let child = this.children.get(key)
+    if (child === undefined) {
+      child = { labels: Object.fromEntries(this.labelNames.map((name, i) => [name, values[i]!])) as Record<L, string>, value: 0 }
+      this.children.set(key, child)
+    }
+    return child
+  }
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] } {
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: [...this.children.values()].map(({ labels, value }) => ({ labels, value })) }
+  }
+
+  reset(): void {
+    this.children.clear()
+  }
+}
+
+/** A histogram for the query path, with the same cached children as HotCounter. */
+export class HotHistogram<L extends string> {
+  readonly type = 'histogram'
+  readonly aggregator = 'sum'
+  private readonly children = new Map<string, { labels: Record<L, string>; counts: Float64Array; sum: number; count: number }>()
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labelNames: readonly L[],
+    private readonly buckets: readonly number[],
+    registry: Registry,
+  ) {
+    registry.registerMetric(this as never)
+  }
+
+  child(key: string, ...values: string[]): { counts: Float64Array; sum: number; count: number } {
+    let child = this.children.get(key)
+    if (child === undefined) {
+      child = { labels: Object.fromEntries(this.labelNames.map((name, i) => [name, values[i]!])) as Record<L, string>, counts: new Float64Array(this.buckets.length), sum: 0, count: 0 }
+      this.children.set(key, child)
+    }
+    return child
+  }
+
+  observe(child: { counts: Float64Array; sum: number; count: number }, value: number): void {
+    const buckets = this.buckets
+    for (let i = 0; i < buckets.length; i++) {
+      if (value <= buckets[i]!) {
+        child.counts[i]!++
+        break
+      }
+    }
+    child.sum += value
+    child.count++
+  }
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] } {
+    const values: MetricValue[] = []
+    for (const { labels, counts, sum, count } of this.children.values()) {
+      let cumulative = 0
+      this.buckets.forEach((bound, i) => {
+        cumulative += counts[i]!
+        values.push({ metricName: `${this.name}_bucket`, labels: { le: bound, ...labels }, value: cumulative })
+      })
+      values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', ...labels }, value: count })
+      values.push({ metricName: `${this.name}_sum`, labels, value: sum })
+      values.push({ metricName: `${this.name}_count`, labels, value: count })
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values }
+  }
+
+  reset(): void {
+    this.children.clear()
+  }
+}
+
 /** Builds a registry with every collector; one per app, so tests can run several apps in one process. */
 export function createMetrics() {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'gateway_' })
   const metrics = {
     registry,
-    decisions: new Counter({
-      name: 'gateway_decisions_total',
-      help: 'Query decisions by outcome, rule, database class and purpose',
-      labelNames: ['outcome', 'rule', 'database_class', 'purpose'] as const,
-      registers: [registry],
-    }),
+    decisions: new HotCounter('gateway_decisions_total', 'Query decisions by outcome, rule, database class and purpose', ['outcome', 'rule', 'database_class', 'purpose'], registry),
     rejections: new Counter({
       name: 'gateway_query_rejections_total',
       help: 'Queries refused before a decision: bad input, bad token, wrong role (4xx), by error code',
@@ -30,20 +124,8 @@ export function createMetrics() {
       labelNames: ['code'] as const,
       registers: [registry],
     }),
-    requestDuration: new Histogram({
-      name: 'gateway_http_request_duration_seconds',
-      help: 'Time from request to response, by route and status code',
-      labelNames: ['route', 'status'] as const,
-      buckets: latencyBuckets,
-      registers: [registry],
-    }),
-    upstreamDuration: new Histogram({
-      name: 'gateway_upstream_request_duration_seconds',
-      help: 'Time the database took to answer a forwarded query, by database',
-      labelNames: ['database'] as const,
-      buckets: latencyBuckets,
-      registers: [registry],
-    }),
+    requestDuration: new HotHistogram('gateway_http_request_duration_seconds', 'Time from request to response, by route and status code', ['route', 'status'], latencyBuckets, registry),
+    upstreamDuration: new HotHistogram('gateway_upstream_request_duration_seconds', 'Time the database took to answer a forwarded query, by database', ['database'], latencyBuckets, registry),
     upstreamErrors: new Counter({
       name: 'gateway_upstream_errors_total',
       help: 'Forwarded queries the database failed, by database and error code',

@@ -192,7 +192,8 @@ export class AuditLedger {
       seq++
       const line = canonicalRecord(event, { instance: this.instance, prev: hash, seq, time, v: auditRecordVersion })
       hash = lineHash(line)
-      const needed = length + Buffer.byteLength(line) + 1
+      // UTF-8 takes at most 3 bytes per UTF-16 unit: room for that is room enough, without measuring.
+      const needed = length + line.length * 3 + 1
       if (needed > bytes.length) {
         const grown = Buffer.allocUnsafe(Math.max(needed, bytes.length * 2))
         bytes.copy(grown, 0, 0, length)

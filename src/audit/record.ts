@@ -1,83 +1,124 @@
-// The audit record: one type for every event the ledger keeps. The ledger is the one place subject
-// identifiers are kept; never a token, never the records a database returned.
-import type { AgencyState, DatabaseClass, RuleId } from '../policy/types.js'
-import type { OperatorAction } from '../state/types.js'
+// The audit record: one versioned type for every event the ledger keeps, as zod schemas (the README
+// documents them; `gatewayctl audit verify` checks every line against them). The ledger is the one place
+// subject identifiers are kept; never a token, never the records a database returned.
+import { z } from 'zod'
+import { agencyKinds, databaseClasses, ruleIds, sanctionScopes, sanctionTypes } from '../policy/types.js'
 
 export const auditRecordVersion = 1
 
+const text = z.string()
+const agencyState = z.strictObject({
+  ori: text,
+  name: text,
+  kind: z.enum(agencyKinds),
+  agreement: z.strictObject({ version: text, signedAt: text }).nullable(),
+  sanction: z
+    .strictObject({ type: z.enum(sanctionTypes), scope: z.enum(sanctionScopes), reason: text, since: text, until: text.optional() })
+    .nullable(),
+  monitored: z.boolean(),
+  version: z.number().int(),
+})
+
 /** Who asked, from where: taken from the verified token and the connection. */
-export interface Requester {
-  readonly ori: string
-  readonly sub: string
-  readonly terminal: string | null
-  readonly source: string
+const requester = {
+  ori: text,
+  sub: text,
+  terminal: text.nullable(),
+  source: text,
 }
 
-/** The query decision, durable before a denial is answered or an allowed query is forwarded. */
-export interface QueryDecisionEvent extends Requester {
-  readonly type: 'query.decision'
-  readonly id: string
-  readonly database: string
-  readonly databaseClass: DatabaseClass
-  readonly purpose: string
-  readonly caseNumber: string | null
-  readonly subject: Readonly<Record<string, string>>
-  readonly outcome: 'allow' | 'deny'
-  readonly rule: RuleId
-  readonly policyRevision: string
-  readonly agencyVersion: number | null
-  readonly monitored: boolean
-}
+export const eventSchemas = {
+  /** The query decision, durable before a denial is answered or an allowed query is forwarded. */
+  'query.decision': z.strictObject({
+    type: z.literal('query.decision'),
+    id: text,
+    ...requester,
+    database: text,
+    databaseClass: z.enum(databaseClasses),
+    purpose: text,
+    caseNumber: text.nullable(),
+    subject: z.record(text, text),
+    outcome: z.enum(['allow', 'deny']),
+    rule: z.enum(ruleIds),
+    policyRevision: text,
+    agencyVersion: z.number().int().nullable(),
+    monitored: z.boolean(),
+  }),
+  /** What became of an allowed query at the database. */
+  'query.outcome': z.strictObject({
+    type: z.literal('query.outcome'),
+    id: text,
+    status: z.number().int(),
+    code: text.nullable(),
+    recordCount: z.number().int(),
+    latencyMs: z.number().int(),
+  }),
+  /** A query refused before any decision for bad input or a wrong role (4xx). */
+  'query.rejected': z.strictObject({
+    type: z.literal('query.rejected'),
+    id: text,
+    ...requester,
+    status: z.number().int(),
+    code: text,
+    /** The paths of the input problems, never their values. */
+    issues: z.array(text),
+  }),
+  /** A query refused because the gateway could not decide safely (5xx: state or audit unavailable). */
+  'query.refused': z.strictObject({
+    type: z.literal('query.refused'),
+    id: text,
+    ...requester,
+    status: z.number().int(),
+    code: text,
+    issues: z.array(text),
+  }),
+  /** A DOJ operator's change to an agency, with the reason given and the state before and after. */
+  'operator.change': z.strictObject({
+    type: z.literal('operator.change'),
+    id: text,
+    operator: text,
+    operatorOri: text,
+    source: text,
+    action: z.enum(['agency.register', 'agency.update', 'agreement.record', 'agreement.revoke', 'sanction.impose', 'sanction.lift']),
+    ori: text,
+    reason: text,
+    before: agencyState.nullable(),
+    after: agencyState,
+  }),
+  /** An audited operator change that the store then failed to make durable: it did not take effect. */
+  'operator.failed': z.strictObject({
+    type: z.literal('operator.failed'),
+    id: text,
+    code: text,
+  }),
+} as const
 
-/** What became of an allowed query at the database. */
-export interface QueryOutcomeEvent {
-  readonly type: 'query.outcome'
-  readonly id: string
-  readonly status: number
-  readonly code: string | null
-  readonly recordCount: number
-  readonly latencyMs: number
-}
+export type EventType = keyof typeof eventSchemas
+export type QueryDecisionEvent = z.infer<(typeof eventSchemas)['query.decision']>
+export type QueryOutcomeEvent = z.infer<(typeof eventSchemas)['query.outcome']>
+export type QueryRefusedEvent = z.infer<(typeof eventSchemas)['query.rejected']> | z.infer<(typeof eventSchemas)['query.refused']>
+export type OperatorChangeEvent = z.infer<(typeof eventSchemas)['operator.change']>
+export type OperatorFailedEvent = z.infer<(typeof eventSchemas)['operator.failed']>
+export type AuditEvent = { [K in EventType]: z.infer<(typeof eventSchemas)[K]> }[EventType]
 
-/** A query refused before any decision: bad input or wrong role (4xx), or a fault (5xx, e.g. state unavailable). */
-export interface QueryRefusedEvent extends Requester {
-  readonly type: 'query.rejected' | 'query.refused'
-  readonly id: string
-  readonly status: number
-  readonly code: string
-  /** The paths of the input problems, never their values. */
-  readonly issues: readonly string[]
-}
-
-/** A DOJ operator's change to an agency, with the reason given and the state before and after. */
-export interface OperatorChangeEvent {
-  readonly type: 'operator.change'
-  readonly id: string
-  readonly operator: string
-  readonly operatorOri: string
-  readonly source: string
-  readonly action: OperatorAction
-  readonly ori: string
-  readonly reason: string
-  readonly before: AgencyState | null
-  readonly after: AgencyState
-}
-
-/** An audited operator change that the store then failed to make durable: it did not take effect. */
-export interface OperatorFailedEvent {
-  readonly type: 'operator.failed'
-  readonly id: string
-  readonly code: string
-}
-
-export type AuditEvent = QueryDecisionEvent | QueryOutcomeEvent | QueryRefusedEvent | OperatorChangeEvent | OperatorFailedEvent
-
-/** The line written to the ledger: the event stamped by the ledger that wrote it. */
-export type AuditRecord = AuditEvent & {
-  readonly v: typeof auditRecordVersion
-  readonly seq: number
-  readonly time: string
-  readonly instance: string
+/** The stamps the ledger adds to every event. */
+export const stampSchema = {
+  v: z.literal(auditRecordVersion),
+  seq: z.number().int().min(1),
+  time: z.iso.datetime(),
+  instance: text,
   /** SHA-256 of the previous record's line in this instance's chain (64 zeros for the first). */
-  readonly prev: string
+  prev: z.string().regex(/^[0-9a-f]{64}$/),
 }
+
+/** The schema of a whole ledger line of each type: the event with its stamps. */
+export const recordSchemas = Object.fromEntries(
+  Object.entries(eventSchemas).map(([type, schema]) => [type, schema.extend(stampSchema)]),
+) as unknown as Readonly<Record<EventType, z.ZodObject>>
+
+export type AuditRecord = AuditEvent & { readonly v: 1; readonly seq: number; readonly time: string; readonly instance: string; readonly prev: string }
+
+/** The top-level keys of each event type (from its schema), for the compiled serializers. */
+export const eventKeys: Readonly<Record<EventType, readonly string[]>> = Object.fromEntries(
+  Object.entries(eventSchemas).map(([type, schema]) => [type, Object.keys(schema.shape)]),
+) as unknown as Record<EventType, readonly string[]>

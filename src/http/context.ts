@@ -32,17 +32,22 @@ declare module 'fastify' {
   }
 }
 
-/** An onRequest hook: verifies the token, then requires `role` (any role when null). */
+/** Verifies the request's token and requires `role` (any role when null); sets request.identity first. */
+export function authorize(deps: AppDependencies, request: FastifyRequest, role: Role | null): Identity {
+  const identity = deps.authenticate(request.headers.authorization)
+  request.identity = identity
+  if (role !== null && !identity.roles.includes(role)) throw new GatewayError('role_forbidden', `this endpoint needs the role ${role}`)
+  return identity
+}
+
+/** An onRequest hook running authorize: the token is checked before the body is read. */
 export function requireRole(deps: AppDependencies, role: Role | null) {
-  return function authorize(request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
-    let identity: Identity
+  return function authorizeHook(request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
     try {
-      identity = deps.authenticate(request.headers.authorization)
+      authorize(deps, request, role)
     } catch (error) {
       return done(error as Error)
     }
-    request.identity = identity
-    if (role !== null && !identity.roles.includes(role)) return done(new GatewayError('role_forbidden', `this endpoint needs the role ${role}`))
     done()
   }
 }

@@ -17,7 +17,8 @@ export interface UpstreamAnswer {
 }
 
 const timeoutCodes = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT'])
-const jsonHeaders = { 'content-type': 'application/json' }
+// A flat array: undici takes it without walking an object's keys.
+const jsonHeaders = ['content-type', 'application/json']
 
 /** Maps an undici or socket failure to the catalogued 502/504. */
 function upstreamFailure(error: unknown): GatewayError {
