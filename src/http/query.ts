@@ -60,9 +60,18 @@ const querySchema = {
   },
 } as const
 
+/** RateLimit-Policy depends only on the policy set: built once per set. */
+const ratePolicyHeaders = new WeakMap<PolicySet, string>()
+
 /** The headers every decided query carries (IETF draft-ietf-httpapi-ratelimit-headers). */
 function rateHeaders(reply: FastifyReply, policy: PolicySet, rate: RateVerdict): void {
-  reply.header('ratelimit-policy', `"user";q=${policy.limits.perUser.limit};w=${policy.limits.perUser.windowSeconds}, "agency";q=${policy.limits.perAgency.limit};w=${policy.limits.perAgency.windowSeconds}`)
+  let ratePolicy = ratePolicyHeaders.get(policy)
+  if (ratePolicy === undefined) {
+    const { perUser, perAgency } = policy.limits
+    ratePolicy = `"user";q=${perUser.limit};w=${perUser.windowSeconds}, "agency";q=${perAgency.limit};w=${perAgency.windowSeconds}`
+    ratePolicyHeaders.set(policy, ratePolicy)
+  }
+  reply.header('ratelimit-policy', ratePolicy)
   reply.header('ratelimit', `"user";r=${rate.userRemaining};t=${rate.userResetSeconds}`)
 }
 

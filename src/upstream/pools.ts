@@ -20,6 +20,16 @@ const timeoutCodes = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOU
 // A flat array: undici takes it without walking an object's keys.
 const jsonHeaders = ['content-type', 'application/json']
 
+/** True when the body is exactly { records: [objects] }. A loop, not every(): this runs per query. */
+function onlyRecords(body: object, records: unknown[]): boolean {
+  for (const key in body) if (key !== 'records') return false
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) return false
+  }
+  return true
+}
+
 /** Maps an undici or socket failure to the catalogued 502/504. */
 function upstreamFailure(error: unknown): GatewayError {
   const code = (error as { code?: string }).code
@@ -73,9 +83,7 @@ export class Upstreams {
       throw new GatewayError('upstream_error', 'the database answered with invalid JSON', [], { cause: error })
     }
     const records = (body as { records?: unknown } | null)?.records
-    if (!Array.isArray(records) || Object.keys(body as object).length !== 1 || !records.every((record) => record !== null && typeof record === 'object' && !Array.isArray(record))) {
-      throw new GatewayError('upstream_error', 'the database answered without a list of records')
-    }
+    if (!Array.isArray(records) || !onlyRecords(body as object, records)) throw new GatewayError('upstream_error', 'the database answered without a list of records')
     // The body is exactly {"records": [...]}, so the array's text runs from the first colon (no key
     // but "records" exists, and it has no colon) to the closing brace.
     return { recordsJson: text.slice(text.indexOf(':') + 1, text.lastIndexOf('}')), recordCount: records.length }
