@@ -10,7 +10,7 @@
 // Settings: BENCH_RUNS (3), BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_TARGETS (all: a,b,c,c100),
 // BENCH_LOG_LEVEL (the gateway's LOG_LEVEL, info).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { copyFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generatePopulation } from '../src/backends/population.js'
@@ -29,24 +29,28 @@ process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL')
 })
 
-/** Starts a server process and resolves with its stdout's first match of `pattern`. */
-function start(name: string, script: string, env: Record<string, string>, pattern: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, [script.startsWith('/') ? script : join(root, script)], { cwd: work, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
-  children.push(child)
-  let output = ''
-  return new Promise((resolve, reject) => {
-    child.stdout!.setEncoding('utf8')
-    child.stdout!.on('data', (chunk: string) => {
-      // Keep reading: the gateway's logs go here, and a full pipe would stall it.
-      if (output.length < 65_536) output += chunk
-      const match = pattern.exec(output)
-      if (match !== null) {
-        pattern.lastIndex = 0
-        resolve({ child, match })
-      }
-    })
-    child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it was ready:\n${output}`)))
+/**
+ * Starts a server process with its stdout going to a log file (as a deployment's would; a pipe read by
+ * this process would add a reader competing for the same cores) and resolves with the file's first
+ * match of `pattern`.
+ */
+async function start(name: string, script: string, env: Record<string, string>, pattern: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const log = join(work, `${name.replace(/\W+/g, '-')}.log`)
+  const child = spawn(process.execPath, [script.startsWith('/') ? script : join(root, script)], {
+    cwd: work,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', openSync(log, 'w'), 'inherit'],
   })
+  children.push(child)
+  let exited: number | null | undefined
+  child.once('exit', (code) => (exited = code))
+  for (let waited = 0; waited < 60_000; waited += 50) {
+    const match = pattern.exec(readFileSync(log, 'utf8').slice(0, 65_536))
+    if (match !== null) return { child, match }
+    if (exited !== undefined) break
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`${name} was not ready:\n${readFileSync(log, 'utf8').slice(0, 4096)}`)
 }
 
 /** User+system CPU seconds the process has used so far. */
@@ -95,7 +99,7 @@ const median = (values: number[]) => {
 const backends = await start('backends', 'dist/src/backends/main.js', { DMV_PORT: '0', CRIMINAL_HISTORY_PORT: '0', HOST: '127.0.0.1' }, /DMV\s+(http:\S+)[\s\S]*criminal history\s+(http:\S+)/)
 const dmvUrl = backends.match[1]!
 const criminalHistoryUrl = backends.match[2]!
-const proxy = await start('bare proxy', process.env.BENCH_EXTRA ?? 'dist/bench/bare-proxy.js', { DMV_URL: dmvUrl }, /listening on (http:\S+)/)
+const proxy = await start('bare proxy', 'dist/bench/bare-proxy.js', { DMV_URL: dmvUrl }, /listening on (http:\S+)/)
 
 const policyDir = join(work, 'policies')
 cpSync(join(root, 'policies'), policyDir, { recursive: true })
@@ -176,7 +180,7 @@ const lines = [
   '',
   '| target | req/s | p50 ms | p99 ms | CPU µs/req (server process) |',
   '|---|---:|---:|---:|---:|',
-  ...summary.map((entry) => `| ${entry.label} | ${Math.round(entry.rps)} | ${entry.p50} | ${entry.p99} | ${Math.round(entry.cpuMicros)} |`),
+  ...summary.map((entry) => `| ${entry.label} | ${Math.round(entry.rps)} | ${entry.p50.toFixed(1)} | ${entry.p99.toFixed(1)} | ${Math.round(entry.cpuMicros)} |`),
   '',
   `Ratios (throughput): c/a = ${ratio('c', 'a')}, c/b = ${ratio('c', 'b')}, c100/b = ${ratio('c100', 'b')}.`,
   `Non-2xx answers: ${summary.map((entry) => `${entry.key} ${entry.non2xx}`).join(', ')} (the denied tenth of c answers 403 by design); errors: ${summary.reduce((sum, entry) => sum + entry.errors, 0)}.`,

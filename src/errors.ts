@@ -22,7 +22,6 @@ export const errorCatalogue = {
   role_forbidden: { status: 403, category: 'auth', message: 'the token lacks the role this endpoint needs' },
   not_found: { status: 404, category: 'not_found', message: 'no such endpoint' },
   agency_not_found: { status: 404, category: 'not_found', message: 'no agency is registered with this ORI' },
-  method_not_allowed: { status: 405, category: 'input', message: 'method not allowed' },
   body_too_large: { status: 413, category: 'input', message: 'the body exceeds the 1 MiB limit' },
   unsupported_media_type: { status: 415, category: 'input', message: 'the body must be application/json' },
   internal_error: { status: 500, category: 'internal', message: 'internal error' },
@@ -30,7 +29,6 @@ export const errorCatalogue = {
   upstream_error: { status: 502, category: 'upstream', message: 'the database answered with an error' },
   state_unavailable: { status: 503, category: 'unavailable', message: 'agency state is unavailable; the gateway cannot decide safely' },
   audit_unavailable: { status: 503, category: 'unavailable', message: 'the audit ledger is not writable; the gateway cannot answer unaudited' },
-  shutting_down: { status: 503, category: 'unavailable', message: 'the gateway is shutting down' },
   upstream_timeout: { status: 504, category: 'upstream', message: 'the database did not answer in time' },
 } as const satisfies Record<string, ErrorSpec>
 

@@ -94,9 +94,6 @@ export function createAuthenticator(options: AuthOptions): (authorization: strin
     requiredClaims,
     cache: options.cacheSize > 0 ? options.cacheSize : false,
     cacheTTL: 600_000,
-    // The token itself is the cache key: fast-jwt's default hashes every token with SHA-256 first,
-    // which costs more than the lookup it saves. The cache is bounded and lives in this process only.
-    cacheKeyBuilder: (token: string) => token,
   }
   let verify: Verify
   if (options.publicKeysFile !== undefined) {

@@ -53,7 +53,9 @@ const querySchema = {
         records: { type: 'array', items: { type: 'object', additionalProperties: true } },
       },
     },
-    403: { anyOf: [deniedSchema, errorResponseSchema] },
+    // A 403 is a denial or a wrong role: one schema with both optional members, not anyOf (which
+    // fast-json-stringify resolves by validating each branch at run time, on every denial).
+    403: { type: 'object', properties: { ...deniedSchema.properties, ...errorResponseSchema.properties } },
     429: deniedSchema,
     '4xx': errorResponseSchema,
     '5xx': errorResponseSchema,
