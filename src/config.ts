@@ -24,6 +24,8 @@ const environment = z.object({
   POLICY_DIR: z.string().min(1).default('./policies'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Ours, not the contract's.
+  REDIS_TIMEOUT_MS: millis(10_000).default(500),
+  GATEWAY_SEED_SAMPLES: z.enum(['true', 'false']).optional(),
   GATEWAY_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)').optional(),
   UPSTREAM_CONNECT_TIMEOUT_MS: millis(60_000).default(1_000),
   UPSTREAM_TIMEOUT_MS: millis(120_000).default(5_000),
@@ -40,6 +42,9 @@ export interface Config {
   readonly host: string
   readonly port: number
   readonly redisUrl: string | undefined
+  readonly redisTimeoutMs: number
+  /** Seed the sample agencies into an empty store: by default with the embedded store, not with Redis. */
+  readonly seedSamples: boolean
   readonly stateDir: string
   readonly auditDir: string
   readonly dmvUrl: string | undefined
@@ -84,6 +89,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     port: e.PORT,
     redisUrl: e.REDIS_URL,
+    redisTimeoutMs: e.REDIS_TIMEOUT_MS,
+    seedSamples: e.GATEWAY_SEED_SAMPLES === undefined ? e.REDIS_URL === undefined : e.GATEWAY_SEED_SAMPLES === 'true',
     stateDir: e.STATE_DIR,
     auditDir: e.AUDIT_DIR,
     dmvUrl: e.DMV_URL,

@@ -22,6 +22,7 @@ export const errorCatalogue = {
   role_forbidden: { status: 403, category: 'auth', message: 'the token lacks the role this endpoint needs' },
   not_found: { status: 404, category: 'not_found', message: 'no such endpoint' },
   agency_not_found: { status: 404, category: 'not_found', message: 'no agency is registered with this ORI' },
+  agency_conflict: { status: 409, category: 'input', message: 'the agency was changed by another operator meanwhile; read it again and retry' },
   body_too_large: { status: 413, category: 'input', message: 'the body exceeds the 1 MiB limit' },
   unsupported_media_type: { status: 415, category: 'input', message: 'the body must be application/json' },
   internal_error: { status: 500, category: 'internal', message: 'internal error' },

@@ -14,6 +14,7 @@ import type { AppDependencies, PolicyHolder } from './http/context.js'
 import { createMetrics, ledgerObserver } from './metrics.js'
 import { loadPolicyDir } from './policy-files.js'
 import { MemoryStateStore } from './state/memory.js'
+import { RedisStateStore } from './state/redis.js'
 import { seedSampleAgencies } from './state/seed.js'
 import type { StateStore } from './state/types.js'
 import { Upstreams } from './upstream/pools.js'
@@ -71,8 +72,10 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
       }
     }
 
-    if (config.redisUrl !== undefined) throw new Error('REDIS_URL: the Redis store is not available in this build; unset it to use the embedded store')
-    const store: StateStore = await MemoryStateStore.open(config.stateDir)
+    const store: StateStore =
+      config.redisUrl === undefined
+        ? await MemoryStateStore.open(config.stateDir)
+        : await RedisStateStore.open({ url: config.redisUrl, timeoutMs: config.redisTimeoutMs, seedWhenEmpty: config.seedSamples, ...(options.clock === undefined ? {} : { clock: options.clock }) })
     closers.push(() => store.close())
 
     const ledger = await AuditLedger.open(config.auditDir, config.instanceId, {
@@ -81,7 +84,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
     })
     closers.push(() => ledger.close())
 
-    if (await store.isPristine()) {
+    if (config.seedSamples && (await store.isPristine())) {
       const now = clock()
       await seedSampleAgencies(store, policy.current.agreementVersion, now, (change) =>
         ledger.append(

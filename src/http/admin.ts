@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { GatewayError } from '../errors.js'
 import { agencyKinds, sanctionScopes, sanctionTypes, type AgencyKind, type AgencyState, type SanctionScope, type SanctionType } from '../policy/types.js'
-import { StateUnavailableError, type AgencyChange, type BeforeCommit } from '../state/types.js'
+import { AgencyConflictError } from '../state/redis.js'
+import type { AgencyChange, BeforeCommit } from '../state/types.js'
 import { requireRole, type AppDependencies } from './context.js'
 import { errorResponseSchema } from './errors.js'
 
@@ -97,7 +98,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
       applied = await apply(now, beforeCommit)
     } catch (error) {
       // The record said the change was made; say that it was not.
-      if (audited && error instanceof StateUnavailableError) void ledger.append({ type: 'operator.failed', id, code: 'state_unavailable' }, clock())
+      if (audited) void ledger.append({ type: 'operator.failed', id, code: error instanceof AgencyConflictError ? 'agency_conflict' : 'state_unavailable' }, clock())
       throw error
     }
     metrics.operatorChanges.labels(applied.action).inc()

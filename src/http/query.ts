@@ -109,8 +109,8 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     const subjectIssues = database.validateSubject(body.subject)
     if (subjectIssues !== null) throw new GatewayError('invalid_subject', undefined, subjectIssues)
 
-    const now = clock()
-    const admission = await store.admit(identity.ori, `user:${identity.ori}:${identity.sub}`, policy.limits, now)
+    const admission = await store.admit(identity.ori, `user:${identity.ori}:${identity.sub}`, policy.limits, clock())
+    const now = admission.now
     let decision = evaluate(policy, { database, purpose, caseNumber: body.caseNumber }, admission.agency, now)
     // A policy denial outranks the rate limit: misuse is recorded as misuse even in a burst.
     if (decision.outcome === 'allow' && admission.rate.limited !== null) decision = rateDecision(policy, admission.rate)

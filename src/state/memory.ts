@@ -101,6 +101,7 @@ export class MemoryStateStore implements StateStore {
         agencyRemaining: agency.remaining,
         userResetSeconds: Math.ceil(user.resetMs / 1000),
       },
+      now,
     })
   }
 

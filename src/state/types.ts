@@ -44,6 +44,12 @@ export interface RateVerdict {
 export interface Admission {
   readonly agency: AgencyState | null
   readonly rate: RateVerdict
+  /**
+   * The time (epoch ms) the decision is made at. The Redis store takes it from the Redis server, so a
+   * suspension's `until` is judged by one clock on every instance; the embedded store returns the
+   * time it was given.
+   */
+  readonly now: number
 }
 
 /** Raised when state cannot be read or written; the caller answers 503 and never allows. */

@@ -1,0 +1,288 @@
+// The Redis store: agency state and rate limits shared by every gateway instance.
+//
+// Hot path: one round trip per query, the `admit` script below. It checks that Redis holds a registry
+// at all (a marker key: a Redis that restarted empty reads as "unknown", refused with 503, never as
+// "not suspended"), runs the GCRA for the officer and the agency atomically, and returns the agency's
+// state version, with the state itself only when that version differs from this instance's copy. So a
+// sanction written by any instance binds the next query on every instance, and the copy is refreshed
+// only when it moved. Pub/sub drops copies early; a lost message costs nothing but a refresh.
+// Time comes from the Redis server (TIME), so a suspension's `until` lapses at the same instant on
+// every instance; tests pass their own clock instead.
+//
+// Operator writes: read, compute (the same pure changes as the embedded store), audit, then a
+// compare-and-set script on the version. Commands are never queued while disconnected nor resent after
+// a reconnect, and time out fast: a fault answers 503, never a stale allow or a replayed write.
+import { Redis } from 'ioredis'
+import type { Agreement, AgencyState, Sanction } from '../policy/types.js'
+import { agreementChange, registerChange, sanctionChange } from './changes.js'
+import {
+  StateUnavailableError,
+  type Admission,
+  type AgencyChange,
+  type AgencyRegistration,
+  type BeforeCommit,
+  type RateLimits,
+  type StateStore,
+} from './types.js'
+
+/** Raised when another operator changed the agency between our read and our write. */
+export class AgencyConflictError extends Error {
+  override name = 'AgencyConflictError'
+}
+
+const prefix = 'clets:'
+const markerKey = `${prefix}initialized`
+const agenciesKey = `${prefix}agencies`
+const changedChannel = `${prefix}agency-changed`
+const agencyKey = (ori: string) => `${prefix}agency:${ori}`
+
+const admitScript = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+local now
+if ARGV[6] ~= '' then
+  now = tonumber(ARGV[6])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function gcra(key, limit, window)
+  local interval = window / limit
+  local start = now
+  local tat = tonumber(redis.call('GET', key))
+  if tat and tat > now then start = tat end
+  local nextTat = start + interval
+  local allowAt = nextTat - window
+  if now < allowAt then return 0, start, allowAt - now, 0, start - now end
+  return 1, nextTat, 0, math.floor((window - (nextTat - now)) / interval), nextTat - now
+end
+local uOk, uTat, uRetry, uRemaining, uReset = gcra(KEYS[3], tonumber(ARGV[2]), tonumber(ARGV[3]))
+local aOk, aTat, aRetry, aRemaining = gcra(KEYS[4], tonumber(ARGV[4]), tonumber(ARGV[5]))
+if uOk == 1 and aOk == 1 then
+  redis.call('SET', KEYS[3], string.format('%.3f', uTat), 'PX', math.max(1, math.ceil(uTat - now)))
+  redis.call('SET', KEYS[4], string.format('%.3f', aTat), 'PX', math.max(1, math.ceil(aTat - now)))
+end
+local limited = 0
+if uOk == 0 then limited = 1 elseif aOk == 0 then limited = 2 end
+local version = redis.call('HGET', KEYS[2], 'version')
+local state = false
+if version and version ~= ARGV[1] then state = redis.call('HGET', KEYS[2], 'state') end
+return {1, now, version, state, limited, math.ceil(math.max(uRetry, aRetry)), uRemaining, aRemaining, math.ceil(uReset)}
+`
+
+const applyScript = `
+local current = redis.call('HGET', KEYS[1], 'version') or '0'
+if current ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('SET', KEYS[3], '1')
+redis.call('PUBLISH', ARGV[5], ARGV[4])
+return 1
+`
+
+type AdmitReply = [0] | [1, number, string | null, string | null, number, number, number, number, number]
+
+interface ScriptedRedis extends Redis {
+  clets_admit(marker: string, agency: string, user: string, agencyRate: string, ...args: string[]): Promise<AdmitReply>
+  clets_apply(agency: string, agencies: string, marker: string, ...args: string[]): Promise<number>
+}
+
+export interface RedisStoreOptions {
+  readonly url: string
+  /** Longest wait for any Redis command (ms); past it the query is refused with 503. */
+  readonly timeoutMs: number
+  /** Seed the sample agencies into a Redis that holds no registry yet (demo stacks only). */
+  readonly seedWhenEmpty: boolean
+  /** Tests pass a clock; production uses the Redis server's TIME. */
+  readonly clock?: () => number
+}
+
+function connect(url: string, timeoutMs: number): ScriptedRedis {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: timeoutMs,
+    connectTimeout: timeoutMs,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+  }) as ScriptedRedis
+  // Errors surface on the commands; the connection's own events would otherwise be unhandled.
+  redis.on('error', () => undefined)
+  return redis
+}
+
+export class RedisStateStore implements StateStore {
+  private readonly copies = new Map<string, AgencyState>()
+
+  private constructor(
+    private readonly redis: ScriptedRedis,
+    private readonly subscriber: Redis,
+    private readonly options: RedisStoreOptions,
+  ) {}
+
+  /** Connects (a Redis that is down now is not fatal: queries answer 503 until it is back). */
+  static async open(options: RedisStoreOptions): Promise<RedisStateStore> {
+    const redis = connect(options.url, options.timeoutMs)
+    redis.defineCommand('clets_admit', { numberOfKeys: 4, lua: admitScript })
+    redis.defineCommand('clets_apply', { numberOfKeys: 3, lua: applyScript })
+    const subscriber = connect(options.url, options.timeoutMs)
+    const store = new RedisStateStore(redis, subscriber, options)
+    subscriber.on('message', (_channel: string, ori: string) => store.copies.delete(ori))
+    // After a reconnect the subscription is renewed (ioredis does it); messages sent meanwhile are lost,
+    // which costs only a refresh, since admit compares versions anyway.
+    await Promise.all([redis.connect().catch(() => undefined), subscriber.connect().then(() => subscriber.subscribe(changedChannel)).catch(() => undefined)])
+    return store
+  }
+
+  async admit(ori: string, userKey: string, limits: RateLimits, now: number): Promise<Admission> {
+    const copy = this.copies.get(ori)
+    let reply: AdmitReply
+    try {
+      reply = await this.redis.clets_admit(
+        markerKey,
+        agencyKey(ori),
+        `${prefix}rate:${userKey}`,
+        `${prefix}rate:agency:${ori}`,
+        copy === undefined ? '-1' : String(copy.version),
+        String(limits.perUser.limit),
+        String(limits.perUser.windowSeconds * 1000),
+        String(limits.perAgency.limit),
+        String(limits.perAgency.windowSeconds * 1000),
+        this.options.clock === undefined ? '' : String(this.options.clock()),
+      )
+    } catch (error) {
+      throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+    }
+    if (reply[0] === 0) throw new StateUnavailableError('Redis holds no agency registry (restarted empty?): restore it with gatewayctl state import')
+    const [, at, version, state, limited, retryMs, userRemaining, agencyRemaining, userResetMs] = reply
+    let agency: AgencyState | null
+    if (version === null) {
+      this.copies.delete(ori)
+      agency = null
+    } else if (state !== null) {
+      agency = JSON.parse(state) as AgencyState
+      this.copies.set(ori, agency)
+    } else {
+      agency = copy!
+    }
+    return {
+      agency,
+      rate: {
+        limited: limited === 1 ? 'rate.user' : limited === 2 ? 'rate.agency' : null,
+        retryAfterSeconds: Math.ceil(retryMs / 1000),
+        userRemaining,
+        agencyRemaining,
+        userResetSeconds: Math.ceil(userResetMs / 1000),
+      },
+      now: at,
+    }
+  }
+
+  async get(ori: string): Promise<AgencyState | null> {
+    let state: string | null
+    try {
+      state = await this.redis.hget(agencyKey(ori), 'state')
+    } catch (error) {
+      throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+    }
+    return state === null ? null : (JSON.parse(state) as AgencyState)
+  }
+
+  async list(): Promise<AgencyState[]> {
+    try {
+      const oris = await this.redis.smembers(agenciesKey)
+      const states = oris.length === 0 ? [] : await Promise.all(oris.map((ori) => this.redis.hget(agencyKey(ori), 'state')))
+      return states
+        .filter((state): state is string => state !== null)
+        .map((state) => JSON.parse(state) as AgencyState)
+        .sort((left, right) => left.ori.localeCompare(right.ori))
+    } catch (error) {
+      throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  register(ori: string, registration: AgencyRegistration, _now: number, beforeCommit: BeforeCommit): Promise<AgencyChange> {
+    return this.write(ori, beforeCommit, (before) => registerChange(ori, before, registration))
+  }
+
+  recordAgreement(ori: string, agreement: Agreement, _now: number, beforeCommit: BeforeCommit): Promise<AgencyChange> {
+    return this.write(ori, beforeCommit, (before) => agreementChange(ori, before, agreement))
+  }
+
+  revokeAgreement(ori: string, _now: number, beforeCommit: BeforeCommit): Promise<AgencyChange> {
+    return this.write(ori, beforeCommit, (before) => agreementChange(ori, before, null))
+  }
+
+  impose(ori: string, sanction: Sanction, _now: number, beforeCommit: BeforeCommit): Promise<AgencyChange> {
+    return this.write(ori, beforeCommit, (before) => sanctionChange(ori, before, sanction))
+  }
+
+  reinstate(ori: string, _now: number, beforeCommit: BeforeCommit): Promise<AgencyChange> {
+    return this.write(ori, beforeCommit, (before) => sanctionChange(ori, before, null))
+  }
+
+  /** Read, compute, audit, then compare-and-set on the version; a concurrent change is a conflict. */
+  private async write(ori: string, beforeCommit: BeforeCommit, compute: (before: AgencyState | null) => AgencyChange): Promise<AgencyChange> {
+    const before = await this.get(ori)
+    const change = compute(before)
+    await beforeCommit(change)
+    const state = JSON.stringify(change.after)
+    let applied: number
+    try {
+      applied = await this.redis.clets_apply(agencyKey(ori), agenciesKey, markerKey, String(before?.version ?? 0), String(change.after.version), state, ori, changedChannel)
+    } catch (error) {
+      // A timeout leaves it open whether Redis applied the write: look before saying it failed.
+      const now = await this.redis.hget(agencyKey(ori), 'state').catch(() => null)
+      if (now !== state) throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+      applied = 1
+    }
+    if (applied !== 1) throw new AgencyConflictError(`agency ${ori} was changed by another operator meanwhile; read it again and retry`)
+    this.copies.set(ori, change.after)
+    return change
+  }
+
+  async isPristine(): Promise<boolean> {
+    if (!this.options.seedWhenEmpty) return false
+    try {
+      return (await this.redis.exists(markerKey)) === 0 && (await this.redis.scard(agenciesKey)) === 0
+    } catch {
+      return false
+    }
+  }
+
+  async ready(): Promise<boolean> {
+    try {
+      return (await this.redis.exists(markerKey)) === 1
+    } catch {
+      return false
+    }
+  }
+
+  /** Every agency as stored (for gatewayctl state export). */
+  async exportRegistry(): Promise<AgencyState[]> {
+    return this.list()
+  }
+
+  /** Replaces the registry with `agencies` (gatewayctl state import), in one transaction. */
+  async importRegistry(agencies: readonly AgencyState[]): Promise<void> {
+    const current = await this.redis.smembers(agenciesKey)
+    const transaction = this.redis.multi()
+    for (const ori of current) transaction.del(agencyKey(ori))
+    transaction.del(agenciesKey)
+    for (const agency of agencies) {
+      transaction.hset(agencyKey(agency.ori), 'version', String(agency.version), 'state', JSON.stringify(agency))
+      transaction.sadd(agenciesKey, agency.ori)
+      transaction.publish(changedChannel, agency.ori)
+    }
+    transaction.set(markerKey, '1')
+    const results = await transaction.exec()
+    const failed = results?.find(([error]) => error !== null)
+    if (results === null || failed !== undefined) throw new StateUnavailableError(`Redis: the import did not apply: ${failed?.[0]?.message ?? 'aborted'}`)
+    this.copies.clear()
+  }
+
+  async close(): Promise<void> {
+    this.subscriber.disconnect()
+    await this.redis.quit().catch(() => this.redis.disconnect())
+  }
+}

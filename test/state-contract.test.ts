@@ -1,0 +1,109 @@
+// One contract, two stores: the embedded store and the Redis store pass the same suite, against a
+// real redis-server started by the test.
+import t from 'tap'
+import type { AgencyState } from '../src/policy/types.js'
+import { MemoryStateStore } from '../src/state/memory.js'
+import { RedisStateStore } from '../src/state/redis.js'
+import type { AgencyChange, StateStore } from '../src/state/types.js'
+import { tempDir, TestClock } from './helpers.js'
+import { startRedis } from './redis.js'
+
+const redis = await startRedis()
+t.teardown(() => redis.stop())
+
+const limits = { perUser: { limit: 3, windowSeconds: 60 }, perAgency: { limit: 5, windowSeconds: 60 } }
+const audited: AgencyChange[] = []
+const audit = async (change: AgencyChange) => {
+  audited.push(change)
+}
+const signed = { version: 'PPP-2019-02', signedAt: '2019-06-01T00:00:00.000Z' }
+
+type Make = (clock: TestClock) => Promise<StateStore>
+let database = 0
+const stores: [string, Make][] = [
+  ['embedded', () => MemoryStateStore.open(tempDir('contract'))],
+  [
+    'redis',
+    async (clock) => {
+      // Each test gets its own Redis database, so the stores start empty.
+      const store = await RedisStateStore.open({ url: `${redis.url}/${database++ % 16}`, timeoutMs: 500, seedWhenEmpty: true, clock: clock.now })
+      return store
+    },
+  ],
+]
+
+for (const [name, make] of stores) {
+  t.test(`${name} store`, async (t) => {
+    t.test('registers, reads and lists agencies; every change bumps the version', async (t) => {
+      const clock = new TestClock()
+      const store = await make(clock)
+      t.teardown(() => store.close())
+      t.equal(await store.get('CA0194200'), null)
+      const created = await store.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
+      t.match(created, { action: 'agency.register', before: null, after: { ori: 'CA0194200', name: 'LAPD', agreement: null, sanction: null, version: 1 } })
+      const agreement = await store.recordAgreement('CA0194200', signed, clock.value, audit)
+      t.match(agreement, { action: 'agreement.record', before: { version: 1 }, after: { agreement: signed, version: 2 } })
+      const suspended = await store.impose('CA0194200', { type: 'suspension', scope: 'all', reason: 'r', since: '2026-06-01T12:00:00.000Z' }, clock.value, audit)
+      t.equal(suspended.after.version, 3)
+      await store.register('CA0010100', { name: 'Oakland PD', kind: 'local', monitored: false }, clock.value, audit)
+      t.same((await store.list()).map((agency) => agency.ori), ['CA0010100', 'CA0194200'])
+      t.match(await store.get('CA0194200'), { sanction: { type: 'suspension' }, version: 3 })
+      const reinstated = await store.reinstate('CA0194200', clock.value, audit)
+      t.equal(reinstated.after.sanction, null)
+      const revoked = await store.revokeAgreement('CA0194200', clock.value, audit)
+      t.match(revoked, { action: 'agreement.revoke', after: { agreement: null, version: 5 } })
+      const updated = await store.register('CA0194200', { name: 'Los Angeles PD', kind: 'local', monitored: true }, clock.value, audit)
+      t.match(updated, { action: 'agency.update', after: { name: 'Los Angeles PD', monitored: true, version: 6 } })
+    })
+
+    t.test('a change whose audit fails is not made; a change to an unregistered agency is refused', async (t) => {
+      const clock = new TestClock()
+      const store = await make(clock)
+      t.teardown(() => store.close())
+      await store.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
+      await t.rejects(store.impose('CA0194200', { type: 'removal', scope: 'all', reason: 'r', since: 'x' }, clock.value, async () => {
+        throw new Error('ledger full')
+      }), /ledger full/)
+      t.match(await store.get('CA0194200'), { sanction: null, version: 1 })
+      await t.rejects(store.recordAgreement('CA9999999', signed, clock.value, audit), { name: 'AgencyNotFoundError' })
+    })
+
+    t.test('admit: the agency as it is now, and GCRA limits per officer and per agency', async (t) => {
+      const clock = new TestClock()
+      const store = await make(clock)
+      t.teardown(() => store.close())
+      await store.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
+      const first = await store.admit('CA0194200', 'user:CA0194200:a', limits, clock.value)
+      t.match(first, { agency: { ori: 'CA0194200', version: 1 }, rate: { limited: null, userRemaining: 2, agencyRemaining: 4 }, now: clock.value })
+      await store.recordAgreement('CA0194200', signed, clock.value, audit)
+      t.match((await store.admit('CA0194200', 'user:CA0194200:a', limits, clock.value)).agency, { agreement: signed, version: 2 }, 'a change shows at once')
+      t.equal((await store.admit('CA0194200', 'user:CA0194200:a', limits, clock.value)).rate.limited, null)
+      const over = await store.admit('CA0194200', 'user:CA0194200:a', limits, clock.value)
+      t.match(over.rate, { limited: 'rate.user', retryAfterSeconds: 20, userRemaining: 0 })
+      t.equal((await store.admit('CA0194200', 'user:CA0194200:b', limits, clock.value)).rate.limited, null, 'another officer: 4th of the agency 5')
+      t.equal((await store.admit('CA0194200', 'user:CA0194200:c', limits, clock.value)).rate.limited, null, '5th')
+      t.match((await store.admit('CA0194200', 'user:CA0194200:d', limits, clock.value)).rate, { limited: 'rate.agency', retryAfterSeconds: 12 })
+      clock.advance(20_000)
+      t.equal((await store.admit('CA0194200', 'user:CA0194200:a', limits, clock.value)).rate.limited, null, 'the window slid')
+      t.equal((await store.admit('CA9999999', 'user:CA9999999:a', limits, clock.value)).agency, null, 'an unregistered ORI')
+    })
+
+    t.test('concurrent changes to one agency all apply, each on the state the other left', async (t) => {
+      const clock = new TestClock()
+      const store = await make(clock)
+      t.teardown(() => store.close())
+      await store.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
+      const results = await Promise.allSettled([
+        store.recordAgreement('CA0194200', signed, clock.value, audit),
+        store.impose('CA0194200', { type: 'censure', scope: 'all', reason: 'r', since: 'x' }, clock.value, audit),
+      ])
+      const applied = results.filter((result) => result.status === 'fulfilled').length
+      const final = (await store.get('CA0194200')) as AgencyState
+      t.equal(final.version, 1 + applied, 'the version counts exactly the changes that applied')
+      for (const result of results) {
+        if (result.status === 'rejected') t.match(result.reason, { name: 'AgencyConflictError' }, 'a lost race is a conflict, never a silent overwrite')
+      }
+      if (applied === 2) t.match(final, { agreement: signed, sanction: { type: 'censure' } })
+    })
+  })
+}
