@@ -7,7 +7,8 @@ import { agencyKinds, databaseClasses, ruleIds, sanctionScopes, sanctionTypes } 
 export const auditRecordVersion = 1
 
 const text = z.string()
-const agencyState = z.strictObject({
+/** An agency's state as the stores keep it (also the format of `gatewayctl state export`). */
+export const agencyStateSchema = z.strictObject({
   ori: text,
   name: text,
   kind: z.enum(agencyKinds),
@@ -82,8 +83,8 @@ export const eventSchemas = {
     action: z.enum(['agency.register', 'agency.update', 'agreement.record', 'agreement.revoke', 'sanction.impose', 'sanction.lift']),
     ori: text,
     reason: text,
-    before: agencyState.nullable(),
-    after: agencyState,
+    before: agencyStateSchema.nullable(),
+    after: agencyStateSchema,
   }),
   /** An audited operator change that the store then failed to make durable: it did not take effect. */
   'operator.failed': z.strictObject({

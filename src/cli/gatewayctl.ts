@@ -3,6 +3,8 @@
 //   gatewayctl policy check [DIR]      validate the policy files
 //   gatewayctl policy test [DIR]       run the policy test cases
 //   gatewayctl audit verify [DIR]      check the audit ledger
+//   gatewayctl agencies …              the admin API for DOJ operators
+//   gatewayctl state export|import     back up and restore a Redis store's agency registry
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../config.js'
 import { developmentSecret } from '../dev-secret.js'
@@ -11,18 +13,18 @@ import { loadPolicyDir } from '../policy-files.js'
 import { PolicyError } from '../policy/compile.js'
 import { runPolicyTests } from '../policy/run-tests.js'
 import { verifyLedger } from '../audit/verify.js'
+import { agencies, agenciesUsage } from './agencies.js'
+import { err, out, UsageError } from './io.js'
+import { state, stateUsage } from './state.js'
 
 const usage = `usage:
   gatewayctl token --sub USER --ori ORI --role ROLE [--role ROLE] [--terminal T] [--ttl 1h]
   gatewayctl policy check [DIR]
   gatewayctl policy test [DIR]
   gatewayctl audit verify [DIR]
+${agenciesUsage}
+${stateUsage}
 `
-
-class UsageError extends Error {}
-
-const out = (text: string) => process.stdout.write(`${text}\n`)
-const err = (text: string) => process.stderr.write(`${text}\n`)
 
 function config() {
   try {
@@ -108,6 +110,10 @@ async function run(argv: string[]): Promise<number> {
       return policy(args)
     case 'audit':
       return audit(args)
+    case 'agencies':
+      return agencies(args)
+    case 'state':
+      return state(args)
     case undefined:
     case 'help':
     case '--help':

@@ -1,0 +1,86 @@
+// The operators' command line against a real gateway on a real Redis: gatewayctl agencies … through
+// the admin API, and gatewayctl state export/import rebuilding a Redis that came back empty.
+import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { lapd, operatorToken, query, root, startTestGateway, tempDir, token } from './helpers.js'
+import { startRedis } from './redis.js'
+
+const exec = promisify(execFile)
+const redis = await startRedis()
+const gw = await startTestGateway({ env: { REDIS_URL: redis.url, GATEWAY_SEED_SAMPLES: 'true', REDIS_TIMEOUT_MS: '300' } })
+t.teardown(async () => {
+  await gw.close()
+  await redis.stop()
+})
+const env = { ...process.env, GATEWAY_URL: gw.url, GATEWAY_TOKEN: operatorToken(), REDIS_URL: redis.url }
+const gatewayctl = (...args: string[]) =>
+  exec(process.execPath, [join(root, 'bin/gatewayctl.js'), ...args], { cwd: root, env }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+  )
+const dl = { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } }
+
+t.test('agencies list and show print readable tables, and --json', async (t) => {
+  const list = await gatewayctl('agencies', 'list')
+  t.equal(list.code, 0)
+  t.match(list.stdout, /^ORI +NAME +KIND +AGREEMENT +SANCTION +MONITORED +VERSION$/m)
+  t.match(list.stdout, /^CA0194200 +Los Angeles Police Department +local +PPP-2019-02 \(2019-05-20\) +- +no +2$/m)
+  t.match(list.stdout, /^CADHS0100 +DHS ICE Enforcement and Removal Operations +federal +- +- +yes +1$/m)
+  const show = await gatewayctl('agencies', 'show', lapd, '--json')
+  t.match(JSON.parse(show.stdout), { ori: lapd, agreement: { version: 'PPP-2019-02' } })
+})
+
+t.test('sanction and reinstate from the command line bind the gateway', async (t) => {
+  const sanction = await gatewayctl('agencies', 'sanction', lapd, '--type', 'suspension', '--scope', 'non_criminal_history', '--reason', 'suspected misuse')
+  t.equal(sanction.code, 0, sanction.stderr)
+  t.match(sanction.stdout, /suspension \(non_criminal_history\)/)
+  t.equal((await query(gw.url, dl, token({ sub: 'cli-1' }))).body.decision.rule, 'agency.suspended')
+  const bad = await gatewayctl('agencies', 'sanction', lapd, '--type', 'removal', '--scope', 'non_criminal_history', '--reason', 'x')
+  t.equal(bad.code, 1)
+  t.match(bad.stderr, /^error 400: invalid_sanction: /m)
+  t.match(bad.stderr, /^ {2}scope: must be "all" for a removal$/m)
+  const reinstate = await gatewayctl('agencies', 'reinstate', lapd, '--reason', 'cleared')
+  t.equal(reinstate.code, 0)
+  t.equal((await query(gw.url, dl, token({ sub: 'cli-2' }))).status, 200)
+  const register = await gatewayctl('agencies', 'register', 'CA0010100', '--name', 'Oakland Police Department', '--kind', 'local', '--reason', 'new subscriber')
+  t.match(register.stdout, /^CA0010100 +Oakland Police Department +local +- +- +no +1$/m)
+  const agreement = await gatewayctl('agencies', 'agreement', 'CA0010100', '--version', 'PPP-2019-02', '--signed-at', '2026-05-01T00:00:00Z', '--reason', 'signed')
+  t.match(agreement.stdout, /PPP-2019-02 \(2026-05-01\)/)
+  t.equal((await gatewayctl('agencies', 'revoke', 'CA0010100', '--reason', 'withdrawn')).code, 0)
+  const usage = await gatewayctl('agencies', 'sanction', lapd, '--type', 'censure')
+  t.equal(usage.code, 2)
+  t.match(usage.stderr, /sanction needs --reason/)
+})
+
+t.test('state export, Redis lost, state import: the registry and its sanctions come back', async (t) => {
+  await gatewayctl('agencies', 'sanction', 'CA0370000', '--type', 'suspension', '--reason', 'CCW checks on criminal history')
+  const file = join(tempDir('backup'), 'registry.json')
+  const exported = await gatewayctl('state', 'export', '--out', file)
+  t.equal(exported.code, 0, exported.stderr)
+  t.match(exported.stdout, /exported 5 agencies/)
+  const backup = JSON.parse(readFileSync(file, 'utf8'))
+  t.equal(backup.format, 'clets-agency-registry/1')
+
+  await redis.restart()
+  let lost = await query(gw.url, dl, token({ sub: 'cli-3' }))
+  for (let i = 0; i < 30 && lost.status !== 503; i++) lost = await query(gw.url, dl, token({ sub: `cli-3-${i}` }))
+  t.equal(lost.status, 503, 'the lost registry is refused')
+
+  const imported = await gatewayctl('state', 'import', file)
+  t.equal(imported.code, 0, imported.stderr)
+  t.match(imported.stdout, /imported 5 agencies/)
+  t.equal((await query(gw.url, dl, token({ sub: 'cli-4' }))).status, 200, 'LAPD allowed again')
+  const sheriff = await query(gw.url, dl, token({ sub: 'cli-5', ori: 'CA0370000' }))
+  t.equal(sheriff.body.decision.rule, 'agency.suspended', 'and the sheriff still suspended')
+
+  const broken = join(tempDir('backup'), 'broken.json')
+  const { writeFileSync } = await import('node:fs')
+  writeFileSync(broken, JSON.stringify({ ...backup, agencies: [{ ...backup.agencies[0], kind: 'tribal' }] }))
+  const refused = await gatewayctl('state', 'import', broken)
+  t.equal(refused.code, 2)
+  t.match(refused.stderr, /not a registry backup:\n {2}agencies\.0\.kind: /)
+  t.equal((await query(gw.url, dl, token({ sub: 'cli-6' }))).status, 200, 'a refused import changed nothing')
+})
