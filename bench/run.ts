@@ -4,15 +4,18 @@
 //   b. a bare undici pass-through proxy doing the same upstream request (bench/bare-proxy.ts);
 //   c. the gateway with the embedded store and the full audit ledger, on a realistic mix
 //      (90% allowed licence lookups, 10% immigration lookups on DMV that are denied);
-//   c100. the gateway with every query allowed and forwarded (the proxy's exact work, plus ours).
+//   c100. the gateway with every query allowed and forwarded (the proxy's exact work, plus ours);
+//   d. the gateway with the Redis store (REDIS_URL, a redis-server started here), on the same mix as c;
+//      Redis's own command counters (INFO commandstats) over the run show the round trips per query.
 // Each run measures every target once; the table gives medians over BENCH_RUNS runs of req/s, p50 and
 // p99 latency, and the server process's CPU microseconds per request (from /proc/PID/stat).
-// Settings: BENCH_RUNS (3), BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_TARGETS (all: a,b,c,c100),
+// Settings: BENCH_RUNS (3), BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_TARGETS (all: a,b,c,c100,d),
 // BENCH_LOG_LEVEL (the gateway's LOG_LEVEL, info).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { copyFileSync, cpSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Redis } from 'ioredis'
 import { generatePopulation } from '../src/backends/population.js'
 import { mintToken } from '../src/http/auth.js'
 
@@ -67,6 +70,7 @@ interface Measure {
   requests: number
   non2xx: number
   errors: number
+  redisPerQuery?: number
 }
 
 /** wrk (C, little CPU of its own) when installed, else autocannon (Node). */
@@ -116,6 +120,37 @@ const gatewayEnv = {
 }
 const gateway = await start('gateway', 'dist/src/main.js', gatewayEnv, /listening on (http:\S+)/)
 
+// The Redis-backed gateway: its own redis-server (no persistence needed for a benchmark).
+const redisPort = 20_000 + Math.floor(Math.random() * 20_000)
+const redisServer = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', work], { stdio: 'ignore' })
+children.push(redisServer)
+const redisUrl = `redis://127.0.0.1:${redisPort}`
+// The default client queues commands until it connects (it retries every few ms while the server starts).
+const redis = new Redis(redisUrl, { maxRetriesPerRequest: null })
+redis.on('error', () => undefined)
+await Promise.race([
+  redis.ping(),
+  new Promise((_, reject) => setTimeout(() => reject(new Error('redis-server did not start (apt-get install -y redis-server)')), 10_000)),
+])
+const redisGateway = await start(
+  'gateway-redis',
+  'dist/src/main.js',
+  { ...gatewayEnv, REDIS_URL: redisUrl, GATEWAY_SEED_SAMPLES: 'true', STATE_DIR: join(work, 'state-redis'), AUDIT_DIR: join(work, 'audit-redis') },
+  /listening on (http:\S+)/,
+)
+
+/**
+ * Commands clients sent Redis, from its own counters: scripts (EVALSHA/EVAL), and every other command
+ * name the gateway could send on its own (GET, SET, HGET … also run inside the script, so they are not
+ * client round trips and are left out).
+ */
+async function redisCommands(): Promise<number> {
+  const info = await redis.info('commandstats')
+  let calls = 0
+  for (const match of info.matchAll(/^cmdstat_(evalsha|eval|ping|hgetall|smembers|multi|exec|exists|scard):calls=(\d+)/gm)) calls += Number(match[2])
+  return calls
+}
+
 // --- the request mixes -------------------------------------------------------------------------------
 const population = generatePopulation(100_000, 54)
 const officers = Array.from({ length: 50 }, (_, n) => mintToken(secret, 'doj-idp', 'clets-gateway', { sub: `officer-${n}`, ori: 'CA0194200', roles: ['terminal'], ttlSeconds: 86_400 }))
@@ -137,12 +172,13 @@ for (const [name, requests] of Object.entries(files)) {
   writeFileSync(join(work, `${name}.tsv`), requests.map((request) => `POST\t${path}\t${(request.headers as Record<string, string>).authorization ?? '-'}\t${request.body}`).join('\n'))
 }
 
-const selected = (process.env.BENCH_TARGETS ?? 'a,b,c,c100').split(',')
+const selected = (process.env.BENCH_TARGETS ?? 'a,b,c,c100,d').split(',')
 const targets = [
   { key: 'a', label: 'a. DMV backend, direct', url: dmvUrl, path: '/v1/driver-licenses/search', file: 'direct', pid: backends.child.pid! },
   { key: 'b', label: 'b. bare undici proxy', url: proxy.match[1]!, path: '/v1/query', file: 'proxy', pid: proxy.child.pid! },
   { key: 'c', label: 'c. gateway, 90% allowed / 10% denied', url: gateway.match[1]!, path: '/v1/query', file: 'mix', pid: gateway.child.pid! },
   { key: 'c100', label: 'c100. gateway, 100% allowed', url: gateway.match[1]!, path: '/v1/query', file: 'allowed', pid: gateway.child.pid! },
+  { key: 'd', label: 'd. gateway + Redis store, 90/10 mix', url: redisGateway.match[1]!, path: '/v1/query', file: 'mix', pid: redisGateway.child.pid! },
 ].filter((target) => selected.includes(target.key))
 
 // --- warm up, then measure ---------------------------------------------------------------------------
@@ -151,9 +187,11 @@ const results = new Map<string, Measure[]>(targets.map((target) => [target.key, 
 for (let run = 1; run <= runs; run++) {
   for (const target of targets) {
     const before = cpuSeconds(target.pid)
+    const commandsBefore = await redisCommands()
     const result = await load(target.url, target.path, join(work, `${target.file}.json`), seconds)
     const cpu = cpuSeconds(target.pid) - before
-    results.get(target.key)!.push({ ...result, cpuMicros: (cpu * 1e6) / result.requests })
+    const redisPerQuery = ((await redisCommands()) - commandsBefore) / result.requests
+    results.get(target.key)!.push({ ...result, cpuMicros: (cpu * 1e6) / result.requests, ...(target.key === 'd' ? { redisPerQuery } : {}) })
     process.stderr.write(`run ${run}/${runs} ${target.label}: ${Math.round(result.rps)} req/s, p99 ${result.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}\n`)
   }
 }
@@ -168,6 +206,7 @@ const summary = targets.map((target) => {
     p99: median(measures.map((m) => m.p99)),
     cpuMicros: median(measures.map((m) => m.cpuMicros)),
     non2xx: measures.reduce((sum, m) => sum + m.non2xx, 0),
+    redisPerQuery: target.key === 'd' ? median(measures.map((m) => m.redisPerQuery ?? 0)) : undefined,
     errors: measures.reduce((sum, m) => sum + m.errors, 0),
   }
 })
@@ -182,10 +221,12 @@ const lines = [
   '|---|---:|---:|---:|---:|',
   ...summary.map((entry) => `| ${entry.label} | ${Math.round(entry.rps)} | ${entry.p50.toFixed(1)} | ${entry.p99.toFixed(1)} | ${Math.round(entry.cpuMicros)} |`),
   '',
-  `Ratios (throughput): c/a = ${ratio('c', 'a')}, c/b = ${ratio('c', 'b')}, c100/b = ${ratio('c100', 'b')}.`,
+  `Ratios (throughput): c/a = ${ratio('c', 'a')}, c/b = ${ratio('c', 'b')}, c100/b = ${ratio('c100', 'b')}, d/c = ${ratio('d', 'c')} (Redis store / embedded store).`,
+  ...(byKey.has('d') ? [`Redis round trips per query in d (client commands in INFO commandstats over the run, all EVALSHA of the admit script, / requests answered): ${byKey.get('d')!.redisPerQuery!.toFixed(3)}.`] : []),
   `Non-2xx answers: ${summary.map((entry) => `${entry.key} ${entry.non2xx}`).join(', ')} (the denied tenth of c answers 403 by design); errors: ${summary.reduce((sum, entry) => sum + entry.errors, 0)}.`,
 ]
 process.stdout.write(`${lines.join('\n')}\n`)
 writeFileSync(join(root, 'bench', 'last-run.md'), `${lines.join('\n')}\n`)
+redis.disconnect()
 for (const child of children) child.kill('SIGTERM')
 process.exit(0)

@@ -86,6 +86,17 @@ interface ScriptedRedis extends Redis {
   clets_apply(agency: string, agencies: string, marker: string, ...args: string[]): Promise<number>
 }
 
+interface PendingAdmit {
+  readonly ori: string
+  /** The copy whose version was sent: if Redis says it is current, it is this one (pub/sub may drop it meanwhile). */
+  copy?: AgencyState | undefined
+  readonly userKey: string
+  readonly limits: RateLimits
+  readonly now: number
+  readonly resolve: (admission: Admission) => void
+  readonly reject: (error: unknown) => void
+}
+
 export interface RedisStoreOptions {
   readonly url: string
   /** Longest wait for any Redis command (ms); past it the query is refused with 503. */
@@ -134,11 +145,29 @@ export class RedisStateStore implements StateStore {
     return store
   }
 
-  async admit(ori: string, userKey: string, limits: RateLimits, now: number): Promise<Admission> {
-    const copy = this.copies.get(ori)
-    let reply: AdmitReply
-    try {
-      reply = await this.redis.clets_admit(
+  /**
+   * Admits wait for the end of the event-loop turn and go to Redis together in one pipeline (one write,
+   * one read, however many queries arrived in that turn). Each query still waits for its own script's
+   * answer, so nothing is decided on older state: only the syscalls are shared.
+   */
+  admit(ori: string, userKey: string, limits: RateLimits, now: number): Promise<Admission> {
+    return new Promise<Admission>((resolve, reject) => {
+      this.pending.push({ ori, userKey, limits, now, resolve, reject })
+      if (this.pending.length === 1) setImmediate(this.sendAdmits)
+    })
+  }
+
+  private pending: PendingAdmit[] = []
+
+  private readonly sendAdmits = (): void => {
+    const batch = this.pending
+    this.pending = []
+    const pipeline = this.redis.pipeline() as unknown as { clets_admit(...args: string[]): void; exec(): Promise<[Error | null, unknown][] | null> }
+    for (const admit of batch) {
+      const { ori, userKey, limits, now } = admit
+      const copy = this.copies.get(ori)
+      admit.copy = copy
+      pipeline.clets_admit(
         markerKey,
         agencyKey(ori),
         `${prefix}rate:${userKey}`,
@@ -148,11 +177,30 @@ export class RedisStateStore implements StateStore {
         String(limits.perUser.windowSeconds * 1000),
         String(limits.perAgency.limit),
         String(limits.perAgency.windowSeconds * 1000),
-        this.options.clock === undefined ? '' : String(this.options.clock()),
+        this.options.clock === undefined ? '' : String(now),
       )
-    } catch (error) {
-      throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
     }
+    pipeline.exec().then(
+      (results) => {
+        batch.forEach((admit, index) => {
+          const [error, reply] = results?.[index] ?? [new Error('no reply'), null]
+          if (error !== null) admit.reject(new StateUnavailableError(`Redis: ${error.message}`, { cause: error }))
+          else {
+            try {
+              admit.resolve(this.admission(admit.ori, admit.copy, reply as AdmitReply))
+            } catch (failure) {
+              admit.reject(failure)
+            }
+          }
+        })
+      },
+      (error: Error) => {
+        for (const admit of batch) admit.reject(new StateUnavailableError(`Redis: ${error.message}`, { cause: error }))
+      },
+    )
+  }
+
+  private admission(ori: string, copy: AgencyState | undefined, reply: AdmitReply): Admission {
     if (reply[0] === 0) throw new StateUnavailableError('Redis holds no agency registry (restarted empty?): restore it with gatewayctl state import')
     const [, at, version, state, limited, retryMs, userRemaining, agencyRemaining, userResetMs] = reply
     let agency: AgencyState | null
@@ -163,6 +211,7 @@ export class RedisStateStore implements StateStore {
       agency = JSON.parse(state) as AgencyState
       this.copies.set(ori, agency)
     } else {
+      // Redis sends no state only when the version we sent is current: the copy we sent it from.
       agency = copy!
     }
     return {
