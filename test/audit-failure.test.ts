@@ -1,13 +1,12 @@
 // A full disk under the audit ledger: the gateway refuses queries with 503 audit_unavailable (never
 // an unaudited answer), says so on /readyz and in a metric, and serves again once space is freed.
 // The disk is a real 64 KiB tmpfs in a private mount namespace (test/fixtures/tiny-disk.sh).
-import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import t from 'tap'
-import { call, query, root, secret, tempDir, token } from './helpers.js'
+import { call, query, root, secret, spawnGateway, tempDir, token } from './helpers.js'
 
 const auditDir = tempDir('tiny-audit')
-const child = spawn('unshare', ['-rm', 'bash', 'test/fixtures/tiny-disk.sh'], {
+const gateway = await spawnGateway('unshare', ['-rm', 'bash', 'test/fixtures/tiny-disk.sh'], {
   cwd: root,
   env: {
     ...process.env,
@@ -19,27 +18,17 @@ const child = spawn('unshare', ['-rm', 'bash', 'test/fixtures/tiny-disk.sh'], {
     LOG_LEVEL: 'fatal',
     TINY_DISK_SIZE: '1m',
   },
-  stdio: ['ignore', 'pipe', 'inherit'],
 })
+const { child, url } = gateway
 t.teardown(() => {
   child.kill('SIGTERM')
-})
-let output = ''
-child.stdout.setEncoding('utf8')
-const url = await new Promise<string>((resolve, reject) => {
-  child.stdout.on('data', (chunk: string) => {
-    output += chunk
-    const match = /listening on (http:\/\/\S+)/.exec(output)
-    if (match) resolve(match[1]!)
-  })
-  child.once('exit', (code) => reject(new Error(`the gateway exited (${code}) before listening:\n${output}`)))
 })
 
 /** Sends a signal to the disk script and waits for it to say it acted. */
 async function signal(name: NodeJS.Signals, done: string): Promise<void> {
-  const seen = output.length
+  const seen = gateway.output().length
   child.kill(name)
-  while (!output.slice(seen).includes(done)) await new Promise((resolve) => setTimeout(resolve, 20))
+  while (!gateway.output().slice(seen).includes(done)) await new Promise((resolve) => setTimeout(resolve, 20))
 }
 
 t.test('a full audit disk: 503 audit_unavailable, not ready, counted; writable again: served again', async (t) => {

@@ -146,3 +146,27 @@ export const lapd = 'CA0194200'
 export const iceEro = 'CADHS0100'
 export const cbp = 'CACBP0000'
 export const sheriff = 'CA0370000'
+
+export interface GatewayProcess {
+  readonly child: import('node:child_process').ChildProcessWithoutNullStreams
+  readonly url: string
+  /** Everything the process printed on stdout so far. */
+  output(): string
+}
+
+/** Spawns a gateway process (main.js, or a script that runs it) and resolves once it prints its URL. */
+export async function spawnGateway(command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<GatewayProcess> {
+  const { spawn } = await import('node:child_process')
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'inherit'] }) as unknown as import('node:child_process').ChildProcessWithoutNullStreams
+  let output = ''
+  child.stdout.setEncoding('utf8')
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (chunk: string) => {
+      output += chunk
+      const match = /listening on (http:\/\/\S+)/.exec(output)
+      if (match) resolve(match[1]!)
+    })
+    child.once('exit', (code) => reject(new Error(`the gateway exited (${code}) before listening:\n${output}`)))
+  })
+  return { child, url, output: () => output }
+}

@@ -1,37 +1,28 @@
 // The gateway as a process, the way a new user runs it: `node dist/src/main.js` (what `npm start` runs)
 // on the embedded defaults in an empty folder, a token from `gatewayctl token`, the README's first
 // allowed and denied queries, /metrics after a mixed workload, then SIGTERM under load.
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { verifyLedger } from '../src/audit/verify.js'
-import { call, ledgerRecords, policyDir, root, tempDir } from './helpers.js'
+import { call, ledgerRecords, policyDir, root, spawnGateway, tempDir } from './helpers.js'
 
 const run = promisify(execFile)
 const cwd = tempDir('quickstart')
 const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', POLICY_DIR: policyDir, LOG_LEVEL: 'warn' }
 delete env.GATEWAY_JWT_SECRET
-const child = spawn(process.execPath, [join(root, 'dist/src/main.js')], { cwd, env, stdio: ['ignore', 'pipe', 'inherit'] })
+const gateway = await spawnGateway(process.execPath, [join(root, 'dist/src/main.js')], { cwd, env })
+const { child, url } = gateway
 t.teardown(() => {
   child.kill('SIGKILL')
-})
-let output = ''
-child.stdout.setEncoding('utf8')
-const url = await new Promise<string>((resolve, reject) => {
-  child.stdout.on('data', (chunk: string) => {
-    output += chunk
-    const match = /listening on (http:\/\/\S+)/.exec(output)
-    if (match) resolve(match[1]!)
-  })
-  child.once('exit', (code) => reject(new Error(`exited ${code}: ${output}`)))
 })
 const gatewayctl = async (...args: string[]) => (await run(process.execPath, [join(root, 'bin/gatewayctl.js'), ...args], { cwd, env })).stdout.trim()
 
 t.test('start-up prints the URL and how to mint a token', async (t) => {
-  t.match(output, /Get a token: {2}TOKEN=\$\(npx gatewayctl token --sub officer-17 --ori CA0194200 --role terminal\)/)
-  t.match(output, /Simulated databases: dmv http:\/\/127\.0\.0\.1:\d+, criminal_history http:\/\/127\.0\.0\.1:\d+/)
+  t.match(gateway.output(), /Get a token: {2}TOKEN=\$\(npx gatewayctl token --sub officer-17 --ori CA0194200 --role terminal\)/)
+  t.match(gateway.output(), /Simulated databases: dmv http:\/\/127\.0\.0\.1:\d+, criminal_history http:\/\/127\.0\.0\.1:\d+/)
 })
 
 t.test("the README's first allowed and first denied query give the answers the README shows", async (t) => {
