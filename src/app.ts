@@ -8,6 +8,8 @@ import { operationsRoutes } from './http/operations.js'
 import { policyRoutes } from './http/policy.js'
 import { queryRoutes, refuseQuery } from './http/query.js'
 import { GatewayError } from './errors.js'
+import { accessLogger } from './logger.js'
+import type { Logger } from 'pino'
 
 export interface AppOptions {
   readonly logger: FastifyBaseLogger
@@ -40,11 +42,12 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
   app.decorateRequest('decisionId', null)
 
   const requestDuration = deps.metrics.requestDuration
+  const accessLog = accessLogger(options.logger as Logger)
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched'
     const status = reply.statusCode
     requestDuration.observe(requestDuration.child(`${route} ${status}`, route, String(status)), reply.elapsedTime / 1000)
-    request.log.info({ reqId: request.id, route, method: request.method, status, ms: Math.round(reply.elapsedTime * 100) / 100, decisionId: request.decisionId ?? undefined }, 'request')
+    accessLog({ reqId: request.id, route, method: request.method, status, ms: Math.round(reply.elapsedTime * 100) / 100, decisionId: request.decisionId })
     done()
   })
 

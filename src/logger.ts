@@ -23,3 +23,35 @@ export function createLogger(level: string, destination: pino.DestinationStream 
     destination,
   )
 }
+
+export interface AccessLogEntry {
+  readonly reqId: string
+  readonly route: string
+  readonly method: string
+  readonly status: number
+  readonly ms: number
+  readonly decisionId: string | null
+}
+
+/**
+ * The per-request line, at info: the same JSON pino writes (level, time, service, fields, msg), built
+ * here from fields that need no escaping (a route pattern, an HTTP method, fastify's `req-N`, a status,
+ * a number, a UUID) and written to pino's own destination. pino's general path (bindings, serializers,
+ * redaction, stringify) cost ~10-20 µs a request in the benchmark; this costs ~1 µs.
+ */
+export function accessLogger(logger: Logger): (entry: AccessLogEntry) => void {
+  const stream = (logger as unknown as Record<symbol, { write(line: string): void }>)[pino.symbols.streamSym]!
+  const service = (logger.bindings() as { service?: string }).service ?? 'clets-gateway'
+  const safe = /^[A-Za-z0-9/:._-]*$/
+  return (entry) => {
+    if (!logger.isLevelEnabled('info')) return
+    if (!safe.test(entry.route) || !safe.test(entry.reqId)) {
+      logger.info(entry, 'request') // never expected: the general path escapes whatever it gets
+      return
+    }
+    const decision = entry.decisionId === null ? '' : `,"decisionId":"${entry.decisionId}"`
+    stream.write(
+      `{"level":30,"time":${Date.now()},"service":"${service}","reqId":"${entry.reqId}","route":"${entry.route}","method":"${entry.method}","status":${entry.status},"ms":${entry.ms}${decision},"msg":"request"}\n`,
+    )
+  }
+}
