@@ -3,6 +3,7 @@
 //   gatewayctl policy check [DIR]      validate the policy files
 //   gatewayctl policy test [DIR]       run the policy test cases
 //   gatewayctl audit verify [DIR]      check the audit ledger
+//   gatewayctl audit search …          find records for a misuse investigation
 //   gatewayctl agencies …              the admin API for DOJ operators
 //   gatewayctl state export|import     back up and restore a Redis store's agency registry
 import { parseArgs } from 'node:util'
@@ -14,7 +15,8 @@ import { PolicyError } from '../policy/compile.js'
 import { runPolicyTests } from '../policy/run-tests.js'
 import { verifyLedger } from '../audit/verify.js'
 import { agencies, agenciesUsage } from './agencies.js'
-import { err, out, UsageError } from './io.js'
+import { searchLedger } from '../audit/search.js'
+import { err, out, table, UsageError } from './io.js'
 import { state, stateUsage } from './state.js'
 
 const usage = `usage:
@@ -22,6 +24,8 @@ const usage = `usage:
   gatewayctl policy check [DIR]
   gatewayctl policy test [DIR]
   gatewayctl audit verify [DIR]
+  gatewayctl audit search [--dir DIR] [--ori ORI] [--sub USER] [--subject FIELD=VALUE|VALUE] [--purpose P]
+                          [--rule R] [--outcome allow|deny] [--type T] [--since TIME] [--until TIME] [--json]
 ${agenciesUsage}
 ${stateUsage}
 `
@@ -88,7 +92,38 @@ async function policy(args: string[]): Promise<number> {
   return failed === 0 ? 0 : 1
 }
 
+function time(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const parsed = Date.parse(value)
+  if (Number.isNaN(parsed)) throw new UsageError(`--${name}: expected a time such as 2026-01-31 or 2026-01-31T12:00:00Z; got ${value}`)
+  return parsed
+}
+
+async function search(args: string[]): Promise<number> {
+  const text = { type: 'string' } as const
+  const { values } = parseArgs({
+    args,
+    options: { dir: text, ori: text, sub: text, subject: text, purpose: text, rule: text, outcome: text, type: text, since: text, until: text, json: { type: 'boolean', default: false } },
+  })
+  const dir = values.dir ?? process.env.AUDIT_DIR ?? './var/audit'
+  const found = await searchLedger(dir, { ...values, since: time('since', values.since), until: time('until', values.until) })
+  if (values.json) {
+    for (const record of found) out(JSON.stringify(record))
+    return 0
+  }
+  const cell = (value: unknown) => (value === undefined || value === null ? '-' : typeof value === 'object' ? Object.values(value as object).join(' ') : String(value))
+  out(
+    table(
+      ['TIME', 'TYPE', 'ORI', 'OFFICER', 'DATABASE', 'PURPOSE', 'SUBJECT', 'OUTCOME', 'RULE', 'ID'],
+      found.map((record) => [record.time, record.type, cell(record.ori), cell(record.sub ?? record.operator), cell(record.database), cell(record.purpose), cell(record.subject), cell(record.outcome ?? record.status), cell(record.rule ?? record.code ?? record.action), cell(record.id)]),
+    ),
+  )
+  out(`${found.length} records`)
+  return 0
+}
+
 async function audit(args: string[]): Promise<number> {
+  if (args[0] === 'search') return search(args.slice(1))
   const [action, dir = process.env.AUDIT_DIR ?? './var/audit', ...rest] = args
   if (action !== 'verify' || rest.length > 0) throw new UsageError(usage)
   const report = await verifyLedger(dir)

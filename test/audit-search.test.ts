@@ -1,0 +1,48 @@
+// gatewayctl audit search: what a misuse investigator asks of the ledger, from a real gateway's queries.
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { iceEro, query, root, startTestGateway, testPopulation, TestClock, token } from './helpers.js'
+
+const exec = promisify(execFile)
+const clock = new TestClock(Date.parse('2026-03-01T10:00:00.000Z'))
+const gw = await startTestGateway({ clock })
+t.teardown(() => gw.close())
+const [first, second] = testPopulation().licenses
+const dl = (licenseNumber: string, purpose = 'traffic_enforcement') => ({ database: 'dmv.driver_license', purpose, subject: { licenseNumber }, ...(purpose === 'immigration_enforcement' ? { caseNumber: 'A-1' } : {}) })
+
+const ids: Record<string, string> = {}
+ids.officerAboutFirst = (await query(gw.url, dl(first!.licenseNumber), token({ sub: 'officer-96' }))).headers['x-decision-id'] as string
+clock.advance(3_600_000)
+ids.officerAboutSecond = (await query(gw.url, dl(second!.licenseNumber), token({ sub: 'officer-96' }))).headers['x-decision-id'] as string
+ids.otherAboutFirst = (await query(gw.url, dl(first!.licenseNumber), token({ sub: 'officer-12' }))).headers['x-decision-id'] as string
+clock.advance(86_400_000)
+ids.officerAboutFirstAgain = (await query(gw.url, dl(first!.licenseNumber), token({ sub: 'officer-96' }))).headers['x-decision-id'] as string
+ids.ice = (await query(gw.url, dl(first!.licenseNumber, 'immigration_enforcement'), token({ ori: iceEro, sub: 'ero-1' }))).headers['x-decision-id'] as string
+
+const search = async (...args: string[]) => (await exec(process.execPath, [join(root, 'bin/gatewayctl.js'), 'audit', 'search', '--dir', gw.auditDir, ...args], { cwd: root })).stdout
+const idsOf = (jsonLines: string) => jsonLines.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line).id)
+
+t.test('every query by this officer about this person', async (t) => {
+  t.same(idsOf(await search('--sub', 'officer-96', '--subject', `licenseNumber=${first!.licenseNumber}`, '--type', 'query.decision', '--json')), [ids.officerAboutFirst, ids.officerAboutFirstAgain])
+  t.same(idsOf(await search('--subject', first!.licenseNumber.toLowerCase(), '--type', 'query.decision', '--json')), [ids.officerAboutFirst, ids.otherAboutFirst, ids.officerAboutFirstAgain, ids.ice], 'a bare value matches any subject field, in any case')
+})
+
+t.test('by ORI, purpose, rule and time range', async (t) => {
+  t.same(idsOf(await search('--ori', iceEro, '--type', 'query.decision', '--json')), [ids.ice])
+  const everything = (await search('--ori', iceEro, '--json')).trim().split('\n').map((line) => JSON.parse(line))
+  t.same(everything.map((record) => record.type), ['operator.change', 'query.decision'], "the agency's registration by DOJ is part of its record too")
+  t.same(idsOf(await search('--purpose', 'immigration_enforcement', '--rule', 'ppp.immigration_non_criminal', '--json')), [ids.ice])
+  t.same(idsOf(await search('--sub', 'officer-96', '--type', 'query.decision', '--since', '2026-03-01T10:30:00Z', '--until', '2026-03-01T12:00:00Z', '--json')), [ids.officerAboutSecond])
+})
+
+t.test('a readable table by default, and a clear error for a bad time', async (t) => {
+  const text = await search('--sub', 'officer-96', '--type', 'query.decision')
+  t.match(text, /^TIME +TYPE +ORI +OFFICER +DATABASE +PURPOSE +SUBJECT +OUTCOME +RULE +ID$/m)
+  t.match(text, new RegExp(`^2026-03-01T10:00:00.000Z +query.decision +CA0194200 +officer-96 +dmv.driver_license +traffic_enforcement +${first!.licenseNumber} +allow +ppp.permitted +${ids.officerAboutFirst}$`, 'm'))
+  t.match(text, /^3 records$/m)
+  const bad = await exec(process.execPath, [join(root, 'bin/gatewayctl.js'), 'audit', 'search', '--dir', gw.auditDir, '--since', 'last tuesday'], { cwd: root }).then(() => null, (error: { code: number; stderr: string }) => error)
+  t.equal(bad?.code, 2)
+  t.match(bad?.stderr, /--since: expected a time/)
+})
