@@ -4,6 +4,7 @@
 //   gatewayctl policy test [DIR]       run the policy test cases
 //   gatewayctl audit verify [DIR]      check the audit ledger
 //   gatewayctl audit search …          find records for a misuse investigation
+//   gatewayctl report misuse --year Y  the annual misuse report, from the ledger
 //   gatewayctl agencies …              the admin API for DOJ operators
 //   gatewayctl state export|import     back up and restore a Redis store's agency registry
 import { parseArgs } from 'node:util'
@@ -15,7 +16,8 @@ import { PolicyError } from '../policy/compile.js'
 import { runPolicyTests } from '../policy/run-tests.js'
 import { verifyLedger } from '../audit/verify.js'
 import { agencies, agenciesUsage } from './agencies.js'
-import { searchLedger } from '../audit/search.js'
+import { misuseReport, reportCsv, reportMarkdown } from '../audit/report.js'
+import { ledgerRecords, searchLedger } from '../audit/search.js'
 import { err, out, table, UsageError } from './io.js'
 import { state, stateUsage } from './state.js'
 
@@ -26,6 +28,7 @@ const usage = `usage:
   gatewayctl audit verify [DIR]
   gatewayctl audit search [--dir DIR] [--ori ORI] [--sub USER] [--subject FIELD=VALUE|VALUE] [--purpose P]
                           [--rule R] [--outcome allow|deny] [--type T] [--since TIME] [--until TIME] [--json]
+  gatewayctl report misuse --year YYYY [--dir DIR] [--format md|csv|json]
 ${agenciesUsage}
 ${stateUsage}
 `
@@ -122,6 +125,17 @@ async function search(args: string[]): Promise<number> {
   return 0
 }
 
+async function report(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { year: { type: 'string' }, dir: { type: 'string' }, format: { type: 'string', default: 'md' } }, allowPositionals: true })
+  if (positionals[0] !== 'misuse' || positionals.length > 1) throw new UsageError(usage)
+  const year = Number(values.year)
+  if (values.year === undefined || !Number.isInteger(year) || year < 2000 || year > 2999) throw new UsageError('report misuse needs --year YYYY')
+  if (!['md', 'csv', 'json'].includes(values.format)) throw new UsageError(`--format: md, csv or json; got ${values.format}`)
+  const built = await misuseReport(ledgerRecords(values.dir ?? process.env.AUDIT_DIR ?? './var/audit'), year, new Date())
+  process.stdout.write(values.format === 'json' ? `${JSON.stringify(built, null, 2)}\n` : values.format === 'csv' ? reportCsv(built) : reportMarkdown(built))
+  return 0
+}
+
 async function audit(args: string[]): Promise<number> {
   if (args[0] === 'search') return search(args.slice(1))
   const [action, dir = process.env.AUDIT_DIR ?? './var/audit', ...rest] = args
@@ -145,6 +159,8 @@ async function run(argv: string[]): Promise<number> {
       return policy(args)
     case 'audit':
       return audit(args)
+    case 'report':
+      return report(args)
     case 'agencies':
       return agencies(args)
     case 'state':
