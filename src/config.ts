@@ -24,6 +24,10 @@ const environment = z.object({
   POLICY_DIR: z.string().min(1).default('./policies'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Ours, not the contract's.
+  AUDIT_SIGNING_KEY: optionalText,
+  AUDIT_CHECKPOINT_RECORDS: z.coerce.number().int().min(1).max(10_000_000).default(1000),
+  AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(10),
+  AUDIT_SEGMENT_BYTES: z.coerce.number().int().min(4096).max(2 ** 40).default(64 * 1024 * 1024),
   REDIS_TIMEOUT_MS: millis(10_000).default(500),
   GATEWAY_SEED_SAMPLES: z.enum(['true', 'false']).optional(),
   GATEWAY_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)').optional(),
@@ -47,6 +51,14 @@ export interface Config {
   readonly seedSamples: boolean
   readonly stateDir: string
   readonly auditDir: string
+  readonly audit: {
+    /** Ed25519 private key (PEM) for checkpoints; unset = a development key under AUDIT_DIR. */
+    readonly signingKeyFile: string | undefined
+    readonly checkpointRecords: number
+    readonly checkpointSeconds: number
+    /** A segment past this size is closed and the chain goes on in the next one (also at each UTC day). */
+    readonly segmentBytes: number
+  }
   readonly dmvUrl: string | undefined
   readonly criminalHistoryUrl: string | undefined
   readonly jwt: {
@@ -93,6 +105,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     seedSamples: e.GATEWAY_SEED_SAMPLES === undefined ? e.REDIS_URL === undefined : e.GATEWAY_SEED_SAMPLES === 'true',
     stateDir: e.STATE_DIR,
     auditDir: e.AUDIT_DIR,
+    audit: {
+      signingKeyFile: e.AUDIT_SIGNING_KEY,
+      checkpointRecords: e.AUDIT_CHECKPOINT_RECORDS,
+      checkpointSeconds: e.AUDIT_CHECKPOINT_SECONDS,
+      segmentBytes: e.AUDIT_SEGMENT_BYTES,
+    },
     dmvUrl: e.DMV_URL,
     criminalHistoryUrl: e.CRIMINAL_HISTORY_URL,
     jwt: {

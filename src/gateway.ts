@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
+import { loadSigningKey } from './audit/checkpoint.js'
 import { AuditLedger } from './audit/ledger.js'
 import { generatePopulation, type Population } from './backends/population.js'
 import { startCriminalHistory, startDmv, type RunningBackend } from './backends/server.js'
@@ -81,6 +82,11 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
     const ledger = await AuditLedger.open(config.auditDir, config.instanceId, {
       explicit: config.instanceIdExplicit,
       observer: ledgerObserver(metrics),
+      signingKey: loadSigningKey(config.auditDir, config.audit.signingKeyFile),
+      checkpointRecords: config.audit.checkpointRecords,
+      checkpointSeconds: config.audit.checkpointSeconds,
+      segmentBytes: config.audit.segmentBytes,
+      clock,
     })
     closers.push(() => ledger.close())
 

@@ -134,8 +134,9 @@ export function query(url: string, body: unknown, bearer = token()): Promise<Ans
 /** Every record of every instance chain under an audit directory, in order. */
 export function ledgerRecords(auditDir: string): any[] {
   const records: any[] = []
-  for (const instance of readdirSync(auditDir).sort()) {
-    for (const segment of readdirSync(join(auditDir, instance)).filter((name) => name.endsWith('.jsonl')).sort()) {
+  const instances = readdirSync(auditDir, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name)
+  for (const instance of instances.sort()) {
+    for (const segment of readdirSync(join(auditDir, instance)).filter((name) => name.startsWith('segment-')).sort()) {
       for (const line of readFileSync(join(auditDir, instance, segment), 'utf8').split('\n')) if (line !== '') records.push(JSON.parse(line))
     }
   }

@@ -72,7 +72,7 @@ t.test('a restarted writer continues the chain, cutting a torn last line that wa
   const { dir, file } = await ledgerWith(5)
   appendFileSync(file, '{"v":1,"seq":6,"time":"2026-06-01T12:00:00.000Z","ty')
   const ledger = await AuditLedger.open(dir, 'gw-a', { explicit: true })
-  await ledger.append(decision(6), Date.now())
+  await ledger.append(decision(6), Date.UTC(2026, 5, 1, 12, 0, 1))
   await ledger.close()
   t.same(lines(file).map((line) => JSON.parse(line).seq), [1, 2, 3, 4, 5, 6])
   const report = await verifyLedger(dir)

@@ -11,7 +11,9 @@
 import { fdatasync, ftruncateSync, writeSync } from 'node:fs'
 import { mkdir, open, readdir, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { KeyObject } from 'node:crypto'
 import { canonicalRecord, genesisHash, lineHash } from './chain.js'
+import { checkpointFile, signCheckpoint } from './checkpoint.js'
 import { auditRecordVersion, type AuditEvent } from './record.js'
 
 export class AuditUnavailableError extends Error {
@@ -26,6 +28,15 @@ export interface LedgerOptions {
   readonly commitIntervalMs?: number
   /** A batch this large is written at once, without waiting for the interval. */
   readonly maxBatchRecords?: number
+  /** Ed25519 key for signed checkpoints; none = no checkpoints (tests of the chain alone). */
+  readonly signingKey?: KeyObject
+  /** A checkpoint after this many records or seconds, whichever comes first (and at close). */
+  readonly checkpointRecords?: number
+  readonly checkpointSeconds?: number
+  /** Time of day for records and rotation; tests pass their own. */
+  readonly clock?: () => number
+  /** A segment past this size is closed and the chain goes on in the next (default 64 MiB). */
+  readonly segmentBytes?: number
 }
 
 export interface LedgerObserver {
@@ -92,16 +103,17 @@ async function lock(dir: string): Promise<boolean> {
  * The end of the chain in a segment: the last whole record's sequence number and hash, and the
  * length of the whole lines. A torn final line (a crash mid-write) was never acknowledged: it is cut.
  */
-async function chainEnd(path: string): Promise<{ seq: number; hash: string; size: number }> {
+async function chainEnd(path: string): Promise<{ seq: number; hash: string; size: number; day: string | null }> {
   const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return ''
     throw error
   })
   const end = text.lastIndexOf('\n')
-  if (end === -1) return { seq: 0, hash: genesisHash, size: 0 }
+  if (end === -1) return { seq: 0, hash: genesisHash, size: 0, day: null }
   const start = text.lastIndexOf('\n', end - 1) + 1
   const line = text.slice(start, end)
-  return { seq: (JSON.parse(line) as { seq: number }).seq, hash: lineHash(line), size: Buffer.byteLength(text.slice(0, end + 1)) }
+  const record = JSON.parse(line) as { seq: number; time: string }
+  return { seq: record.seq, hash: lineHash(line), size: Buffer.byteLength(text.slice(0, end + 1)), day: record.time.slice(0, 10) }
 }
 
 const syncData = (fd: number) => new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())))
@@ -113,18 +125,27 @@ export class AuditLedger {
   private closed = false
   private healthy = true
   private lastFlushStart = 0
+  private segmentIndex = 1
+  /** The UTC day (YYYY-MM-DD) of the current segment's records; a new day starts a new segment. */
+  private segmentDay: string | null = null
+  private checkpointedSeq: number
+  private lastCheckpointAt = performance.now()
+  private checkpointing: Promise<void> = Promise.resolve()
 
   private constructor(
     readonly instance: string,
     readonly dir: string,
-    private readonly file: FileHandle,
+    private file: FileHandle,
     private size: number,
     private seq: number,
     private hash: string,
     private readonly observer: LedgerObserver,
     private readonly commitIntervalMs: number,
     private readonly maxBatchRecords: number,
-  ) {}
+    private readonly options: LedgerOptions,
+  ) {
+    this.checkpointedSeq = seq
+  }
 
   /**
    * Opens the ledger under `auditDir` for `instanceId`. Unless the id was chosen explicitly, a busy
@@ -140,12 +161,22 @@ export class AuditLedger {
         continue
       }
       const segments = (await readdir(dir)).filter((name) => /^segment-\d{6}\.jsonl$/.test(name)).sort()
-      const path = join(dir, segments.at(-1) ?? segmentName(1))
-      const end = await chainEnd(path)
+      const index = segments.length === 0 ? 1 : Number(segments.at(-1)!.slice(8, 14))
+      const path = join(dir, segmentName(index))
+      let end = await chainEnd(path)
+      // The newest segment may hold no whole record yet (a crash right after rotating): the chain
+      // then ends in the segment before it.
+      for (let previous = index - 1; end.seq === 0 && previous >= 1; previous--) {
+        const earlier = await chainEnd(join(dir, segmentName(previous)))
+        if (earlier.seq > 0) end = { ...earlier, size: 0, day: null }
+      }
       const file = await open(path, 'a', 0o600)
       const { size } = await file.stat()
       if (size > end.size) await file.truncate(end.size)
-      return new AuditLedger(instance, dir, file, end.size, end.seq, end.hash, options.observer ?? noObserver, options.commitIntervalMs ?? 5, options.maxBatchRecords ?? 1024)
+      const ledger = new AuditLedger(instance, dir, file, end.size, end.seq, end.hash, options.observer ?? noObserver, options.commitIntervalMs ?? 5, options.maxBatchRecords ?? 1024, options)
+      ledger.segmentIndex = index
+      ledger.segmentDay = end.day
+      return ledger
     }
     throw new Error(`no free audit instance directory under ${auditDir}`)
   }
@@ -203,7 +234,10 @@ export class AuditLedger {
       bytes[length++] = 0x0a
     }
     bytes = bytes.subarray(0, length)
+    const day = batch.records[0]!.time.slice(0, 10)
     try {
+      if (this.size > 0 && (this.size + length > (this.options.segmentBytes ?? 64 * 1024 * 1024) || day !== this.segmentDay)) await this.rotate()
+      if (this.segmentDay === null) this.segmentDay = day
       // The write to the page cache is a few µs, so it is done here; the fdatasync goes to the thread pool.
       let written = 0
       while (written < bytes.length) written += writeSync(this.file.fd, bytes, written, bytes.length - written)
@@ -226,6 +260,46 @@ export class AuditLedger {
     }
     this.flushing = false
     if (this.open.records.length > 0) this.schedule()
+    if (this.healthy && this.checkpointDue()) this.checkpoint()
+  }
+
+  /** Closes the current segment and opens the next; the chain goes on across them. */
+  private async rotate(): Promise<void> {
+    await this.file.close()
+    this.segmentIndex++
+    this.file = await open(join(this.dir, segmentName(this.segmentIndex)), 'a', 0o600)
+    this.size = 0
+    this.segmentDay = null
+  }
+
+  private checkpointDue(): boolean {
+    if (this.options.signingKey === undefined || this.seq === this.checkpointedSeq) return false
+    return this.seq - this.checkpointedSeq >= (this.options.checkpointRecords ?? 1000) || performance.now() - this.lastCheckpointAt >= (this.options.checkpointSeconds ?? 10) * 1000
+  }
+
+  /** Signs the last durable record and appends the checkpoint (durably) beside the chain. */
+  private checkpoint(): Promise<void> {
+    const key = this.options.signingKey
+    if (key === undefined) return Promise.resolve()
+    const seq = this.seq
+    const hash = this.hash
+    this.checkpointedSeq = seq
+    this.lastCheckpointAt = performance.now()
+    const line = `${JSON.stringify(signCheckpoint(key, { instance: this.instance, seq, hash, time: new Date((this.options.clock ?? Date.now)()).toISOString() }))}\n`
+    this.checkpointing = this.checkpointing.then(async () => {
+      try {
+        const handle = await open(join(this.dir, checkpointFile), 'a', 0o600)
+        try {
+          await handle.appendFile(line)
+          await handle.datasync()
+        } finally {
+          await handle.close()
+        }
+      } catch {
+        this.observer.writeFailed()
+      }
+    })
+    return this.checkpointing
   }
 
   /** Writes what is pending, then closes the file and releases the instance directory. */
@@ -238,6 +312,8 @@ export class AuditLedger {
       else await new Promise((resolve) => setImmediate(resolve))
     }
     this.closed = true
+    if (this.seq !== this.checkpointedSeq) this.checkpoint()
+    await this.checkpointing
     await this.file.close()
     await rm(join(this.dir, 'lock'), { force: true })
     heldHere.delete(this.dir)

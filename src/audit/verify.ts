@@ -1,13 +1,17 @@
 // Verifies an audit ledger directory: for each instance chain, every line is canonical JSON, numbered
-// 1, 2, 3... without gap or repeat, names its instance, and carries the hash of the line before it.
+// 1, 2, 3... without gap or repeat, names its instance, and carries the hash of the line before it; the
+// signed checkpoints beside it are signed by the given public key, match the chain's hashes, and the
+// chain does not end before the last of them.
 // Stops at the first bad record and says which file, which sequence number, and what is wrong.
 import { createReadStream } from 'node:fs'
-import { readdir, stat } from 'node:fs/promises'
+import type { KeyObject } from 'node:crypto'
+import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { canonicalJson, genesisHash, lineHash } from './chain.js'
+import { checkpointFile, checkpointSignedBy, type Checkpoint } from './checkpoint.js'
 
-export type ProblemKind = 'malformed' | 'altered' | 'missing' | 'reordered' | 'truncated' | 'misplaced'
+export type ProblemKind = 'malformed' | 'altered' | 'missing' | 'reordered' | 'truncated' | 'misplaced' | 'bad signature'
 
 export interface LedgerProblem {
   readonly file: string
@@ -22,6 +26,23 @@ export interface ChainSummary {
   readonly records: number
   readonly lastSeq: number
   readonly lastHash: string
+  readonly checkpoints: number
+}
+
+export interface VerifyOptions {
+  /** Ed25519 public key: checkpoint signatures are checked only with it. */
+  readonly publicKey?: KeyObject | undefined
+}
+
+async function readCheckpoints(file: string): Promise<Checkpoint[]> {
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return ''
+    throw error
+  })
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Checkpoint)
 }
 
 export interface VerifyReport {
@@ -42,12 +63,26 @@ async function appearsLater(files: readonly string[], seq: number): Promise<bool
   return false
 }
 
-async function verifyChain(dir: string, instance: string): Promise<{ summary: ChainSummary; problem: LedgerProblem | null }> {
+async function verifyChain(dir: string, instance: string, options: VerifyOptions): Promise<{ summary: ChainSummary; problem: LedgerProblem | null }> {
   const segments = (await readdir(dir)).filter((name) => segmentPattern.test(name)).sort()
   let expected = 1
   let prev = genesisHash
   let records = 0
-  const summary = () => ({ instance, segments: segments.length, records, lastSeq: expected - 1, lastHash: prev })
+  const checkpointPath = join(dir, checkpointFile)
+  let checkpoints: Checkpoint[]
+  try {
+    checkpoints = await readCheckpoints(checkpointPath)
+  } catch {
+    return { summary: { instance, segments: segments.length, records: 0, lastSeq: 0, lastHash: prev, checkpoints: 0 }, problem: { file: checkpointPath, seq: 0, kind: 'malformed', message: 'the checkpoints file is not JSON lines' } }
+  }
+  const summary = () => ({ instance, segments: segments.length, records, lastSeq: expected - 1, lastHash: prev, checkpoints: checkpoints.length })
+  if (options.publicKey !== undefined) {
+    const forged = checkpoints.find((checkpoint) => checkpoint.instance !== instance || !checkpointSignedBy(options.publicKey!, checkpoint))
+    if (forged !== undefined) {
+      return { summary: summary(), problem: { file: checkpointPath, seq: forged.seq, kind: 'bad signature', message: 'a checkpoint is not signed by the given public key: the chain or its checkpoints were rewritten' } }
+    }
+  }
+  const signedHashes = new Map(checkpoints.map((checkpoint) => [checkpoint.seq, checkpoint.hash]))
   for (const segment of segments) {
     const file = join(dir, segment)
     const size = (await stat(file)).size
@@ -76,19 +111,26 @@ async function verifyChain(dir: string, instance: string): Promise<{ summary: Ch
       }
       if (record.instance !== instance) return fail('misplaced', `the record names instance ${String(record.instance)}, not ${instance}`)
       prev = lineHash(line)
+      const signed = signedHashes.get(expected)
+      if (signed !== undefined && signed !== prev) return fail('altered', 'the record differs from the one the checkpoint signed: the chain was rewritten from here or before')
       expected++
       records++
     }
+  }
+  const lastCheckpoint = checkpoints.reduce((max, checkpoint) => Math.max(max, checkpoint.seq), 0)
+  if (lastCheckpoint > expected - 1) {
+    const last = segments.at(-1) === undefined ? dir : join(dir, segments.at(-1)!)
+    return { summary: summary(), problem: { file: last, seq: expected, kind: 'truncated', message: `the chain ends at seq ${expected - 1} but seq ${lastCheckpoint} was checkpointed: records were cut off its end` } }
   }
   return { summary: summary(), problem: null }
 }
 
 /** Verifies every instance chain under `auditDir`; the first problem found stops the check. */
-export async function verifyLedger(auditDir: string): Promise<VerifyReport> {
+export async function verifyLedger(auditDir: string, options: VerifyOptions = {}): Promise<VerifyReport> {
   const entries = await readdir(auditDir, { withFileTypes: true })
   const chains: ChainSummary[] = []
   for (const entry of entries.filter((item) => item.isDirectory()).sort((left, right) => left.name.localeCompare(right.name))) {
-    const { summary, problem } = await verifyChain(join(auditDir, entry.name), entry.name)
+    const { summary, problem } = await verifyChain(join(auditDir, entry.name), entry.name, options)
     chains.push(summary)
     if (problem !== null) return { chains, problem }
   }

@@ -16,6 +16,9 @@ import { PolicyError } from '../policy/compile.js'
 import { runPolicyTests } from '../policy/run-tests.js'
 import { verifyLedger } from '../audit/verify.js'
 import { agencies, agenciesUsage } from './agencies.js'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { devKeyFiles, readPublicKey } from '../audit/checkpoint.js'
 import { misuseReport, reportCsv, reportMarkdown } from '../audit/report.js'
 import { ledgerRecords, searchLedger } from '../audit/search.js'
 import { err, out, table, UsageError } from './io.js'
@@ -25,7 +28,7 @@ const usage = `usage:
   gatewayctl token --sub USER --ori ORI --role ROLE [--role ROLE] [--terminal T] [--ttl 1h]
   gatewayctl policy check [DIR]
   gatewayctl policy test [DIR]
-  gatewayctl audit verify [DIR]
+  gatewayctl audit verify [DIR] [--public-key FILE]
   gatewayctl audit search [--dir DIR] [--ori ORI] [--sub USER] [--subject FIELD=VALUE|VALUE] [--purpose P]
                           [--rule R] [--outcome allow|deny] [--type T] [--since TIME] [--until TIME] [--json]
   gatewayctl report misuse --year YYYY [--dir DIR] [--format md|csv|json]
@@ -138,10 +141,17 @@ async function report(args: string[]): Promise<number> {
 
 async function audit(args: string[]): Promise<number> {
   if (args[0] === 'search') return search(args.slice(1))
-  const [action, dir = process.env.AUDIT_DIR ?? './var/audit', ...rest] = args
+  const { values, positionals } = parseArgs({ args, options: { 'public-key': { type: 'string' } }, allowPositionals: true })
+  const [action, dir = process.env.AUDIT_DIR ?? './var/audit', ...rest] = positionals
   if (action !== 'verify' || rest.length > 0) throw new UsageError(usage)
-  const report = await verifyLedger(dir)
-  for (const chain of report.chains) out(`${chain.instance}: ${chain.records} records in ${chain.segments} segments, last seq ${chain.lastSeq}`)
+  // Without --public-key, the development key beside the ledger is used, and said to be weaker: whoever
+  // could rewrite the ledger could have replaced that key too.
+  const besideLedger = join(dir, devKeyFiles.public)
+  const keyFile = values['public-key'] ?? (existsSync(besideLedger) ? besideLedger : undefined)
+  if (keyFile === undefined) err('checkpoint signatures not checked: no --public-key')
+  else if (values['public-key'] === undefined) err(`checkpoint signatures checked with ${keyFile}, the key stored beside the ledger; pass --public-key to check with the key DOJ holds`)
+  const report = await verifyLedger(dir, { publicKey: keyFile === undefined ? undefined : readPublicKey(keyFile) })
+  for (const chain of report.chains) out(`${chain.instance}: ${chain.records} records in ${chain.segments} segments, last seq ${chain.lastSeq}, ${chain.checkpoints} signed checkpoints`)
   if (report.problem !== null) {
     err(`${report.problem.file}: seq ${report.problem.seq}: ${report.problem.kind}: ${report.problem.message}`)
     return 1
