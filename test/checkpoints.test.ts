@@ -58,6 +58,13 @@ t.test('re-signed with another key: bad signature', async (t) => {
   t.match((await verifyLedger(dir, { publicKey: attacker.publicKey })).problem, { seq: 9, kind: 'bad signature' }, 'an edited checkpoint fails its own signature')
 })
 
+t.test('a checkpoint torn by a crash while it was appended is left out', async (t) => {
+  const dir = tempDir('ckpt')
+  const chain = await ledger(dir, 7)
+  writeFileSync(join(chain, checkpointFile), `${readFileSync(join(chain, checkpointFile), 'utf8')}{"instance":"gw-a","seq":9,"ha`)
+  t.same((await verifyLedger(dir, { publicKey: doj.publicKey })).problem, null)
+})
+
 t.test('records cut off the end beyond the last checkpoint: truncated', async (t) => {
   const dir = tempDir('ckpt')
   const chain = await ledger(dir, 12)

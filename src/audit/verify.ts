@@ -39,7 +39,9 @@ async function readCheckpoints(file: string): Promise<Checkpoint[]> {
     if (error.code === 'ENOENT') return ''
     throw error
   })
-  return text
+  // A torn last line (a crash while appending) was never relied on: it is left out.
+  const whole = text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1)
+  return whole
     .split('\n')
     .filter((line) => line !== '')
     .map((line) => JSON.parse(line) as Checkpoint)
