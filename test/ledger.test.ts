@@ -96,6 +96,7 @@ const tampering: [string, (content: string[]) => string[], string, number][] = [
   ['a deleted record', (content) => content.filter((_, index) => index !== 4), 'missing', 5],
   ['two records swapped', (content) => [...content.slice(0, 3), content[4]!, content[3]!, ...content.slice(5)], 'reordered', 4],
   ['a record cut in half', (content) => [...content.slice(0, 7), content[7]!.slice(0, 40)], 'malformed', 8],
+  ['a field removed and the line re-canonicalized', (content) => content.map((line, index) => (index === 6 ? canonicalJson({ ...JSON.parse(line), policyRevision: undefined }) : line)), 'malformed', 7],
   ['a line edited by hand', (content) => content.map((line, index) => (index === 2 ? line.replace(/,"prev"/, ', "prev"') : line)), 'altered', 3],
 ]
 
@@ -107,6 +108,15 @@ for (const [name, tamper, kind, seq] of tampering) {
     t.match(report.problem, { file, seq, kind })
   })
 }
+
+t.test('verify checks every record against its schema', async (t) => {
+  const dir = tempDir('ledger')
+  const ledger = await AuditLedger.open(dir, 'gw-a', { explicit: true })
+  const { policyRevision: _dropped, ...incomplete } = decision(1) as Extract<AuditEvent, { type: 'query.decision' }>
+  await ledger.append(incomplete as unknown as AuditEvent, Date.UTC(2026, 5, 1))
+  await ledger.close()
+  t.match((await verifyLedger(dir)).problem, { seq: 1, kind: 'malformed', message: /does not match its schema \(v1\): policyRevision: / })
+})
 
 t.test('verify finds a file truncated in the middle of its last line', async (t) => {
   const { dir, file } = await ledgerWith(4)

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { canonicalJson, genesisHash, lineHash } from './chain.js'
 import { checkpointFile, checkpointSignedBy, type Checkpoint } from './checkpoint.js'
+import { auditRecordVersion, recordSchemas, type EventType } from './record.js'
 
 export type ProblemKind = 'malformed' | 'altered' | 'missing' | 'reordered' | 'truncated' | 'misplaced' | 'bad signature'
 
@@ -112,6 +113,13 @@ async function verifyChain(dir: string, instance: string, options: VerifyOptions
         return fail('altered', expected === 1 ? 'the first record does not start the chain' : `the hash of record ${expected - 1} does not match: record ${expected - 1} or this one was altered`)
       }
       if (record.instance !== instance) return fail('misplaced', `the record names instance ${String(record.instance)}, not ${instance}`)
+      const schema = recordSchemas[(record as { type?: string }).type as EventType]
+      if (schema === undefined) return fail('malformed', `unknown record type ${String((record as { type?: unknown }).type)}`)
+      const checked = schema.safeParse(record)
+      if (!checked.success) {
+        const issue = checked.error.issues[0]!
+        return fail('malformed', `the record does not match its schema (v${auditRecordVersion}): ${issue.path.join('.') || '(top)'}: ${issue.message}`)
+      }
       prev = lineHash(line)
       const signed = signedHashes.get(expected)
       if (signed !== undefined && signed !== prev) return fail('altered', 'the record differs from the one the checkpoint signed: the chain was rewritten from here or before')
