@@ -5,11 +5,14 @@
 //   c. the gateway with the embedded store and the full audit ledger, on a realistic mix
 //      (90% allowed licence lookups, 10% immigration lookups on DMV that are denied);
 //   c100. the gateway with every query allowed and forwarded (the proxy's exact work, plus ours);
+//   c-noaudit. c without the audit ledger (bench/gateway-without-ledger.ts; production has no such
+//      switch), so the table shows what the ledger costs the gateway in the same run;
 //   d. the gateway with the Redis store (REDIS_URL, a redis-server started here), on the same mix as c;
 //      Redis's own command counters (INFO commandstats) over the run show the round trips per query.
 // Each run measures every target once; the table gives medians over BENCH_RUNS runs of req/s, p50 and
 // p99 latency, and the server process's CPU microseconds per request (from /proc/PID/stat).
-// Settings: BENCH_RUNS (3), BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_TARGETS (all: a,b,c,c100,d),
+// Then the ledger on its own (bench/ledger.ts): durable records per second from 1,024 concurrent appenders.
+// Settings: BENCH_RUNS (3), BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_TARGETS (all: a,b,c,c100,c-noaudit,d),
 // BENCH_LOG_LEVEL (the gateway's LOG_LEVEL, info).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { copyFileSync, cpSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs'
@@ -18,6 +21,7 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { generatePopulation } from '../src/backends/population.js'
 import { mintToken } from '../src/http/auth.js'
+import { benchLedger } from './ledger.js'
 
 const root = new URL('../..', import.meta.url).pathname
 const runs = Number(process.env.BENCH_RUNS ?? 3)
@@ -119,6 +123,7 @@ const gatewayEnv = {
   LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
 }
 const gateway = await start('gateway', 'dist/src/main.js', gatewayEnv, /listening on (http:\S+)/)
+const gatewayNoAudit = await start('gateway-noaudit', 'dist/bench/gateway-without-ledger.js', { ...gatewayEnv, STATE_DIR: join(work, 'state-noaudit'), AUDIT_DIR: join(work, 'audit-noaudit') }, /listening on (http:\S+)/)
 
 // The Redis-backed gateway: its own redis-server (no persistence needed for a benchmark).
 const redisPort = 20_000 + Math.floor(Math.random() * 20_000)
@@ -172,12 +177,13 @@ for (const [name, requests] of Object.entries(files)) {
   writeFileSync(join(work, `${name}.tsv`), requests.map((request) => `POST\t${path}\t${(request.headers as Record<string, string>).authorization ?? '-'}\t${request.body}`).join('\n'))
 }
 
-const selected = (process.env.BENCH_TARGETS ?? 'a,b,c,c100,d').split(',')
+const selected = (process.env.BENCH_TARGETS ?? 'a,b,c,c100,c-noaudit,d').split(',')
 const targets = [
   { key: 'a', label: 'a. DMV backend, direct', url: dmvUrl, path: '/v1/driver-licenses/search', file: 'direct', pid: backends.child.pid! },
   { key: 'b', label: 'b. bare undici proxy', url: proxy.match[1]!, path: '/v1/query', file: 'proxy', pid: proxy.child.pid! },
   { key: 'c', label: 'c. gateway, 90% allowed / 10% denied', url: gateway.match[1]!, path: '/v1/query', file: 'mix', pid: gateway.child.pid! },
   { key: 'c100', label: 'c100. gateway, 100% allowed', url: gateway.match[1]!, path: '/v1/query', file: 'allowed', pid: gateway.child.pid! },
+  { key: 'c-noaudit', label: 'c-noaudit. c without the audit ledger', url: gatewayNoAudit.match[1]!, path: '/v1/query', file: 'mix', pid: gatewayNoAudit.child.pid! },
   { key: 'd', label: 'd. gateway + Redis store, 90/10 mix', url: redisGateway.match[1]!, path: '/v1/query', file: 'mix', pid: redisGateway.child.pid! },
 ].filter((target) => selected.includes(target.key))
 
@@ -194,6 +200,14 @@ for (let run = 1; run <= runs; run++) {
     results.get(target.key)!.push({ ...result, cpuMicros: (cpu * 1e6) / result.requests, ...(target.key === 'd' ? { redisPerQuery } : {}) })
     process.stderr.write(`run ${run}/${runs} ${target.label}: ${Math.round(result.rps)} req/s, p99 ${result.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}\n`)
   }
+}
+
+// --- the ledger on its own ---------------------------------------------------------------------------
+const ledgerRuns = []
+for (let run = 1; run <= runs; run++) {
+  const result = await benchLedger(300_000, 1024)
+  ledgerRuns.push(result)
+  process.stderr.write(`run ${run}/${runs} ledger alone: ${Math.round(result.recordsPerSecond)} durable records/s, ${result.cpuMicrosPerRecord.toFixed(1)} µs CPU each\n`)
 }
 
 // --- report ------------------------------------------------------------------------------------------
@@ -222,6 +236,8 @@ const lines = [
   ...summary.map((entry) => `| ${entry.label} | ${Math.round(entry.rps)} | ${entry.p50.toFixed(1)} | ${entry.p99.toFixed(1)} | ${Math.round(entry.cpuMicros)} |`),
   '',
   `Ratios (throughput): c/a = ${ratio('c', 'a')}, c/b = ${ratio('c', 'b')}, c100/b = ${ratio('c100', 'b')}, d/c = ${ratio('d', 'c')} (Redis store / embedded store).`,
+  ...(byKey.has('c') && byKey.has('c-noaudit') ? [`The audit ledger costs the gateway ${((1 - byKey.get('c')!.rps / byKey.get('c-noaudit')!.rps) * 100).toFixed(1)}% of its throughput (c against c-noaudit) and ${Math.round(byKey.get('c')!.cpuMicros - byKey.get('c-noaudit')!.cpuMicros)} µs CPU per query.`] : []),
+  `The ledger alone (bench/ledger.ts, 1,024 concurrent appenders, 300,000 decision records, canonical JSON + SHA-256 chain + group-committed fdatasync): ${Math.round(median(ledgerRuns.map((result) => result.recordsPerSecond)))} durable records/s, ${median(ledgerRuns.map((result) => result.cpuMicrosPerRecord)).toFixed(1)} µs CPU per record (median of ${runs}).`,
   ...(byKey.has('d') ? [`Redis round trips per query in d (client commands in INFO commandstats over the run, all EVALSHA of the admit script, / requests answered): ${byKey.get('d')!.redisPerQuery!.toFixed(3)}.`] : []),
   `Non-2xx answers: ${summary.map((entry) => `${entry.key} ${entry.non2xx}`).join(', ')} (the denied tenth of c answers 403 by design); errors: ${summary.reduce((sum, entry) => sum + entry.errors, 0)}.`,
 ]

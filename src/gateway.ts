@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
 import { loadSigningKey } from './audit/checkpoint.js'
-import { AuditLedger } from './audit/ledger.js'
+import { AuditLedger, type Ledger } from './audit/ledger.js'
 import { generatePopulation, type Population } from './backends/population.js'
 import { startCriminalHistory, startDmv, type RunningBackend } from './backends/server.js'
 import type { Config } from './config.js'
@@ -24,6 +24,8 @@ export interface GatewayOptions {
   readonly clock?: () => number
   /** Reuse a generated population (tests and the benchmark start several gateways). */
   readonly population?: Population
+  /** Only for bench/: a ledger in place of the audit ledger, to measure what the audit costs. */
+  readonly ledger?: Ledger
 }
 
 export interface Gateway {
@@ -79,7 +81,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
         : await RedisStateStore.open({ url: config.redisUrl, timeoutMs: config.redisTimeoutMs, seedWhenEmpty: config.seedSamples, ...(options.clock === undefined ? {} : { clock: options.clock }) })
     closers.push(() => store.close())
 
-    const ledger = await AuditLedger.open(config.auditDir, config.instanceId, {
+    const ledger: Ledger = options.ledger ?? await AuditLedger.open(config.auditDir, config.instanceId, {
       explicit: config.instanceIdExplicit,
       observer: ledgerObserver(metrics),
       signingKey: loadSigningKey(config.auditDir, config.audit.signingKeyFile),

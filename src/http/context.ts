@@ -1,7 +1,7 @@
 // What routes share: the dependencies buildApp receives, the request decoration for the verified
 // identity, and the role hook.
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { AuditLedger } from '../audit/ledger.js'
+import type { Ledger } from '../audit/ledger.js'
 import { GatewayError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import type { PolicySet } from '../policy/compile.js'
@@ -17,7 +17,7 @@ export interface PolicyHolder {
 export interface AppDependencies {
   readonly policy: PolicyHolder
   readonly store: StateStore
-  readonly ledger: AuditLedger
+  readonly ledger: Ledger
   readonly upstreams: Upstreams
   readonly authenticate: (authorization: string | undefined) => Identity
   readonly metrics: Metrics
