@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AuditLedger } from '../src/audit/ledger.js'
-import type { AuditEvent } from '../src/audit/record.js'
+import { sampleDecision } from '../test/fixtures/events.js'
 import { randomUUID } from 'node:crypto'
 
 export interface LedgerBench {
@@ -20,24 +20,7 @@ export async function benchLedger(total: number, writers: number): Promise<Ledge
   const dir = mkdtempSync(join(tmpdir(), 'clets-ledger-bench-'))
   let batches = 0
   const ledger = await AuditLedger.open(dir, 'bench', { observer: { batchWritten: () => batches++, writeFailed: () => undefined } })
-  const decision = (): AuditEvent => ({
-    type: 'query.decision',
-    id: randomUUID(),
-    ori: 'CA0194200',
-    sub: 'officer-17',
-    terminal: null,
-    source: '127.0.0.1',
-    database: 'dmv.driver_license',
-    databaseClass: 'non_criminal_history',
-    purpose: 'traffic_enforcement',
-    caseNumber: null,
-    subject: { licenseNumber: 'A1234567' },
-    outcome: 'allow',
-    rule: 'ppp.permitted',
-    policyRevision: '0123456789abcdef',
-    agencyVersion: 2,
-    monitored: false,
-  })
+  const decision = () => sampleDecision(randomUUID())
   let next = 0
   const started = performance.now()
   const cpu = process.cpuUsage()

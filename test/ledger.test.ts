@@ -9,30 +9,12 @@ import { canonicalJson } from '../src/audit/chain.js'
 import { AuditLedger } from '../src/audit/ledger.js'
 import type { AuditEvent } from '../src/audit/record.js'
 import { verifyLedger } from '../src/audit/verify.js'
+import { sampleDecision } from './fixtures/events.js'
 import { root, tempDir } from './helpers.js'
 
 const run = promisify(execFile)
 
-function decision(n: number): AuditEvent {
-  return {
-    type: 'query.decision',
-    id: `decision-${n}`,
-    ori: 'CA0194200',
-    sub: 'officer-17',
-    terminal: null,
-    source: '127.0.0.1',
-    database: 'dmv.driver_license',
-    databaseClass: 'non_criminal_history',
-    purpose: 'traffic_enforcement',
-    caseNumber: null,
-    subject: { licenseNumber: 'A1234567' },
-    outcome: 'allow',
-    rule: 'ppp.permitted',
-    policyRevision: '0123456789abcdef',
-    agencyVersion: 2,
-    monitored: false,
-  }
-}
+const decision = (n: number): AuditEvent => sampleDecision(`decision-${n}`)
 
 async function ledgerWith(records: number): Promise<{ dir: string; file: string }> {
   const dir = tempDir('ledger')
