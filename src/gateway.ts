@@ -12,7 +12,7 @@ import type { Config } from './config.js'
 import { developmentSecret } from './dev-secret.js'
 import { createAuthenticator } from './http/auth.js'
 import type { AppDependencies, PolicyHolder } from './http/context.js'
-import { createMetrics, ledgerObserver } from './metrics.js'
+import { createMetrics, ledgerObserver, redisObserver } from './metrics.js'
 import { loadPolicyDir } from './policy-files.js'
 import { MemoryStateStore } from './state/memory.js'
 import { RedisStateStore } from './state/redis.js'
@@ -78,7 +78,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
     const store: StateStore =
       config.redisUrl === undefined
         ? await MemoryStateStore.open(config.stateDir)
-        : await RedisStateStore.open({ url: config.redisUrl, timeoutMs: config.redisTimeoutMs, seedWhenEmpty: config.seedSamples, ...(options.clock === undefined ? {} : { clock: options.clock }) })
+        : await RedisStateStore.open({ url: config.redisUrl, timeoutMs: config.redisTimeoutMs, seedWhenEmpty: config.seedSamples, observer: redisObserver(metrics), ...(options.clock === undefined ? {} : { clock: options.clock }) })
     closers.push(() => store.close())
 
     const ledger: Ledger = options.ledger ?? await AuditLedger.open(config.auditDir, config.instanceId, {
@@ -91,6 +91,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
       clock,
     })
     closers.push(() => ledger.close())
+    metrics.bind({ agencies: () => store.list(), stateAgeSeconds: () => store.stateAgeSeconds(), auditBacklog: () => (ledger instanceof AuditLedger ? ledger.backlog : 0) })
 
     if (config.seedSamples && (await store.isPristine())) {
       const now = clock()

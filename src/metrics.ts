@@ -105,8 +105,16 @@ export class HotHistogram<L extends string> {
   }
 }
 
+/** What the gauges read at scrape time, bound once the store and the ledger exist. */
+export interface GaugeSources {
+  agencies(): Promise<readonly { sanction: { type: string; until?: string | undefined } | null }[]>
+  stateAgeSeconds(): number
+  auditBacklog(): number
+}
+
 /** Builds a registry with every collector; one per app, so tests can run several apps in one process. */
 export function createMetrics() {
+  let sources: GaugeSources | null = null
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'gateway_' })
   const metrics = {
@@ -166,11 +174,74 @@ export function createMetrics() {
       help: 'Policy reloads that failed; the last good policy set stays in force',
       registers: [registry],
     }),
+    redisDuration: new Histogram({
+      name: 'gateway_redis_round_trip_seconds',
+      help: 'Time of one Redis round trip of the query path (one pipeline of admit scripts)',
+      buckets: latencyBuckets,
+      registers: [registry],
+    }),
+    redisErrors: new Counter({
+      name: 'gateway_redis_errors_total',
+      help: 'Redis round trips of the query path that failed or timed out (those queries answered 503)',
+      registers: [registry],
+    }),
+    stateAge: new Gauge({
+      name: 'gateway_agency_state_age_seconds',
+      help: 'Seconds since this instance last had authoritative agency state (0 with the embedded store)',
+      registers: [registry],
+      collect() {
+        if (sources !== null) this.set(sources.stateAgeSeconds())
+      },
+    }),
+    agenciesBySanction: new Gauge({
+      name: 'gateway_agencies',
+      help: 'Registered agencies by the sanction in force (none, censure, suspension, removal)',
+      labelNames: ['sanction'] as const,
+      registers: [registry],
+      async collect() {
+        if (sources === null) return
+        const counts: Record<string, number> = { none: 0, censure: 0, suspension: 0, removal: 0 }
+        try {
+          const now = Date.now()
+          for (const { sanction } of await sources.agencies()) {
+            const lapsed = sanction?.type === 'suspension' && sanction.until !== undefined && Date.parse(sanction.until) <= now
+            counts[sanction === null || lapsed ? 'none' : sanction.type]!++
+          }
+        } catch {
+          return // state unavailable: the last values stay, and gateway_agency_state_age_seconds grows
+        }
+        for (const [sanction, count] of Object.entries(counts)) this.labels(sanction).set(count)
+      },
+    }),
+    auditBacklog: new Gauge({
+      name: 'gateway_audit_backlog_records',
+      help: 'Records waiting for the next audit batch',
+      registers: [registry],
+      collect() {
+        if (sources !== null) this.set(sources.auditBacklog())
+      },
+    }),
+    /** Binds the gauges to the running store and ledger. */
+    bind(bound: GaugeSources) {
+      sources = bound
+    },
   }
   return metrics
 }
 
 export type Metrics = ReturnType<typeof createMetrics>
+
+/** The Redis store's view of the metrics. */
+export function redisObserver(metrics: Metrics) {
+  return {
+    roundTrip(seconds: number) {
+      metrics.redisDuration.observe(seconds)
+    },
+    failed() {
+      metrics.redisErrors.inc()
+    },
+  }
+}
 
 /** The ledger's view of the metrics. */
 export function ledgerObserver(metrics: Metrics): LedgerObserver {

@@ -110,6 +110,9 @@ t.test('(c) Redis killed: 503 fast, never a hang and never an allow; not ready; 
   t.equal(operator.status, 503, 'an operator change is refused too, not queued')
   const metrics = await call(b.url, 'GET', '/metrics')
   t.match(metrics.body, /gateway_fault_refusals_total\{code="state_unavailable"\} [1-9]/)
+  t.match(metrics.body, /^gateway_redis_errors_total [1-9]/m, 'failed round trips counted')
+  t.match(metrics.body, /^gateway_redis_round_trip_seconds_count [1-9]/m, 'round trips timed')
+  t.match(metrics.body, /^gateway_agency_state_age_seconds (\d+(\.\d+)?)$/m)
 })
 
 t.test('(d) Redis back but empty (no persistence): formerly known agencies are refused, not allowed', async (t) => {

@@ -188,6 +188,11 @@ export class AuditLedger implements Ledger {
     throw new Error(`no free audit instance directory under ${auditDir}`)
   }
 
+  /** Records appended and not yet in a batch being written. */
+  get backlog(): number {
+    return this.open.records.length
+  }
+
   /** False after a failed write, until a later batch is written. */
   get writable(): boolean {
     return this.healthy && !this.closed

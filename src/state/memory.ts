@@ -170,6 +170,10 @@ export class MemoryStateStore implements StateStore {
     return Promise.resolve(true)
   }
 
+  stateAgeSeconds(): number {
+    return 0
+  }
+
   async close(): Promise<void> {
     await this.writes
     await this.journal.close()

@@ -105,6 +105,7 @@ export interface RedisStoreOptions {
   readonly seedWhenEmpty: boolean
   /** Tests pass a clock; production uses the Redis server's TIME. */
   readonly clock?: () => number
+  readonly observer?: { roundTrip(seconds: number): void; failed(): void }
 }
 
 function connect(url: string, timeoutMs: number): ScriptedRedis {
@@ -124,6 +125,8 @@ function connect(url: string, timeoutMs: number): ScriptedRedis {
 
 export class RedisStateStore implements StateStore {
   private readonly copies = new Map<string, AgencyState>()
+  /** When a query-path round trip last succeeded (performance.now ms). */
+  private lastFresh = performance.now()
 
   private constructor(
     private readonly redis: ScriptedRedis,
@@ -180,8 +183,13 @@ export class RedisStateStore implements StateStore {
         this.options.clock === undefined ? '' : String(now),
       )
     }
+    const started = performance.now()
     pipeline.exec().then(
       (results) => {
+        const now = performance.now()
+        this.options.observer?.roundTrip((now - started) / 1000)
+        if (results !== null && results.every(([error]) => error === null)) this.lastFresh = now
+        else this.options.observer?.failed()
         batch.forEach((admit, index) => {
           const [error, reply] = results?.[index] ?? [new Error('no reply'), null]
           if (error !== null) admit.reject(new StateUnavailableError(`Redis: ${error.message}`, { cause: error }))
@@ -195,6 +203,7 @@ export class RedisStateStore implements StateStore {
         })
       },
       (error: Error) => {
+        this.options.observer?.failed()
         for (const admit of batch) admit.reject(new StateUnavailableError(`Redis: ${error.message}`, { cause: error }))
       },
     )
@@ -305,6 +314,10 @@ export class RedisStateStore implements StateStore {
     } catch {
       return false
     }
+  }
+
+  stateAgeSeconds(): number {
+    return Math.round((performance.now() - this.lastFresh) / 100) / 10
   }
 
   /** Every agency as stored (for gatewayctl state export). */

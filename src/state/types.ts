@@ -82,5 +82,7 @@ export interface StateStore {
   isPristine(): Promise<boolean>
   /** True when the store can serve the query path now. */
   ready(): Promise<boolean>
+  /** Seconds since the instance last had authoritative state (0 for the embedded store, which is it). */
+  stateAgeSeconds(): number
   close(): Promise<void>
 }
