@@ -68,6 +68,7 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
     } else {
       deps.metrics.rejections.labels(failure.code).inc()
     }
+    if (failure.code === 'overloaded') reply.header('retry-after', '1')
     reply.code(failure.status)
     return errorBody(failure)
   })

@@ -28,6 +28,8 @@ const environment = z.object({
   AUDIT_CHECKPOINT_RECORDS: z.coerce.number().int().min(1).max(10_000_000).default(1000),
   AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(10),
   AUDIT_SEGMENT_BYTES: z.coerce.number().int().min(4096).max(2 ** 40).default(64 * 1024 * 1024),
+  SHED_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(200),
+  SHED_HEAP_USED_RATIO: z.coerce.number().min(0).max(1).default(0.9),
   REDIS_TIMEOUT_MS: millis(10_000).default(500),
   GATEWAY_SEED_SAMPLES: z.enum(['true', 'false']).optional(),
   GATEWAY_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)').optional(),
@@ -75,6 +77,7 @@ export interface Config {
   readonly instanceIdExplicit: boolean
   readonly upstream: { readonly connectTimeoutMs: number; readonly timeoutMs: number; readonly connections: number }
   readonly requestTimeoutMs: number
+  readonly shedding: { readonly maxEventLoopDelayMs: number; readonly maxHeapUsedRatio: number }
   readonly backends: { readonly population: number; readonly seed: number; readonly dmvPort: number; readonly criminalHistoryPort: number }
 }
 
@@ -130,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       connections: e.UPSTREAM_CONNECTIONS,
     },
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    shedding: { maxEventLoopDelayMs: e.SHED_EVENT_LOOP_DELAY_MS, maxHeapUsedRatio: e.SHED_HEAP_USED_RATIO },
     backends: {
       population: e.BACKEND_POPULATION,
       seed: e.BACKEND_SEED,

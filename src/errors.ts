@@ -30,6 +30,7 @@ export const errorCatalogue = {
   upstream_error: { status: 502, category: 'upstream', message: 'the database answered with an error' },
   state_unavailable: { status: 503, category: 'unavailable', message: 'agency state is unavailable; the gateway cannot decide safely' },
   audit_unavailable: { status: 503, category: 'unavailable', message: 'the audit ledger is not writable; the gateway cannot answer unaudited' },
+  overloaded: { status: 503, category: 'unavailable', message: 'the gateway is overloaded; retry shortly' },
   upstream_timeout: { status: 504, category: 'upstream', message: 'the database did not answer in time' },
 } as const satisfies Record<string, ErrorSpec>
 

@@ -13,6 +13,7 @@ import { developmentSecret } from './dev-secret.js'
 import { createAuthenticator } from './http/auth.js'
 import type { AppDependencies, PolicyHolder } from './http/context.js'
 import { createMetrics, ledgerObserver, redisObserver } from './metrics.js'
+import { LoadShedder } from './overload.js'
 import { loadPolicyDir } from './policy-files.js'
 import { MemoryStateStore } from './state/memory.js'
 import { RedisStateStore } from './state/redis.js'
@@ -107,7 +108,9 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
     const upstreams = new Upstreams({ dmv: dmvUrl, criminal_history: criminalHistoryUrl }, config.upstream)
     closers.push(() => upstreams.close())
 
-    const deps: AppDependencies = { policy, store, ledger, upstreams, authenticate, metrics, clock }
+    const load = new LoadShedder(config.shedding)
+    closers.push(async () => load.stop())
+    const deps: AppDependencies = { policy, store, ledger, upstreams, authenticate, metrics, clock, load }
     const app = buildApp({ logger, requestTimeoutMs: config.requestTimeoutMs }, deps)
     // Closed first: stop accepting, finish in-flight requests; then the ledger flushes. Keep-alive
     // connections that go idle after close() began are closed as they go idle, and whatever is still

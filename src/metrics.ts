@@ -174,6 +174,11 @@ export function createMetrics() {
       help: 'Policy reloads that failed; the last good policy set stays in force',
       registers: [registry],
     }),
+    loadShed: new Counter({
+      name: 'gateway_load_shed_total',
+      help: 'Queries refused with 503 overloaded because the event loop or the heap was past its threshold',
+      registers: [registry],
+    }),
     redisDuration: new Histogram({
       name: 'gateway_redis_round_trip_seconds',
       help: 'Time of one Redis round trip of the query path (one pipeline of admit scripts)',

@@ -64,6 +64,9 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     GATEWAY_JWT_SECRET: secret,
     GATEWAY_INSTANCE_ID: 'test',
     LOG_LEVEL: 'silent',
+    // The gateway shares this process's event loop with the test itself: load shedding is off here,
+    // and on in test/overload.test.ts, which drives it.
+    SHED_EVENT_LOOP_DELAY_MS: '0',
     ...options.env,
   })
   const gateway = await startGateway(config, createLogger(config.logLevel), {

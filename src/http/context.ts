@@ -23,6 +23,7 @@ export interface AppDependencies {
   readonly metrics: Metrics
   /** Epoch milliseconds; injected so tests control time. */
   readonly clock: () => number
+  readonly load: { readonly overloaded: boolean }
 }
 
 declare module 'fastify' {

@@ -10,17 +10,18 @@ export function operationsRoutes(app: FastifyInstance, deps: AppDependencies): v
     type: 'object',
     properties: {
       status: { type: 'string' },
-      checks: { type: 'object', properties: { policy: { type: 'string' }, state: { type: 'string' }, audit: { type: 'string' } } },
+      checks: { type: 'object', properties: { policy: { type: 'string' }, state: { type: 'string' }, audit: { type: 'string' }, load: { type: 'string' } } },
     },
   } as const
   app.get('/readyz', { schema: { response: { 200: readySchema, 503: readySchema } } }, async (_request, reply) => {
     const state = await deps.store.ready().catch(() => false)
     const audit = deps.ledger.writable
-    const ready = state && audit
+    const load = !deps.load.overloaded
+    const ready = state && audit && load
     reply.code(ready ? 200 : 503)
     return {
       status: ready ? 'ready' : 'not_ready',
-      checks: { policy: deps.policy.current.revision, state: state ? 'ok' : 'unavailable', audit: audit ? 'ok' : 'unwritable' },
+      checks: { policy: deps.policy.current.revision, state: state ? 'ok' : 'unavailable', audit: audit ? 'ok' : 'unwritable', load: load ? 'ok' : 'shedding' },
     }
   })
 

@@ -96,6 +96,10 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
   // still answers 401 before any input problem, as with a hook.
   app.post<{ Body: QueryBody }>('/v1/query', { schema: querySchema }, async (request, reply) => {
     const identity = authorize(deps, request, 'terminal')
+    if (deps.load.overloaded) {
+      metrics.loadShed.inc()
+      throw new GatewayError('overloaded')
+    }
     const body = request.body
     const policy = deps.policy.current
     const database = policy.databases.get(body.database)
