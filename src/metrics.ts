@@ -120,6 +120,8 @@ export function createMetrics() {
   const metrics = {
     registry,
     decisions: new HotCounter('gateway_decisions_total', 'Query decisions by outcome, rule, database class and purpose', ['outcome', 'rule', 'database_class', 'purpose'], registry),
+    /** Per agency, and only for registered agencies: the ORI label comes from the registry, never from a token alone. */
+    agencyDecisions: new HotCounter('gateway_agency_decisions_total', 'Query decisions of each registered agency, by outcome; monitored marks the agencies DOJ monitors', ['ori', 'outcome', 'monitored'], registry),
     rejections: new Counter({
       name: 'gateway_query_rejections_total',
       help: 'Queries refused before a decision: bad input, bad token, wrong role (4xx), by error code',

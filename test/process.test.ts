@@ -39,6 +39,9 @@ t.test("the README's first allowed and first denied query give the answers the R
 })
 
 t.test('/metrics after a mixed workload shows decisions by outcome, rule, class and purpose, and no subject data', async (t) => {
+  const stranger = await gatewayctl('token', '--sub', 'x-1', '--ori', 'CA9999999', '--role', 'terminal')
+  const unknown = await call(url, 'POST', '/v1/query', { token: stranger, body: { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } } })
+  t.equal(unknown.body.decision.rule, 'agency.unknown')
   const metrics = await call(url, 'GET', '/metrics')
   t.equal(metrics.status, 200)
   t.match(metrics.body, /gateway_decisions_total\{outcome="allow",rule="ppp.permitted",database_class="non_criminal_history",purpose="traffic_enforcement"\} 1/)
@@ -51,6 +54,8 @@ t.test('/metrics after a mixed workload shows decisions by outcome, rule, class 
   t.match(metrics.body, /^gateway_agencies\{sanction="none"\} 3$/m, 'three sample agencies without a sanction')
   t.match(metrics.body, /^gateway_agencies\{sanction="censure"\} 1$/m, 'and the censured sheriff')
   t.match(metrics.body, /^gateway_agency_state_age_seconds 0$/m)
+  t.match(metrics.body, /^gateway_agency_decisions_total\{ori="CADHS0100",outcome="deny",monitored="true"\} 1$/m, 'per registered agency')
+  t.notMatch(metrics.body, /CA9999999/, 'never an unregistered ORI, though one queried')
   t.match(metrics.body, /^gateway_audit_backlog_records \d+$/m)
   for (const secret of ['A1234567', 'WRIGHT', 'officer-17', 'ero-agent-3']) t.notOk(metrics.body.includes(secret), `no ${secret} in metrics`)
   t.equal((await call(url, 'GET', '/readyz')).status, 200)

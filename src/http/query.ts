@@ -138,6 +138,8 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     await ledger.append(record, now)
     request.decisionId = id
     metrics.decisions.child(`${decision.rule}|${database.id}|${purpose.id}`, decision.outcome, decision.rule, database.class, purpose.id).value++
+    const agency = admission.agency
+    if (agency !== null) metrics.agencyDecisions.child(`${agency.ori}|${decision.outcome}|${agency.monitored}`, agency.ori, decision.outcome, String(agency.monitored)).value++
     reply.header('x-decision-id', id)
     rateHeaders(reply, policy, admission.rate)
 
