@@ -44,6 +44,9 @@ const environment = z.object({
   CRIMINAL_HISTORY_PORT: port.default(9102),
 })
 
+/** The names of every environment variable the gateway reads. */
+export const environmentVariables: readonly string[] = Object.keys(environment.shape)
+
 export interface Config {
   readonly host: string
   readonly port: number

@@ -1,0 +1,101 @@
+// The deployment files, checked statically (no Docker engine runs here): the compose stack is wired by
+// names that exist, with the contract's ports and variables; Prometheus's config passes promtool; every
+// dashboard panel reads only metrics the gateway exports; the Dockerfile builds what npm start runs.
+import { execFile } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { parse } from 'yaml'
+import { environmentVariables } from '../src/config.js'
+import { root } from './helpers.js'
+import { exportedSeries, metricsIn } from './metric-names.js'
+
+const exec = promisify(execFile)
+const docker = join(root, 'docker')
+const compose = parse(readFileSync(join(docker, 'compose.yaml'), 'utf8'), { merge: true }) as {
+  services: Record<string, { image?: string; build?: { context: string; dockerfile: string }; command?: string[]; environment?: Record<string, string>; ports?: string[]; volumes?: string[]; depends_on?: string[] }>
+  volumes: Record<string, unknown>
+}
+const services = compose.services
+const gateways = Object.entries(services).filter(([name]) => name.startsWith('gateway-'))
+
+t.test('compose: Redis with AOF, two gateway replicas, backends, Prometheus and Grafana', async (t) => {
+  t.same(Object.keys(services).sort(), ['backends', 'gateway-a', 'gateway-b', 'grafana', 'prometheus', 'redis'])
+  t.ok(services.redis!.command!.includes('--appendonly') && services.redis!.command!.includes('yes'), 'Redis persists with AOF')
+  t.equal(gateways.length, 2)
+})
+
+t.test('compose: every gateway variable is one the gateway reads, and every URL names a service and its port', async (t) => {
+  const backends = services.backends!.environment!
+  for (const [name, service] of gateways) {
+    const env = service.environment!
+    for (const variable of Object.keys(env)) t.ok(environmentVariables.includes(variable), `${name}: ${variable} is a gateway variable`)
+    const hostOf = (url: string) => new URL(url).hostname
+    t.ok(services[hostOf(env.REDIS_URL!)], `${name}: REDIS_URL names the ${hostOf(env.REDIS_URL!)} service`)
+    t.equal(new URL(env.DMV_URL!).port, backends.DMV_PORT, `${name}: DMV_URL port is the backends' DMV_PORT`)
+    t.equal(new URL(env.CRIMINAL_HISTORY_URL!).port, backends.CRIMINAL_HISTORY_PORT, `${name}: CRIMINAL_HISTORY_URL port`)
+    t.ok(services[hostOf(env.DMV_URL!)] && services[hostOf(env.CRIMINAL_HISTORY_URL!)], `${name}: the databases are services`)
+    t.equal(env.HOST, '0.0.0.0', `${name}: listens on every interface inside its container`)
+    t.match(service.ports![0], new RegExp(`:${env.PORT}$`), `${name}: publishes its PORT`)
+    for (const dependency of service.depends_on ?? []) t.ok(services[dependency], `${name} depends on ${dependency}, which exists`)
+  }
+  t.equal(new Set(gateways.map(([, service]) => service.environment!.GATEWAY_INSTANCE_ID)).size, 2, 'each replica its own audit chain')
+  for (const variable of Object.keys(services.backends!.environment!)) t.ok(environmentVariables.includes(variable), `backends: ${variable}`)
+})
+
+t.test('compose: mounted folders and files exist, named volumes are declared, the image builds from the Dockerfile', async (t) => {
+  for (const [name, service] of Object.entries(services)) {
+    for (const volume of service.volumes ?? []) {
+      const source = volume.split(':')[0]!
+      if (source.startsWith('.')) t.ok(existsSync(join(docker, source)), `${name}: ${source} exists`)
+      else t.ok(source in compose.volumes, `${name}: volume ${source} is declared`)
+    }
+    if (service.build !== undefined) t.ok(existsSync(join(docker, service.build.context, service.build.dockerfile)), `${name}: ${service.build.dockerfile} exists`)
+  }
+  t.ok(existsSync(join(root, services.backends!.command![1]!.replace('dist/src/', 'src/').replace(/\.js$/, '.ts'))), 'the backends command runs a built source file')
+})
+
+t.test('prometheus.yml passes promtool, scrapes both replicas by service name, and loads the rules', async (t) => {
+  const check = await exec('promtool', ['check', 'config', 'prometheus.yml'], { cwd: join(docker, 'prometheus') })
+  t.match(check.stdout, /SUCCESS/)
+  const config = parse(readFileSync(join(docker, 'prometheus/prometheus.yml'), 'utf8')) as { scrape_configs: { static_configs: { targets: string[] }[] }[] }
+  const targets = config.scrape_configs.flatMap((scrape) => scrape.static_configs.flatMap((group) => group.targets))
+  t.same(targets.sort(), gateways.map(([name, service]) => `${name}:${service.environment!.PORT}`).sort())
+})
+
+t.test('the dashboard: provisioned datasource, no dead panel, only exported metrics and defined recording rules', async (t) => {
+  const dashboard = JSON.parse(readFileSync(join(docker, 'grafana/dashboards/clets-gateway.json'), 'utf8')) as { panels: { title: string; datasource: { uid: string }; targets: { expr: string }[] }[] }
+  const datasource = (parse(readFileSync(join(docker, 'grafana/provisioning/datasources/prometheus.yaml'), 'utf8')) as { datasources: { uid: string; url: string }[] }).datasources[0]!
+  t.ok(services[new URL(datasource.url).hostname], 'the datasource URL names the prometheus service')
+  const exported = await exportedSeries()
+  const rules = readFileSync(join(docker, 'prometheus/rules.yml'), 'utf8')
+  const recorded = new Set([...rules.matchAll(/record: (\S+)/g)].map((match) => match[1]!))
+  const titles = ['Block rate by rule', 'Immigration lookups on non-criminal data', 'Top agencies by denials', 'Decisions by purpose', 'Query latency p50 / p99', 'Audit ledger health', 'Redis health', 'Sanctioned agencies']
+  for (const title of titles) t.ok(dashboard.panels.some((panel) => panel.title === title), `a panel "${title}"`)
+  for (const panel of dashboard.panels) {
+    t.equal(panel.datasource.uid, datasource.uid, `${panel.title}: the provisioned datasource`)
+    t.ok(panel.targets.length > 0, `${panel.title}: has a query`)
+    for (const { expr } of panel.targets) {
+      const names = metricsIn(expr)
+      const recordings = [...expr.matchAll(/\bgateway:[a-z0-9_:]+/g)].map((match) => match[0])
+      t.ok(names.length + recordings.length > 0, `${panel.title}: reads a gateway metric`)
+      for (const name of names) t.ok(exported.has(name), `${panel.title}: ${name} is exported`)
+      for (const name of recordings) t.ok(recorded.has(name), `${panel.title}: ${name} is a recording rule`)
+    }
+  }
+})
+
+t.test('the Dockerfile: build stage, slim non-root runtime on an LTS Node, production dependencies, /readyz healthcheck', async (t) => {
+  const dockerfile = readFileSync(join(docker, 'Dockerfile'), 'utf8')
+  const stages = [...dockerfile.matchAll(/^FROM node:(\d+)-\S+/gm)]
+  t.equal(stages.length, 2, 'two stages')
+  for (const stage of stages) t.equal(Number(stage[1]) % 2, 0, `node ${stage[1]} is an LTS line`)
+  t.match(dockerfile, /npm ci --omit=dev/)
+  t.match(dockerfile, /^USER node$/m)
+  t.match(dockerfile, /HEALTHCHECK[\s\S]*\/readyz/)
+  t.match(dockerfile, /CMD \["node", "dist\/src\/main.js"\]/)
+  const build = JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8')) as { include: string[] }
+  t.same(build.include, ['src/**/*.ts'], 'the image compiles src only')
+  t.match(readFileSync(join(root, '.dockerignore'), 'utf8'), /^node_modules$/m)
+})
