@@ -59,6 +59,15 @@ t.test('/metrics after a mixed workload shows decisions by outcome, rule, class 
   t.match(metrics.body, /^gateway_audit_backlog_records \d+$/m)
   for (const secret of ['A1234567', 'WRIGHT', 'officer-17', 'ero-agent-3']) t.notOk(metrics.body.includes(secret), `no ${secret} in metrics`)
   t.equal((await call(url, 'GET', '/readyz')).status, 200)
+  // Every metric issue 5 names, exported by a running gateway (TYPE lines print even before a first series).
+  const required = [
+    'gateway_decisions_total', 'gateway_agency_decisions_total', 'gateway_http_request_duration_seconds', 'gateway_upstream_request_duration_seconds',
+    'gateway_upstream_errors_total', 'gateway_audit_batch_records', 'gateway_audit_flush_duration_seconds', 'gateway_audit_write_failures_total',
+    'gateway_audit_backlog_records', 'gateway_redis_round_trip_seconds', 'gateway_redis_errors_total', 'gateway_agency_state_age_seconds',
+    'gateway_agencies', 'gateway_policy_info', 'gateway_load_shed_total', 'gateway_fault_refusals_total', 'gateway_query_rejections_total',
+    'gateway_process_cpu_seconds_total', 'gateway_process_resident_memory_bytes', 'gateway_nodejs_eventloop_lag_seconds',
+  ]
+  for (const name of required) t.match(metrics.body, new RegExp(`^# TYPE ${name} `, 'm'), `${name} is exported`)
 })
 
 t.test('SIGTERM under load: in-flight queries finish, every answered decision is in the ledger, exit 0', async (t) => {
