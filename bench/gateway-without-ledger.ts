@@ -6,7 +6,7 @@ import { createLogger } from '../src/logger.js'
 
 const config = loadConfig()
 const gateway = await startGateway(config, createLogger(config.logLevel), {
-  ledger: { writable: true, append: () => Promise.resolve(), close: () => Promise.resolve() },
+  ledger: { writable: true, backlog: 0, append: () => Promise.resolve(), close: () => Promise.resolve() },
 })
 process.stdout.write(`listening on ${gateway.url}\n`)
 process.on('SIGTERM', () => void gateway.close().then(() => process.exit(0)))

@@ -92,7 +92,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
       clock,
     })
     closers.push(() => ledger.close())
-    metrics.bind({ agencies: () => store.list(), stateAgeSeconds: () => store.stateAgeSeconds(), auditBacklog: () => (ledger instanceof AuditLedger ? ledger.backlog : 0) })
+    metrics.bind({ agencies: () => store.list(), stateAgeSeconds: () => store.stateAgeSeconds(), auditBacklog: () => ledger.backlog })
 
     if (config.seedSamples && (await store.isPristine())) {
       const now = clock()

@@ -119,6 +119,8 @@ async function chainEnd(path: string): Promise<{ seq: number; hash: string; size
 /** What the gateway needs of a ledger: AuditLedger is the one; the benchmark measures without one. */
 export interface Ledger {
   readonly writable: boolean
+  /** Records appended and not yet in a batch being written. */
+  readonly backlog: number
   append(event: AuditEvent, now: number): Promise<void>
   close(): Promise<void>
 }

@@ -3,6 +3,7 @@
 // subject identifiers are kept; never a token, never the records a database returned.
 import { z } from 'zod'
 import { agencyKinds, databaseClasses, ruleIds, sanctionScopes, sanctionTypes } from '../policy/types.js'
+import { operatorActions } from '../state/types.js'
 
 export const auditRecordVersion = 1
 
@@ -80,7 +81,7 @@ export const eventSchemas = {
     operator: text,
     operatorOri: text,
     source: text,
-    action: z.enum(['agency.register', 'agency.update', 'agreement.record', 'agreement.revoke', 'sanction.impose', 'sanction.lift']),
+    action: z.enum(operatorActions),
     ori: text,
     reason: text,
     before: agencyStateSchema.nullable(),
@@ -116,8 +117,6 @@ export const stampSchema = {
 export const recordSchemas = Object.fromEntries(
   Object.entries(eventSchemas).map(([type, schema]) => [type, schema.extend(stampSchema)]),
 ) as unknown as Readonly<Record<EventType, z.ZodObject>>
-
-export type AuditRecord = AuditEvent & { readonly v: 1; readonly seq: number; readonly time: string; readonly instance: string; readonly prev: string }
 
 /** The top-level keys of each event type (from its schema), for the compiled serializers. */
 export const eventKeys: Readonly<Record<EventType, readonly string[]>> = Object.fromEntries(

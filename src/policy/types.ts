@@ -85,10 +85,3 @@ export interface RateLimitPolicy {
   readonly limit: number
   readonly windowSeconds: number
 }
-
-/** A query as the engine sees it: the database and purpose already resolved against the policy set. */
-export interface QueryFacts {
-  readonly database: DatabasePolicy
-  readonly purpose: PurposePolicy
-  readonly caseNumber: string | undefined
-}

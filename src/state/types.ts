@@ -8,13 +8,8 @@ export interface AgencyRegistration {
   readonly monitored: boolean
 }
 
-export type OperatorAction =
-  | 'agency.register'
-  | 'agency.update'
-  | 'agreement.record'
-  | 'agreement.revoke'
-  | 'sanction.impose'
-  | 'sanction.lift'
+export const operatorActions = ['agency.register', 'agency.update', 'agreement.record', 'agreement.revoke', 'sanction.impose', 'sanction.lift'] as const
+export type OperatorAction = (typeof operatorActions)[number]
 
 /** One operator change as the store applied it: what the agency was before and is after. */
 export interface AgencyChange {
