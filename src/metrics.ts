@@ -183,7 +183,7 @@ export function createMetrics() {
     }),
     redisDuration: new Histogram({
       name: 'gateway_redis_round_trip_seconds',
-      help: 'Time of one Redis round trip of the query path (one pipeline of admit scripts)',
+      help: 'Time of one Redis round trip of the query path (one admit script call for the queries of one event-loop turn)',
       buckets: latencyBuckets,
       registers: [registry],
     }),

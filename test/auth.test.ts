@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createSigner } from 'fast-jwt'
 import t from 'tap'
-import { lapd, query, startTestGateway, tempDir, token } from './helpers.js'
+import { lapd, query, secret, startTestGateway, tempDir, token } from './helpers.js'
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
@@ -48,4 +48,37 @@ t.test('a bad key file stops start-up with the file named', async (t) => {
   const dir = tempDir('keys')
   writeFileSync(join(dir, 'keys.pem'), 'not a key\n')
   await t.rejects(startTestGateway({ env: { GATEWAY_JWT_PUBLIC_KEYS: join(dir, 'keys.pem') } }), /keys\.pem: no "BEGIN PUBLIC KEY" block/)
+})
+
+t.test('a cached token is trusted only until its exp, and a cache of one still checks every other token', async (t) => {
+  const dir = tempDir('keys')
+  writeFileSync(join(dir, 'keys.pem'), pem(ed.publicKey))
+  const gw = await startTestGateway({ env: { GATEWAY_JWT_PUBLIC_KEYS: join(dir, 'keys.pem'), JWT_CACHE_SIZE: '1' } })
+  t.teardown(() => gw.close())
+  // exp has whole seconds: this token lapses at the start of the second after next.
+  const exp = Math.floor(Date.now() / 1000) + 2
+  const shortLived = sign(ed.privateKey, 'EdDSA', undefined, { exp })
+  t.equal((await query(gw.url, body, shortLived)).status, 200, 'verified, then cached')
+  t.equal((await query(gw.url, body, shortLived)).status, 200, 'from the cache')
+  const other = sign(ed.privateKey, 'EdDSA', undefined, { sub: 'officer-18' })
+  t.equal((await query(gw.url, body, other)).status, 200, 'another token takes the one place in the cache')
+  t.equal((await query(gw.url, body, other.slice(0, -4) + 'AAAA')).status, 401, 'a token differing in its signature is checked, not found in the cache')
+  await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 50))
+  t.equal((await query(gw.url, body, other)).status, 200, 'the other token still holds')
+  const expired = await query(gw.url, body, shortLived)
+  t.equal(expired.status, 401, 'the first, past its exp, is refused')
+  t.equal(expired.body.error.code, 'token_invalid')
+})
+
+t.test('HS256 (development): a token past its exp is refused although it is cached', async (t) => {
+  const gw = await startTestGateway()
+  t.teardown(() => gw.close())
+  const exp = Math.floor(Date.now() / 1000) + 2
+  // helpers' token() takes no exp: a short-lived HS256 token is signed here.
+  const signer = createSigner({ key: secret, algorithm: 'HS256', iss: 'doj-idp', aud: 'clets-gateway' })
+  const shortLived = signer({ ...claims, exp })
+  t.equal((await query(gw.url, body, shortLived)).status, 200)
+  t.equal((await query(gw.url, body, shortLived)).status, 200, 'cached')
+  await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 50))
+  t.equal((await query(gw.url, body, shortLived)).status, 401, 'refused once past exp, although cached')
 })

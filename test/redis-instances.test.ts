@@ -3,6 +3,7 @@
 // gone or came back empty is refused with 503, never read as "not suspended".
 import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { Redis } from 'ioredis'
 import t from 'tap'
 import { call, lapd, ledgerRecords, operatorToken, policyDir, query, startTestGateway, tempDir, token, type TestGateway } from './helpers.js'
 import { startRedis } from './redis.js'
@@ -33,6 +34,33 @@ t.test('both instances see the same registry', async (t) => {
   t.equal(fromB.status, 200)
   t.equal(fromB.body.length, 4)
   t.equal((await query(b.url, dl, officer())).status, 200)
+})
+
+t.test('the query path costs one Redis round trip per query, shared by the queries of one turn', async (t) => {
+  // MONITOR shows every command a client sent, and apart from those the commands a script ran ("lua").
+  const client = new Redis(redis.url)
+  const monitor = await client.monitor()
+  t.teardown(() => {
+    monitor.disconnect()
+    client.disconnect()
+  })
+  let sent: string[] = []
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source !== 'lua') sent.push(args[0]!.toLowerCase())
+  })
+  const settled = () => new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal((await query(a.url, dl, officer())).status, 200, 'the script is loaded')
+  await settled()
+  sent = []
+  for (let n = 0; n < 5; n++) t.equal((await query(a.url, dl, officer())).status, 200)
+  await settled()
+  t.same(sent, ['evalsha', 'evalsha', 'evalsha', 'evalsha', 'evalsha'], 'five queries one after another: five script calls and no other command')
+  sent = []
+  const answers = await Promise.all(Array.from({ length: 40 }, () => query(a.url, dl, officer())))
+  await settled()
+  t.same(new Set(answers.map((answer) => answer.status)), new Set([200]))
+  t.same(new Set(sent), new Set(['evalsha']), 'only the script')
+  t.ok(sent.length >= 1 && sent.length <= 40, `40 concurrent queries: ${sent.length} script calls`)
 })
 
 t.test('(a) a sanction written through A binds B on the next request', async (t) => {

@@ -1,6 +1,7 @@
 // The Redis store: agency state and rate limits shared by every gateway instance.
 //
-// Hot path: one round trip per query, the `admit` script below. It checks that Redis holds a registry
+// Hot path: one round trip per query, the `admit` script below (the queries of one event-loop turn
+// share one call of it, so a query never waits for more than its one round trip). It checks that Redis holds a registry
 // at all (a marker key: a Redis that restarted empty reads as "unknown", refused with 503, never as
 // "not suspended"), runs the GCRA for the officer and the agency atomically, and returns the agency's
 // state version, with the state itself only when that version differs from this instance's copy. So a
@@ -36,16 +37,16 @@ const agenciesKey = `${prefix}agencies`
 const changedChannel = `${prefix}agency-changed`
 const agencyKey = (ori: string) => `${prefix}agency:${ori}`
 
+// One script call admits every query of an event-loop turn, in order, so the queries of one turn share
+// one command and one round trip. KEYS: the marker, then per query its agency hash, officer rate key and
+// agency rate key. ARGV per query: the version of our copy, the officer limit and window (ms), the agency
+// limit and window, and the test clock ('' = the server's TIME). The reply: 0 for "no registry", else 1
+// and per query eight values: now, version, state (only when the version moved), limited (0, 1 user,
+// 2 agency), retry ms, officer remaining, agency remaining, officer reset ms.
 const admitScript = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
-local now
-if ARGV[6] ~= '' then
-  now = tonumber(ARGV[6])
-else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function gcra(key, limit, window)
+local serverNow = nil
+local function gcra(now, key, limit, window)
   local interval = window / limit
   local start = now
   local tat = tonumber(redis.call('GET', key))
@@ -55,18 +56,42 @@ local function gcra(key, limit, window)
   if now < allowAt then return 0, start, allowAt - now, 0, start - now end
   return 1, nextTat, 0, math.floor((window - (nextTat - now)) / interval), nextTat - now
 end
-local uOk, uTat, uRetry, uRemaining, uReset = gcra(KEYS[3], tonumber(ARGV[2]), tonumber(ARGV[3]))
-local aOk, aTat, aRetry, aRemaining = gcra(KEYS[4], tonumber(ARGV[4]), tonumber(ARGV[5]))
-if uOk == 1 and aOk == 1 then
-  redis.call('SET', KEYS[3], string.format('%.3f', uTat), 'PX', math.max(1, math.ceil(uTat - now)))
-  redis.call('SET', KEYS[4], string.format('%.3f', aTat), 'PX', math.max(1, math.ceil(aTat - now)))
+local out = {1}
+for q = 0, (#KEYS - 1) / 3 - 1 do
+  local k = 1 + q * 3
+  local a = q * 6
+  local now
+  if ARGV[a + 6] ~= '' then
+    now = tonumber(ARGV[a + 6])
+  else
+    if not serverNow then
+      local t = redis.call('TIME')
+      serverNow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    end
+    now = serverNow
+  end
+  local uOk, uTat, uRetry, uRemaining, uReset = gcra(now, KEYS[k + 2], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]))
+  local aOk, aTat, aRetry, aRemaining = gcra(now, KEYS[k + 3], tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]))
+  if uOk == 1 and aOk == 1 then
+    redis.call('SET', KEYS[k + 2], string.format('%.3f', uTat), 'PX', math.max(1, math.ceil(uTat - now)))
+    redis.call('SET', KEYS[k + 3], string.format('%.3f', aTat), 'PX', math.max(1, math.ceil(aTat - now)))
+  end
+  local limited = 0
+  if uOk == 0 then limited = 1 elseif aOk == 0 then limited = 2 end
+  local version = redis.call('HGET', KEYS[k + 1], 'version')
+  local state = false
+  if version and version ~= ARGV[a + 1] then state = redis.call('HGET', KEYS[k + 1], 'state') end
+  local n = #out
+  out[n + 1] = now
+  out[n + 2] = version
+  out[n + 3] = state
+  out[n + 4] = limited
+  out[n + 5] = math.ceil(math.max(uRetry, aRetry))
+  out[n + 6] = uRemaining
+  out[n + 7] = aRemaining
+  out[n + 8] = math.ceil(uReset)
 end
-local limited = 0
-if uOk == 0 then limited = 1 elseif aOk == 0 then limited = 2 end
-local version = redis.call('HGET', KEYS[2], 'version')
-local state = false
-if version and version ~= ARGV[1] then state = redis.call('HGET', KEYS[2], 'state') end
-return {1, now, version, state, limited, math.ceil(math.max(uRetry, aRetry)), uRemaining, aRemaining, math.ceil(uReset)}
+return out
 `
 
 const applyScript = `
@@ -79,10 +104,13 @@ redis.call('PUBLISH', ARGV[5], ARGV[4])
 return 1
 `
 
-type AdmitReply = [0] | [1, number, string | null, string | null, number, number, number, number, number]
+/** 0 (no registry), or 1 followed by eight values per query (see the script). */
+type AdmitReply = (number | string | null)[]
+/** The most queries one script call admits: a longer script would hold Redis (single-threaded) too long. */
+const maxAdmitsPerCall = 256
 
 interface ScriptedRedis extends Redis {
-  clets_admit(marker: string, agency: string, user: string, agencyRate: string, ...args: string[]): Promise<AdmitReply>
+  clets_admit(numberOfKeys: number, ...keysThenArgs: string[]): Promise<AdmitReply>
   clets_apply(agency: string, agencies: string, marker: string, ...args: string[]): Promise<number>
 }
 
@@ -137,7 +165,8 @@ export class RedisStateStore implements StateStore {
   /** Connects (a Redis that is down now is not fatal: queries answer 503 until it is back). */
   static async open(options: RedisStoreOptions): Promise<RedisStateStore> {
     const redis = connect(options.url, options.timeoutMs)
-    redis.defineCommand('clets_admit', { numberOfKeys: 4, lua: admitScript })
+    // No fixed number of keys: the first argument gives it (three per query, plus the marker).
+    redis.defineCommand('clets_admit', { lua: admitScript })
     redis.defineCommand('clets_apply', { numberOfKeys: 3, lua: applyScript })
     const subscriber = connect(options.url, options.timeoutMs)
     const store = new RedisStateStore(redis, subscriber, options)
@@ -149,9 +178,10 @@ export class RedisStateStore implements StateStore {
   }
 
   /**
-   * Admits wait for the end of the event-loop turn and go to Redis together in one pipeline (one write,
-   * one read, however many queries arrived in that turn). Each query still waits for its own script's
-   * answer, so nothing is decided on older state: only the syscalls are shared.
+   * Admits wait for the end of the event-loop turn and go to Redis together in one script call (one
+   * command, one write, one read, however many queries arrived in that turn). Each query waits for
+   * exactly that one round trip, and the script decides them in order on the state it reads then, so
+   * nothing is decided on older state: only the round trip is shared.
    */
   admit(ori: string, userKey: string, limits: RateLimits, now: number): Promise<Admission> {
     return new Promise<Admission>((resolve, reject) => {
@@ -163,42 +193,40 @@ export class RedisStateStore implements StateStore {
   private pending: PendingAdmit[] = []
 
   private readonly sendAdmits = (): void => {
-    const batch = this.pending
+    const pending = this.pending
     this.pending = []
-    const pipeline = this.redis.pipeline() as unknown as { clets_admit(...args: string[]): void; exec(): Promise<[Error | null, unknown][] | null> }
+    for (let from = 0; from < pending.length; from += maxAdmitsPerCall) this.sendBatch(pending.slice(from, from + maxAdmitsPerCall))
+  }
+
+  private sendBatch(batch: PendingAdmit[]): void {
+    const keys: string[] = [markerKey]
+    const args: string[] = []
+    const testClock = this.options.clock !== undefined
     for (const admit of batch) {
       const { ori, userKey, limits, now } = admit
       const copy = this.copies.get(ori)
       admit.copy = copy
-      pipeline.clets_admit(
-        markerKey,
-        agencyKey(ori),
-        `${prefix}rate:${userKey}`,
-        `${prefix}rate:agency:${ori}`,
+      keys.push(agencyKey(ori), `${prefix}rate:${userKey}`, `${prefix}rate:agency:${ori}`)
+      args.push(
         copy === undefined ? '-1' : String(copy.version),
         String(limits.perUser.limit),
         String(limits.perUser.windowSeconds * 1000),
         String(limits.perAgency.limit),
         String(limits.perAgency.windowSeconds * 1000),
-        this.options.clock === undefined ? '' : String(now),
+        testClock ? String(now) : '',
       )
     }
     const started = performance.now()
-    pipeline.exec().then(
-      (results) => {
+    this.redis.clets_admit(keys.length, ...keys, ...args).then(
+      (reply) => {
         const now = performance.now()
         this.options.observer?.roundTrip((now - started) / 1000)
-        if (results !== null && results.every(([error]) => error === null)) this.lastFresh = now
-        else this.options.observer?.failed()
+        this.lastFresh = now
         batch.forEach((admit, index) => {
-          const [error, reply] = results?.[index] ?? [new Error('no reply'), null]
-          if (error !== null) admit.reject(new StateUnavailableError(`Redis: ${error.message}`, { cause: error }))
-          else {
-            try {
-              admit.resolve(this.admission(admit.ori, admit.copy, reply as AdmitReply))
-            } catch (failure) {
-              admit.reject(failure)
-            }
+          try {
+            admit.resolve(this.admission(admit.ori, admit.copy, reply, 1 + index * 8))
+          } catch (failure) {
+            admit.reject(failure)
           }
         })
       },
@@ -209,9 +237,14 @@ export class RedisStateStore implements StateStore {
     )
   }
 
-  private admission(ori: string, copy: AgencyState | undefined, reply: AdmitReply): Admission {
+  /** One query's admission from the script's reply, whose eight values for it start at `at`. */
+  private admission(ori: string, copy: AgencyState | undefined, reply: AdmitReply, at: number): Admission {
     if (reply[0] === 0) throw new StateUnavailableError('Redis holds no agency registry (restarted empty?): restore it with gatewayctl state import')
-    const [, at, version, state, limited, retryMs, userRemaining, agencyRemaining, userResetMs] = reply
+    const now = reply[at] as number
+    const version = reply[at + 1] as string | null
+    const state = reply[at + 2] as string | null
+    const limited = reply[at + 3] as number
+    const retryMs = reply[at + 4] as number
     let agency: AgencyState | null
     if (version === null) {
       this.copies.delete(ori)
@@ -228,11 +261,11 @@ export class RedisStateStore implements StateStore {
       rate: {
         limited: limited === 1 ? 'rate.user' : limited === 2 ? 'rate.agency' : null,
         retryAfterSeconds: Math.ceil(retryMs / 1000),
-        userRemaining,
-        agencyRemaining,
-        userResetSeconds: Math.ceil(userResetMs / 1000),
+        userRemaining: reply[at + 5] as number,
+        agencyRemaining: reply[at + 6] as number,
+        userResetSeconds: Math.ceil((reply[at + 7] as number) / 1000),
       },
-      now: at,
+      now,
     }
   }
 
