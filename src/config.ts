@@ -27,6 +27,7 @@ const environment = z.object({
   AUDIT_SIGNING_KEY: optionalText,
   AUDIT_CHECKPOINT_RECORDS: z.coerce.number().int().min(1).max(10_000_000).default(1000),
   AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(10),
+  AUDIT_COMMIT_INTERVAL_MS: z.coerce.number().int().min(0).max(1000).default(5),
   AUDIT_SEGMENT_BYTES: z.coerce.number().int().min(4096).max(2 ** 40).default(64 * 1024 * 1024),
   SHED_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(200),
   SHED_HEAP_USED_RATIO: z.coerce.number().min(0).max(1).default(0.9),
@@ -61,6 +62,8 @@ export interface Config {
     readonly signingKeyFile: string | undefined
     readonly checkpointRecords: number
     readonly checkpointSeconds: number
+    /** Longest time between the starts of two group commits under load; 0 = the next starts when one ends. */
+    readonly commitIntervalMs: number
     /** A segment past this size is closed and the chain goes on in the next one (also at each UTC day). */
     readonly segmentBytes: number
   }
@@ -115,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       signingKeyFile: e.AUDIT_SIGNING_KEY,
       checkpointRecords: e.AUDIT_CHECKPOINT_RECORDS,
       checkpointSeconds: e.AUDIT_CHECKPOINT_SECONDS,
+      commitIntervalMs: e.AUDIT_COMMIT_INTERVAL_MS,
       segmentBytes: e.AUDIT_SEGMENT_BYTES,
     },
     dmvUrl: e.DMV_URL,

@@ -89,6 +89,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
       checkpointRecords: config.audit.checkpointRecords,
       checkpointSeconds: config.audit.checkpointSeconds,
       segmentBytes: config.audit.segmentBytes,
+      commitIntervalMs: config.audit.commitIntervalMs,
       clock,
     })
     closers.push(() => ledger.close())

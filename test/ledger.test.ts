@@ -5,7 +5,7 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { canonicalJson } from '../src/audit/chain.js'
+import { canonicalJson, isoTime } from '../src/audit/chain.js'
 import { AuditLedger } from '../src/audit/ledger.js'
 import type { AuditEvent } from '../src/audit/record.js'
 import { verifyLedger } from '../src/audit/verify.js'
@@ -39,6 +39,15 @@ t.test('group commit: concurrent appends share batches, every promise resolves o
   t.same(written.map((line) => JSON.parse(line).seq), Array.from({ length: 2000 }, (_, n) => n + 1))
   await ledger.close()
   t.same((await verifyLedger(dir)).problem, null)
+})
+
+t.test('record times are exactly Date.toISOString, across second, day and year boundaries', async (t) => {
+  const times = [0, 999, 1000, 1_763_700_000_000, 1_767_225_599_999, 1_767_225_600_000, 1_767_225_600_001, 253_402_300_799_999, 253_402_300_800_000, -1, 1_763_700_000_123.7]
+  let ms = 1_763_700_000_000
+  for (let n = 0; n < 5000; n++) times.push((ms += Math.floor(Math.random() * 900)))
+  for (let n = 0; n < 200; n++) times.push(Math.floor(Math.random() * 253_402_300_800_000))
+  const wrong = times.filter((time) => isoTime(time) !== new Date(time).toISOString())
+  t.same(wrong, [])
 })
 
 t.test('records are canonical JSON (RFC 8785) and carry the previous record hash', async (t) => {

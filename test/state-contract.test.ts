@@ -88,6 +88,19 @@ for (const [name, make] of stores) {
       t.equal((await store.admit('CA9999999', 'user:CA9999999:a', limits, clock.value)).agency, null, 'an unregistered ORI')
     })
 
+    t.test('admits of one moment are decided one after another: the limits hold inside a burst', async (t) => {
+      const clock = new TestClock()
+      const store = await make(clock)
+      t.teardown(() => store.close())
+      await store.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
+      // Issued together (the Redis store sends them in one script call): officer a 3 allowed of 6, the
+      // agency 5 of everything, in the order sent.
+      const burst = await Promise.all(['a', 'a', 'a', 'a', 'b', 'b', 'c', 'a'].map((officer) => store.admit('CA0194200', `user:CA0194200:${officer}`, limits, clock.value)))
+      t.same(burst.map((admission) => admission.rate.limited), [null, null, null, 'rate.user', null, null, 'rate.agency', 'rate.user'])
+      t.same(burst.map((admission) => admission.rate.userRemaining), [2, 1, 0, 0, 2, 1, 2, 0], 'c was within its own limit')
+      t.same(burst.map((admission) => admission.agency?.version), [1, 1, 1, 1, 1, 1, 1, 1])
+    })
+
     t.test('concurrent changes to one agency all apply, each on the state the other left', async (t) => {
       const clock = new TestClock()
       const store = await make(clock)

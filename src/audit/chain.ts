@@ -44,6 +44,26 @@ export function canonicalJson(value: unknown): string {
   return `${text}}`
 }
 
+let cachedSecond = Number.NaN
+let cachedPrefix = ''
+
+/**
+ * `new Date(ms).toISOString()` for the record's time, from the second's text kept once per second
+ * (Date formatting cost ~2 µs a record in the server, two records a query). Years outside 0000-9999 take
+ * Date's own path.
+ */
+export function isoTime(ms: number): string {
+  const whole = Math.floor(ms)
+  if (!(whole >= 0 && whole < 253_402_300_800_000)) return new Date(ms).toISOString()
+  const second = Math.floor(whole / 1000)
+  if (second !== cachedSecond) {
+    cachedPrefix = new Date(second * 1000).toISOString().slice(0, 20)
+    cachedSecond = second
+  }
+  const milli = whole - second * 1000
+  return `${cachedPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`
+}
+
 /** The stamps the ledger adds to every event. */
 export interface Stamps {
   readonly instance: string

@@ -12,7 +12,7 @@ import { fdatasync, ftruncateSync, writeSync } from 'node:fs'
 import { mkdir, open, readdir, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { KeyObject } from 'node:crypto'
-import { canonicalRecord, genesisHash, lineHash } from './chain.js'
+import { canonicalRecord, genesisHash, isoTime, lineHash } from './chain.js'
 import { checkpointFile, signCheckpoint } from './checkpoint.js'
 import { auditRecordVersion, type AuditEvent } from './record.js'
 
@@ -204,7 +204,7 @@ export class AuditLedger implements Ledger {
   append(event: AuditEvent, now: number): Promise<void> {
     if (this.closed) return Promise.reject(new AuditUnavailableError('the audit ledger is closed'))
     const batch = this.open
-    batch.records.push({ time: new Date(now).toISOString(), event })
+    batch.records.push({ time: isoTime(now), event })
     if (!this.flushing) this.schedule()
     return batch.done
   }

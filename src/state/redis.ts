@@ -38,58 +38,70 @@ const changedChannel = `${prefix}agency-changed`
 const agencyKey = (ori: string) => `${prefix}agency:${ori}`
 
 // One script call admits every query of an event-loop turn, in order, so the queries of one turn share
-// one command and one round trip. KEYS: the marker, then per query its agency hash, officer rate key and
-// agency rate key. ARGV per query: the version of our copy, the officer limit and window (ms), the agency
-// limit and window, and the test clock ('' = the server's TIME). The reply: 0 for "no registry", else 1
-// and per query eight values: now, version, state (only when the version moved), limited (0, 1 user,
-// 2 agency), retry ms, officer remaining, agency remaining, officer reset ms.
+// one command and one round trip. KEYS: the marker, then per query its agency hash and its agency's
+// rate hash (one field per officer and one for the agency, each a GCRA theoretical arrival time).
+// ARGV per query: the version of our copy, the officer's field, the officer limit and window (ms), the
+// agency limit and window, and the test clock ('' = the server's TIME). The reply: 0 for "no registry",
+// else 1 and per query eight values: now, version, state (only when the version moved), limited (0,
+// 1 officer, 2 agency), retry ms, officer remaining, agency remaining, officer reset ms.
+// Written for the interpreter: locals for globals, the GCRA inline, three commands a query. The rate
+// hash expires a window after its last write, when every time in it is past (so it reads as empty).
 const admitScript = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+local call = redis.call
+if call('EXISTS', KEYS[1]) == 0 then return {0} end
+local tonumber, floor, ceil, max, fmt = tonumber, math.floor, math.ceil, math.max, string.format
 local serverNow = nil
-local function gcra(now, key, limit, window)
-  local interval = window / limit
-  local start = now
-  local tat = tonumber(redis.call('GET', key))
-  if tat and tat > now then start = tat end
-  local nextTat = start + interval
-  local allowAt = nextTat - window
-  if now < allowAt then return 0, start, allowAt - now, 0, start - now end
-  return 1, nextTat, 0, math.floor((window - (nextTat - now)) / interval), nextTat - now
-end
 local out = {1}
-for q = 0, (#KEYS - 1) / 3 - 1 do
-  local k = 1 + q * 3
-  local a = q * 6
-  local now
-  if ARGV[a + 6] ~= '' then
-    now = tonumber(ARGV[a + 6])
+local n = 1
+for q = 0, (#KEYS - 1) / 2 - 1 do
+  local agencyKey, rateKey = KEYS[2 + q * 2], KEYS[3 + q * 2]
+  local a = q * 7
+  local now = ARGV[a + 7]
+  if now ~= '' then
+    now = tonumber(now)
   else
     if not serverNow then
-      local t = redis.call('TIME')
-      serverNow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      local t = call('TIME')
+      serverNow = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
     end
     now = serverNow
   end
-  local uOk, uTat, uRetry, uRemaining, uReset = gcra(now, KEYS[k + 2], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]))
-  local aOk, aTat, aRetry, aRemaining = gcra(now, KEYS[k + 3], tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]))
-  if uOk == 1 and aOk == 1 then
-    redis.call('SET', KEYS[k + 2], string.format('%.3f', uTat), 'PX', math.max(1, math.ceil(uTat - now)))
-    redis.call('SET', KEYS[k + 3], string.format('%.3f', aTat), 'PX', math.max(1, math.ceil(aTat - now)))
-  end
+  local userField = ARGV[a + 2]
+  local tats = call('HMGET', rateKey, userField, 'agency')
+  local window = tonumber(ARGV[a + 4])
+  local interval = window / tonumber(ARGV[a + 3])
+  local start = tonumber(tats[1])
+  if not start or start < now then start = now end
+  local uTat = start + interval
+  local uOk = now >= uTat - window
+  local uRetry, uRemaining, uReset = 0, 0, start - now
+  if uOk then uRemaining = floor((window - (uTat - now)) / interval); uReset = uTat - now else uRetry = uTat - window - now end
+  local aWindow = tonumber(ARGV[a + 6])
+  local aInterval = aWindow / tonumber(ARGV[a + 5])
+  local aStart = tonumber(tats[2])
+  if not aStart or aStart < now then aStart = now end
+  local aTat = aStart + aInterval
+  local aOk = now >= aTat - aWindow
+  local aRetry, aRemaining = 0, 0
+  if aOk then aRemaining = floor((aWindow - (aTat - now)) / aInterval) else aRetry = aTat - aWindow - now end
   local limited = 0
-  if uOk == 0 then limited = 1 elseif aOk == 0 then limited = 2 end
-  local version = redis.call('HGET', KEYS[k + 1], 'version')
+  if not uOk then limited = 1 elseif not aOk then limited = 2 end
+  if limited == 0 then
+    call('HSET', rateKey, userField, fmt('%.3f', uTat), 'agency', fmt('%.3f', aTat))
+    call('PEXPIRE', rateKey, ceil(max(window, aWindow)))
+  end
+  local version = call('HGET', agencyKey, 'version')
   local state = false
-  if version and version ~= ARGV[a + 1] then state = redis.call('HGET', KEYS[k + 1], 'state') end
-  local n = #out
+  if version and version ~= ARGV[a + 1] then state = call('HGET', agencyKey, 'state') end
   out[n + 1] = now
   out[n + 2] = version
   out[n + 3] = state
   out[n + 4] = limited
-  out[n + 5] = math.ceil(math.max(uRetry, aRetry))
+  out[n + 5] = ceil(max(uRetry, aRetry))
   out[n + 6] = uRemaining
   out[n + 7] = aRemaining
-  out[n + 8] = math.ceil(uReset)
+  out[n + 8] = ceil(uReset)
+  n = n + 8
 end
 return out
 `
@@ -165,7 +177,7 @@ export class RedisStateStore implements StateStore {
   /** Connects (a Redis that is down now is not fatal: queries answer 503 until it is back). */
   static async open(options: RedisStoreOptions): Promise<RedisStateStore> {
     const redis = connect(options.url, options.timeoutMs)
-    // No fixed number of keys: the first argument gives it (three per query, plus the marker).
+    // No fixed number of keys: the first argument gives it (two per query, plus the marker).
     redis.defineCommand('clets_admit', { lua: admitScript })
     redis.defineCommand('clets_apply', { numberOfKeys: 3, lua: applyScript })
     const subscriber = connect(options.url, options.timeoutMs)
@@ -206,9 +218,10 @@ export class RedisStateStore implements StateStore {
       const { ori, userKey, limits, now } = admit
       const copy = this.copies.get(ori)
       admit.copy = copy
-      keys.push(agencyKey(ori), `${prefix}rate:${userKey}`, `${prefix}rate:agency:${ori}`)
+      keys.push(agencyKey(ori), `${prefix}rate:${ori}`)
       args.push(
         copy === undefined ? '-1' : String(copy.version),
+        userKey,
         String(limits.perUser.limit),
         String(limits.perUser.windowSeconds * 1000),
         String(limits.perAgency.limit),
