@@ -5,9 +5,9 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { canonicalJson, isoTime } from '../src/audit/chain.js'
+import { canonicalJson, canonicalRecord, isoTime } from '../src/audit/chain.js'
 import { AuditLedger } from '../src/audit/ledger.js'
-import type { AuditEvent } from '../src/audit/record.js'
+import { eventKeys, type AuditEvent, type EventType } from '../src/audit/record.js'
 import { verifyLedger } from '../src/audit/verify.js'
 import { sampleDecision } from './fixtures/events.js'
 import { root, tempDir } from './helpers.js'
@@ -48,6 +48,44 @@ t.test('record times are exactly Date.toISOString, across second, day and year b
   for (let n = 0; n < 200; n++) times.push(Math.floor(Math.random() * 253_402_300_800_000))
   const wrong = times.filter((time) => isoTime(time) !== new Date(time).toISOString())
   t.same(wrong, [])
+})
+
+t.test('the compiled record writer gives exactly canonicalJson, for every record type and awkward values', async (t) => {
+  const strings = ['', 'plain', 'é ñ 漢字 🚓', 'quote " backslash \\ slash /', 'controls \u0000\u0001\u001f\n\t', 'lone \ud800 surrogate', '\u2028\u2029', '__proto__', '10']
+  const numbers = [0, -0, 1, -17, 0.1, 1.5e-7, 1e21, 123456789012345680000, 5e-324, Number.MAX_SAFE_INTEGER]
+  let seed = 54
+  const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31)
+  const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!
+  const value = (depth: number): unknown => {
+    const kind = Math.floor(random() * (depth > 2 ? 5 : 7))
+    if (kind === 0) return pick(strings)
+    if (kind === 1) return pick(numbers)
+    if (kind === 2) return pick([null, true, false])
+    if (kind === 3) return undefined
+    if (kind === 4) return pick(strings) + pick(strings)
+    if (kind === 5) return Array.from({ length: Math.floor(random() * 4) }, () => value(depth + 1))
+    const object: Record<string, unknown> = {}
+    // Keys in a scrambled order, array-index keys and __proto__ among them (those take the slow path).
+    for (const key of ['zeta', 'Alpha', 'alpha', 'é', '10', '9', 'a b', '__proto__', ''].filter(() => random() < 0.5)) {
+      Object.defineProperty(object, key, { value: value(depth + 1), enumerable: true, configurable: true, writable: true })
+    }
+    return object
+  }
+  const mismatches: string[] = []
+  let compared = 0
+  for (const type of Object.keys(eventKeys) as EventType[]) {
+    for (let n = 0; n < 300; n++) {
+      const event: Record<string, unknown> = { type }
+      for (const key of eventKeys[type]) if (key !== 'type') event[key] = value(0)
+      const stamps = { instance: 'gw-a', prev: 'f'.repeat(64), seq: n + 1, time: isoTime(1_763_700_000_000 + n), v: 1 }
+      const fast = canonicalRecord(event as unknown as AuditEvent, stamps)
+      const reference = canonicalJson({ ...event, ...stamps })
+      compared++
+      if (fast !== reference) mismatches.push(`${type}: ${fast} !== ${reference}`)
+    }
+  }
+  t.same(mismatches.slice(0, 3), [], `${compared} records compared`)
+  t.throws(() => canonicalRecord({ ...sampleDecision('x'), agencyVersion: Number.NaN } as AuditEvent, { instance: 'gw-a', prev: 'f', seq: 1, time: 't', v: 1 }), TypeError, 'NaN has no canonical form')
 })
 
 t.test('records are canonical JSON (RFC 8785) and carry the previous record hash', async (t) => {
