@@ -8,11 +8,11 @@
 //   c-noaudit. c without the audit ledger (bench/gateway-without-ledger.ts; production has no such
 //      switch), so the table shows what the ledger costs the gateway in the same run;
 //   d. the gateway with the Redis store (REDIS_URL, a redis-server started here), on the same mix as c;
-//      Redis's own command counters (INFO commandstats) over the run show the round trips per query.
+//      Redis's own command counters (INFO commandstats) over the run show the script calls per query.
 // Each run measures every target once; the table gives medians over BENCH_RUNS runs of req/s, p50 and
 // p99 latency, and the server process's CPU microseconds per request (from /proc/PID/stat).
 // Then the ledger on its own (bench/ledger.ts): durable records per second from 1,024 concurrent appenders.
-// Settings: BENCH_RUNS (3), BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_TARGETS (all: a,b,c,c100,c-noaudit,d),
+// Settings: BENCH_RUNS (5), BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_TARGETS (all: a,b,c,c100,c-noaudit,d),
 // BENCH_LOG_LEVEL (the gateway's LOG_LEVEL, info).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { copyFileSync, cpSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs'
@@ -24,7 +24,7 @@ import { mintToken } from '../src/http/auth.js'
 import { benchLedger } from './ledger.js'
 
 const root = new URL('../..', import.meta.url).pathname
-const runs = Number(process.env.BENCH_RUNS ?? 3)
+const runs = Number(process.env.BENCH_RUNS ?? 5)
 const seconds = Number(process.env.BENCH_SECONDS ?? 10)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32)
 const secret = 'bench-secret-bench-secret-bench-secret'
@@ -238,7 +238,11 @@ const lines = [
   `Ratios (throughput): c/a = ${ratio('c', 'a')}, c/b = ${ratio('c', 'b')}, c100/b = ${ratio('c100', 'b')}, d/c = ${ratio('d', 'c')} (Redis store / embedded store).`,
   ...(byKey.has('c') && byKey.has('c-noaudit') ? [`The audit ledger costs the gateway ${((1 - byKey.get('c')!.rps / byKey.get('c-noaudit')!.rps) * 100).toFixed(1)}% of its throughput (c against c-noaudit) and ${Math.round(byKey.get('c')!.cpuMicros - byKey.get('c-noaudit')!.cpuMicros)} µs CPU per query.`] : []),
   `The ledger alone (bench/ledger.ts, 1,024 concurrent appenders, 300,000 decision records, canonical JSON + SHA-256 chain + group-committed fdatasync): ${Math.round(median(ledgerRuns.map((result) => result.recordsPerSecond)))} durable records/s, ${median(ledgerRuns.map((result) => result.cpuMicrosPerRecord)).toFixed(1)} µs CPU per record (median of ${runs}).`,
-  ...(byKey.has('d') ? [`Redis round trips per query in d (client commands in INFO commandstats over the run, all EVALSHA of the admit script, / requests answered): ${byKey.get('d')!.redisPerQuery!.toFixed(3)}.`] : []),
+  ...(byKey.has('d')
+    ? [
+        `Redis commands per query in d (client commands in INFO commandstats over the run, all EVALSHA of the admit script, / requests answered): ${byKey.get('d')!.redisPerQuery!.toFixed(3)}. Each query's admit travels in exactly one script call, so each waits for one round trip; the queries of one event-loop turn share the call (${(1 / byKey.get('d')!.redisPerQuery!).toFixed(1)} on average).`,
+      ]
+    : []),
   `Non-2xx answers: ${summary.map((entry) => `${entry.key} ${entry.non2xx}`).join(', ')} (the denied tenth of c answers 403 by design); errors: ${summary.reduce((sum, entry) => sum + entry.errors, 0)}.`,
 ]
 process.stdout.write(`${lines.join('\n')}\n`)
