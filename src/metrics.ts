@@ -142,18 +142,8 @@ export function createMetrics() {
       labelNames: ['database', 'code'] as const,
       registers: [registry],
     }),
-    auditBatchRecords: new Histogram({
-      name: 'gateway_audit_batch_records',
-      help: 'Records written per audit batch (one write and one fdatasync each)',
-      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
-      registers: [registry],
-    }),
-    auditFlushDuration: new Histogram({
-      name: 'gateway_audit_flush_duration_seconds',
-      help: 'Time to write and fdatasync one audit batch',
-      buckets: latencyBuckets,
-      registers: [registry],
-    }),
+    auditBatchRecords: new HotHistogram('gateway_audit_batch_records', 'Records written per audit batch (one write and one fdatasync each)', [], [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], registry),
+    auditFlushDuration: new HotHistogram('gateway_audit_flush_duration_seconds', 'Time to write and fdatasync one audit batch', [], latencyBuckets, registry),
     auditWriteFailures: new Counter({
       name: 'gateway_audit_write_failures_total',
       help: 'Audit batches that could not be written or synced; queries are refused meanwhile',
@@ -181,12 +171,13 @@ export function createMetrics() {
       help: 'Queries refused with 503 overloaded because the event loop or the heap was past its threshold',
       registers: [registry],
     }),
-    redisDuration: new Histogram({
-      name: 'gateway_redis_round_trip_seconds',
-      help: 'Time of one Redis round trip of the query path (one admit script call for the queries of one event-loop turn)',
-      buckets: latencyBuckets,
-      registers: [registry],
-    }),
+    redisDuration: new HotHistogram(
+      'gateway_redis_round_trip_seconds',
+      'Time of one Redis round trip of the query path (one admit script call for the queries of one event-loop turn)',
+      [],
+      latencyBuckets,
+      registry,
+    ),
     redisErrors: new Counter({
       name: 'gateway_redis_errors_total',
       help: 'Redis round trips of the query path that failed or timed out (those queries answered 503)',
@@ -240,9 +231,10 @@ export type Metrics = ReturnType<typeof createMetrics>
 
 /** The Redis store's view of the metrics. */
 export function redisObserver(metrics: Metrics) {
+  const roundTrips = metrics.redisDuration.child('')
   return {
     roundTrip(seconds: number) {
-      metrics.redisDuration.observe(seconds)
+      metrics.redisDuration.observe(roundTrips, seconds)
     },
     failed() {
       metrics.redisErrors.inc()
@@ -252,10 +244,12 @@ export function redisObserver(metrics: Metrics) {
 
 /** The ledger's view of the metrics. */
 export function ledgerObserver(metrics: Metrics): LedgerObserver {
+  const batches = metrics.auditBatchRecords.child('')
+  const flushes = metrics.auditFlushDuration.child('')
   return {
     batchWritten(records, seconds) {
-      metrics.auditBatchRecords.observe(records)
-      metrics.auditFlushDuration.observe(seconds)
+      metrics.auditBatchRecords.observe(batches, records)
+      metrics.auditFlushDuration.observe(flushes, seconds)
     },
     writeFailed() {
       metrics.auditWriteFailures.inc()

@@ -99,6 +99,11 @@ for (const [name, make] of stores) {
       t.same(burst.map((admission) => admission.rate.limited), [null, null, null, 'rate.user', null, null, 'rate.agency', 'rate.user'])
       t.same(burst.map((admission) => admission.rate.userRemaining), [2, 1, 0, 0, 2, 1, 2, 0], 'c was within its own limit')
       t.same(burst.map((admission) => admission.agency?.version), [1, 1, 1, 1, 1, 1, 1, 1])
+      // A policy reload between two queries of one turn: each is judged by the limits it came with.
+      const strict = { ...limits, perUser: { limit: 1, windowSeconds: 60 } }
+      clock.advance(60_000)
+      const mixed = await Promise.all([store.admit('CA0194200', 'user:CA0194200:x', limits, clock.value), store.admit('CA0194200', 'user:CA0194200:x', strict, clock.value), store.admit('CA0194200', 'user:CA0194200:y', limits, clock.value)])
+      t.same(mixed.map((admission) => [admission.rate.limited, admission.rate.userRemaining]), [[null, 2], ['rate.user', 0], [null, 2]])
     })
 
     t.test('concurrent changes to one agency all apply, each on the state the other left', async (t) => {

@@ -40,8 +40,8 @@ const agencyKey = (ori: string) => `${prefix}agency:${ori}`
 // One script call admits every query of an event-loop turn, in order, so the queries of one turn share
 // one command and one round trip. KEYS: the marker, then per query its agency hash and its agency's
 // rate hash (one field per officer and one for the agency, each a GCRA theoretical arrival time).
-// ARGV per query: the version of our copy, the officer's field, the officer limit and window (ms), the
-// agency limit and window, and the test clock ('' = the server's TIME). The reply: 0 for "no registry",
+// ARGV: the officer limit and window (ms) and the agency limit and window, then per query the version
+// of our copy, the officer's field, and the test clock ('' = the server's TIME). The reply: 0 for "no registry",
 // else 1 and per query eight values: now, version, state (only when the version moved), limited (0,
 // 1 officer, 2 agency), retry ms, officer remaining, agency remaining, officer reset ms.
 // Written for the interpreter: locals for globals, the GCRA inline, three commands a query. The rate
@@ -50,13 +50,15 @@ const admitScript = `
 local call = redis.call
 if call('EXISTS', KEYS[1]) == 0 then return {0} end
 local tonumber, floor, ceil, max, fmt = tonumber, math.floor, math.ceil, math.max, string.format
+local uWindow, agencyWindow = tonumber(ARGV[2]), tonumber(ARGV[4])
+local uInterval, agencyInterval = uWindow / tonumber(ARGV[1]), agencyWindow / tonumber(ARGV[3])
 local serverNow = nil
 local out = {1}
 local n = 1
 for q = 0, (#KEYS - 1) / 2 - 1 do
   local agencyKey, rateKey = KEYS[2 + q * 2], KEYS[3 + q * 2]
-  local a = q * 7
-  local now = ARGV[a + 7]
+  local a = 4 + q * 3
+  local now = ARGV[a + 3]
   if now ~= '' then
     now = tonumber(now)
   else
@@ -68,16 +70,16 @@ for q = 0, (#KEYS - 1) / 2 - 1 do
   end
   local userField = ARGV[a + 2]
   local tats = call('HMGET', rateKey, userField, 'agency')
-  local window = tonumber(ARGV[a + 4])
-  local interval = window / tonumber(ARGV[a + 3])
+  local window = uWindow
+  local interval = uInterval
   local start = tonumber(tats[1])
   if not start or start < now then start = now end
   local uTat = start + interval
   local uOk = now >= uTat - window
   local uRetry, uRemaining, uReset = 0, 0, start - now
   if uOk then uRemaining = floor((window - (uTat - now)) / interval); uReset = uTat - now else uRetry = uTat - window - now end
-  local aWindow = tonumber(ARGV[a + 6])
-  local aInterval = aWindow / tonumber(ARGV[a + 5])
+  local aWindow = agencyWindow
+  local aInterval = agencyInterval
   local aStart = tonumber(tats[2])
   if not aStart or aStart < now then aStart = now end
   local aTat = aStart + aInterval
@@ -207,27 +209,27 @@ export class RedisStateStore implements StateStore {
   private readonly sendAdmits = (): void => {
     const pending = this.pending
     this.pending = []
-    for (let from = 0; from < pending.length; from += maxAdmitsPerCall) this.sendBatch(pending.slice(from, from + maxAdmitsPerCall))
+    // One call per run of admits under the same limits (one policy set; a reload may split a turn).
+    let from = 0
+    for (let index = 1; index <= pending.length; index++) {
+      if (index === pending.length || index - from === maxAdmitsPerCall || pending[index]!.limits !== pending[from]!.limits) {
+        this.sendBatch(pending.slice(from, index))
+        from = index
+      }
+    }
   }
 
   private sendBatch(batch: PendingAdmit[]): void {
     const keys: string[] = [markerKey]
-    const args: string[] = []
+    const { perUser, perAgency } = batch[0]!.limits
+    const args: string[] = [String(perUser.limit), String(perUser.windowSeconds * 1000), String(perAgency.limit), String(perAgency.windowSeconds * 1000)]
     const testClock = this.options.clock !== undefined
     for (const admit of batch) {
-      const { ori, userKey, limits, now } = admit
+      const { ori, userKey, now } = admit
       const copy = this.copies.get(ori)
       admit.copy = copy
       keys.push(agencyKey(ori), `${prefix}rate:${ori}`)
-      args.push(
-        copy === undefined ? '-1' : String(copy.version),
-        userKey,
-        String(limits.perUser.limit),
-        String(limits.perUser.windowSeconds * 1000),
-        String(limits.perAgency.limit),
-        String(limits.perAgency.windowSeconds * 1000),
-        testClock ? String(now) : '',
-      )
+      args.push(copy === undefined ? '-1' : String(copy.version), userKey, testClock ? String(now) : '')
     }
     const started = performance.now()
     this.redis.clets_admit(keys.length, ...keys, ...args).then(
