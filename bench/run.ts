@@ -182,16 +182,19 @@ const targets = [
   { key: 'a', label: 'a. DMV backend, direct', url: dmvUrl, path: '/v1/driver-licenses/search', file: 'direct', pid: backends.child.pid! },
   { key: 'b', label: 'b. bare undici proxy', url: proxy.match[1]!, path: '/v1/query', file: 'proxy', pid: proxy.child.pid! },
   { key: 'c', label: 'c. gateway, 90% allowed / 10% denied', url: gateway.match[1]!, path: '/v1/query', file: 'mix', pid: gateway.child.pid! },
-  { key: 'c100', label: 'c100. gateway, 100% allowed', url: gateway.match[1]!, path: '/v1/query', file: 'allowed', pid: gateway.child.pid! },
-  { key: 'c-noaudit', label: 'c-noaudit. c without the audit ledger', url: gatewayNoAudit.match[1]!, path: '/v1/query', file: 'mix', pid: gatewayNoAudit.child.pid! },
   { key: 'd', label: 'd. gateway + Redis store, 90/10 mix', url: redisGateway.match[1]!, path: '/v1/query', file: 'mix', pid: redisGateway.child.pid! },
+  { key: 'c-noaudit', label: 'c-noaudit. c without the audit ledger', url: gatewayNoAudit.match[1]!, path: '/v1/query', file: 'mix', pid: gatewayNoAudit.child.pid! },
+  { key: 'c100', label: 'c100. gateway, 100% allowed', url: gateway.match[1]!, path: '/v1/query', file: 'allowed', pid: gateway.child.pid! },
 ].filter((target) => selected.includes(target.key))
 
 // --- warm up, then measure ---------------------------------------------------------------------------
 for (const target of targets) await load(target.url, target.path, join(work, `${target.file}.json`), 2)
 const results = new Map<string, Measure[]>(targets.map((target) => [target.key, []]))
+// Machine speed drifts on a shared VM: odd runs go through the targets in one order and even runs in
+// the other, so a drift weighs on every target alike; the targets compared with each other sit side by
+// side (b, c, d, c-noaudit).
 for (let run = 1; run <= runs; run++) {
-  for (const target of targets) {
+  for (const target of run % 2 === 1 ? targets : [...targets].reverse()) {
     const before = cpuSeconds(target.pid)
     const commandsBefore = await redisCommands()
     const result = await load(target.url, target.path, join(work, `${target.file}.json`), seconds)
@@ -226,6 +229,12 @@ const summary = targets.map((target) => {
 })
 const byKey = new Map(summary.map((entry) => [entry.key, entry]))
 const ratio = (top: string, bottom: string) => (byKey.has(top) && byKey.has(bottom) ? (byKey.get(top)!.rps / byKey.get(bottom)!.rps).toFixed(2) : 'n/a')
+/** The ratio within each run (the two targets measured minutes apart at most): its lowest and highest. */
+const perRun = (top: string, bottom: string) => {
+  if (!results.has(top) || !results.has(bottom)) return 'n/a'
+  const ratios = results.get(top)!.map((measure, run) => measure.rps / results.get(bottom)![run]!.rps).sort((left, right) => left - right)
+  return `${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}`
+}
 const cpuModel = cpus()[0]?.model ?? 'unknown CPU'
 const lines = [
   `Machine: ${cpus().length} cores (${cpuModel}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
@@ -235,7 +244,8 @@ const lines = [
   '|---|---:|---:|---:|---:|',
   ...summary.map((entry) => `| ${entry.label} | ${Math.round(entry.rps)} | ${entry.p50.toFixed(1)} | ${entry.p99.toFixed(1)} | ${Math.round(entry.cpuMicros)} |`),
   '',
-  `Ratios (throughput): c/a = ${ratio('c', 'a')}, c/b = ${ratio('c', 'b')}, c100/b = ${ratio('c100', 'b')}, d/c = ${ratio('d', 'c')} (Redis store / embedded store).`,
+  `Ratios (throughput, of the medians): c/a = ${ratio('c', 'a')}, c/b = ${ratio('c', 'b')}, c100/b = ${ratio('c100', 'b')}, d/c = ${ratio('d', 'c')} (Redis store / embedded store).`,
+  `The same ratios run by run (lowest–highest of ${runs}): c/b ${perRun('c', 'b')}, d/c ${perRun('d', 'c')}, c/c-noaudit ${perRun('c', 'c-noaudit')}.`,
   ...(byKey.has('c') && byKey.has('c-noaudit') ? [`The audit ledger costs the gateway ${((1 - byKey.get('c')!.rps / byKey.get('c-noaudit')!.rps) * 100).toFixed(1)}% of its throughput (c against c-noaudit) and ${Math.round(byKey.get('c')!.cpuMicros - byKey.get('c-noaudit')!.cpuMicros)} µs CPU per query.`] : []),
   `The ledger alone (bench/ledger.ts, 1,024 concurrent appenders, 300,000 decision records, canonical JSON + SHA-256 chain + group-committed fdatasync): ${Math.round(median(ledgerRuns.map((result) => result.recordsPerSecond)))} durable records/s, ${median(ledgerRuns.map((result) => result.cpuMicrosPerRecord)).toFixed(1)} µs CPU per record (median of ${runs}).`,
   ...(byKey.has('d')
