@@ -1,8 +1,8 @@
 // The Redis store: agency state and rate limits shared by every gateway instance.
 //
 // Hot path: one round trip per query, the `admit` script below (the queries of one event-loop turn
-// share one call of it, so a query never waits for more than its one round trip). It checks that Redis holds a registry
-// at all (a marker key: a Redis that restarted empty reads as "unknown", refused with 503, never as
+// share one call of it, so a query never waits for more than its one round trip). It checks that
+// Redis holds a registry at all (a marker key: a Redis that restarted empty reads as "unknown", refused with 503, never as
 // "not suspended"), runs the GCRA for the officer and the agency atomically, and returns the agency's
 // state version, with the state itself only when that version differs from this instance's copy. So a
 // sanction written by any instance binds the next query on every instance, and the copy is refreshed
