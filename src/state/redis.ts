@@ -2,8 +2,8 @@
 //
 // Hot path: one round trip per query, the `admit` script below (the queries of one event-loop turn
 // share one call of it, so a query never waits for more than its one round trip). It checks that
-// Redis holds a registry at all (a marker key: a Redis that restarted empty reads as "unknown", refused with 503, never as
-// "not suspended"), runs the GCRA for the officer and the agency atomically, and returns the agency's
+// Redis holds a registry at all (a marker key: a Redis that restarted empty reads as "unknown",
+// refused with 503, never as "not suspended"), runs the GCRA for the officer and the agency atomically, and returns the agency's
 // state version, with the state itself only when that version differs from this instance's copy. So a
 // sanction written by any instance binds the next query on every instance, and the copy is refreshed
 // only when it moved. Pub/sub drops copies early; a lost message costs nothing but a refresh.
@@ -41,11 +41,12 @@ const agencyKey = (ori: string) => `${prefix}agency:${ori}`
 // one command and one round trip. KEYS: the marker, then per query its agency hash and its agency's
 // rate hash (one field per officer and one for the agency, each a GCRA theoretical arrival time).
 // ARGV: the officer limit and window (ms) and the agency limit and window, then per query the version
-// of our copy, the officer's field, and the test clock ('' = the server's TIME). The reply: 0 for "no registry",
-// else 1 and per query eight values: now, version, state (only when the version moved), limited (0,
-// 1 officer, 2 agency), retry ms, officer remaining, agency remaining, officer reset ms.
-// Written for the interpreter: locals for globals, the GCRA inline, three commands a query. The rate
-// hash expires a window after its last write, when every time in it is past (so it reads as empty).
+// of our copy, the officer's field, and the test clock ('' = the server's TIME). The reply: 0 for "no
+// registry", else 1 and per query eight values: now, version, state (only when the version moved),
+// limited (0, 1 officer, 2 agency), retry ms, officer remaining, agency remaining, officer reset ms.
+// Written for the interpreter: locals for globals, the GCRA inline, four commands for an admitted
+// query (HMGET, HSET, PEXPIRE, HGET) and two for a limited one. The rate hash expires a window after its
+// last write, when every time in it is past (so it reads as empty).
 const admitScript = `
 local call = redis.call
 if call('EXISTS', KEYS[1]) == 0 then return {0} end
