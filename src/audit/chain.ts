@@ -132,7 +132,10 @@ function compile(keys: readonly string[]): Serializer {
   const fields = [...new Set([...keys, ...stampKeys])].sort()
   for (const key of fields) if (arrayIndex.test(key) || key === '__proto__') throw new Error(`record key ${key} cannot be written in order`)
   // The keys come from the record schemas, and each is written as a JSON string literal.
-  const members = fields.map((key) => `${JSON.stringify(key)}: ${(stampKeys as readonly string[]).includes(key) ? 's' : 'o(e'}[${JSON.stringify(key)}]${(stampKeys as readonly string[]).includes(key) ? '' : ')'}`)
+  const members = fields.map((key) => {
+    const quoted = JSON.stringify(key)
+    return (stampKeys as readonly string[]).includes(key) ? `${quoted}: s[${quoted}]` : `${quoted}: o(e[${quoted}])`
+  })
   const write = new Function('e', 's', 'o', `return JSON.stringify({ ${members.join(', ')} })`) as (event: Record<string, unknown>, stamps: Stamps, ordered: typeof orderedCopy) => string
   return (event, stamps) => {
     try {
