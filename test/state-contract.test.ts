@@ -1,5 +1,6 @@
 // One contract, two stores: the embedded store and the Redis store pass the same suite, against a
 // real redis-server started by the test.
+import { Redis } from 'ioredis'
 import t from 'tap'
 import type { AgencyState } from '../src/policy/types.js'
 import { MemoryStateStore } from '../src/state/memory.js'
@@ -125,3 +126,26 @@ for (const [name, make] of stores) {
     })
   })
 }
+
+t.test('redis store: rate times are stored exactly, and the rate hash expires a window after its last write', async (t) => {
+  const url = `${redis.url}/15`
+  const raw = new Redis(url)
+  t.teardown(() => raw.quit())
+  await raw.flushdb()
+  const clock = new TestClock()
+  const store = await RedisStateStore.open({ url, timeoutMs: 500, seedWhenEmpty: true, clock: clock.now })
+  t.teardown(() => store.close())
+  await store.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
+  // 7 a minute: an interval of 8571.428571428572 ms, which no fixed number of decimals holds.
+  const odd = { perUser: { limit: 7, windowSeconds: 60 }, perAgency: { limit: 1000, windowSeconds: 30 } }
+  const burst = await Promise.all([1, 2, 3].map(() => store.admit('CA0194200', 'user:CA0194200:a', odd, clock.value)))
+  t.same(burst.map((admission) => admission.rate.userRemaining), [6, 5, 4])
+  const interval = 60_000 / 7
+  t.equal(Number(await raw.hget('clets:rate:CA0194200', 'user:CA0194200:a')), clock.value + interval + interval + interval, 'the officer time, to the last bit')
+  t.equal(Number(await raw.hget('clets:rate:CA0194200', 'agency')), clock.value + 30 + 30 + 30, 'the agency time')
+  const ttl = await raw.pttl('clets:rate:CA0194200')
+  t.ok(ttl > 55_000 && ttl <= 60_000, `expires after the longer window (${ttl} ms left)`)
+  // Read back exactly: the next admit in a later call continues from the stored time.
+  clock.advance(1)
+  t.equal((await store.admit('CA0194200', 'user:CA0194200:a', odd, clock.value)).rate.userRemaining, 3)
+})

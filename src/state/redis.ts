@@ -44,15 +44,19 @@ const agencyKey = (ori: string) => `${prefix}agency:${ori}`
 // of our copy, the officer's field, and the test clock ('' = the server's TIME). The reply: 0 for "no
 // registry", else 1 and per query eight values: now, version, state (only when the version moved),
 // limited (0, 1 officer, 2 agency), retry ms, officer remaining, agency remaining, officer reset ms.
-// Written for the interpreter: locals for globals, the GCRA inline, four commands for an admitted
-// query (HMGET, HSET, PEXPIRE, HGET) and two for a limited one. The rate hash expires a window after its
-// last write, when every time in it is past (so it reads as empty).
+// Written for the interpreter: locals for globals, the GCRA inline, three commands for an admitted
+// query (HMGET, HSET, HGET) and two for a limited one, plus one PEXPIRE per rate hash per call. The rate
+// hash expires a window after its last write (the writes of one call share Redis's instant), when every
+// time in it is past (so it reads as empty). Times go to HSET as Lua numbers, which Redis writes with 17
+// significant digits, so they read back exactly (string.format cost more than the HSET itself).
 const admitScript = `
 local call = redis.call
 if call('EXISTS', KEYS[1]) == 0 then return {0} end
-local tonumber, floor, ceil, max, fmt = tonumber, math.floor, math.ceil, math.max, string.format
+local tonumber, floor, ceil, max = tonumber, math.floor, math.ceil, math.max
 local uWindow, agencyWindow = tonumber(ARGV[2]), tonumber(ARGV[4])
 local uInterval, agencyInterval = uWindow / tonumber(ARGV[1]), agencyWindow / tonumber(ARGV[3])
+local ttl = ceil(max(uWindow, agencyWindow))
+local expiring = {}
 local serverNow = nil
 local out = {1}
 local n = 1
@@ -90,8 +94,11 @@ for q = 0, (#KEYS - 1) / 2 - 1 do
   local limited = 0
   if not uOk then limited = 1 elseif not aOk then limited = 2 end
   if limited == 0 then
-    call('HSET', rateKey, userField, fmt('%.3f', uTat), 'agency', fmt('%.3f', aTat))
-    call('PEXPIRE', rateKey, ceil(max(window, aWindow)))
+    call('HSET', rateKey, userField, uTat, 'agency', aTat)
+    if not expiring[rateKey] then
+      call('PEXPIRE', rateKey, ttl)
+      expiring[rateKey] = true
+    end
   end
   local version = call('HGET', agencyKey, 'version')
   local state = false
