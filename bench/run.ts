@@ -10,9 +10,15 @@
 //   d. the gateway with the Redis store (REDIS_URL, a redis-server started here), on the same mix as c;
 //      Redis's own command counters (INFO commandstats) over the run show the script calls per query.
 // Each run measures every target once; the table gives medians over BENCH_RUNS runs of req/s, p50 and
-// p99 latency, and the server process's CPU microseconds per request (from /proc/PID/stat).
+// p99 latency, the server process's CPU microseconds per request (from /proc/PID/stat), and the share of
+// the run its main thread was on a CPU (/proc/PID/task/PID/stat): near 100% the server is CPU-bound and
+// req/s is its throughput; lower, it spent part of the run waiting with nothing to do.
+// Load is closed-loop: each connection sends its next request when the answer to the last one arrives.
+// The default of 64 connections keeps every gateway target CPU-bound; at 32, the Redis-backed gateway
+// (one more round trip per query) waits part of the time, and the run measures its latency rather
+// than its throughput.
 // Then the ledger on its own (bench/ledger.ts): durable records per second from 1,024 concurrent appenders.
-// Settings: BENCH_RUNS (5), BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_TARGETS (all: a,b,c,c100,c-noaudit,d),
+// Settings: BENCH_RUNS (5), BENCH_SECONDS (10), BENCH_CONNECTIONS (64), BENCH_TARGETS (all: a,b,c,c100,c-noaudit,d),
 // BENCH_LOG_LEVEL (the gateway's LOG_LEVEL, info).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { copyFileSync, cpSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs'
@@ -26,7 +32,7 @@ import { benchLedger } from './ledger.js'
 const root = new URL('../..', import.meta.url).pathname
 const runs = Number(process.env.BENCH_RUNS ?? 5)
 const seconds = Number(process.env.BENCH_SECONDS ?? 10)
-const connections = Number(process.env.BENCH_CONNECTIONS ?? 32)
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 64)
 const secret = 'bench-secret-bench-secret-bench-secret'
 const work = mkdtempSync(join(tmpdir(), 'clets-bench-'))
 const children: ChildProcess[] = []
@@ -60,9 +66,9 @@ async function start(name: string, script: string, env: Record<string, string>, 
   throw new Error(`${name} was not ready:\n${readFileSync(log, 'utf8').slice(0, 4096)}`)
 }
 
-/** User+system CPU seconds the process has used so far. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+/** User+system CPU seconds a process (`/proc/PID/stat`) or one of its threads (`/proc/PID/task/TID/stat`) has used so far. */
+function cpuSeconds(statFile: string): number {
+  const fields = readFileSync(statFile, 'utf8').split(') ')[1]!.split(' ')
   return (Number(fields[11]) + Number(fields[12])) / clockTicks
 }
 
@@ -71,6 +77,8 @@ interface Measure {
   p50: number
   p99: number
   cpuMicros: number
+  /** Share of the run's wall time the process's main thread (its event loop) was on a CPU. */
+  mainBusy: number
   requests: number
   non2xx: number
   errors: number
@@ -80,7 +88,7 @@ interface Measure {
 /** wrk (C, little CPU of its own) when installed, else autocannon (Node). */
 const tool = process.env.BENCH_TOOL ?? (spawnSync('wrk', ['--version']).error === undefined ? 'wrk' : 'autocannon')
 
-async function load(url: string, path: string, requestsFile: string, duration: number): Promise<Omit<Measure, 'cpuMicros'>> {
+async function load(url: string, path: string, requestsFile: string, duration: number): Promise<Omit<Measure, 'cpuMicros' | 'mainBusy'>> {
   const child =
     tool === 'wrk'
       ? spawn('wrk', ['-t', '1', '-c', String(connections), '-d', `${duration}s`, '--latency', '-s', join(root, 'bench/wrk.lua'), url], {
@@ -94,7 +102,7 @@ async function load(url: string, path: string, requestsFile: string, duration: n
   await new Promise((resolve) => child.once('exit', resolve))
   const json = output.split('\n').find((line) => line.startsWith('{'))
   if (json === undefined) throw new Error(`${tool} printed no result:\n${output}`)
-  return JSON.parse(json) as Omit<Measure, 'cpuMicros'>
+  return JSON.parse(json) as Omit<Measure, 'cpuMicros' | 'mainBusy'>
 }
 
 const median = (values: number[]) => {
@@ -195,12 +203,14 @@ const results = new Map<string, Measure[]>(targets.map((target) => [target.key, 
 // side (b, c, d, c-noaudit).
 for (let run = 1; run <= runs; run++) {
   for (const target of run % 2 === 1 ? targets : [...targets].reverse()) {
-    const before = cpuSeconds(target.pid)
+    const processStat = `/proc/${target.pid}/stat`
+    const mainThread = `/proc/${target.pid}/task/${target.pid}/stat`
     const commandsBefore = await redisCommands()
+    const [before, mainBefore, started] = [cpuSeconds(processStat), cpuSeconds(mainThread), performance.now()]
     const result = await load(target.url, target.path, join(work, `${target.file}.json`), seconds)
-    const cpu = cpuSeconds(target.pid) - before
+    const [cpu, main, wall] = [cpuSeconds(processStat) - before, cpuSeconds(mainThread) - mainBefore, (performance.now() - started) / 1000]
     const redisPerQuery = ((await redisCommands()) - commandsBefore) / result.requests
-    results.get(target.key)!.push({ ...result, cpuMicros: (cpu * 1e6) / result.requests, ...(target.key === 'd' ? { redisPerQuery } : {}) })
+    results.get(target.key)!.push({ ...result, cpuMicros: (cpu * 1e6) / result.requests, mainBusy: main / wall, ...(target.key === 'd' ? { redisPerQuery } : {}) })
     process.stderr.write(`run ${run}/${runs} ${target.label}: ${Math.round(result.rps)} req/s, p99 ${result.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}\n`)
   }
 }
@@ -222,6 +232,7 @@ const summary = targets.map((target) => {
     p50: median(measures.map((m) => m.p50)),
     p99: median(measures.map((m) => m.p99)),
     cpuMicros: median(measures.map((m) => m.cpuMicros)),
+    mainBusy: median(measures.map((m) => m.mainBusy)),
     non2xx: measures.reduce((sum, m) => sum + m.non2xx, 0),
     redisPerQuery: target.key === 'd' ? median(measures.map((m) => m.redisPerQuery ?? 0)) : undefined,
     errors: measures.reduce((sum, m) => sum + m.errors, 0),
@@ -240,9 +251,9 @@ const lines = [
   `Machine: ${cpus().length} cores (${cpuModel}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
   `Command: npm run bench (BENCH_RUNS=${runs} BENCH_SECONDS=${seconds} BENCH_CONNECTIONS=${connections}); load from ${tool === 'wrk' ? 'wrk (1 thread)' : 'autocannon'}, ${connections} connections, loopback; medians of ${runs} runs.`,
   '',
-  '| target | req/s | p50 ms | p99 ms | CPU µs/req (server process) |',
-  '|---|---:|---:|---:|---:|',
-  ...summary.map((entry) => `| ${entry.label} | ${Math.round(entry.rps)} | ${entry.p50.toFixed(1)} | ${entry.p99.toFixed(1)} | ${Math.round(entry.cpuMicros)} |`),
+  '| target | req/s | p50 ms | p99 ms | CPU µs/req (server process) | main thread on CPU |',
+  '|---|---:|---:|---:|---:|---:|',
+  ...summary.map((entry) => `| ${entry.label} | ${Math.round(entry.rps)} | ${entry.p50.toFixed(1)} | ${entry.p99.toFixed(1)} | ${Math.round(entry.cpuMicros)} | ${Math.round(entry.mainBusy * 100)}% |`),
   '',
   `Ratios (throughput, of the medians): c/a = ${ratio('c', 'a')}, c/b = ${ratio('c', 'b')}, c100/b = ${ratio('c100', 'b')}, d/c = ${ratio('d', 'c')} (Redis store / embedded store).`,
   `The same ratios run by run (lowest–highest of ${runs}): c/b ${perRun('c', 'b')}, d/c ${perRun('d', 'c')}, c/c-noaudit ${perRun('c', 'c-noaudit')}.`,
