@@ -47,8 +47,8 @@ const agencyKey = (ori: string) => `${prefix}agency:${ori}`
 // Written for the interpreter: locals for globals, the GCRA inline, three commands for an admitted
 // query (HMGET, HSET, HGET) and two for a limited one, plus one PEXPIRE per rate hash per call. The rate
 // hash expires a window after its last write (the writes of one call share Redis's instant), when every
-// time in it is past (so it reads as empty). Times go to HSET as Lua numbers, which Redis writes with 17
-// significant digits, so they read back exactly (string.format cost more than the HSET itself).
+// time in it is past (so it reads as empty). Times go to HSET as Lua numbers, which Redis writes with
+// every digit needed to read them back exactly (string.format cost more than the HSET itself).
 const admitScript = `
 local call = redis.call
 if call('EXISTS', KEYS[1]) == 0 then return {0} end
