@@ -53,9 +53,9 @@ const admitScript = `
 local call = redis.call
 if call('EXISTS', KEYS[1]) == 0 then return {0} end
 local tonumber, floor, ceil, max = tonumber, math.floor, math.ceil, math.max
-local uWindow, agencyWindow = tonumber(ARGV[2]), tonumber(ARGV[4])
-local uInterval, agencyInterval = uWindow / tonumber(ARGV[1]), agencyWindow / tonumber(ARGV[3])
-local ttl = ceil(max(uWindow, agencyWindow))
+local uWindow, aWindow = tonumber(ARGV[2]), tonumber(ARGV[4])
+local uInterval, aInterval = uWindow / tonumber(ARGV[1]), aWindow / tonumber(ARGV[3])
+local ttl = ceil(max(uWindow, aWindow))
 local expiring = {}
 local serverNow = nil
 local out = {1}
@@ -75,16 +75,12 @@ for q = 0, (#KEYS - 1) / 2 - 1 do
   end
   local userField = ARGV[a + 2]
   local tats = call('HMGET', rateKey, userField, 'agency')
-  local window = uWindow
-  local interval = uInterval
   local start = tonumber(tats[1])
   if not start or start < now then start = now end
-  local uTat = start + interval
-  local uOk = now >= uTat - window
+  local uTat = start + uInterval
+  local uOk = now >= uTat - uWindow
   local uRetry, uRemaining, uReset = 0, 0, start - now
-  if uOk then uRemaining = floor((window - (uTat - now)) / interval); uReset = uTat - now else uRetry = uTat - window - now end
-  local aWindow = agencyWindow
-  local aInterval = agencyInterval
+  if uOk then uRemaining = floor((uWindow - (uTat - now)) / uInterval); uReset = uTat - now else uRetry = uTat - uWindow - now end
   local aStart = tonumber(tats[2])
   if not aStart or aStart < now then aStart = now end
   local aTat = aStart + aInterval
