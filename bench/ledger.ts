@@ -19,7 +19,7 @@ export interface LedgerBench {
 export async function benchLedger(total: number, writers: number): Promise<LedgerBench> {
   const dir = mkdtempSync(join(tmpdir(), 'clets-ledger-bench-'))
   let batches = 0
-  const ledger = await AuditLedger.open(dir, 'bench', { observer: { batchWritten: () => batches++, writeFailed: () => undefined } })
+  const ledger = await AuditLedger.open(dir, 'bench', { observer: { batchWritten: () => batches++, writeFailed: () => undefined, recordRefused: () => undefined } })
   const decision = () => sampleDecision(randomUUID())
   let next = 0
   const started = performance.now()

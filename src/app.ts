@@ -2,7 +2,7 @@
 // and the tests decide where it runs.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { adminRoutes } from './http/admin.js'
-import type { AppDependencies } from './http/context.js'
+import { captureSourceAddresses, type AppDependencies } from './http/context.js'
 import { errorBody, toGatewayError } from './http/errors.js'
 import { operationsRoutes } from './http/operations.js'
 import { policyRoutes } from './http/policy.js'
@@ -36,6 +36,7 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
     },
   })
 
+  captureSourceAddresses(app.server)
   // JSON only: a text/plain body is answered 415, not parsed as a string.
   app.removeContentTypeParser(['text/plain'])
   app.decorateRequest('identity', null)

@@ -149,6 +149,11 @@ export function createMetrics() {
       help: 'Audit batches that could not be written or synced; queries are refused meanwhile',
       registers: [registry],
     }),
+    auditRecordsRefused: new Counter({
+      name: 'gateway_audit_records_refused_total',
+      help: 'Audit records refused before writing because they did not match their schema (a bug: their requests answered 503)',
+      registers: [registry],
+    }),
     operatorChanges: new Counter({
       name: 'gateway_operator_changes_total',
       help: 'Operator changes to agencies, by action',
@@ -253,6 +258,9 @@ export function ledgerObserver(metrics: Metrics): LedgerObserver {
     },
     writeFailed() {
       metrics.auditWriteFailures.inc()
+    },
+    recordRefused() {
+      metrics.auditRecordsRefused.inc()
     },
   }
 }

@@ -30,7 +30,7 @@ const writeLines = (file: string, content: string[]) => writeFileSync(file, `${c
 t.test('group commit: concurrent appends share batches, every promise resolves once its record is on disk', async (t) => {
   const dir = tempDir('ledger')
   const batches: number[] = []
-  const ledger = await AuditLedger.open(dir, 'gw-a', { explicit: true, observer: { batchWritten: (records) => batches.push(records), writeFailed: () => undefined } })
+  const ledger = await AuditLedger.open(dir, 'gw-a', { explicit: true, observer: { batchWritten: (records) => batches.push(records), writeFailed: () => undefined, recordRefused: () => undefined } })
   await Promise.all(Array.from({ length: 2000 }, (_, n) => ledger.append(decision(n + 1), Date.now())))
   t.equal(batches.reduce((sum, size) => sum + size, 0), 2000, 'every record written')
   t.ok(batches.length < 2000 / 10, `${batches.length} fsyncs for 2000 records`)
@@ -138,13 +138,29 @@ for (const [name, tamper, kind, seq] of tampering) {
   })
 }
 
-t.test('verify checks every record against its schema', async (t) => {
+t.test('a record that does not match its schema is refused before the file, and the writer goes on', async (t) => {
+  // Regression: a decision without `source` (its client had hung up) was written, and verify stopped there.
   const dir = tempDir('ledger')
-  const ledger = await AuditLedger.open(dir, 'gw-a', { explicit: true })
-  const { policyRevision: _dropped, ...incomplete } = decision(1) as Extract<AuditEvent, { type: 'query.decision' }>
-  await ledger.append(incomplete as unknown as AuditEvent, Date.UTC(2026, 5, 1))
+  const refused: number[] = []
+  const ledger = await AuditLedger.open(dir, 'gw-a', { explicit: true, observer: { batchWritten: () => undefined, writeFailed: () => undefined, recordRefused: () => refused.push(1) } })
+  const { source: _gone, ...sourceless } = decision(2) as Extract<AuditEvent, { type: 'query.decision' }>
+  const bad: [string, AuditEvent, number][] = [
+    ['no source', sourceless as unknown as AuditEvent, Date.UTC(2026, 5, 1)],
+    ['a NaN latency', { type: 'query.outcome', id: 'x', status: 200, code: null, recordCount: 1, latencyMs: Number.NaN }, Date.UTC(2026, 5, 1)],
+    ['an unknown type', { ...decision(3), type: 'query.forged' } as unknown as AuditEvent, Date.UTC(2026, 5, 1)],
+    ['a time the ledger cannot write', decision(4), Number.NaN],
+  ]
+  const appended = [ledger.append(decision(1), Date.UTC(2026, 5, 1)), ...bad.map(([, event, time]) => ledger.append(event, time)), ledger.append(decision(5), Date.UTC(2026, 5, 1))]
+  const results = await Promise.allSettled(appended)
+  t.equal(results[0]!.status, 'fulfilled', 'a record before the bad ones is written')
+  bad.forEach(([name], index) => t.match(results[index + 1], { status: 'rejected', reason: { name: 'AuditUnavailableError' } }, `${name}: refused`))
+  t.match((results[2] as PromiseRejectedResult).reason.message, /latencyMs/)
+  t.equal(results.at(-1)!.status, 'fulfilled', 'a record after them is written')
+  t.equal(refused.length, bad.length, 'each refusal is counted')
+  await ledger.append(decision(6), Date.UTC(2026, 5, 1))
   await ledger.close()
-  t.match((await verifyLedger(dir)).problem, { seq: 1, kind: 'malformed', message: /does not match its schema \(v1\): policyRevision: / })
+  t.same(lines(join(dir, 'gw-a', 'segment-000001.jsonl')).map((line) => JSON.parse(line).id), ['decision-1', 'decision-5', 'decision-6'])
+  t.same((await verifyLedger(dir)).problem, null)
 })
 
 t.test('verify finds a file truncated in the middle of its last line', async (t) => {

@@ -16,7 +16,8 @@ import { join } from 'node:path'
 import type { KeyObject } from 'node:crypto'
 import { canonicalRecord, genesisHash, isoTime, lineHash } from './chain.js'
 import { checkpointFile, signCheckpoint } from './checkpoint.js'
-import { auditRecordVersion, type AuditEvent } from './record.js'
+import type { z } from 'zod'
+import { auditRecordVersion, eventSchemas, type AuditEvent } from './record.js'
 
 export class AuditUnavailableError extends Error {
   override name = 'AuditUnavailableError'
@@ -44,6 +45,8 @@ export interface LedgerOptions {
 export interface LedgerObserver {
   batchWritten(records: number, seconds: number): void
   writeFailed(): void
+  /** A record that did not match its schema was refused before it reached a batch (a bug upstream). */
+  recordRefused(): void
 }
 
 interface Pending {
@@ -67,8 +70,20 @@ class Batch {
   }
 }
 
+/** Why an event would not verify as a record of its type (null when it would). */
+function recordProblem(event: AuditEvent, now: number): string | null {
+  // The record's time must be one `z.iso.datetime()` accepts: a year of four digits.
+  if (!(now >= 0 && now < 253_402_300_800_000)) return `time: ${now} is not a time the ledger can write`
+  const schema = eventSchemas[event.type] as z.ZodType | undefined
+  if (schema === undefined) return `type: unknown record type ${JSON.stringify(event.type)}`
+  const checked = schema.safeParse(event)
+  if (checked.success) return null
+  const issue = checked.error.issues[0]!
+  return `${issue.path.join('.') || '(top)'}: ${issue.message}`
+}
+
 const segmentName = (index: number) => `segment-${String(index).padStart(6, '0')}.jsonl`
-const noObserver: LedgerObserver = { batchWritten: () => undefined, writeFailed: () => undefined }
+const noObserver: LedgerObserver = { batchWritten: () => undefined, writeFailed: () => undefined, recordRefused: () => undefined }
 
 function alive(pid: number): boolean {
   try {
@@ -202,9 +217,19 @@ export class AuditLedger implements Ledger {
     return this.healthy && !this.closed
   }
 
-  /** Appends an event; the promise resolves once it is on disk, or rejects with AuditUnavailableError. */
+  /**
+   * Appends an event; the promise resolves once it is on disk, or rejects with AuditUnavailableError.
+   * The event is checked against its record schema here, before it joins a batch: a record that would
+   * not verify never reaches the file, and its caller alone is refused (the batch and the records
+   * after it go on). The check costs ~0.7 µs for a decision and ~0.25 µs for an outcome (zod 4).
+   */
   append(event: AuditEvent, now: number): Promise<void> {
     if (this.closed) return Promise.reject(new AuditUnavailableError('the audit ledger is closed'))
+    const problem = recordProblem(event, now)
+    if (problem !== null) {
+      this.observer.recordRefused()
+      return Promise.reject(new AuditUnavailableError(`a ${String(event.type)} record does not match its schema and was not written: ${problem}`))
+    }
     const batch = this.open
     batch.records.push({ time: isoTime(now), event })
     if (!this.flushing) this.schedule()
@@ -229,29 +254,31 @@ export class AuditLedger implements Ledger {
     const batch = this.open
     this.open = new Batch()
     const started = process.hrtime.bigint()
-    // Sequence numbers and hashes are given here, at write time, so a failed batch leaves no gap.
-    // Lines are encoded straight into one buffer: no long string to flatten, one write.
-    let bytes = Buffer.allocUnsafe(batch.records.length * 1024)
-    let length = 0
+    const day = batch.records[0]!.time.slice(0, 10)
     let seq = this.seq
     let hash = this.hash
-    for (const { time, event } of batch.records) {
-      seq++
-      const line = canonicalRecord(event, { instance: this.instance, prev: hash, seq, time, v: auditRecordVersion })
-      hash = lineHash(line)
-      // UTF-8 takes at most 3 bytes per UTF-16 unit: room for that is room enough, without measuring.
-      const needed = length + line.length * 3 + 1
-      if (needed > bytes.length) {
-        const grown = Buffer.allocUnsafe(Math.max(needed, bytes.length * 2))
-        bytes.copy(grown, 0, 0, length)
-        bytes = grown
-      }
-      length += bytes.write(line, length)
-      bytes[length++] = 0x0a
-    }
-    bytes = bytes.subarray(0, length)
-    const day = batch.records[0]!.time.slice(0, 10)
     try {
+      // Inside the try: whatever fails here (a serializer that throws included) refuses this batch
+      // alone; the writer goes on with the next.
+      // Sequence numbers and hashes are given here, at write time, so a failed batch leaves no gap.
+      // Lines are encoded straight into one buffer: no long string to flatten, one write.
+      let bytes = Buffer.allocUnsafe(batch.records.length * 1024)
+      let length = 0
+      for (const { time, event } of batch.records) {
+        seq++
+        const line = canonicalRecord(event, { instance: this.instance, prev: hash, seq, time, v: auditRecordVersion })
+        hash = lineHash(line)
+        // UTF-8 takes at most 3 bytes per UTF-16 unit: room for that is room enough, without measuring.
+        const needed = length + line.length * 3 + 1
+        if (needed > bytes.length) {
+          const grown = Buffer.allocUnsafe(Math.max(needed, bytes.length * 2))
+          bytes.copy(grown, 0, 0, length)
+          bytes = grown
+        }
+        length += bytes.write(line, length)
+        bytes[length++] = 0x0a
+      }
+      bytes = bytes.subarray(0, length)
       if (this.size > 0 && (this.size + length > (this.options.segmentBytes ?? 64 * 1024 * 1024) || day !== this.segmentDay)) await this.rotate()
       if (this.segmentDay === null) this.segmentDay = day
       // The write to the page cache is a few µs, so it is done here; the fdatasync goes to the thread pool.

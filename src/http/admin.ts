@@ -7,7 +7,7 @@ import { GatewayError } from '../errors.js'
 import { agencyKinds, sanctionScopes, sanctionTypes, type AgencyKind, type AgencyState, type SanctionScope, type SanctionType } from '../policy/types.js'
 import { AgencyConflictError } from '../state/redis.js'
 import type { AgencyChange, BeforeCommit } from '../state/types.js'
-import { requireRole, type AppDependencies } from './context.js'
+import { requireRole, sourceOf, type AppDependencies } from './context.js'
 import { errorResponseSchema } from './errors.js'
 
 /** Clock skew tolerated on a signing date that lies slightly in the future. */
@@ -82,7 +82,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
           id,
           operator: identity.sub,
           operatorOri: identity.ori,
-          source: request.ip,
+          source: sourceOf(request),
           action: computed.action,
           ori: computed.ori,
           reason: why,

@@ -1,5 +1,7 @@
 // What routes share: the dependencies buildApp receives, the request decoration for the verified
 // identity, and the role hook.
+import type { Server } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Ledger } from '../audit/ledger.js'
 import { GatewayError } from '../errors.js'
@@ -53,7 +55,28 @@ export function requireRole(deps: AppDependencies, role: Role | null) {
   }
 }
 
+/** Where a connection's peer address is kept, read once when the connection arrives. */
+const sourceAddress = Symbol('sourceAddress')
+type SourcedSocket = Socket & { [sourceAddress]?: string }
+
+/**
+ * Reads each connection's peer address as it is accepted. A socket that is gone has no address any
+ * more (`remoteAddress` is undefined after a reset), and the records of a query whose client hung up
+ * are written after that: they must still name where it came from. Once per connection, not per query.
+ */
+export function captureSourceAddresses(server: Server): void {
+  server.on('connection', (socket: SourcedSocket) => {
+    socket[sourceAddress] = socket.remoteAddress ?? 'unknown'
+  })
+}
+
+/** The address a request came from, as captured when its connection arrived ('unknown' if it never had one). */
+export function sourceOf(request: FastifyRequest): string {
+  const socket = request.raw.socket as SourcedSocket | null
+  return socket?.[sourceAddress] ?? socket?.remoteAddress ?? 'unknown'
+}
+
 /** The requester as the ledger records it. */
 export function requesterOf(request: FastifyRequest, identity: Identity) {
-  return { ori: identity.ori, sub: identity.sub, terminal: identity.terminal, source: request.ip }
+  return { ori: identity.ori, sub: identity.sub, terminal: identity.terminal, source: sourceOf(request) }
 }
