@@ -10,8 +10,11 @@
 //
 // Each gateway process owns one instance directory under AUDIT_DIR (held by a lock file), so records
 // of different processes never interleave, and numbers its records 1, 2, 3... across restarts.
+import { spawn, type ChildProcessByStdio } from 'node:child_process'
 import { fdatasync, ftruncateSync, writeSync } from 'node:fs'
-import { mkdir, open, readdir, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, writeFile, type FileHandle } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import type { Readable, Writable } from 'node:stream'
 import { join } from 'node:path'
 import type { KeyObject } from 'node:crypto'
 import { canonicalRecord, genesisHash, isoTime, lineHash } from './chain.js'
@@ -85,35 +88,75 @@ function recordProblem(event: AuditEvent, now: number): string | null {
 const segmentName = (index: number) => `segment-${String(index).padStart(6, '0')}.jsonl`
 const noObserver: LedgerObserver = { batchWritten: () => undefined, writeFailed: () => undefined, recordRefused: () => undefined }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-/** Instance directories this process holds: a lock naming our own pid is ours only if listed here. */
+/** Instance directories this process holds (a second open in the same process fails at once). */
 const heldHere = new Set<string>()
 
-/** Takes `dir/lock` for this process; false if another live process (or this one) holds it. */
-async function lock(dir: string): Promise<boolean> {
-  if (heldHere.has(dir)) return false
-  const path = join(dir, 'lock')
-  try {
-    await writeFile(path, String(process.pid), { flag: 'wx', mode: 0o600 })
+/** flock(1)'s exit code when the lock is taken (our choice, so it cannot be mistaken for another failure). */
+const lockBusy = 75
+
+/**
+ * An exclusive flock(2) on `dir/lock`, held for as long as this process lives. Node has no flock, so a
+ * small `flock` process (util-linux) takes it and holds it while its stdin, a pipe from us, stays open:
+ * when we exit, however we exit (kill -9 included), the pipe closes, the holder exits and the kernel
+ * releases the lock. A kernel lock is right where a pid in a lock file is not: two containers each run
+ * the gateway as pid 1, and a pid says nothing about a process in another PID namespace. The holder
+ * runs in its own process group, so a Ctrl-C meant for the gateway does not drop the lock mid-shutdown.
+ */
+class InstanceLock {
+  private released = false
+  private constructor(
+    private readonly holder: ChildProcessByStdio<Writable, Readable, null>,
+    private readonly exited: Promise<void>,
+    readonly dir: string,
+  ) {}
+
+  /** The lock, or null when another process (in any PID namespace) holds it. */
+  static async take(dir: string): Promise<InstanceLock | null> {
+    if (heldHere.has(dir)) return null
+    const path = join(dir, 'lock')
+    // Never removed: unlinking a lock file lets two processes lock two different inodes of one path.
+    await writeFile(path, '', { flag: 'a', mode: 0o600 })
+    const holder = spawn('flock', ['--exclusive', '--nonblock', '--conflict-exit-code', String(lockBusy), path, '-c', 'echo held && exec cat >/dev/null'], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+      detached: true,
+    })
+    const exited = new Promise<number | null>((resolve) => holder.once('exit', (code) => resolve(code)))
+    const held = await new Promise<boolean | Error>((resolve) => {
+      holder.once('error', (error) => resolve(new Error(`cannot lock ${path}: ${error.message} (the flock command of util-linux is needed)`)))
+      holder.stdout.once('data', () => resolve(true))
+      void exited.then((code) => resolve(code === lockBusy ? false : new Error(`cannot lock ${path}: flock exited with ${code}`)))
+    })
+    if (held !== true) {
+      holder.stdin.destroy()
+      await exited
+      if (held === false) return null
+      throw held
+    }
+    holder.stdout.destroy()
+    holder.unref()
     heldHere.add(dir)
-    return true
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    const lock = new InstanceLock(holder, exited.then(() => undefined), dir)
+    // For a human reading the folder; the kernel lock, not this text, is what excludes.
+    await writeFile(path, `${JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() })}\n`, { mode: 0o600 })
+    return lock
   }
-  // A lock naming our own pid is stale: a container restarts the gateway with the same pid.
-  const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10)
-  if (Number.isInteger(holder) && holder !== process.pid && alive(holder)) return false
-  await writeFile(path, String(process.pid), { mode: 0o600 })
-  heldHere.add(dir)
-  return true
+
+  /** Called if the holder dies while we still write: the chain is no longer ours alone. */
+  onLost(listener: () => void): void {
+    void this.exited.then(() => {
+      if (!this.released) listener()
+    })
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return
+    this.released = true
+    // Waited for with a reference, or a process with nothing else to do would exit before it ends.
+    this.holder.ref()
+    this.holder.stdin.end()
+    await this.exited
+    heldHere.delete(this.dir)
+  }
 }
 
 /**
@@ -157,6 +200,9 @@ export class AuditLedger implements Ledger {
   private checkpointedSeq: number
   private lastCheckpointAt = performance.now()
   private checkpointing: Promise<void> = Promise.resolve()
+  private instanceLock: InstanceLock | null = null
+  /** The instance lock was lost while open: nothing more is written to this chain. */
+  private lockLost = false
 
   private constructor(
     readonly instance: string,
@@ -182,29 +228,52 @@ export class AuditLedger implements Ledger {
       const instance = attempt === 1 ? instanceId : `${instanceId}-${attempt}`
       const dir = join(auditDir, instance)
       await mkdir(dir, { recursive: true, mode: 0o700 })
-      if (!(await lock(dir))) {
+      let instanceLock = await InstanceLock.take(dir)
+      // The holder of a process that just died exits a moment after it: an explicit instance (a
+      // restarted container) waits that moment before calling the folder busy.
+      for (let retry = 0; instanceLock === null && options.explicit === true && retry < 10; retry++) {
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        instanceLock = await InstanceLock.take(dir)
+      }
+      if (instanceLock === null) {
         if (options.explicit === true) throw new Error(`audit instance ${instance} is in use by another process (${join(dir, 'lock')})`)
         continue
       }
-      const segments = (await readdir(dir)).filter((name) => /^segment-\d{6}\.jsonl$/.test(name)).sort()
-      const index = segments.length === 0 ? 1 : Number(segments.at(-1)!.slice(8, 14))
-      const path = join(dir, segmentName(index))
-      let end = await chainEnd(path)
-      // The newest segment may hold no whole record yet (a crash right after rotating): the chain
-      // then ends in the segment before it.
-      for (let previous = index - 1; end.seq === 0 && previous >= 1; previous--) {
-        const earlier = await chainEnd(join(dir, segmentName(previous)))
-        if (earlier.seq > 0) end = { ...earlier, size: 0, day: null }
+      try {
+        return await AuditLedger.openLocked(instance, dir, instanceLock, options)
+      } catch (error) {
+        await instanceLock.release()
+        throw error
       }
-      const file = await open(path, 'a', 0o600)
-      const { size } = await file.stat()
-      if (size > end.size) await file.truncate(end.size)
-      const ledger = new AuditLedger(instance, dir, file, end.size, end.seq, end.hash, options.observer ?? noObserver, options.commitIntervalMs ?? 2, options.maxBatchRecords ?? 1024, options)
-      ledger.segmentIndex = index
-      ledger.segmentDay = end.day
-      return ledger
     }
     throw new Error(`no free audit instance directory under ${auditDir}`)
+  }
+
+  private static async openLocked(instance: string, dir: string, instanceLock: InstanceLock, options: LedgerOptions): Promise<AuditLedger> {
+    const segments = (await readdir(dir)).filter((name) => /^segment-\d{6}\.jsonl$/.test(name)).sort()
+    const index = segments.length === 0 ? 1 : Number(segments.at(-1)!.slice(8, 14))
+    const path = join(dir, segmentName(index))
+    let end = await chainEnd(path)
+    // The newest segment may hold no whole record yet (a crash right after rotating): the chain
+    // then ends in the segment before it.
+    for (let previous = index - 1; end.seq === 0 && previous >= 1; previous--) {
+      const earlier = await chainEnd(join(dir, segmentName(previous)))
+      if (earlier.seq > 0) end = { ...earlier, size: 0, day: null }
+    }
+    const file = await open(path, 'a', 0o600)
+    const { size } = await file.stat()
+    if (size > end.size) await file.truncate(end.size)
+    const ledger = new AuditLedger(instance, dir, file, end.size, end.seq, end.hash, options.observer ?? noObserver, options.commitIntervalMs ?? 2, options.maxBatchRecords ?? 1024, options)
+    ledger.segmentIndex = index
+    ledger.segmentDay = end.day
+    ledger.instanceLock = instanceLock
+    instanceLock.onLost(() => {
+      // Someone killed our lock holder: another process may take the folder now, so we stop writing.
+      ledger.lockLost = true
+      ledger.healthy = false
+      ledger.observer.writeFailed()
+    })
+    return ledger
   }
 
   /** Records appended and not yet in a batch being written. */
@@ -225,6 +294,7 @@ export class AuditLedger implements Ledger {
    */
   append(event: AuditEvent, now: number): Promise<void> {
     if (this.closed) return Promise.reject(new AuditUnavailableError('the audit ledger is closed'))
+    if (this.lockLost) return Promise.reject(new AuditUnavailableError(`the lock on ${this.dir} was lost: another process may write this chain`))
     const problem = recordProblem(event, now)
     if (problem !== null) {
       this.observer.recordRefused()
@@ -358,7 +428,6 @@ export class AuditLedger implements Ledger {
     if (this.seq !== this.checkpointedSeq) this.checkpoint()
     await this.checkpointing
     await this.file.close()
-    await rm(join(this.dir, 'lock'), { force: true })
-    heldHere.delete(this.dir)
+    await this.instanceLock?.release()
   }
 }

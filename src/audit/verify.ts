@@ -12,7 +12,7 @@ import { canonicalJson, genesisHash, lineHash } from './chain.js'
 import { checkpointFile, checkpointSignedBy, type Checkpoint } from './checkpoint.js'
 import { auditRecordVersion, recordSchemas, type EventType } from './record.js'
 
-export type ProblemKind = 'malformed' | 'altered' | 'missing' | 'reordered' | 'truncated' | 'misplaced' | 'bad signature'
+export type ProblemKind = 'malformed' | 'altered' | 'missing' | 'reordered' | 'truncated' | 'misplaced' | 'bad signature' | 'no ledger'
 
 export interface LedgerProblem {
   readonly file: string
@@ -135,14 +135,34 @@ async function verifyChain(dir: string, instance: string, options: VerifyOptions
   return { summary: summary(), problem: null }
 }
 
-/** Verifies every instance chain under `auditDir`; the first problem found stops the check. */
+/**
+ * Verifies every instance chain under `auditDir`; the first problem found stops the check. A folder
+ * that holds no chain at all (missing, empty, or an instance folder given in place of the ledger root)
+ * is a problem too: a check that found nothing to check must not read as "intact".
+ */
 export async function verifyLedger(auditDir: string, options: VerifyOptions = {}): Promise<VerifyReport> {
-  const entries = await readdir(auditDir, { withFileTypes: true })
+  const noLedger = (message: string): VerifyReport => ({ chains: [], problem: { file: auditDir, seq: 0, kind: 'no ledger', message } })
+  let entries
+  try {
+    entries = await readdir(auditDir, { withFileTypes: true })
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return noLedger('no such folder')
+    if (code === 'ENOTDIR') return noLedger('not a folder: give the ledger root (AUDIT_DIR)')
+    throw error
+  }
+  if (entries.some((entry) => entry.isFile() && segmentPattern.test(entry.name))) {
+    return noLedger(`this is one instance's folder, not the ledger root: verify its parent (${join(auditDir, '..')}), where the checkpoint keys and every chain are`)
+  }
   const chains: ChainSummary[] = []
   for (const entry of entries.filter((item) => item.isDirectory()).sort((left, right) => left.name.localeCompare(right.name))) {
-    const { summary, problem } = await verifyChain(join(auditDir, entry.name), entry.name, options)
+    const dir = join(auditDir, entry.name)
+    // A folder without a segment is not a chain (the ledger creates its first segment when it opens).
+    if (!(await readdir(dir)).some((name) => segmentPattern.test(name))) continue
+    const { summary, problem } = await verifyChain(dir, entry.name, options)
     chains.push(summary)
     if (problem !== null) return { chains, problem }
   }
+  if (chains.length === 0) return noLedger('no audit ledger here: no instance folder holds a segment-NNNNNN.jsonl (is this AUDIT_DIR?)')
   return { chains, problem: null }
 }

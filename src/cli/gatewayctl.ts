@@ -153,7 +153,8 @@ async function audit(args: string[]): Promise<number> {
   const report = await verifyLedger(dir, { publicKey: keyFile === undefined ? undefined : readPublicKey(keyFile) })
   for (const chain of report.chains) out(`${chain.instance}: ${chain.records} records in ${chain.segments} segments, last seq ${chain.lastSeq}, ${chain.checkpoints} signed checkpoints`)
   if (report.problem !== null) {
-    err(`${report.problem.file}: seq ${report.problem.seq}: ${report.problem.kind}: ${report.problem.message}`)
+    const { file, seq, kind, message } = report.problem
+    err(kind === 'no ledger' ? `${file}: ${kind}: ${message}` : `${file}: seq ${seq}: ${kind}: ${message}`)
     return 1
   }
   out(`ledger intact: ${report.chains.reduce((sum, chain) => sum + chain.records, 0)} records`)
