@@ -52,6 +52,9 @@ export function toGatewayError(error: unknown): GatewayError {
     return new GatewayError('invalid_request', undefined, validationIssues(fastifyError.validationContext ?? 'body', fastifyError.validation))
   }
   switch (fastifyError.code) {
+    // The request stream was destroyed mid-body: the client hung up (or its time ran out, see app.ts).
+    case 'ECONNRESET':
+      return new GatewayError('request_aborted')
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new GatewayError('unsupported_media_type')
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':

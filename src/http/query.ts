@@ -10,7 +10,7 @@ import type { PolicySet } from '../policy/compile.js'
 import { evaluate } from '../policy/evaluate.js'
 import type { Decision } from '../policy/types.js'
 import type { RateVerdict } from '../state/types.js'
-import { authorize, requesterOf, type AppDependencies } from './context.js'
+import { authorize, requesterOf, requireRole, type AppDependencies } from './context.js'
 import { errorResponseSchema } from './errors.js'
 
 interface QueryBody {
@@ -91,11 +91,12 @@ function rateDecision(policy: PolicySet, rate: RateVerdict): Decision {
 export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
   const { store, ledger, upstreams, metrics, clock } = deps
 
-  // No onRequest hook here: the token is checked in the handler (one hook runner less per query), and
-  // the error handler checks it first for anything that fails before (body, schema), so a bad token
-  // still answers 401 before any input problem, as with a hook.
-  app.post<{ Body: QueryBody }>('/v1/query', { schema: querySchema }, async (request, reply) => {
-    const identity = authorize(deps, request, 'terminal')
+  // The token is checked in onRequest, before the body is read: a request without a valid token costs
+  // no body parsing or validation (a 1 MiB deeply nested body took 200-330 ms of event loop when the
+  // check came after it), and 401 still comes before any input problem.
+  const onRequest = requireRole(deps, 'terminal')
+  app.post<{ Body: QueryBody }>('/v1/query', { onRequest, schema: querySchema }, async (request, reply) => {
+    const identity = request.identity!
     if (deps.load.overloaded) {
       metrics.loadShed.inc()
       throw new GatewayError('overloaded')
