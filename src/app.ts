@@ -94,7 +94,14 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
     if (answered) failure = new GatewayError('request_timeout')
     if (request.routeOptions.url === '/v1/query') {
       try {
-        failure = await refuseQuery(deps, request, reply, failure)
+        const refusal = await refuseQuery(deps, request, reply, failure)
+        failure = refusal.error
+        if (refusal.limited !== null) {
+          // Over the rate limits: answered as the contract's 429, and counted as the rejection it also is.
+          deps.metrics.rejections.labels(failure.code).inc()
+          reply.code(refusal.limited.status)
+          return refusal.limited.body
+        }
       } catch (auditError) {
         // The refusal could not be audited: whatever the first problem was, no answer leaves unaudited.
         request.log.error({ reqId: request.id, err: auditError }, 'cannot audit a refused query')

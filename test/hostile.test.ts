@@ -1,9 +1,12 @@
 // Hostile input on the query route: what a client without a token can cost the gateway, and how long a
 // slow client can hold a connection. Raw sockets, so the test controls exactly what is sent and when.
 import { once } from 'node:events'
+import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
+import { join } from 'node:path'
 import t from 'tap'
-import { ledgerRecords, operatorToken, startTestGateway, token } from './helpers.js'
+import { verifyLedger } from '../src/audit/verify.js'
+import { call, ledgerRecords, operatorToken, policyDir, query, startTestGateway, tempDir, TestClock, token } from './helpers.js'
 
 const gw = await startTestGateway({ env: { REQUEST_TIMEOUT_MS: '1000' } })
 t.teardown(() => gw.close())
@@ -96,4 +99,46 @@ t.test('headers sent a byte at a time are cut at the request timeout too', async
   clearInterval(drip)
   t.equal(statusOf(answer), 408)
   t.ok(lived < 5000, `closed after ${lived} ms`)
+})
+
+t.test('a rejection records known paths only, at most eight, whatever the body held', async (t) => {
+  // Regression: with allErrors, each unknown top-level key became an issue path in the query.rejected
+  // record ("paths only, never values" was then false): ~255 MiB of ledger in 5 s from one token.
+  const hostile: Record<string, unknown> = { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } }
+  for (let n = 0; n < 2000; n++) hostile[`attacker-text-${'x'.repeat(100)}-${n}`] = n
+  const answer = await call(gw.url, 'POST', '/v1/query', { token: token({ sub: 'hostile-1' }), body: hostile })
+  t.equal(answer.status, 400)
+  t.equal(answer.body.error.code, 'invalid_request')
+  t.ok(answer.body.error.issues.length <= 20, `the answer lists ${answer.body.error.issues.length} issues, not 2000`)
+  const record = ledgerRecords(gw.auditDir).find((r) => r.id === answer.headers['x-decision-id'])
+  t.match(record, { type: 'query.rejected', code: 'invalid_request', issues: ['(unknown field)'] })
+  t.ok(JSON.stringify(record).length < 1024, 'the record stays small')
+
+  const mixed = await call(gw.url, 'POST', '/v1/query', { token: token({ sub: 'hostile-1' }), body: { database: 7, purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' }, caseNumber: '', evil: 1 } })
+  t.equal(mixed.status, 400)
+  t.same(ledgerRecords(gw.auditDir).find((r) => r.id === mixed.headers['x-decision-id']).issues.sort(), ['(unknown field)', 'caseNumber', 'database'], 'known paths are kept, by name')
+  const subject = await call(gw.url, 'POST', '/v1/query', { token: token({ sub: 'hostile-1' }), body: { database: 'dmv.vehicle_registration', purpose: 'traffic_enforcement', subject: { plate: 'not a plate!' } } })
+  t.equal(subject.status, 400)
+  t.same(ledgerRecords(gw.auditDir).find((r) => r.id === subject.headers['x-decision-id']).issues, ['subject.plate'])
+})
+
+t.test('rejections count against the rate limits: past them, 429 with the rule, and the record says so', async (t) => {
+  // Regression: rejected queries skipped every rate limit, so one token could write rejections unthrottled.
+  const dir = tempDir('policies')
+  cpSync(policyDir, dir, { recursive: true })
+  const limits = join(dir, 'limits.yaml')
+  writeFileSync(limits, readFileSync(limits, 'utf8').replace('limit: 120', 'limit: 3'))
+  const limited = await startTestGateway({ env: { POLICY_DIR: dir }, clock: new TestClock() })
+  t.teardown(() => limited.close())
+  const garbage = { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' }, junk: true }
+  for (let n = 0; n < 3; n++) t.equal((await call(limited.url, 'POST', '/v1/query', { token: token({ sub: 'garbage-officer' }), body: garbage })).status, 400, `bad query ${n + 1}: 400`)
+  const over = await call(limited.url, 'POST', '/v1/query', { token: token({ sub: 'garbage-officer' }), body: garbage })
+  t.equal(over.status, 429, 'the fourth is over the officer\'s limit')
+  t.match(over.body.decision, { outcome: 'deny', rule: 'rate.user', id: over.headers['x-decision-id'] })
+  t.equal(over.headers['retry-after'], '20')
+  t.match(ledgerRecords(limited.auditDir).find((r) => r.id === over.headers['x-decision-id']), { type: 'query.rejected', status: 429, code: 'invalid_request', rule: 'rate.user', issues: ['(unknown field)'] })
+  const valid = await query(limited.url, { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } }, token({ sub: 'garbage-officer' }))
+  t.equal(valid.status, 429, 'the garbage used up the allowance a valid query would have had')
+  t.equal((await query(limited.url, { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } }, token({ sub: 'another-officer' }))).status, 200, 'other officers are not affected')
+  t.same((await verifyLedger(limited.auditDir)).problem, null)
 })

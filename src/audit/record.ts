@@ -55,15 +55,19 @@ export const eventSchemas = {
     recordCount: z.number().int(),
     latencyMs: z.number().int(),
   }),
-  /** A query refused before any decision for bad input or a wrong role (4xx). */
+  /**
+   * A query refused before any decision for bad input or a wrong role (4xx). Refusals count against the
+   * rate limits: one over them is answered 429, with `rule` naming the limit and `code` the input problem.
+   */
   'query.rejected': z.strictObject({
     type: z.literal('query.rejected'),
     id: text,
     ...requester,
     status: z.number().int(),
     code: text,
-    /** The paths of the input problems, never their values. */
-    issues: z.array(text),
+    rule: z.enum(['rate.user', 'rate.agency']).optional(),
+    /** The paths of the input problems, never their values: known paths only, at most eight. */
+    issues: z.array(text).max(8),
   }),
   /** A query refused because the gateway could not decide safely (5xx: state or audit unavailable). */
   'query.refused': z.strictObject({

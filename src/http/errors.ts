@@ -27,9 +27,12 @@ interface ValidationDetail {
   message?: string
 }
 
+/** The most issues an answer lists: a body of 100,000 unknown keys is one problem told 20 times at most. */
+const maxAnsweredIssues = 20
+
 /** `/subject/plate` -> `subject.plate`; a missing or unknown property is named in the path too. */
 function validationIssues(context: string, details: readonly ValidationDetail[]): ErrorIssue[] {
-  return details.map((detail) => {
+  return details.slice(0, maxAnsweredIssues).map((detail) => {
     const segments = (detail.instancePath ?? '').split('/').filter(Boolean)
     if (detail.keyword === 'required' && typeof detail.params?.missingProperty === 'string') segments.push(detail.params.missingProperty)
     if (detail.keyword === 'additionalProperties' && typeof detail.params?.additionalProperty === 'string') {

@@ -5,13 +5,14 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { QueryDecisionEvent } from '../audit/record.js'
-import { GatewayError } from '../errors.js'
+import { GatewayError, type ErrorIssue } from '../errors.js'
 import type { PolicySet } from '../policy/compile.js'
 import { evaluate } from '../policy/evaluate.js'
+import { subjectFields } from '../policy/subject.js'
 import type { Decision } from '../policy/types.js'
 import type { RateVerdict } from '../state/types.js'
 import { authorize, requesterOf, requireRole, type AppDependencies } from './context.js'
-import { errorResponseSchema } from './errors.js'
+import { errorResponseSchema, toGatewayError } from './errors.js'
 
 interface QueryBody {
   database: string
@@ -170,35 +171,73 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
   })
 }
 
+/** Paths a rejection record may name: the query's own fields and the subject's lookup fields. */
+const knownPaths = new Set(['body', 'database', 'purpose', 'caseNumber', 'subject', ...Object.keys(subjectFields).map((field) => `subject.${field}`)])
+/** The most paths one rejection record keeps. */
+const maxRecordedIssues = 8
+
+/**
+ * The input problems as the ledger keeps them: known paths only (an unknown key is recorded as
+ * "(unknown field)", never by its name, which is the client's text), each once, at most eight. So a
+ * rejection record has a small bounded size whatever the body held.
+ */
+export function recordedIssues(issues: readonly ErrorIssue[]): string[] {
+  const paths: string[] = []
+  for (const issue of issues) {
+    const path = knownPaths.has(issue.path) ? issue.path : '(unknown field)'
+    if (!paths.includes(path)) paths.push(path)
+    if (paths.length === maxRecordedIssues) break
+  }
+  return paths
+}
+
+/** What refuseQuery decided: the error to answer, or a 429 over the rate limits. */
+export type Refusal = { readonly error: GatewayError; readonly limited: null } | { readonly error: GatewayError; readonly limited: { readonly status: 429; readonly body: unknown } }
+
 /**
  * For a query that failed before its decision: checks the token first if the failure came before the
- * handler did (so 401 and 403 outrank input errors), then audits the refusal and gives it an id.
- * Returns the error to answer with.
+ * handler did (so 401 and 403 outrank input errors), counts an authenticated refusal against the
+ * officer's and the agency's rate limits (a token sending garbage is throttled like one sending
+ * queries), then audits the refusal and gives it an id.
  */
-export async function refuseQuery(deps: AppDependencies, request: FastifyRequest, reply: FastifyReply, error: GatewayError): Promise<GatewayError> {
+export async function refuseQuery(deps: AppDependencies, request: FastifyRequest, reply: FastifyReply, error: GatewayError): Promise<Refusal> {
   if (request.identity === null && error.category !== 'auth') {
     try {
       authorize(deps, request, 'terminal')
     } catch (authError) {
-      if (!(authError instanceof GatewayError) || request.identity === null) return authError as GatewayError
+      if (!(authError instanceof GatewayError) || request.identity === null) return { error: authError as GatewayError, limited: null }
       error = authError // authenticated, wrong role: audited below
     }
   }
   const identity = request.identity
-  if (identity === null || request.decisionId !== null) return error
+  if (identity === null || request.decisionId !== null) return { error, limited: null }
+  const policy = deps.policy.current
+  let limit: Decision | null = null
+  let retryAfter = 0
+  if (error.status < 500) {
+    try {
+      const admission = await deps.store.admit(identity.ori, `user:${identity.ori}:${identity.sub}`, policy.limits, deps.clock())
+      if (admission.rate.limited !== null) {
+        limit = rateDecision(policy, admission.rate)
+        retryAfter = admission.rate.retryAfterSeconds
+      }
+    } catch (stateError) {
+      error = toGatewayError(stateError) // state unavailable: refused as a fault, audited below
+    }
+  }
   const id = randomUUID()
   request.decisionId = id
+  const refusal = { id, ...requesterOf(request, identity), status: error.status, code: error.code, issues: recordedIssues(error.issues) }
   await deps.ledger.append(
-    {
-      type: error.status >= 500 ? 'query.refused' : 'query.rejected',
-      id,
-      ...requesterOf(request, identity),
-      status: error.status,
-      code: error.code,
-      issues: error.issues.map((issue) => issue.path),
-    },
+    error.status >= 500
+      ? { type: 'query.refused', ...refusal }
+      : limit === null
+        ? { type: 'query.rejected', ...refusal }
+        : { type: 'query.rejected', ...refusal, status: 429, rule: limit.rule as 'rate.user' | 'rate.agency' },
     deps.clock(),
   )
   reply.header('x-decision-id', id)
-  return error
+  if (limit === null) return { error, limited: null }
+  reply.header('retry-after', retryAfter)
+  return { error, limited: { status: 429, body: { decision: { id, outcome: limit.outcome, rule: limit.rule, reason: limit.reason, citation: limit.citation } } } }
 }
