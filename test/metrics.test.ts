@@ -1,8 +1,10 @@
 // /metrics as Prometheus reads it: one series per label set, whatever the query path did to reach it.
+import { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
 import t from 'tap'
-import { HotCounter, HotHistogram } from '../src/metrics.js'
-import { call, cbp, query, startTestGateway, testPopulation, token } from './helpers.js'
+import { agencyCountsMaxAgeMs, HotCounter, HotHistogram } from '../src/metrics.js'
+import { call, cbp, lapd, operatorToken, query, startTestGateway, TestClock, testPopulation, token } from './helpers.js'
+import { startRedis } from './redis.js'
 
 /** Each sample line of an exposition as [series (name and labels), value]. */
 function samples(exposition: string): [string, number][] {
@@ -63,4 +65,58 @@ t.test('a hot counter or histogram finds its child by the label values alone: eq
   t.equal(samples(exposition).filter(([series]) => series.startsWith('test_duration_seconds_count')).length, 1)
   // A number where a label is due would be a second child printing the same series: refused.
   t.throws(() => (durations.child as (...values: unknown[]) => unknown)('/v1/query', 200), /label status must be a string/)
+})
+
+t.test('regression: every scrape read the whole registry from Redis; now one read per period, and a sanction shows within it', async (t) => {
+  // gateway_agencies{sanction} counted every agency on each scrape: SMEMBERS and one HGET per agency,
+  // ~1,200 at DOJ, and 8 scrapers cut an instance's throughput tenfold (issue 10, point 6).
+  const redis = await startRedis()
+  const clock = new TestClock()
+  const gw = await startTestGateway({ env: { REDIS_URL: redis.url, GATEWAY_SEED_SAMPLES: 'true' }, clock })
+  const client = new Redis(redis.url)
+  t.teardown(async () => {
+    client.disconnect()
+    await gw.close()
+    await redis.stop()
+  })
+  /** Registry reads so far, as Redis counts them: the SMEMBERS that starts each. */
+  const registryReads = async () => Number(/^cmdstat_smembers:calls=(\d+)/m.exec(await client.info('commandstats'))?.[1] ?? 0)
+  /** Scrapes /metrics `scrapers` times at once and returns each scrape's agencies by sanction. */
+  const scrape = async (scrapers = 1) =>
+    Promise.all(
+      Array.from({ length: scrapers }, async () => {
+        const exposition = (await call(gw.url, 'GET', '/metrics')).body as string
+        return Object.fromEntries([...exposition.matchAll(/^gateway_agencies\{sanction="(\w+)"\} (\d+)$/gm)].map(([, sanction, count]) => [sanction, Number(count)]))
+      }),
+    )
+
+  const reads = await registryReads()
+  t.same(await scrape(), [{ none: 3, censure: 1, suspension: 0, removal: 0 }], 'the sample agencies: the sheriff censured')
+  t.equal(await registryReads(), reads + 1, 'the first scrape reads the registry')
+
+  t.equal((await call(gw.url, 'PUT', `/v1/agencies/${lapd}/sanction`, { token: operatorToken(), body: { type: 'suspension', reason: 'misuse under investigation' } })).status, 200, 'LAPD suspended')
+  for (let n = 0; n < 20; n++) await scrape()
+  const meanwhile = await scrape(8)
+  t.equal(await registryReads(), reads + 1, '20 scrapes in a row and 8 at once within the period: no read')
+  t.same(new Set(meanwhile.map((counts) => JSON.stringify(counts))), new Set([JSON.stringify({ none: 3, censure: 1, suspension: 0, removal: 0 })]), 'so the new suspension does not show yet')
+
+  clock.advance(agencyCountsMaxAgeMs)
+  const after = await scrape(8)
+  t.equal(await registryReads(), reads + 2, 'a period later, 8 scrapes at once share one read')
+  t.same(new Set(after.map((counts) => JSON.stringify(counts))), new Set([JSON.stringify({ none: 2, censure: 1, suspension: 1, removal: 0 })]), 'and every one shows the suspension')
+
+  for (let period = 1; period <= 3; period++) {
+    clock.advance(agencyCountsMaxAgeMs)
+    for (let n = 0; n < 10; n++) await scrape()
+    t.equal(await registryReads(), reads + 2 + period, `period ${period}: ten scrapes, one read`)
+  }
+  t.same(await scrape(), [{ none: 2, censure: 1, suspension: 1, removal: 0 }], 'the suspension imposed periods ago still shows')
+
+  // A suspension that lapses within a period is not counted for the rest of it.
+  const until = new Date(clock.value + agencyCountsMaxAgeMs + 2_000).toISOString()
+  t.equal((await call(gw.url, 'PUT', `/v1/agencies/${cbp}/sanction`, { token: operatorToken(), body: { type: 'suspension', until, reason: 'a period and two seconds' } })).status, 200, 'CBP suspended until then')
+  clock.advance(agencyCountsMaxAgeMs)
+  t.same(await scrape(), [{ none: 1, censure: 1, suspension: 2, removal: 0 }], 'a period later: LAPD and CBP suspended')
+  clock.advance(2_000)
+  t.same(await scrape(), [{ none: 2, censure: 1, suspension: 1, removal: 0 }], 'the lapsed suspension is no longer counted, before the period is over')
 })
