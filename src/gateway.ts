@@ -93,7 +93,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
       clock,
     })
     closers.push(() => ledger.close())
-    metrics.bind({ agencies: () => store.list(), stateAgeSeconds: () => store.stateAgeSeconds(), auditBacklog: () => ledger.backlog })
+    metrics.bind({ agencies: () => store.list(), stateAgeSeconds: () => store.stateAgeSeconds(), auditBacklog: () => ledger.backlog, clock })
 
     if (config.seedSamples && (await store.isPristine())) {
       const now = clock()

@@ -12,36 +12,98 @@ interface MetricValue {
   metricName?: string
 }
 
+/** A hot metric's label names: at most four, so a child is found without a rest array (see Children.find). */
+type LabelNames = readonly [] | readonly [string] | readonly [string, string] | readonly [string, string, string] | readonly [string, string, string, string]
+/** A hot metric's label values: one string per label name, in the same order. */
+type LabelValues<L extends LabelNames> = { -readonly [K in keyof L]: string }
+
 /**
- * A counter for the query path: each label set is a child object found by a key the caller builds,
- * and inc() is one addition (prom-client's own re-validates and re-hashes the labels on every call).
- * It registers in the same prom-client registry and prints the same exposition format.
+ * The children of a hot metric, found by their label values themselves, one Map level per label, so
+ * equal label values always reach the same child and no two children can print the same series. (A
+ * key the caller built once held the database id, which is no label: two databases of one class
+ * printed two identical series, and Prometheus keeps only one of them.) A hit is one Map.get per
+ * label on strings V8 has already hashed: no key string is built and nothing is allocated.
  */
-export class HotCounter<L extends string> {
-  readonly type = 'counter'
-  readonly aggregator = 'sum'
-  private readonly children = new Map<string, { labels: Record<L, string>; value: number }>()
+class Children<C> {
+  private readonly root = new Map<string, unknown>()
+  /** The one child of a metric without labels. */
+  private only: C | undefined
+  /** Every child, in the order they were made (the order they print in). */
+  readonly all: C[] = []
+
   constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly labelNames: readonly L[],
-    registry: Registry,
+    private readonly metric: string,
+    private readonly labelNames: readonly string[],
+    private readonly create: (labels: Record<string, string>) => C,
   ) {
-    registry.registerMetric(this as never)
+    if (labelNames.length > 4) throw new Error(`${metric}: a hot metric takes at most 4 labels`)
   }
 
-  /** The child for these label values (in labelNames order), cached under `key`. */
-  child(key: string, ...values: string[]): { value: number } {
-    let child = this.children.get(key)
-    if (child === undefined) {
-      child = { labels: Object.fromEntries(this.labelNames.map((name, i) => [name, values[i]!])) as Record<L, string>, value: 0 }
-      this.children.set(key, child)
+  // Four fixed parameters, not a rest array: a rest parameter is a new array on every call.
+  find(v0: string | undefined, v1: string | undefined, v2: string | undefined, v3: string | undefined): C {
+    const depth = this.labelNames.length
+    if (depth === 0) return this.only ?? this.add([])
+    let node: unknown = this.root
+    for (let level = 0; level < depth; level++) {
+      node = (node as Map<string, unknown>).get((level === 0 ? v0 : level === 1 ? v1 : level === 2 ? v2 : v3)!)
+      if (node === undefined) return this.add([v0, v1, v2, v3])
     }
+    return node as C
+  }
+
+  private add(values: readonly (string | undefined)[]): C {
+    const depth = this.labelNames.length
+    const labels: Record<string, string> = {}
+    let level = this.root
+    for (let i = 0; i < depth; i++) {
+      const value = values[i]
+      // Only strings are keys: 200 and '200' would be two children printing one series.
+      if (typeof value !== 'string') throw new TypeError(`${this.metric}: label ${this.labelNames[i]} must be a string, not ${typeof value}`)
+      labels[this.labelNames[i]!] = value
+      if (i === depth - 1) break
+      let next = level.get(value) as Map<string, unknown> | undefined
+      if (next === undefined) level.set(value, (next = new Map()))
+      level = next
+    }
+    const child = this.create(labels)
+    if (depth === 0) this.only = child
+    else level.set(values[depth - 1]!, child)
+    this.all.push(child)
     return child
   }
 
+  clear(): void {
+    this.root.clear()
+    this.only = undefined
+    this.all.length = 0
+  }
+}
+
+/**
+ * A counter for the query path: child() finds the label set's child by its values, and inc() is one
+ * addition (prom-client's own re-validates and re-hashes the labels on every call). It registers in
+ * the same prom-client registry and prints the same exposition format.
+ */
+export class HotCounter<const L extends LabelNames> {
+  readonly type = 'counter'
+  readonly aggregator = 'sum'
+  private readonly children: Children<{ readonly labels: Record<string, string>; value: number }>
+  /** The child for these label values, in labelNames order. */
+  readonly child: (...values: LabelValues<L>) => { value: number }
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    labelNames: L,
+    registry: Registry,
+  ) {
+    const children = (this.children = new Children(name, labelNames, (labels) => ({ labels, value: 0 })))
+    // Typed by the label names, called with fixed parameters (an overload cannot say both).
+    this.child = ((v0?: string, v1?: string, v2?: string, v3?: string) => children.find(v0, v1, v2, v3)) as never
+    registry.registerMetric(this as never)
+  }
+
   get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] } {
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: [...this.children.values()].map(({ labels, value }) => ({ labels, value })) }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.children.all.map(({ labels, value }) => ({ labels, value })) }
   }
 
   reset(): void {
@@ -49,31 +111,33 @@ export class HotCounter<L extends string> {
   }
 }
 
-/** A histogram for the query path, with the same cached children as HotCounter. */
-export class HotHistogram<L extends string> {
+interface HistogramChild {
+  readonly labels: Record<string, string>
+  readonly counts: Float64Array
+  sum: number
+  count: number
+}
+
+/** A histogram for the query path, with children found like HotCounter's. */
+export class HotHistogram<const L extends LabelNames> {
   readonly type = 'histogram'
   readonly aggregator = 'sum'
-  private readonly children = new Map<string, { labels: Record<L, string>; counts: Float64Array; sum: number; count: number }>()
+  private readonly children: Children<HistogramChild>
+  /** The child for these label values, in labelNames order. */
+  readonly child: (...values: LabelValues<L>) => HistogramChild
   constructor(
     readonly name: string,
     readonly help: string,
-    private readonly labelNames: readonly L[],
+    labelNames: L,
     private readonly buckets: readonly number[],
     registry: Registry,
   ) {
+    const children = (this.children = new Children(name, labelNames, (labels) => ({ labels, counts: new Float64Array(buckets.length), sum: 0, count: 0 })))
+    this.child = ((v0?: string, v1?: string, v2?: string, v3?: string) => children.find(v0, v1, v2, v3)) as never
     registry.registerMetric(this as never)
   }
 
-  child(key: string, ...values: string[]): { counts: Float64Array; sum: number; count: number } {
-    let child = this.children.get(key)
-    if (child === undefined) {
-      child = { labels: Object.fromEntries(this.labelNames.map((name, i) => [name, values[i]!])) as Record<L, string>, counts: new Float64Array(this.buckets.length), sum: 0, count: 0 }
-      this.children.set(key, child)
-    }
-    return child
-  }
-
-  observe(child: { counts: Float64Array; sum: number; count: number }, value: number): void {
+  observe(child: HistogramChild, value: number): void {
     const buckets = this.buckets
     for (let i = 0; i < buckets.length; i++) {
       if (value <= buckets[i]!) {
@@ -87,7 +151,7 @@ export class HotHistogram<L extends string> {
 
   get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] } {
     const values: MetricValue[] = []
-    for (const { labels, counts, sum, count } of this.children.values()) {
+    for (const { labels, counts, sum, count } of this.children.all) {
       let cumulative = 0
       this.buckets.forEach((bound, i) => {
         cumulative += counts[i]!
@@ -110,11 +174,49 @@ export interface GaugeSources {
   agencies(): Promise<readonly { sanction: { type: string; until?: string | undefined } | null }[]>
   stateAgeSeconds(): number
   auditBacklog(): number
+  /** The gateway's clock (epoch ms), for the age of the agency counts. */
+  clock(): number
 }
+
+/**
+ * How long gateway_agencies reuses its counts: the registry is read at most once in this time, however
+ * many scrape. With Redis a read is SMEMBERS and one HGET per agency (~1,200 at DOJ); read on every
+ * scrape, 8 scrapers cut an instance's throughput tenfold.
+ */
+export const agencyCountsMaxAgeMs = 5_000
+
+const sanctionStates = ['none', 'censure', 'suspension', 'removal'] as const
+type AgencyCounts = Record<(typeof sanctionStates)[number], number>
 
 /** Builds a registry with every collector; one per app, so tests can run several apps in one process. */
 export function createMetrics() {
   let sources: GaugeSources | null = null
+  /** The last agency counts, and when they are to be read again. */
+  let agencyCounts: { counts: AgencyCounts | null; readAgainAt: number } = { counts: null, readAgainAt: -Infinity }
+  /** The registry read in flight: scrapes that find the counts too old meanwhile wait for it, not read again. */
+  let counting: Promise<void> | null = null
+
+  async function countAgencies(bound: GaugeSources, now: number): Promise<void> {
+    let readAgainAt = now + agencyCountsMaxAgeMs
+    try {
+      const counts: AgencyCounts = { none: 0, censure: 0, suspension: 0, removal: 0 }
+      for (const { sanction } of await bound.agencies()) {
+        const lapsesAt = sanction?.type === 'suspension' && sanction.until !== undefined ? Date.parse(sanction.until) : Infinity
+        if (sanction === null || lapsesAt <= now) counts.none++
+        else {
+          counts[sanction.type as keyof AgencyCounts]++
+          // A suspension that lapses before the period ends is counted again when it lapses.
+          readAgainAt = Math.min(readAgainAt, lapsesAt)
+        }
+      }
+      agencyCounts = { counts, readAgainAt }
+    } catch {
+      // State unavailable: the last counts stay (gateway_agency_state_age_seconds grows), and the next
+      // try waits a period too, so the scrapers do not pile onto a failing Redis.
+      agencyCounts = { counts: agencyCounts.counts, readAgainAt }
+    }
+  }
+
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'gateway_' })
   const metrics = {
@@ -198,22 +300,16 @@ export function createMetrics() {
     }),
     agenciesBySanction: new Gauge({
       name: 'gateway_agencies',
-      help: 'Registered agencies by the sanction in force (none, censure, suspension, removal)',
+      help: `Registered agencies by the sanction in force (none, censure, suspension, removal), read from the registry at most every ${agencyCountsMaxAgeMs / 1000} s`,
       labelNames: ['sanction'] as const,
       registers: [registry],
       async collect() {
         if (sources === null) return
-        const counts: Record<string, number> = { none: 0, censure: 0, suspension: 0, removal: 0 }
-        try {
-          const now = Date.now()
-          for (const { sanction } of await sources.agencies()) {
-            const lapsed = sanction?.type === 'suspension' && sanction.until !== undefined && Date.parse(sanction.until) <= now
-            counts[sanction === null || lapsed ? 'none' : sanction.type]!++
-          }
-        } catch {
-          return // state unavailable: the last values stay, and gateway_agency_state_age_seconds grows
-        }
-        for (const [sanction, count] of Object.entries(counts)) this.labels(sanction).set(count)
+        const now = sources.clock()
+        if (now >= agencyCounts.readAgainAt) counting ??= countAgencies(sources, now).finally(() => (counting = null))
+        if (counting !== null) await counting
+        const counts = agencyCounts.counts
+        if (counts !== null) for (const sanction of sanctionStates) this.labels(sanction).set(counts[sanction])
       },
     }),
     auditBacklog: new Gauge({
@@ -236,7 +332,7 @@ export type Metrics = ReturnType<typeof createMetrics>
 
 /** The Redis store's view of the metrics. */
 export function redisObserver(metrics: Metrics) {
-  const roundTrips = metrics.redisDuration.child('')
+  const roundTrips = metrics.redisDuration.child()
   return {
     roundTrip(seconds: number) {
       metrics.redisDuration.observe(roundTrips, seconds)
@@ -249,8 +345,8 @@ export function redisObserver(metrics: Metrics) {
 
 /** The ledger's view of the metrics. */
 export function ledgerObserver(metrics: Metrics): LedgerObserver {
-  const batches = metrics.auditBatchRecords.child('')
-  const flushes = metrics.auditFlushDuration.child('')
+  const batches = metrics.auditBatchRecords.child()
+  const flushes = metrics.auditFlushDuration.child()
   return {
     batchWritten(records, seconds) {
       metrics.auditBatchRecords.observe(batches, records)

@@ -3,6 +3,7 @@
 // and the sockets are the real ones.
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { request as undiciRequest } from 'undici'
 import { loadConfig } from '../src/config.js'
@@ -26,6 +27,15 @@ export function testPopulation(): Population {
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `clets-${prefix}-`))
+}
+
+/** A loopback port nothing listens on now, for a server that cannot listen on port 0 and say which it took. */
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
 }
 
 /** A clock the test moves by hand (epoch ms). */

@@ -2,8 +2,7 @@
 // back empty, as a Redis without AOF does). A missing redis-server is reported, never skipped.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
-import { tempDir } from './helpers.js'
+import { freePort, tempDir } from './helpers.js'
 
 export interface TestRedis {
   readonly url: string
@@ -16,14 +15,6 @@ export interface TestRedis {
   /** Starts it again on the same port, empty. */
   restart(): Promise<void>
   stop(): Promise<void>
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 async function launch(port: number): Promise<ChildProcess> {

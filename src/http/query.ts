@@ -139,9 +139,9 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     }
     await ledger.append(record, now)
     request.decisionId = id
-    metrics.decisions.child(`${decision.rule}|${database.id}|${purpose.id}`, decision.outcome, decision.rule, database.class, purpose.id).value++
+    metrics.decisions.child(decision.outcome, decision.rule, database.class, purpose.id).value++
     const agency = admission.agency
-    if (agency !== null) metrics.agencyDecisions.child(`${agency.ori}|${decision.outcome}|${agency.monitored}`, agency.ori, decision.outcome, String(agency.monitored)).value++
+    if (agency !== null) metrics.agencyDecisions.child(agency.ori, decision.outcome, agency.monitored ? 'true' : 'false').value++
     reply.header('x-decision-id', id)
     rateHeaders(reply, policy, admission.rate)
 
@@ -156,7 +156,7 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     try {
       const answer = await upstreams.search(database, body.subject)
       const latency = performance.now() - started
-      metrics.upstreamDuration.observe(metrics.upstreamDuration.child(database.id, database.id), latency / 1000)
+      metrics.upstreamDuration.observe(metrics.upstreamDuration.child(database.id), latency / 1000)
       void ledger.append({ type: 'query.outcome', id, status: 200, code: null, recordCount: answer.recordCount, latencyMs: Math.round(latency) }, clock())
       // The records go out as the database sent them (parsed once to check them), not re-serialized;
       // the id is a UUID and the rule an id from the policy files, so no part needs escaping.
