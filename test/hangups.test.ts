@@ -85,3 +85,31 @@ t.test('with clean queries, rejections and changes around them, the whole ledger
   t.same(report.problem, null, 'the ledger verifies')
   t.ok(report.chains[0]!.records >= 15)
 })
+
+// Last: it closes the gateway.
+t.test('requests cut at every byte offset, queries and operator changes alike, leave whole records', async (t) => {
+  const requests = [
+    request('POST', '/v1/query', token({ sub: 'cut-query' }), allowed),
+    request('POST', '/v1/query', token({ sub: 'cut-query' }), immigration),
+    request('PUT', `/v1/agencies/${cbp}/sanction`, operatorToken(), JSON.stringify({ type: 'censure', reason: 'cut change' })),
+  ]
+  let sent = 0
+  for (const whole of requests) {
+    // Every 7th byte, and the last few: inside the request line, the headers, the blank line, the body.
+    const offsets = new Set([...Array.from({ length: Math.ceil(whole.length / 7) }, (_, n) => n * 7), whole.length - 2, whole.length - 1, whole.length])
+    for (const offset of offsets) {
+      const socket = await openSocket()
+      socket.write(whole.slice(0, offset))
+      socket.resetAndDestroy()
+      sent++
+    }
+  }
+  // Closing waits for the requests still in flight and flushes the ledger: then every record is there.
+  await gw.close()
+  const records = ledgerRecords(gw.auditDir)
+  t.ok(sent > 100, `${sent} requests cut`)
+  const requesters = records.filter((record) => 'sub' in record || (record.type === 'operator.change' && record.operator !== 'system:seed'))
+  t.ok(requesters.length > 20, `${requesters.length} records of requests`)
+  t.ok(requesters.every((record) => record.source === '127.0.0.1'), 'every one names its source')
+  t.same((await verifyLedger(gw.auditDir)).problem, null, 'and the ledger verifies')
+})
