@@ -203,3 +203,31 @@ t.test('the deadline covers the wait for a free connection: a query still queued
   await gw.close()
   t.equal(received, 1, 'the database saw only the query that had the connection')
 })
+
+const answering = (text: string) => (response: ServerResponse) => {
+  response.writeHead(200, { 'content-type': 'application/json' })
+  response.end(text)
+}
+
+t.test('bug: a duplicated "records" key passed the check (JSON.parse keeps the last) and both arrays were forwarded: 502 upstream_error', async (t) => {
+  const smuggled = [
+    '{"records":["not a record"],"records":[]}',
+    '{"records":[{"licenseNumber":"A7654321"}],"records":[{"licenseNumber":"A1234567"}]}',
+    '{"records":[],"records":[]}',
+  ]
+  for (const text of smuggled) {
+    const database = await misbehaving(answering(text))
+    const gw = await startTestGateway({ env: { DMV_URL: database.url } })
+    t.teardown(() => gw.close())
+    await expectAuditedFailure(t, gw, await query(gw.url, body), 502, 'upstream_error')
+  }
+})
+
+t.test('the records forwarded are exactly the array that was checked; whitespace around the members is fine', async (t) => {
+  const database = await misbehaving(answering('\ufeff\n { "records" :\t[ {"licenseNumber":"A1234567"} ] }\r\n'))
+  const gw = await startTestGateway({ env: { DMV_URL: database.url } })
+  t.teardown(() => gw.close())
+  const answer = await query(gw.url, body)
+  t.equal(answer.status, 200)
+  t.same(answer.body.records, [{ licenseNumber: 'A1234567' }])
+})

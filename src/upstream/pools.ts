@@ -15,7 +15,7 @@ export interface UpstreamOptions {
 }
 
 export interface UpstreamAnswer {
-  /** The records as the database sent them: a JSON array, checked by parsing, passed on unchanged. */
+  /** The records as the database sent them: the text of one JSON array, parsed to check it, passed on unchanged. */
   readonly recordsJson: string
   readonly recordCount: number
 }
@@ -24,14 +24,41 @@ const timeoutCodes = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOU
 // A flat array: undici takes it without walking an object's keys.
 const jsonHeaders = ['content-type', 'application/json']
 
-/** True when the body is exactly { records: [objects] }. A loop, not every(): this runs per query. */
-function onlyRecords(body: object, records: unknown[]): boolean {
-  for (const key in body) if (key !== 'records') return false
+/** True when every record is an object. A loop, not every(): this runs per query. */
+function onlyObjects(records: unknown[]): boolean {
   for (let i = 0; i < records.length; i++) {
     const record = records[i]
     if (record === null || typeof record !== 'object' || Array.isArray(record)) return false
   }
   return true
+}
+
+/** JSON's four whitespace characters. */
+function isJsonWhitespace(code: number): boolean {
+  return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09
+}
+
+/**
+ * The text of the records member when the answer has the one shape a database may send,
+ * `{"records": …}` with whitespace where JSON allows it, else null. Only that text is parsed, not the
+ * whole answer, so what is forwarded is exactly what was checked: parsing the whole answer, a
+ * duplicated key made JSON.parse check the last array while the text of both went out. Character
+ * codes, not a regular expression: this runs per query, on answers of any length.
+ */
+function recordsMember(text: string): string | null {
+  let at = 0
+  while (isJsonWhitespace(text.charCodeAt(at))) at++
+  if (text.charCodeAt(at) !== 0x7b) return null // {
+  at++
+  while (isJsonWhitespace(text.charCodeAt(at))) at++
+  if (!text.startsWith('"records"', at)) return null
+  at += 9
+  while (isJsonWhitespace(text.charCodeAt(at))) at++
+  if (text.charCodeAt(at) !== 0x3a) return null // :
+  let end = text.length - 1
+  while (end > at && isJsonWhitespace(text.charCodeAt(end))) end--
+  if (end <= at || text.charCodeAt(end) !== 0x7d) return null // }
+  return text.slice(at + 1, end)
 }
 
 /** Maps an undici or socket failure to the catalogued 502/504. */
@@ -178,17 +205,17 @@ export class Upstreams {
     forward.timer = setTimeout(deadlinePassed, this.timeoutMs, forward)
     this.pools[database.backend].dispatch({ method: 'POST', path: database.path, headers: jsonHeaders, body: JSON.stringify(subject) }, forward)
     const text = await forward.answer
-    let body: unknown
+    const recordsJson = recordsMember(text)
+    if (recordsJson === null) throw new GatewayError('upstream_error', 'the database answered something other than {"records": [...]}')
+    let records: unknown
     try {
-      body = JSON.parse(text)
+      // Anything after the array (a second "records" member, say) makes this text invalid JSON.
+      records = JSON.parse(recordsJson)
     } catch (error) {
-      throw new GatewayError('upstream_error', 'the database answered with invalid JSON', [], { cause: error })
+      throw new GatewayError('upstream_error', 'the database answered with invalid JSON, or with more than one records member', [], { cause: error })
     }
-    const records = (body as { records?: unknown } | null)?.records
-    if (!Array.isArray(records) || !onlyRecords(body as object, records)) throw new GatewayError('upstream_error', 'the database answered without a list of records')
-    // The body is exactly {"records": [...]}, so the array's text runs from the first colon (no key
-    // but "records" exists, and it has no colon) to the closing brace.
-    return { recordsJson: text.slice(text.indexOf(':') + 1, text.lastIndexOf('}')), recordCount: records.length }
+    if (!Array.isArray(records) || !onlyObjects(records)) throw new GatewayError('upstream_error', 'the database answered without a list of records')
+    return { recordsJson, recordCount: records.length }
   }
 
   async close(): Promise<void> {
