@@ -108,6 +108,8 @@ class Forward implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    // undici reports informational answers (103 Early Hints) here too; the answer follows them.
+    if (statusCode < 200) return
     if (statusCode !== 200) {
       // Refused at once; the error's body is read and dropped (within the same limits) so the
       // connection can serve the next query.
