@@ -69,10 +69,10 @@ function upstreamFailure(error: unknown): GatewayError {
 }
 
 /**
- * One forward, and undici's handler for it (the dispatch API). Unlike request() + body.text(), which
- * would build a Readable stream, an abort listener and closures per query, this one object per query
- * counts the answer's bytes as they arrive and cuts the connection the moment the answer is too long
- * or too late, so no more than the limit is ever held.
+ * One forward, and undici's handler for it (the dispatch API). request() + body.text() would build a
+ * Readable stream and several closures per query and read on until the body ends; this one object per
+ * query counts the answer's bytes as they arrive and cuts the connection the moment the answer is too
+ * long or too late, so no more than the limit is ever held.
  */
 class Forward implements Dispatcher.DispatchHandler {
   readonly answer: Promise<string>
@@ -176,7 +176,7 @@ function takeSettlers(resolve: (text: string) => void, reject: (error: GatewayEr
 }
 
 /** The timer's callback, with the forward as its argument: one function for every query, not a closure each. */
-function deadlinePassed(forward: Forward): void {
+function onDeadline(forward: Forward): void {
   forward.deadlinePassed()
 }
 
@@ -204,7 +204,7 @@ export class Upstreams {
   async search(database: DatabasePolicy, subject: unknown): Promise<UpstreamAnswer> {
     const forward = new Forward(this.maxAnswerBytes)
     // Armed before dispatch, which may report a failure synchronously (a closed pool).
-    forward.timer = setTimeout(deadlinePassed, this.timeoutMs, forward)
+    forward.timer = setTimeout(onDeadline, this.timeoutMs, forward)
     this.pools[database.backend].dispatch({ method: 'POST', path: database.path, headers: jsonHeaders, body: JSON.stringify(subject) }, forward)
     const text = await forward.answer
     const recordsJson = recordsMember(text)
