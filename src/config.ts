@@ -37,6 +37,8 @@ const environment = z.object({
   UPSTREAM_CONNECT_TIMEOUT_MS: millis(60_000).default(1_000),
   UPSTREAM_TIMEOUT_MS: millis(120_000).default(5_000),
   UPSTREAM_CONNECTIONS: z.coerce.number().int().min(1).max(1024).default(64),
+  // An answer is held in memory and decoded to one string; V8's strings stop near 512 M characters.
+  UPSTREAM_MAX_ANSWER_BYTES: z.coerce.number().int().min(1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
   REQUEST_TIMEOUT_MS: millis(120_000).default(10_000),
   JWT_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
   BACKEND_POPULATION: z.coerce.number().int().min(100).max(2_000_000).default(100_000),
@@ -81,7 +83,14 @@ export interface Config {
   readonly instanceId: string
   /** True when GATEWAY_INSTANCE_ID was set: a busy instance directory is then an error, not a reason to pick another. */
   readonly instanceIdExplicit: boolean
-  readonly upstream: { readonly connectTimeoutMs: number; readonly timeoutMs: number; readonly connections: number }
+  readonly upstream: {
+    readonly connectTimeoutMs: number
+    /** The whole forward, from sending the query to the answer's last byte. */
+    readonly timeoutMs: number
+    readonly connections: number
+    /** A longer answer is cut off and refused (502 upstream_too_large). */
+    readonly maxAnswerBytes: number
+  }
   readonly requestTimeoutMs: number
   readonly shedding: { readonly maxEventLoopDelayMs: number; readonly maxHeapUsedRatio: number }
   readonly backends: { readonly population: number; readonly seed: number; readonly dmvPort: number; readonly criminalHistoryPort: number }
@@ -138,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       connectTimeoutMs: e.UPSTREAM_CONNECT_TIMEOUT_MS,
       timeoutMs: e.UPSTREAM_TIMEOUT_MS,
       connections: e.UPSTREAM_CONNECTIONS,
+      maxAnswerBytes: e.UPSTREAM_MAX_ANSWER_BYTES,
     },
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     shedding: { maxEventLoopDelayMs: e.SHED_EVENT_LOOP_DELAY_MS, maxHeapUsedRatio: e.SHED_HEAP_USED_RATIO },

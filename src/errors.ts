@@ -31,6 +31,7 @@ export const errorCatalogue = {
   internal_error: { status: 500, category: 'internal', message: 'internal error' },
   upstream_unavailable: { status: 502, category: 'upstream', message: 'the database could not be reached' },
   upstream_error: { status: 502, category: 'upstream', message: 'the database answered with an error' },
+  upstream_too_large: { status: 502, category: 'upstream', message: 'the database answered with more than the answer size limit' },
   state_unavailable: { status: 503, category: 'unavailable', message: 'agency state is unavailable; the gateway cannot decide safely' },
   audit_unavailable: { status: 503, category: 'unavailable', message: 'the audit ledger is not writable; the gateway cannot answer unaudited' },
   overloaded: { status: 503, category: 'unavailable', message: 'the gateway is overloaded; retry shortly' },

@@ -103,6 +103,24 @@ t.test('bad operator input: a clear 4xx, and nothing changes', async (t) => {
   t.equal(unauthenticated.status, 401)
 })
 
+t.test('bug: a leap second (23:59:60), which the date-time format accepts and Date.parse cannot read, answered 500; now 400 invalid_request naming the field, and nothing changes', async (t) => {
+  const before = readFileSync(join(gw.stateDir, 'agencies.jsonl'), 'utf8')
+  const agency = (await admin('GET', `/v1/agencies/${lapd}`)).body
+  const cases: [string, string, Record<string, string>, string][] = [
+    ['a suspension ending on a leap second', `/v1/agencies/${lapd}/sanction`, { type: 'suspension', reason: 'r', until: '2030-12-31T23:59:60Z' }, 'until'],
+    ['a leap second written in local time', `/v1/agencies/${lapd}/sanction`, { type: 'suspension', reason: 'r', until: '2030-12-31T15:59:60-08:00' }, 'until'],
+    ['an agreement signed on a leap second', `/v1/agencies/${lapd}/agreement`, { version: 'PPP-2019-02', signedAt: '2016-12-31T23:59:60Z', reason: 'r' }, 'signedAt'],
+  ]
+  for (const [name, path, body, field] of cases) {
+    const answer = await admin('PUT', path, body)
+    t.equal(answer.status, 400, name)
+    t.equal(answer.body.error?.code, 'invalid_request', name)
+    t.match(answer.body.error?.issues, [{ path: field }], `${name}: the issue names ${field}`)
+  }
+  t.equal(readFileSync(join(gw.stateDir, 'agencies.jsonl'), 'utf8'), before, 'the journal is unchanged')
+  t.same((await admin('GET', `/v1/agencies/${lapd}`)).body, agency, 'the agency is unchanged')
+})
+
 t.test('a restart replays the journal: sanctions and agreements survive, sample agencies are not seeded again', async (t) => {
   const ori = sheriff
   t.equal((await admin('PUT', `/v1/agencies/${ori}/sanction`, { type: 'suspension', scope: 'all', reason: 'CCW checks on criminal history' })).status, 200)

@@ -1,9 +1,10 @@
 // gatewayctl audit search: what a misuse investigator asks of the ledger, from a real gateway's queries.
 import { execFile } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { iceEro, query, root, startTestGateway, testPopulation, TestClock, token } from './helpers.js'
+import { iceEro, query, root, startTestGateway, tempDir, testPopulation, TestClock, token } from './helpers.js'
 
 const exec = promisify(execFile)
 const clock = new TestClock(Date.parse('2026-03-01T10:00:00.000Z'))
@@ -45,4 +46,17 @@ t.test('a readable table by default, and a clear error for a bad time', async (t
   const bad = await exec(process.execPath, [join(root, 'bin/gatewayctl.js'), 'audit', 'search', '--dir', gw.auditDir, '--since', 'last tuesday'], { cwd: root }).then(() => null, (error: { code: number; stderr: string }) => error)
   t.equal(bad?.code, 2)
   t.match(bad?.stderr, /--since: expected a time/)
+})
+
+t.test('a tampered ledger cannot drive the terminal: the table shows its fields as text', async (t) => {
+  // Search reads what is there (audit verify is what reports tampering): a forged line whose officer
+  // and subject carry a screen-clearing escape and a newline that would print a row of its own.
+  const dir = tempDir('forged')
+  mkdirSync(join(dir, 'forged'))
+  const forged = { seq: 1, time: '2026-03-01T10:00:00.000Z', instance: 'forged', type: 'query.decision', id: 'x', ori: 'CA0194200', sub: 'officer-1\u001b[2J\n2026-03-01T09:00:00.000Z  query.decision  CA0000000', subject: { lastName: 'DOE\u009b31m' }, outcome: 'allow', rule: 'ppp.permitted' }
+  writeFileSync(join(dir, 'forged', 'segment-000001.jsonl'), `${JSON.stringify(forged)}\n`)
+  const text = (await exec(process.execPath, [join(root, 'bin/gatewayctl.js'), 'audit', 'search', '--dir', dir], { cwd: root })).stdout
+  t.notMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/, 'no control character but the line breaks between rows')
+  t.equal(text.trimEnd().split('\n').length, 3, 'the header, one record, the count')
+  t.match(text, /^2026-03-01T10:00:00.000Z +query.decision +CA0194200 +officer-1\\u001b\[2J\\n2026-03-01T09:00:00.000Z  query.decision  CA0000000 +- +- +DOE\\u009b31m +allow/m)
 })

@@ -1,7 +1,10 @@
 // The operators' command line against a real gateway on a real Redis: gatewayctl agencies … through
 // the admin API, and gatewayctl state export/import rebuilding a Redis that came back empty.
 import { execFile } from 'node:child_process'
+import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
@@ -83,4 +86,48 @@ t.test('state export, Redis lost, state import: the registry and its sanctions c
   t.equal(refused.code, 2)
   t.match(refused.stderr, /not a registry backup:\n {2}agencies\.0\.kind: /)
   t.equal((await query(gw.url, dl, token({ sub: 'cli-6' }))).status, 200, 'a refused import changed nothing')
+})
+
+t.test('bug: agency names reached the agencies tables unescaped (a screen-clearing ANSI escape, a forged row); they are shown as text', async (t) => {
+  const hostile: [string, string][] = [
+    ['CA0000001', 'Evil | x\nCA0000000  Forged Police Department  local  PPP-2019-02 (2019-05-20)  -  no  1'],
+    ['CA0000002', '\u001b[2J\u001b[HCleared Screen PD\r'],
+    ['CA0000003', 'Right\u202eTo Left'],
+  ]
+  for (const [ori, name] of hostile) {
+    const registered = await gatewayctl('agencies', 'register', ori, '--name', name, '--kind', 'local', '--reason', 'new subscriber')
+    t.equal(registered.code, 0, registered.stderr)
+    t.notMatch(registered.stdout, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/, `${ori}: the answer's table holds no control character`)
+  }
+  const list = await gatewayctl('agencies', 'list')
+  t.equal(list.code, 0)
+  t.notMatch(list.stdout, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/, 'no control character but the line breaks between rows')
+  const lines = list.stdout.trimEnd().split('\n')
+  const agencies = JSON.parse((await gatewayctl('agencies', 'list', '--json')).stdout) as { ori: string; name: string }[]
+  t.equal(lines.length, 1 + agencies.length, 'a header and one line per agency')
+  t.notOk(lines.some((line) => line.startsWith('CA0000000')), 'no forged row')
+  t.match(list.stdout, /^CA0000001 +Evil \| x\\nCA0000000  Forged Police Department/m)
+  t.match(list.stdout, /^CA0000002 +\\u001b\[2J\\u001b\[HCleared Screen PD\\r +local/m)
+  t.match(list.stdout, /^CA0000003 +Right\\u202eTo Left +local/m)
+  t.same(
+    hostile.map(([ori]) => agencies.find((agency) => agency.ori === ori)?.name),
+    hostile.map(([, name]) => name),
+    '--json keeps every name exactly',
+  )
+  const show = await gatewayctl('agencies', 'show', 'CA0000002')
+  t.match(show.stdout, /^CA0000002 +\\u001b\[2J/m)
+})
+
+t.test('an error answer is shown as text too: its message may quote what was sent', async (t) => {
+  // A gateway (or whatever answers at --url) whose error message carries an escape sequence.
+  const server = createServer((_request, response) => {
+    response.writeHead(400, { 'content-type': 'application/json' })
+    response.end(JSON.stringify({ error: { code: 'invalid_request', message: 'bad \u001b[2Jname', issues: [{ path: 'name\u001b[31m', message: 'unknown\nfield' }] } }))
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => server.close())
+  const answer = await gatewayctl('agencies', 'list', '--url', `http://127.0.0.1:${(server.address() as AddressInfo).port}`)
+  t.equal(answer.code, 1)
+  t.equal(answer.stderr, 'error 400: invalid_request: bad \\u001b[2Jname\n  name\\u001b[31m: unknown\\nfield\n')
 })

@@ -16,6 +16,7 @@ t.test("defaults are the contract's", async (t) => {
     logLevel: 'info',
     jwt: { issuer: 'doj-idp', audience: 'clets-gateway', secret: undefined, publicKeysFile: undefined },
     backends: { dmvPort: 9101, criminalHistoryPort: 9102, population: 100_000 },
+    upstream: { timeoutMs: 5000, maxAnswerBytes: 8 * 1024 * 1024 },
   })
   t.ok(Object.isFrozen(config) && Object.isFrozen(config.jwt), 'frozen')
   t.equal(loadConfig({ PORT: '' }).port, 8080, 'an empty variable counts as unset')
@@ -31,6 +32,7 @@ t.test('each invalid value stops start-up with a message naming the variable', a
     [{ LOG_LEVEL: 'verbose' }, /^ {2}LOG_LEVEL: /m],
     [{ GATEWAY_JWT_SECRET: 'short' }, /^ {2}GATEWAY_JWT_SECRET: must be at least 32 characters/m],
     [{ UPSTREAM_TIMEOUT_MS: '0' }, /^ {2}UPSTREAM_TIMEOUT_MS: /m],
+    [{ UPSTREAM_MAX_ANSWER_BYTES: '8 MiB' }, /^ {2}UPSTREAM_MAX_ANSWER_BYTES: /m],
     [{ GATEWAY_INSTANCE_ID: '../etc' }, /^ {2}GATEWAY_INSTANCE_ID: /m],
   ]
   for (const [env, message] of cases) {

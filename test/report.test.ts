@@ -52,3 +52,68 @@ t.test('Markdown lists federal and monitored agencies on their own; CSV has one 
   t.equal(csv.length, 5)
   t.match(csv.find((row) => row.includes('CA0370000')), /^2026,CA0370000,San Diego County Sheriff's Department,local,false,1,0,1,ppp.purpose_not_permitted 1,0,1,1,/)
 })
+
+/** The fields of each row of an RFC 4180 CSV text. */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = []
+  let row: string[] = []
+  let field = ''
+  let quoted = false
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i]!
+    if (quoted) {
+      if (char === '"' && text[i + 1] === '"') (field += '"'), i++
+      else if (char === '"') quoted = false
+      else field += char
+    } else if (char === '"') quoted = true
+    else if (char === ',') row.push(field), (field = '')
+    else if (char === '\n') row.push(field), rows.push(row), (row = []), (field = '')
+    else field += char
+  }
+  return rows
+}
+
+t.test('bug: operator-supplied names reached the report unescaped (forged Markdown rows, CSV formulas, terminal escapes); each is shown as text', async (t) => {
+  // In 2027, agencies registered with names an operator's typo, a compromised operator account or a
+  // pasted text could carry; each makes one query, so each is in the 2027 report.
+  const hostile: [string, string][] = [
+    ['CA0000001', 'Evil | x\n| CA0000000 | forged | local | 0 | 0 | - | 0 | 0 of 0 | - | - |'],
+    ['CA0000002', '\u001b[2J\u001b[31mCleared Screen PD'],
+    ['CA0000003', '=HYPERLINK("http://evil.example","open")'],
+    ['CA0000004', '+1+1'],
+    ['CA0000005', '-2+3'],
+    ['CA0000006', '@SUM(1,2)'],
+    ['CA0000007', '\t=1+1'],
+    ['CA0000008', '\r=1+1'],
+    ['CA0000009', '[click here](http://evil.example) <img src=x onerror=alert(1)>'],
+  ]
+  for (const [ori, name] of hostile) {
+    const registered = await call(gw.url, 'PUT', `/v1/agencies/${ori}`, { token: operatorToken(), body: { name, kind: 'local', reason: 'new subscriber' } })
+    t.equal(registered.status, 201, `${ori} registered`)
+    await query(gw.url, dl, token({ ori, sub: `officer-${ori}` }))
+  }
+  const report2027 = async (...args: string[]) => (await exec(process.execPath, [join(root, 'bin/gatewayctl.js'), 'report', 'misuse', '--year', '2027', '--dir', gw.auditDir, ...args], { cwd: root })).stdout
+  const json = JSON.parse(await report2027('--format', 'json'))
+  t.same(json.agencies.filter((agency: { ori: string }) => agency.ori !== lapd).map((agency: { name: string }) => agency.name).sort(), hostile.map(([, name]) => name).sort(), 'the JSON report keeps every name exactly')
+
+  const markdown = await report2027()
+  t.notMatch(markdown, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/, 'no control character but the line breaks between rows')
+  const rows = markdown.split('\n').filter((line) => line.startsWith('| CA'))
+  t.same(rows.map((line) => line.slice(2, 11)).sort(), [lapd, ...hostile.map(([ori]) => ori)].sort(), 'one row per agency, and no forged row')
+  for (const line of markdown.split('\n').filter((line) => line.startsWith('|'))) t.equal(line.match(/(?<!\\)\|/g)?.length, 11, `10 cells: ${line}`)
+  t.match(markdown, '| CA0000001 | Evil \\| x\\n\\| CA0000000 \\| forged', 'the forged row shows as text inside the name')
+  t.match(markdown, '| CA0000002 | \\u001b\\[2J\\u001b\\[31mCleared Screen PD |', 'escape sequences show as text')
+  t.match(markdown, '| CA0000009 | \\[click here\\](http://evil.example) \\<img src=x onerror=alert(1)> |', 'no link and no HTML')
+
+  const csv = await report2027('--format', 'csv')
+  t.notMatch(csv, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/, 'no control character but the line breaks between rows')
+  const table = parseCsv(csv)
+  t.equal(table.length, 1 + 1 + hostile.length, 'a header and one row per agency')
+  for (const row of table) t.equal(row.length, 14, `14 fields: ${row[1]}`)
+  const names = new Map(table.slice(1).map((row) => [row[1], row[2]]))
+  t.equal(names.get('CA0000001'), 'Evil | x\\n| CA0000000 | forged | local | 0 | 0 | - | 0 | 0 of 0 | - | - |')
+  t.equal(names.get('CA0000003'), `'=HYPERLINK("http://evil.example","open")`, 'a formula is neutralised by a leading apostrophe')
+  for (const ori of ['CA0000004', 'CA0000005', 'CA0000006', 'CA0000007', 'CA0000008']) t.equal(names.get(ori)![0], "'", `${ori}: ${JSON.stringify(names.get(ori))} cannot start a formula`)
+  t.equal(names.get('CA0000007'), "'\\t=1+1")
+  t.match(csv, /^2027,CA0000003,"'=HYPERLINK\(""http:\/\/evil\.example"",""open""\)",local,/m, 'quoted per RFC 4180')
+})

@@ -3,6 +3,7 @@
 // non-criminal-history databases, the number of distinct officers behind the denials (38 violations
 // by many officers are not one officer's 25), and the sanctions and agreement changes of the year;
 // federal and monitored agencies are listed on their own.
+import { printable } from '../printable.js'
 import type { LedgerRecord } from './search.js'
 
 export interface AgencyReport {
@@ -112,11 +113,42 @@ export async function misuseReport(records: AsyncIterable<LedgerRecord>, year: n
 }
 
 const federalOrMonitored = (agency: AgencyReport) => agency.kind === 'federal' || agency.monitored
-const rules = (agency: AgencyReport) =>
+const rules = (agency: AgencyReport, none: string) =>
   Object.entries(agency.deniedByRule)
     .sort(([left], [right]) => left.localeCompare(right))
     .map(([rule, count]) => `${rule} ${count}`)
-    .join(', ') || '-'
+    .join(', ') || none
+
+// Agency names, reasons and versions are typed by operators; ORIs and rules come from the ledger.
+// Every text cell is escaped where it is written, for the format it is written in.
+
+// What Markdown would read as structure inside a cell: a backslash (which would undo our escapes),
+// the cell separator, and what opens HTML, a link, code or emphasis. Not `_`: it emphasises only
+// around words, never inside one, and every rule id has one.
+const markdownActive = /[\\|<[\]`*~]/g
+
+/** A Markdown table cell that renders as the text it holds, on one row. */
+function markdownCell(text: string): string {
+  // Markdown first, then the controls: the escapes printable() writes must keep their one backslash.
+  return printable(text.replace(markdownActive, '\\$&'))
+}
+
+// A spreadsheet takes a cell starting with one of these as a formula (OWASP, "CSV injection").
+const formulaStart = /^[=+\-@\t\r]/
+const csvQuoted = /[",\r\n]/
+const quotes = /"/g
+
+/**
+ * A CSV field (RFC 4180): controls shown as escapes, since the report is printed on terminals too, so
+ * each agency is one line; a would-be formula prefixed with an apostrophe, which spreadsheets show as
+ * text; quoted when it holds a quote, a comma or that prefix.
+ */
+function csvField(value: string | number | boolean): string {
+  const raw = String(value)
+  const formula = formulaStart.test(raw)
+  const text = formula ? `'${printable(raw)}` : printable(raw)
+  return formula || csvQuoted.test(text) ? `"${text.replace(quotes, '""')}"` : text
+}
 
 function markdownTable(agencies: readonly AgencyReport[]): string[] {
   if (agencies.length === 0) return ['(none)']
@@ -125,7 +157,7 @@ function markdownTable(agencies: readonly AgencyReport[]): string[] {
     '|---|---|---|---:|---:|---|---:|---:|---|---|',
     ...agencies.map(
       (agency) =>
-        `| ${agency.ori} | ${agency.name} | ${agency.kind}${agency.monitored ? ', monitored' : ''} | ${agency.queries} | ${agency.denied} | ${rules(agency)} | ${agency.immigrationNonCriminalAttempts} | ${agency.officersInDenials} of ${agency.officers} | ${agency.sanctionChanges.join('; ') || '-'} | ${agency.agreementChanges.join('; ') || '-'} |`,
+        `| ${markdownCell(agency.ori)} | ${markdownCell(agency.name)} | ${markdownCell(agency.kind)}${agency.monitored ? ', monitored' : ''} | ${agency.queries} | ${agency.denied} | ${markdownCell(rules(agency, '-'))} | ${agency.immigrationNonCriminalAttempts} | ${agency.officersInDenials} of ${agency.officers} | ${markdownCell(agency.sanctionChanges.join('; ') || '-')} | ${markdownCell(agency.agreementChanges.join('; ') || '-')} |`,
     ),
   ]
 }
@@ -148,15 +180,11 @@ export function reportMarkdown(report: MisuseReport): string {
   ].join('\n')
 }
 
-/** The report as CSV, one row per agency (RFC 4180 quoting). */
+/** The report as CSV, one row per agency (RFC 4180 quoting); an empty field where the Markdown says "-". */
 export function reportCsv(report: MisuseReport): string {
-  const quote = (value: string | number | boolean) => {
-    const text = String(value)
-    return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
-  }
   const header = ['year', 'ori', 'agency', 'kind', 'monitored', 'queries', 'allowed', 'denied', 'denials_by_rule', 'immigration_non_criminal_attempts', 'officers_in_denials', 'officers', 'sanction_changes', 'agreement_changes']
   const rows = report.agencies.map((agency) =>
-    [report.year, agency.ori, agency.name, agency.kind, agency.monitored, agency.queries, agency.allowed, agency.denied, rules(agency), agency.immigrationNonCriminalAttempts, agency.officersInDenials, agency.officers, agency.sanctionChanges.join('; '), agency.agreementChanges.join('; ')].map(quote).join(','),
+    [report.year, agency.ori, agency.name, agency.kind, agency.monitored, agency.queries, agency.allowed, agency.denied, rules(agency, ''), agency.immigrationNonCriminalAttempts, agency.officersInDenials, agency.officers, agency.sanctionChanges.join('; '), agency.agreementChanges.join('; ')].map(csvField).join(','),
   )
   return `${[header.join(','), ...rows].join('\n')}\n`
 }

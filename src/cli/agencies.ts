@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util'
 import { request } from 'undici'
 import type { AgencyState } from '../policy/types.js'
+import { printable } from '../printable.js'
 import { err, out, table, UsageError } from './io.js'
 
 export const agenciesUsage = `  gatewayctl agencies list [--json]
@@ -128,8 +129,9 @@ export async function agencies(args: string[]): Promise<number> {
   const answer = (await response.body.json().catch(() => null)) as { error?: { code: string; message: string; issues?: { path: string; message: string }[] } } | AgencyState | AgencyState[] | null
   if (response.statusCode >= 400 || answer === null) {
     const error = (answer as { error?: { code: string; message: string; issues?: { path: string; message: string }[] } } | null)?.error
-    err(`error ${response.statusCode}: ${error?.code ?? 'unknown'}: ${error?.message ?? 'no answer'}`)
-    for (const issue of error?.issues ?? []) err(`  ${issue.path}: ${issue.message}`)
+    // The message and issues may quote what was sent (a field name, a value): shown as text.
+    err(printable(`error ${response.statusCode}: ${error?.code ?? 'unknown'}: ${error?.message ?? 'no answer'}`))
+    for (const issue of error?.issues ?? []) err(printable(`  ${issue.path}: ${issue.message}`))
     return 1
   }
   if (values.json) out(JSON.stringify(answer, null, 2))

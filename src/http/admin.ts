@@ -53,6 +53,21 @@ interface OriParams {
   ori: string
 }
 
+/**
+ * The instant a schema-checked date-time names. The schema's date-time format (RFC 3339) admits a
+ * leap second, 23:59:60, which Date.parse cannot read (NaN), so every time an operator sends goes
+ * through here: a time the gateway cannot read is bad input, refused before anything changes.
+ */
+function instantOf(value: string, path: string): number {
+  const instant = Date.parse(value)
+  if (Number.isNaN(instant)) {
+    throw new GatewayError('invalid_request', `${path}: ${JSON.stringify(value)} is not a time the gateway can read`, [
+      { path, message: 'must be a date-time such as 2026-05-01T09:30:00Z, without a leap second' },
+    ])
+  }
+  return instant
+}
+
 /** What operators see: a suspension whose `until` has passed is no longer in force, so it shows as none. */
 export function agencyViewOf(agency: AgencyState, now: number): AgencyState {
   const sanction = agency.sanction
@@ -161,7 +176,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
     },
     async (request, reply) => {
       const { version, signedAt, reason: why } = request.body
-      const signed = Date.parse(signedAt)
+      const signed = instantOf(signedAt, 'signedAt')
       if (signed > clock() + signedAtSkewMs) {
         throw new GatewayError('invalid_agreement', 'an agreement cannot be signed in the future', [{ path: 'signedAt', message: 'must not be in the future' }])
       }
@@ -201,7 +216,8 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
       if (until !== undefined && type !== 'suspension') {
         throw new GatewayError('invalid_sanction', `a ${type} has no end date; only a suspension lapses`, [{ path: 'until', message: 'only a suspension takes until' }])
       }
-      if (until !== undefined && Date.parse(until) <= now) {
+      const ends = until === undefined ? undefined : instantOf(until, 'until')
+      if (ends !== undefined && ends <= now) {
         throw new GatewayError('invalid_sanction', 'the end of a suspension must lie in the future', [{ path: 'until', message: 'must be in the future' }])
       }
       const sanction = {
@@ -209,7 +225,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
         scope,
         reason: why,
         since: new Date(now).toISOString(),
-        ...(until === undefined ? {} : { until: new Date(Date.parse(until)).toISOString() }),
+        ...(ends === undefined ? {} : { until: new Date(ends).toISOString() }),
       }
       return change(request, reply, why, (at, beforeCommit) => store.impose(request.params.ori, sanction, at, beforeCommit))
     },
