@@ -1,6 +1,6 @@
-// gatewayctl state import as DOJ runs it: the CLI as a child process against a real Redis. A registry
-// file is checked against the admin API's rules before anything happens, and every change to
-// enforcement state is in the audit ledger before it reaches Redis.
+// gatewayctl state init and state import as DOJ runs them: the CLI as a child process against a real
+// Redis. A registry file is checked against the admin API's rules before anything happens, and every
+// change to enforcement state is in the audit ledger before it reaches Redis.
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -162,4 +162,53 @@ t.test('an import whose audit record cannot be written imports nothing', async (
   t.match(refused.stderr, /cannot write the audit record .*nothing was imported/)
   t.notMatch(refused.stderr, /\n\s+at /, 'no stack trace')
   t.same(await contents(raw), before, 'Redis untouched')
+})
+
+t.test('state init on a new Redis: an empty registry, audited; a second init, or one on a Redis holding any agency, is refused', async (t) => {
+  const { url, raw } = database(t)
+  const { auditDir, gatewayctl } = operatorMachine()
+  const init = await gatewayctl('state', 'init', '--redis', url, '--operator', 'doj-operator-7', '--reason', 'new deployment')
+  t.equal(init.code, 0, init.stderr)
+  t.match(init.stdout, /initialized an empty agency registry/)
+  t.same(await contents(raw), { 'clets:initialized': '1' }, 'the registry marker, no agency')
+  t.match(ledgerRecords(auditDir), [{ type: 'operator.init', operator: 'doj-operator-7', reason: 'new deployment', samples: false }])
+
+  const again = await gatewayctl('state', 'init', '--redis', url)
+  t.equal(again.code, 1)
+  t.match(again.stderr, /already holds an agency registry/)
+  t.match(again.stderr, /gatewayctl state import/)
+  t.equal(ledgerRecords(auditDir).length, 1, 'a refused init writes nothing')
+
+  const { url: other, raw: otherRaw } = database(t)
+  await otherRaw.hset('clets:agency:CA0194200', 'version', '1', 'state', JSON.stringify({ ...lapd, version: 1 }))
+  await otherRaw.sadd('clets:agencies', 'CA0194200')
+  const held = await gatewayctl('state', 'init', '--samples', '--redis', other)
+  t.equal(held.code, 1, 'an agency without the marker is a registry too')
+  t.equal(await otherRaw.exists('clets:initialized'), 0, 'nothing written')
+  t.equal(await otherRaw.scard('clets:agencies'), 1)
+})
+
+t.test('state init --samples: the sample agencies, each change audited before it applies, and the ledger verifies', async (t) => {
+  const { url, raw } = database(t)
+  const { auditDir, gatewayctl } = operatorMachine()
+  const init = await gatewayctl('state', 'init', '--samples', '--redis', url, '--operator', 'doj-operator-7')
+  t.equal(init.code, 0, init.stderr)
+  t.match(init.stdout, /initialized the agency registry with 4 sample agencies/)
+  t.same((await raw.smembers('clets:agencies')).sort(), ['CA0194200', 'CA0370000', 'CACBP0000', 'CADHS0100'])
+  const records = ledgerRecords(auditDir)
+  t.match(records[0], { type: 'operator.init', operator: 'doj-operator-7', samples: true })
+  t.ok(records.slice(1).every((record) => record.type === 'operator.change' && record.operator === 'doj-operator-7'), 'then one operator.change per change')
+  t.same(new Set(records.slice(1).map((record) => record.ori)), new Set(['CA0194200', 'CA0370000', 'CACBP0000', 'CADHS0100']))
+  t.equal((await gatewayctl('audit', 'verify', auditDir)).code, 0)
+})
+
+t.test('state init refuses on a machine whose STATE_DIR records that this Redis held a registry (it was lost: restore it)', async (t) => {
+  const { url, raw } = database(t)
+  const { stateDir, gatewayctl } = operatorMachine()
+  writeFileSync(join(stateDir, 'redis-registry.json'), JSON.stringify({ firstSeen: '2026-05-01T00:00:00.000Z', redis: url }))
+  const refused = await gatewayctl('state', 'init', '--samples', '--redis', url)
+  t.equal(refused.code, 1)
+  t.match(refused.stderr, /redis-registry\.json/)
+  t.match(refused.stderr, /gatewayctl state import/)
+  t.same(await contents(raw), {}, 'nothing seeded')
 })

@@ -18,7 +18,8 @@ export interface TestRedis {
   stop(): Promise<void>
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port free now (for a Redis the test starts later on it). */
+export async function freePort(): Promise<number> {
   const server = createServer()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as { port: number }
@@ -43,11 +44,12 @@ async function launch(port: number): Promise<ChildProcess> {
   return child
 }
 
-export async function startRedis(): Promise<TestRedis> {
+/** Starts redis-server on `wanted` (a free port by default). */
+export async function startRedis(wanted?: number): Promise<TestRedis> {
   if (spawnSync('redis-server', ['--version']).error !== undefined) {
     throw new Error('redis-server is not installed: `apt-get install -y redis-server` (.ci/run installs it)')
   }
-  const port = await freePort()
+  const port = wanted ?? (await freePort())
   let child: ChildProcess | null = await launch(port)
   const kill = async () => {
     if (child === null) return

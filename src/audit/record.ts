@@ -139,6 +139,21 @@ export const eventSchemas = {
     after: agencyStateSchema,
   }),
   /**
+   * An agency registry created in a store that never held one (gatewayctl state init, or a demo
+   * gateway seeding the samples), before it is created; with samples, an operator.change follows for
+   * each change that registers them.
+   */
+  'operator.init': z.strictObject({
+    type: z.literal('operator.init'),
+    id: text,
+    operator: text,
+    source: text,
+    reason: text,
+    /** The store: a Redis URL without credentials, or `embedded`. */
+    target: text,
+    samples: z.boolean(),
+  }),
+  /**
    * The agency registry replaced from a backup file (gatewayctl state import), before it is replaced.
    * The file's SHA-256 names exactly the state that was imported; DOJ keeps the file.
    */
@@ -170,6 +185,7 @@ export type QueryOutcomeEvent = z.infer<(typeof eventSchemas)['query.outcome']>
 export type QueryRefusedEvent = z.infer<(typeof eventSchemas)['query.rejected']> | z.infer<(typeof eventSchemas)['query.refused']>
 export type OperatorChangeEvent = z.infer<(typeof eventSchemas)['operator.change']>
 export type OperatorFailedEvent = z.infer<(typeof eventSchemas)['operator.failed']>
+export type OperatorInitEvent = z.infer<(typeof eventSchemas)['operator.init']>
 export type OperatorImportEvent = z.infer<(typeof eventSchemas)['operator.import']>
 export type AuditEvent = { [K in EventType]: z.infer<(typeof eventSchemas)[K]> }[EventType]
 

@@ -6,7 +6,7 @@
 //   gatewayctl audit search …          find records for a misuse investigation
 //   gatewayctl report misuse --year Y  the annual misuse report, from the ledger
 //   gatewayctl agencies …              the admin API for DOJ operators
-//   gatewayctl state export|import     back up and restore a Redis store's agency registry
+//   gatewayctl state init|export|import  create, back up and restore a Redis store's agency registry
 import { parseArgs } from 'node:util'
 import { developmentSecret } from '../dev-secret.js'
 import { mintToken } from '../http/auth.js'

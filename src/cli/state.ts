@@ -1,22 +1,28 @@
-// gatewayctl state export|import: back up the agency registry of a Redis store to JSON and restore it,
-// so DOJ can rebuild a Redis that was lost. Import replaces the whole registry in one transaction. A
-// file is held to the admin API's rules before anything happens, and the import is audited like any
-// operator change: the record is durable in the ledger under AUDIT_DIR (instance `gatewayctl`) before
-// Redis is touched; if it cannot be written, nothing changes.
+// gatewayctl state init|export|import: create a Redis store's agency registry for a new deployment,
+// back it up to JSON, and restore it into a Redis that lost its data. Import replaces the whole
+// registry in one transaction. A file is held to the admin API's rules before anything happens, and
+// init and import are audited like any operator change: the record is durable in the ledger under
+// AUDIT_DIR (instance `gatewayctl`) before Redis is touched; if it cannot be written, nothing changes.
 import { createHash, randomUUID } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { hostname, userInfo } from 'node:os'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
 import { loadSigningKey } from '../audit/checkpoint.js'
 import { AuditLedger } from '../audit/ledger.js'
 import { agencyTextLimits, registrySchema } from '../audit/record.js'
 import type { Config } from '../config.js'
+import { loadPolicyDir } from '../policy-files.js'
+import { PolicyError } from '../policy/compile.js'
 import { RedisStateStore } from '../state/redis.js'
+import { redisTarget, registrySeen, registrySeenFile } from '../state/registry.js'
+import { initializeRegistry, RegistryExistsError, sampleAgencies, type RegistryCreator } from '../state/seed.js'
 import { StateUnavailableError } from '../state/types.js'
 import { cliConfig, CommandFailed, out, UsageError } from './io.js'
 
-export const stateUsage = `  gatewayctl state export [--redis URL] [--out FILE]   (REDIS_URL by default; stdout by default)
+export const stateUsage = `  gatewayctl state init [--samples] [--redis URL] [--operator NAME] [--reason TEXT]   (a new deployment)
+  gatewayctl state export [--redis URL] [--out FILE]   (REDIS_URL by default; stdout by default)
   gatewayctl state import FILE [--redis URL] [--operator NAME] [--reason TEXT]`
 
 const backupSchema = z.strictObject({
@@ -25,34 +31,30 @@ const backupSchema = z.strictObject({
   agencies: registrySchema,
 })
 
+const restoreHint = 'a Redis that lost its data is restored with `gatewayctl state import FILE` from the latest export'
+
 export async function state(args: string[]): Promise<number> {
   const text = { type: 'string' } as const
-  const { values, positionals } = parseArgs({ args, options: { redis: text, out: text, operator: text, reason: text }, allowPositionals: true })
+  const { values, positionals } = parseArgs({ args, options: { redis: text, out: text, operator: text, reason: text, samples: { type: 'boolean', default: false } }, allowPositionals: true })
   const [action, file, ...rest] = positionals
   const url = values.redis ?? process.env.REDIS_URL
   if (url === undefined || url === '') throw new UsageError('state commands need the Redis: --redis URL or REDIS_URL (the embedded store is backed up by copying STATE_DIR)')
-  const valid = rest.length === 0 && (action === 'import' ? file !== undefined : action === 'export' && file === undefined)
+  const valid = rest.length === 0 && (action === 'import' ? file !== undefined : (action === 'init' || action === 'export') && file === undefined)
   if (!valid) throw new UsageError(stateUsage)
-  if (action === 'export' && (values.operator !== undefined || values.reason !== undefined)) throw new UsageError('--operator and --reason are for state import')
+  const changes = action === 'init' || action === 'import'
+  if (!changes && (values.operator !== undefined || values.reason !== undefined)) throw new UsageError('--operator and --reason are for state init and state import')
+  if (action !== 'init' && values.samples) throw new UsageError('--samples is for state init')
 
   try {
     if (action === 'export') return await exportRegistry(url, values.out)
-    return await importRegistry(url, file!, creator(values.operator, values.reason ?? `restore: gatewayctl state import ${file}`))
+    const by = creator(values.operator, values.reason ?? (action === 'init' ? 'new deployment: gatewayctl state init' : `restore: gatewayctl state import ${file}`))
+    if (action === 'init') return await init(url, values.samples, by)
+    return await importRegistry(url, file!, by)
   } catch (error) {
     if (error instanceof StateUnavailableError) throw new CommandFailed(`cannot reach Redis at ${redisTarget(url)} (${error.message.replace(/^Redis: /, '')}); nothing was changed`)
     throw error
   }
 }
-
-/** Who changes the registry, from where, and why: what the audit record says. */
-interface RegistryCreator {
-  readonly operator: string
-  readonly source: string
-  readonly reason: string
-}
-
-/** A Redis URL as messages and records may show it: without credentials. */
-const redisTarget = (url: string) => url.replace(/\/\/[^@/]*@/, '//')
 
 /** The operator named, or the OS user running the command; the reason, held to the admin API's limits. */
 function creator(operator: string | undefined, reason: string): RegistryCreator {
@@ -91,6 +93,53 @@ async function audit(ledger: AuditLedger, event: Parameters<AuditLedger['append'
   }
 }
 
+async function init(url: string, samples: boolean, by: RegistryCreator): Promise<number> {
+  const config = cliConfig()
+  const target = redisTarget(url)
+  // Run where a gateway keeps its STATE_DIR, this knows what Redis cannot: that it held a registry.
+  const seen = registrySeen(config.stateDir)
+  if (seen !== null) {
+    throw new CommandFailed(
+      `${join(config.stateDir, registrySeenFile)} records that the gateway saw an agency registry in Redis (${seen.redis}, first on ${seen.firstSeen}): ${restoreHint}; state init is only for a new deployment (delete that file only if this truly is one). Nothing was changed.`,
+    )
+  }
+  let agreementVersion = ''
+  if (samples) {
+    try {
+      agreementVersion = (await loadPolicyDir(config.policyDir)).agreementVersion
+    } catch (error) {
+      if (error instanceof PolicyError) throw new CommandFailed(`the sample agencies need the policies' agreement version:\n${error.problems.join('\n')}`)
+      throw error
+    }
+  }
+  const store = await RedisStateStore.open({ url, timeoutMs: 5000 })
+  try {
+    const exists = async () => new CommandFailed(`${target} already holds an agency registry (${(await store.list()).length} agencies): state init is only for a new deployment; ${restoreHint}. Nothing was changed.`)
+    if (await store.holdsRegistry()) throw await exists()
+    const nothing = 'nothing was initialized'
+    const ledger = await openLedger(config, nothing)
+    try {
+      await initializeRegistry(store, {
+        samples,
+        agreementVersion,
+        now: Date.now(),
+        target,
+        by,
+        audit: (event) => audit(ledger, event, nothing),
+      })
+    } catch (error) {
+      if (error instanceof RegistryExistsError) throw await exists()
+      throw error
+    } finally {
+      await ledger.close()
+    }
+  } finally {
+    await store.close()
+  }
+  out(samples ? `initialized the agency registry with ${sampleAgencies.length} sample agencies in ${target}` : `initialized an empty agency registry in ${target}; register agencies with gatewayctl agencies register`)
+  return 0
+}
+
 /** The file's bytes and its registry, held to the admin API's rules; a bad file is a usage error naming it. */
 function readBackup(file: string): { bytes: Buffer; backup: z.infer<typeof backupSchema> } {
   let bytes: Buffer
@@ -116,7 +165,7 @@ async function importRegistry(url: string, file: string, by: RegistryCreator): P
   const { bytes, backup } = readBackup(file)
   const config = cliConfig()
   const target = redisTarget(url)
-  const store = await RedisStateStore.open({ url, timeoutMs: 5000, seedWhenEmpty: false })
+  const store = await RedisStateStore.open({ url, timeoutMs: 5000 })
   let replaced: number
   try {
     replaced = (await store.list()).length
@@ -144,7 +193,7 @@ async function importRegistry(url: string, file: string, by: RegistryCreator): P
 }
 
 async function exportRegistry(url: string, outFile: string | undefined): Promise<number> {
-  const store = await RedisStateStore.open({ url, timeoutMs: 5000, seedWhenEmpty: false })
+  const store = await RedisStateStore.open({ url, timeoutMs: 5000 })
   try {
     const agencies = await store.exportRegistry()
     const text = `${JSON.stringify({ format: 'clets-agency-registry/1', exportedAt: new Date().toISOString(), agencies }, null, 2)}\n`
