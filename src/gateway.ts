@@ -1,7 +1,7 @@
 // Builds a running gateway from a Config: policies, identity, backends (simulated in-process when no
 // URL is set), state, ledger, upstream pools, the app; and closes it all in order. main.ts, the tests
 // and the benchmark start gateways through here, so they run what production runs.
-import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
 import { loadSigningKey } from './audit/checkpoint.js'
@@ -17,7 +17,8 @@ import { LoadShedder } from './overload.js'
 import { loadPolicyDir } from './policy-files.js'
 import { MemoryStateStore } from './state/memory.js'
 import { RedisStateStore } from './state/redis.js'
-import { seedSampleAgencies } from './state/seed.js'
+import { RegistryWatch, redisTarget } from './state/registry.js'
+import { initializeRegistry } from './state/seed.js'
 import type { StateStore } from './state/types.js'
 import { Upstreams } from './upstream/pools.js'
 
@@ -79,7 +80,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
     const store: StateStore =
       config.redisUrl === undefined
         ? await MemoryStateStore.open(config.stateDir)
-        : await RedisStateStore.open({ url: config.redisUrl, timeoutMs: config.redisTimeoutMs, seedWhenEmpty: config.seedSamples, observer: redisObserver(metrics), ...(options.clock === undefined ? {} : { clock: options.clock }) })
+        : await RedisStateStore.open({ url: config.redisUrl, timeoutMs: config.redisTimeoutMs, observer: redisObserver(metrics), ...(options.clock === undefined ? {} : { clock: options.clock }) })
     closers.push(() => store.close())
 
     const ledger: Ledger = options.ledger ?? await AuditLedger.open(config.auditDir, config.instanceId, {
@@ -95,15 +96,29 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
     closers.push(() => ledger.close())
     metrics.bind({ agencies: () => store.list(), stateAgeSeconds: () => store.stateAgeSeconds(), auditBacklog: () => ledger.backlog, clock })
 
-    if (config.seedSamples && (await store.isPristine())) {
+    const seed = () => {
       const now = clock()
-      await seedSampleAgencies(store, policy.current.agreementVersion, now, (change) =>
-        ledger.append(
-          { type: 'operator.change', id: randomUUID(), operator: 'system:seed', operatorOri: change.ori, source: 'local', action: change.action, ori: change.ori, reason: 'sample agencies for the demo, seeded on first start', before: change.before, after: change.after },
-          now,
-        ),
-      )
-      logger.info('seeded the sample agencies (first start)')
+      return initializeRegistry(store, {
+        samples: true,
+        agreementVersion: policy.current.agreementVersion,
+        now,
+        target: config.redisUrl === undefined ? 'embedded' : redisTarget(config.redisUrl),
+        by: { operator: 'system:seed', source: `gateway@${hostname()}`, reason: 'sample agencies for the demo, seeded on first start (GATEWAY_SEED_SAMPLES)' },
+        audit: (event) => ledger.append(event, now),
+      })
+    }
+    if (config.redisUrl === undefined) {
+      // The embedded store's journal is its own record that it held a registry.
+      if (config.seedSamples && !(await store.holdsRegistry())) {
+        await seed()
+        logger.info('seeded the sample agencies (first start)')
+      }
+    } else {
+      // A Redis may not answer yet, or hold no registry yet: the watch looks now and again later,
+      // seeds only a Redis this instance never saw holding a registry, and records when it sees one.
+      const watch = new RegistryWatch({ store, stateDir: config.stateDir, redisUrl: config.redisUrl, seedSamples: config.seedSamples, seed, log: logger, clock })
+      closers.push(() => watch.close())
+      await watch.start()
     }
 
     const upstreams = new Upstreams({ dmv: dmvUrl, criminal_history: criminalHistoryUrl }, config.upstream)

@@ -56,6 +56,19 @@ t.test('compose: mounted folders and files exist, named volumes are declared, th
   t.ok(existsSync(join(root, services.backends!.command![1]!.replace('dist/src/', 'src/').replace(/\.js$/, '.ts'))), 'the backends command runs a built source file')
 })
 
+t.test('compose: a gateway that seeds the samples keeps STATE_DIR on a named volume, so a Redis that lost its data is never re-seeded', async (t) => {
+  const dockerfile = readFileSync(join(docker, 'Dockerfile'), 'utf8')
+  const imageStateDir = /^\s*STATE_DIR=(\S+)/m.exec(dockerfile)?.[1]
+  const seeding = gateways.filter(([, service]) => service.environment!.GATEWAY_SEED_SAMPLES === 'true')
+  t.ok(seeding.length > 0, 'the demo stack seeds the sample agencies')
+  for (const [name, service] of seeding) {
+    const stateDir = service.environment!.STATE_DIR ?? imageStateDir
+    t.ok(stateDir?.startsWith('/'), `${name}: STATE_DIR is ${stateDir}`)
+    const volume = (service.volumes ?? []).map((entry) => entry.split(':')).find(([source, target]) => source! in compose.volumes && stateDir!.startsWith(`${target}/`))
+    t.ok(volume, `${name}: ${stateDir} lies on a named volume`)
+  }
+})
+
 t.test('prometheus.yml passes promtool, scrapes both replicas by service name, and loads the rules', async (t) => {
   const check = await exec('promtool', ['check', 'config', 'prometheus.yml'], { cwd: join(docker, 'prometheus') })
   t.match(check.stdout, /SUCCESS/)

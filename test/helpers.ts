@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
+import { Writable } from 'node:stream'
 import { request as undiciRequest } from 'undici'
 import { loadConfig } from '../src/config.js'
 import { generatePopulation, type Population } from '../src/backends/population.js'
@@ -60,6 +61,8 @@ export interface TestGatewayOptions {
   readonly clock?: TestClock
   readonly stateDir?: string
   readonly auditDir?: string
+  /** Collects the gateway's log lines (parsed, at info and above) here; silent otherwise. */
+  readonly logs?: Record<string, unknown>[]
 }
 
 /** Starts a real gateway on 127.0.0.1:0 with the shipped policies and in-process backends. */
@@ -77,9 +80,20 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     // The gateway shares this process's event loop with the test itself: load shedding is off here,
     // and on in test/overload.test.ts, which drives it.
     SHED_EVENT_LOOP_DELAY_MS: '0',
+    ...(options.logs === undefined ? {} : { LOG_LEVEL: 'info' }),
     ...options.env,
   })
-  const gateway = await startGateway(config, createLogger(config.logLevel), {
+  const logs = options.logs
+  const sink =
+    logs === undefined
+      ? undefined
+      : new Writable({
+          write(chunk: Buffer, _encoding, done) {
+            for (const line of chunk.toString().split('\n')) if (line !== '') logs.push(JSON.parse(line) as Record<string, unknown>)
+            done()
+          },
+        })
+  const gateway = await startGateway(config, createLogger(config.logLevel, sink), {
     population: testPopulation(),
     ...(options.clock === undefined ? {} : { clock: options.clock.now }),
   })

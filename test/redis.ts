@@ -34,11 +34,12 @@ async function launch(port: number): Promise<ChildProcess> {
   return child
 }
 
-export async function startRedis(): Promise<TestRedis> {
+/** Starts redis-server on `wanted` (a free port by default). */
+export async function startRedis(wanted?: number): Promise<TestRedis> {
   if (spawnSync('redis-server', ['--version']).error !== undefined) {
     throw new Error('redis-server is not installed: `apt-get install -y redis-server` (.ci/run installs it)')
   }
-  const port = await freePort()
+  const port = wanted ?? (await freePort())
   let child: ChildProcess | null = await launch(port)
   const kill = async () => {
     if (child === null) return

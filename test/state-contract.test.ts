@@ -27,7 +27,7 @@ const stores: [string, Make][] = [
     'redis',
     async (clock) => {
       // Each test gets its own Redis database, so the stores start empty.
-      const store = await RedisStateStore.open({ url: `${redis.url}/${database++ % 16}`, timeoutMs: 500, seedWhenEmpty: true, clock: clock.now })
+      const store = await RedisStateStore.open({ url: `${redis.url}/${database++ % 16}`, timeoutMs: 500, clock: clock.now })
       return store
     },
   ],
@@ -67,6 +67,23 @@ for (const [name, make] of stores) {
       }), /ledger full/)
       t.match(await store.get('CA0194200'), { sanction: null, version: 1 })
       await t.rejects(store.recordAgreement('CA9999999', signed, clock.value, audit), { name: 'AgencyNotFoundError' })
+    })
+
+    t.test('a registry is created once: in a store that never held one, and never again', async (t) => {
+      const clock = new TestClock()
+      const store = await make(clock)
+      t.teardown(() => store.close())
+      t.equal(await store.holdsRegistry(), false, 'a new store holds none')
+      t.equal(await store.initialize(), true, 'so it is created')
+      t.equal(await store.holdsRegistry(), true)
+      t.equal(await store.ready(), 'ok')
+      t.equal(await store.initialize(), false, 'a second time changes nothing')
+      t.same(await store.list(), [], 'an empty registry')
+      const other = await make(clock)
+      t.teardown(() => other.close())
+      await other.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
+      t.equal(await other.holdsRegistry(), true, 'a store that holds an agency holds a registry')
+      t.equal(await other.initialize(), false)
     })
 
     t.test('admit: the agency as it is now, and GCRA limits per officer and per agency', async (t) => {
@@ -133,7 +150,7 @@ t.test('redis store: rate times are stored exactly, and the rate hash expires a 
   t.teardown(() => raw.quit())
   await raw.flushdb()
   const clock = new TestClock()
-  const store = await RedisStateStore.open({ url, timeoutMs: 500, seedWhenEmpty: true, clock: clock.now })
+  const store = await RedisStateStore.open({ url, timeoutMs: 500, clock: clock.now })
   t.teardown(() => store.close())
   await store.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
   // 7 a minute: an interval of 8571.428571428572 ms, which no fixed number of decimals holds.

@@ -8,6 +8,23 @@ import { operatorActions } from '../state/types.js'
 export const auditRecordVersion = 1
 
 const text = z.string()
+
+/** An ORI: the state's two letters, then seven letters or digits (DESIGN.md). */
+export const oriPattern = /^[A-Z]{2}[0-9A-Z]{7}$/
+/** The longest texts the admin API takes; a registry file is held to the same. */
+export const agencyTextLimits = { name: 200, reason: 1000, agreementVersion: 64 } as const
+
+/**
+ * What is wrong with a sanction's shape, as the admin API refuses it, or null. A removal cuts the
+ * agency off all of CLETS until DOJ reinstates it, so it has neither a narrower scope nor an end; a
+ * censure changes no access, so it has nothing to end: only a suspension lapses.
+ */
+export function sanctionShapeProblem(sanction: { type: string; scope: string; until?: string | undefined }): { path: 'scope' | 'until'; message: string; issue: string } | null {
+  if (sanction.type === 'removal' && sanction.scope !== 'all') return { path: 'scope', message: 'a removal covers all of CLETS; its scope can only be "all"', issue: 'must be "all" for a removal' }
+  if (sanction.until !== undefined && sanction.type !== 'suspension') return { path: 'until', message: `a ${sanction.type} has no end date; only a suspension lapses`, issue: 'only a suspension takes until' }
+  return null
+}
+
 /** An agency's state as the stores keep it (also the format of `gatewayctl state export`). */
 export const agencyStateSchema = z.strictObject({
   ori: text,
@@ -19,6 +36,40 @@ export const agencyStateSchema = z.strictObject({
     .nullable(),
   monitored: z.boolean(),
   version: z.number().int(),
+})
+
+const isoTime = z.iso.datetime({ offset: true })
+/**
+ * An agency's state held to the admin API's rules, for state that enters Redis without passing the
+ * admin API (gatewayctl state import): the ORI format, the text lengths, real dates, a version that
+ * counts changes from 1, and a sanction of a shape the admin API would have accepted. The ledger keeps
+ * agencyStateSchema, so records written before these rules still verify.
+ */
+export const registeredAgencySchema = z
+  .strictObject({
+    ori: z.string().regex(oriPattern, 'must be an ORI: two capital letters, then seven capital letters or digits'),
+    name: z.string().min(1).max(agencyTextLimits.name),
+    kind: z.enum(agencyKinds),
+    agreement: z.strictObject({ version: z.string().min(1).max(agencyTextLimits.agreementVersion), signedAt: isoTime }).nullable(),
+    sanction: z
+      .strictObject({ type: z.enum(sanctionTypes), scope: z.enum(sanctionScopes), reason: z.string().min(1).max(agencyTextLimits.reason), since: isoTime, until: isoTime.optional() })
+      .nullable(),
+    monitored: z.boolean(),
+    version: z.number().int().positive(),
+  })
+  .superRefine((agency, context) => {
+    const problem = agency.sanction === null ? null : sanctionShapeProblem(agency.sanction)
+    if (problem !== null) context.addIssue({ code: 'custom', path: ['sanction', problem.path], message: problem.issue })
+  })
+
+/** A whole registry: every agency valid, and no ORI twice (one would silently replace the other). */
+export const registrySchema = z.array(registeredAgencySchema).superRefine((agencies, context) => {
+  const first = new Map<string, number>()
+  agencies.forEach((agency, index) => {
+    const earlier = first.get(agency.ori)
+    if (earlier === undefined) first.set(agency.ori, index)
+    else context.addIssue({ code: 'custom', path: [index, 'ori'], message: `${agency.ori} appears more than once (first as agencies.${earlier})` })
+  })
 })
 
 /** Who asked, from where: taken from the verified token and the connection. */
@@ -91,6 +142,39 @@ export const eventSchemas = {
     before: agencyStateSchema.nullable(),
     after: agencyStateSchema,
   }),
+  /**
+   * An agency registry created in a store that never held one (gatewayctl state init, or a demo
+   * gateway seeding the samples), before it is created; with samples, an operator.change follows for
+   * each change that registers them.
+   */
+  'operator.init': z.strictObject({
+    type: z.literal('operator.init'),
+    id: text,
+    operator: text,
+    source: text,
+    reason: text,
+    /** The store: a Redis URL without credentials, or `embedded`. */
+    target: text,
+    samples: z.boolean(),
+  }),
+  /**
+   * The agency registry replaced from a backup file (gatewayctl state import), before it is replaced.
+   * The file's SHA-256 names exactly the state that was imported; DOJ keeps the file.
+   */
+  'operator.import': z.strictObject({
+    type: z.literal('operator.import'),
+    id: text,
+    operator: text,
+    source: text,
+    reason: text,
+    target: text,
+    file: text,
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    /** Agencies in the file, which become the registry. */
+    agencies: z.number().int().min(0),
+    /** Agencies the registry held before, which the import replaced. */
+    replaced: z.number().int().min(0),
+  }),
   /** An audited operator change that the store then failed to make durable: it did not take effect. */
   'operator.failed': z.strictObject({
     type: z.literal('operator.failed'),
@@ -105,6 +189,8 @@ export type QueryOutcomeEvent = z.infer<(typeof eventSchemas)['query.outcome']>
 export type QueryRefusedEvent = z.infer<(typeof eventSchemas)['query.rejected']> | z.infer<(typeof eventSchemas)['query.refused']>
 export type OperatorChangeEvent = z.infer<(typeof eventSchemas)['operator.change']>
 export type OperatorFailedEvent = z.infer<(typeof eventSchemas)['operator.failed']>
+export type OperatorInitEvent = z.infer<(typeof eventSchemas)['operator.init']>
+export type OperatorImportEvent = z.infer<(typeof eventSchemas)['operator.import']>
 export type AuditEvent = { [K in EventType]: z.infer<(typeof eventSchemas)[K]> }[EventType]
 
 /** The stamps the ledger adds to every event. */

@@ -6,14 +6,14 @@
 //   gatewayctl audit search …          find records for a misuse investigation
 //   gatewayctl report misuse --year Y  the annual misuse report, from the ledger
 //   gatewayctl agencies …              the admin API for DOJ operators
-//   gatewayctl state export|import     back up and restore a Redis store's agency registry
+//   gatewayctl state init|export|import  create, back up and restore a Redis store's agency registry
 import { parseArgs } from 'node:util'
-import { ConfigError, loadConfig } from '../config.js'
 import { developmentSecret } from '../dev-secret.js'
 import { mintToken } from '../http/auth.js'
 import { loadPolicyDir } from '../policy-files.js'
 import { PolicyError } from '../policy/compile.js'
 import { runPolicyTests } from '../policy/run-tests.js'
+import { oriPattern } from '../audit/record.js'
 import { verifyLedger } from '../audit/verify.js'
 import { agencies, agenciesUsage } from './agencies.js'
 import { existsSync } from 'node:fs'
@@ -21,7 +21,7 @@ import { join } from 'node:path'
 import { devKeyFiles, readPublicKey } from '../audit/checkpoint.js'
 import { misuseReport, reportCsv, reportMarkdown } from '../audit/report.js'
 import { ledgerRecords, searchLedger } from '../audit/search.js'
-import { err, out, table, UsageError } from './io.js'
+import { cliConfig, CommandFailed, err, out, table, UsageError } from './io.js'
 import { state, stateUsage } from './state.js'
 
 const usage = `usage:
@@ -35,15 +35,6 @@ const usage = `usage:
 ${agenciesUsage}
 ${stateUsage}
 `
-
-function config() {
-  try {
-    return loadConfig()
-  } catch (error) {
-    if (error instanceof ConfigError) throw new UsageError(error.message)
-    throw error
-  }
-}
 
 /** `90s`, `15m`, `1h`, `7d` -> seconds. */
 export function parseTtl(text: string): number {
@@ -60,9 +51,9 @@ function token(args: string[]): number {
     options: { sub: { type: 'string' }, ori: { type: 'string' }, role: { type: 'string', multiple: true }, terminal: { type: 'string' }, ttl: { type: 'string', default: '1h' } },
   })
   if (values.sub === undefined || values.ori === undefined || values.role === undefined) throw new UsageError('token needs --sub, --ori and --role')
-  if (!/^[A-Z]{2}[0-9A-Z]{7}$/.test(values.ori)) throw new UsageError(`--ori: expected an ORI such as CA0194200; got ${values.ori}`)
+  if (!oriPattern.test(values.ori)) throw new UsageError(`--ori: expected an ORI such as CA0194200; got ${values.ori}`)
   for (const role of values.role) if (role !== 'terminal' && role !== 'doj_operator') throw new UsageError(`--role: terminal or doj_operator; got ${role}`)
-  const settings = config()
+  const settings = cliConfig()
   const secret = settings.jwt.secret ?? developmentSecret(settings.stateDir, false)
   if (secret === undefined) {
     throw new UsageError(`no signing secret: set GATEWAY_JWT_SECRET, or start the gateway once (npm start) so it makes ${settings.stateDir}/dev-jwt-secret`)
@@ -192,6 +183,9 @@ try {
   if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
     err(`gatewayctl: ${(error as Error).message}`)
     process.exitCode = 2
+  } else if (error instanceof CommandFailed) {
+    err(`gatewayctl: ${error.message}`)
+    process.exitCode = 1
   } else {
     throw error
   }

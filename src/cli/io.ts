@@ -1,7 +1,22 @@
-// What every gatewayctl command shares: output, usage errors, and plain-text tables.
+// What every gatewayctl command shares: output, usage and failure errors, settings, plain-text tables.
+import { ConfigError, loadConfig, type Config } from '../config.js'
 import { printable } from '../printable.js'
 
+/** A bad command line or input file: the message and exit 2. */
 export class UsageError extends Error {}
+
+/** An expected failure (Redis down, audit unwritable, a refused change): the message and exit 1, no stack. */
+export class CommandFailed extends Error {}
+
+/** The gateway's settings from the environment (AUDIT_DIR, STATE_DIR, …); an invalid one is a usage error. */
+export function cliConfig(): Config {
+  try {
+    return loadConfig()
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message)
+    throw error
+  }
+}
 
 export const out = (text: string) => process.stdout.write(`${text}\n`)
 export const err = (text: string) => process.stderr.write(`${text}\n`)

@@ -1,49 +1,206 @@
-// gatewayctl state export|import: back up the agency registry of a Redis store to JSON and restore it,
-// so DOJ can rebuild a Redis that was lost. Import replaces the whole registry in one transaction.
+// gatewayctl state init|export|import: create a Redis store's agency registry for a new deployment,
+// back it up to JSON, and restore it into a Redis that lost its data. Import replaces the whole
+// registry in one transaction. A file is held to the admin API's rules before anything happens, and
+// init and import are audited like any operator change: the record is durable in the ledger under
+// AUDIT_DIR (instance `gatewayctl`) before Redis is touched; if it cannot be written, nothing changes.
+import { createHash, randomUUID } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
+import { hostname, userInfo } from 'node:os'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
-import { agencyStateSchema } from '../audit/record.js'
+import { loadSigningKey } from '../audit/checkpoint.js'
+import { AuditLedger } from '../audit/ledger.js'
+import { agencyTextLimits, registrySchema } from '../audit/record.js'
+import type { Config } from '../config.js'
+import { loadPolicyDir } from '../policy-files.js'
+import { PolicyError } from '../policy/compile.js'
 import { RedisStateStore } from '../state/redis.js'
-import { out, UsageError } from './io.js'
+import { redisTarget, registrySeen, registrySeenFile } from '../state/registry.js'
+import { initializeRegistry, RegistryExistsError, sampleAgencies, type RegistryCreator } from '../state/seed.js'
+import { StateUnavailableError } from '../state/types.js'
+import { cliConfig, CommandFailed, out, UsageError } from './io.js'
 
-export const stateUsage = `  gatewayctl state export [--redis URL] [--out FILE]   (REDIS_URL by default; stdout by default)
-  gatewayctl state import FILE [--redis URL]`
+export const stateUsage = `  gatewayctl state init [--samples] [--redis URL] [--operator NAME] [--reason TEXT]   (a new deployment)
+  gatewayctl state export [--redis URL] [--out FILE]   (REDIS_URL by default; stdout by default)
+  gatewayctl state import FILE [--redis URL] [--operator NAME] [--reason TEXT]`
 
 const backupSchema = z.strictObject({
   format: z.literal('clets-agency-registry/1'),
-  exportedAt: z.string(),
-  agencies: z.array(agencyStateSchema),
+  exportedAt: z.iso.datetime({ offset: true }),
+  agencies: registrySchema,
 })
 
+const restoreHint = 'a Redis that lost its data is restored with `gatewayctl state import FILE` from the latest export'
+
 export async function state(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { redis: { type: 'string' }, out: { type: 'string' } }, allowPositionals: true })
+  const text = { type: 'string' } as const
+  const { values, positionals } = parseArgs({ args, options: { redis: text, out: text, operator: text, reason: text, samples: { type: 'boolean', default: false } }, allowPositionals: true })
   const [action, file, ...rest] = positionals
   const url = values.redis ?? process.env.REDIS_URL
-  if (url === undefined) throw new UsageError('state commands need the Redis: --redis URL or REDIS_URL (the embedded store is backed up by copying STATE_DIR)')
-  if (rest.length > 0 || (action === 'import' && file === undefined) || (action !== 'import' && action !== 'export')) throw new UsageError(stateUsage)
+  if (url === undefined || url === '') throw new UsageError('state commands need the Redis: --redis URL or REDIS_URL (the embedded store is backed up by copying STATE_DIR)')
+  const valid = rest.length === 0 && (action === 'import' ? file !== undefined : (action === 'init' || action === 'export') && file === undefined)
+  if (!valid) throw new UsageError(stateUsage)
+  const changes = action === 'init' || action === 'import'
+  if (!changes && (values.operator !== undefined || values.reason !== undefined)) throw new UsageError('--operator and --reason are for state init and state import')
+  if (action !== 'init' && values.samples) throw new UsageError('--samples is for state init')
 
-  let backup: z.infer<typeof backupSchema> | undefined
-  if (action === 'import') {
-    const parsed = backupSchema.safeParse(JSON.parse(readFileSync(file!, 'utf8')))
-    if (!parsed.success) {
-      throw new UsageError(`${file}: not a registry backup:\n${parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(top)'}: ${issue.message}`).join('\n')}`)
-    }
-    backup = parsed.data
-  }
-  const store = await RedisStateStore.open({ url, timeoutMs: 5000, seedWhenEmpty: false })
   try {
-    if (backup !== undefined) {
-      await store.importRegistry(backup.agencies)
-      out(`imported ${backup.agencies.length} agencies (exported ${backup.exportedAt}) into ${url.replace(/\/\/[^@]*@/, '//')}`)
-      return 0
+    if (action === 'export') return await exportRegistry(url, values.out)
+    const by = creator(values.operator, values.reason ?? (action === 'init' ? 'new deployment: gatewayctl state init' : `restore: gatewayctl state import ${file}`))
+    if (action === 'init') return await init(url, values.samples, by)
+    return await importRegistry(url, file!, by)
+  } catch (error) {
+    if (error instanceof StateUnavailableError) throw new CommandFailed(`cannot reach Redis at ${redisTarget(url)} (${error.message.replace(/^Redis: /, '')}); nothing was changed`)
+    throw error
+  }
+}
+
+/** The operator named, or the OS user running the command; the reason, held to the admin API's limits. */
+function creator(operator: string | undefined, reason: string): RegistryCreator {
+  let name = operator
+  if (name === undefined) {
+    try {
+      name = userInfo().username
+    } catch {
+      name = process.env.USER ?? ''
     }
+  }
+  if (name.length === 0 || name.length > agencyTextLimits.name) throw new UsageError(`--operator: 1 to ${agencyTextLimits.name} characters (the OS user by default)`)
+  if (reason.length === 0 || reason.length > agencyTextLimits.reason) throw new UsageError(`--reason: 1 to ${agencyTextLimits.reason} characters`)
+  return { operator: name, source: `gatewayctl@${hostname()}`, reason }
+}
+
+/** The ledger's `gatewayctl` chain (`gatewayctl-2`… while another gatewayctl holds it). */
+async function openLedger(config: Config, nothing: string): Promise<AuditLedger> {
+  try {
+    return await AuditLedger.open(config.auditDir, 'gatewayctl', {
+      signingKey: loadSigningKey(config.auditDir, config.audit.signingKeyFile),
+      checkpointRecords: config.audit.checkpointRecords,
+      checkpointSeconds: config.audit.checkpointSeconds,
+    })
+  } catch (error) {
+    throw new CommandFailed(`cannot write the audit record under ${config.auditDir}: ${(error as Error).message}; ${nothing}`)
+  }
+}
+
+/** Appends and waits until the record is durable, or fails the command having changed nothing. */
+async function audit(ledger: AuditLedger, event: Parameters<AuditLedger['append']>[0], nothing: string): Promise<void> {
+  try {
+    await ledger.append(event, Date.now())
+  } catch (error) {
+    throw new CommandFailed(`cannot write the audit record under ${ledger.dir}: ${(error as Error).message}; ${nothing}`)
+  }
+}
+
+async function init(url: string, samples: boolean, by: RegistryCreator): Promise<number> {
+  const config = cliConfig()
+  const target = redisTarget(url)
+  // Run where a gateway keeps its STATE_DIR, this knows what Redis cannot: that it held a registry.
+  const seen = registrySeen(config.stateDir)
+  if (seen !== null) {
+    throw new CommandFailed(
+      `${join(config.stateDir, registrySeenFile)} records that the gateway saw an agency registry in Redis (${seen.redis}, first on ${seen.firstSeen}): ${restoreHint}; state init is only for a new deployment (delete that file only if this truly is one). Nothing was changed.`,
+    )
+  }
+  let agreementVersion = ''
+  if (samples) {
+    try {
+      agreementVersion = (await loadPolicyDir(config.policyDir)).agreementVersion
+    } catch (error) {
+      if (error instanceof PolicyError) throw new CommandFailed(`the sample agencies need the policies' agreement version:\n${error.problems.join('\n')}`)
+      throw error
+    }
+  }
+  const store = await RedisStateStore.open({ url, timeoutMs: 5000 })
+  try {
+    const exists = async () => new CommandFailed(`${target} already holds an agency registry (${(await store.list()).length} agencies): state init is only for a new deployment; ${restoreHint}. Nothing was changed.`)
+    if (await store.holdsRegistry()) throw await exists()
+    const nothing = 'nothing was initialized'
+    const ledger = await openLedger(config, nothing)
+    try {
+      await initializeRegistry(store, {
+        samples,
+        agreementVersion,
+        now: Date.now(),
+        target,
+        by,
+        audit: (event) => audit(ledger, event, nothing),
+      })
+    } catch (error) {
+      if (error instanceof RegistryExistsError) throw await exists()
+      throw error
+    } finally {
+      await ledger.close()
+    }
+  } finally {
+    await store.close()
+  }
+  out(samples ? `initialized the agency registry with ${sampleAgencies.length} sample agencies in ${target}` : `initialized an empty agency registry in ${target}; register agencies with gatewayctl agencies register`)
+  return 0
+}
+
+/** The file's bytes and its registry, held to the admin API's rules; a bad file is a usage error naming it. */
+function readBackup(file: string): { bytes: Buffer; backup: z.infer<typeof backupSchema> } {
+  let bytes: Buffer
+  try {
+    bytes = readFileSync(file)
+  } catch (error) {
+    throw new UsageError(`${file}: cannot read it: ${(error as Error).message}`)
+  }
+  let content: unknown
+  try {
+    content = JSON.parse(bytes.toString('utf8'))
+  } catch (error) {
+    throw new UsageError(`${file}: not JSON: ${(error as Error).message}`)
+  }
+  const parsed = backupSchema.safeParse(content)
+  if (!parsed.success) {
+    throw new UsageError(`${file}: not a registry backup:\n${parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(top)'}: ${issue.message}`).join('\n')}`)
+  }
+  return { bytes, backup: parsed.data }
+}
+
+async function importRegistry(url: string, file: string, by: RegistryCreator): Promise<number> {
+  const { bytes, backup } = readBackup(file)
+  const config = cliConfig()
+  const target = redisTarget(url)
+  const store = await RedisStateStore.open({ url, timeoutMs: 5000 })
+  let replaced: number
+  try {
+    replaced = (await store.list()).length
+    const nothing = 'nothing was imported'
+    const ledger = await openLedger(config, nothing)
+    try {
+      const id = randomUUID()
+      const sha256 = createHash('sha256').update(bytes).digest('hex')
+      await audit(ledger, { type: 'operator.import', id, operator: by.operator, source: by.source, reason: by.reason, target, file, sha256, agencies: backup.agencies.length, replaced }, nothing)
+      try {
+        await store.importRegistry(backup.agencies)
+      } catch (error) {
+        // The record said the registry was replaced; say that it was not.
+        await ledger.append({ type: 'operator.failed', id, code: 'state_unavailable' }, Date.now()).catch(() => undefined)
+        throw error
+      }
+    } finally {
+      await ledger.close()
+    }
+  } finally {
+    await store.close()
+  }
+  out(`imported ${backup.agencies.length} agencies (exported ${backup.exportedAt}) into ${target}, replacing ${replaced}; audited in ${config.auditDir}`)
+  return 0
+}
+
+async function exportRegistry(url: string, outFile: string | undefined): Promise<number> {
+  const store = await RedisStateStore.open({ url, timeoutMs: 5000 })
+  try {
     const agencies = await store.exportRegistry()
     const text = `${JSON.stringify({ format: 'clets-agency-registry/1', exportedAt: new Date().toISOString(), agencies }, null, 2)}\n`
-    if (values.out === undefined) process.stdout.write(text)
+    if (outFile === undefined) process.stdout.write(text)
     else {
-      writeFileSync(values.out, text, { mode: 0o600 })
-      out(`exported ${agencies.length} agencies to ${values.out}`)
+      writeFileSync(outFile, text, { mode: 0o600 })
+      out(`exported ${agencies.length} agencies to ${outFile}`)
     }
     return 0
   } finally {

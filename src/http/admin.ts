@@ -3,6 +3,7 @@
 // after) before it takes effect: if the audit record cannot be written, nothing changes.
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { agencyTextLimits, oriPattern, sanctionShapeProblem } from '../audit/record.js'
 import { GatewayError } from '../errors.js'
 import { agencyKinds, sanctionScopes, sanctionTypes, type AgencyKind, type AgencyState, type SanctionScope, type SanctionType } from '../policy/types.js'
 import { AgencyConflictError } from '../state/redis.js'
@@ -13,11 +14,13 @@ import { errorResponseSchema } from './errors.js'
 /** Clock skew tolerated on a signing date that lies slightly in the future. */
 const signedAtSkewMs = 5 * 60_000
 
-const reason = { type: 'string', minLength: 1, maxLength: 1000 } as const
+// The limits and the sanction rules come from src/audit/record.ts, which holds a registry file
+// (gatewayctl state import) to the same rules.
+const reason = { type: 'string', minLength: 1, maxLength: agencyTextLimits.reason } as const
 const oriParams = {
   type: 'object',
   required: ['ori'],
-  properties: { ori: { type: 'string', pattern: '^[A-Z]{2}[0-9A-Z]{7}$' } },
+  properties: { ori: { type: 'string', pattern: oriPattern.source } },
 } as const
 
 const agreementView = {
@@ -144,7 +147,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
           type: 'object',
           required: ['name', 'kind', 'reason'],
           additionalProperties: false,
-          properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, kind: { enum: agencyKinds }, monitored: { type: 'boolean' }, reason },
+          properties: { name: { type: 'string', minLength: 1, maxLength: agencyTextLimits.name }, kind: { enum: agencyKinds }, monitored: { type: 'boolean' }, reason },
         },
         response: { 200: agencyView, 201: agencyView, ...errors },
       },
@@ -169,7 +172,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
           type: 'object',
           required: ['version', 'signedAt', 'reason'],
           additionalProperties: false,
-          properties: { version: { type: 'string', minLength: 1, maxLength: 64 }, signedAt: { type: 'string', format: 'date-time' }, reason },
+          properties: { version: { type: 'string', minLength: 1, maxLength: agencyTextLimits.agreementVersion }, signedAt: { type: 'string', format: 'date-time' }, reason },
         },
         response: { 200: agencyView, ...errors },
       },
@@ -210,12 +213,8 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
     async (request, reply) => {
       const { type, scope = 'all', reason: why, until } = request.body
       const now = clock()
-      if (type === 'removal' && scope !== 'all') {
-        throw new GatewayError('invalid_sanction', 'a removal covers all of CLETS; its scope can only be "all"', [{ path: 'scope', message: 'must be "all" for a removal' }])
-      }
-      if (until !== undefined && type !== 'suspension') {
-        throw new GatewayError('invalid_sanction', `a ${type} has no end date; only a suspension lapses`, [{ path: 'until', message: 'only a suspension takes until' }])
-      }
+      const shape = sanctionShapeProblem({ type, scope, until })
+      if (shape !== null) throw new GatewayError('invalid_sanction', shape.message, [{ path: shape.path, message: shape.issue }])
       const ends = until === undefined ? undefined : instantOf(until, 'until')
       if (ends !== undefined && ends <= now) {
         throw new GatewayError('invalid_sanction', 'the end of a suspension must lie in the future', [{ path: 'until', message: 'must be in the future' }])

@@ -1,6 +1,8 @@
-// Operations endpoints: /healthz (alive), /readyz (policies loaded, state reachable, audit writable),
+// Operations endpoints: /healthz (alive), /readyz (policies loaded, state reachable and holding a
+// registry, audit writable),
 // /metrics (Prometheus text).
 import type { FastifyInstance } from 'fastify'
+import { noRegistryMessage, type StateReadiness } from '../state/types.js'
 import type { AppDependencies } from './context.js'
 
 export function operationsRoutes(app: FastifyInstance, deps: AppDependencies): void {
@@ -10,18 +12,21 @@ export function operationsRoutes(app: FastifyInstance, deps: AppDependencies): v
     type: 'object',
     properties: {
       status: { type: 'string' },
+      /** What the operator does, when that is known: a Redis without a registry. */
+      reason: { type: 'string' },
       checks: { type: 'object', properties: { policy: { type: 'string' }, state: { type: 'string' }, audit: { type: 'string' }, load: { type: 'string' } } },
     },
   } as const
   app.get('/readyz', { schema: { response: { 200: readySchema, 503: readySchema } } }, async (_request, reply) => {
-    const state = await deps.store.ready().catch(() => false)
+    const state = await deps.store.ready().catch((): StateReadiness => 'unavailable')
     const audit = deps.ledger.writable
     const load = !deps.load.overloaded
-    const ready = state && audit && load
+    const ready = state === 'ok' && audit && load
     reply.code(ready ? 200 : 503)
     return {
       status: ready ? 'ready' : 'not_ready',
-      checks: { policy: deps.policy.current.revision, state: state ? 'ok' : 'unavailable', audit: audit ? 'ok' : 'unwritable', load: load ? 'ok' : 'shedding' },
+      ...(state === 'no_registry' ? { reason: noRegistryMessage } : {}),
+      checks: { policy: deps.policy.current.revision, state, audit: audit ? 'ok' : 'unwritable', load: load ? 'ok' : 'shedding' },
     }
   })
 

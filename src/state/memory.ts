@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import type { Agreement, AgencyState, Sanction } from '../policy/types.js'
 import { agreementChange, registerChange, sanctionChange } from './changes.js'
 import { gcra } from './gcra.js'
-import { StateUnavailableError, type Admission, type AgencyChange, type AgencyRegistration, type BeforeCommit, type RateLimits, type StateStore } from './types.js'
+import { StateUnavailableError, type Admission, type AgencyChange, type AgencyRegistration, type BeforeCommit, type RateLimits, type StateReadiness, type StateStore } from './types.js'
 
 interface JournalEntry {
   readonly at: string
@@ -162,12 +162,19 @@ export class MemoryStateStore implements StateStore {
     return run
   }
 
-  isPristine(): Promise<boolean> {
-    return Promise.resolve(this.pristine)
+  holdsRegistry(): Promise<boolean> {
+    return Promise.resolve(!this.pristine)
   }
 
-  ready(): Promise<boolean> {
+  initialize(): Promise<boolean> {
+    // The journal file, created at open, is this store's marker: the next start finds it.
+    if (!this.pristine) return Promise.resolve(false)
+    this.pristine = false
     return Promise.resolve(true)
+  }
+
+  ready(): Promise<StateReadiness> {
+    return Promise.resolve('ok')
   }
 
   stateAgeSeconds(): number {

@@ -2,8 +2,9 @@
 //
 // Hot path: one round trip per query, the `admit` script below (the queries of one event-loop turn
 // share one call of it, so a query never waits for more than its one round trip). It checks that
-// Redis holds a registry at all (a marker key: a Redis that restarted empty reads as "unknown",
-// refused with 503, never as "not suspended"), runs the GCRA for the officer and the agency atomically, and returns the agency's
+// Redis holds a registry at all (a marker key, written by `gatewayctl state init`, a demo gateway's
+// seeding, an import or any operator write: a Redis that restarted empty reads as "unknown", refused
+// with 503, never as "not suspended"), runs the GCRA for the officer and the agency atomically, and returns the agency's
 // state version, with the state itself only when that version differs from this instance's copy. So a
 // sanction written by any instance binds the next query on every instance, and the copy is refreshed
 // only when it moved. Pub/sub drops copies early; a lost message costs nothing but a refresh.
@@ -17,12 +18,14 @@ import { Redis } from 'ioredis'
 import type { Agreement, AgencyState, Sanction } from '../policy/types.js'
 import { agreementChange, registerChange, sanctionChange } from './changes.js'
 import {
+  noRegistryMessage,
   StateUnavailableError,
   type Admission,
   type AgencyChange,
   type AgencyRegistration,
   type BeforeCommit,
   type RateLimits,
+  type StateReadiness,
   type StateStore,
 } from './types.js'
 
@@ -122,6 +125,14 @@ redis.call('PUBLISH', ARGV[5], ARGV[4])
 return 1
 `
 
+// Creates the registry only where there is none: the marker and the agency set are checked and the
+// marker set in one step, so two instances (or an instance and gatewayctl) cannot both create one.
+const initializeScript = `
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('SCARD', KEYS[2]) > 0 then return 0 end
+redis.call('SET', KEYS[1], '1')
+return 1
+`
+
 /** 0 (no registry), or 1 followed by eight values per query (see the script). */
 type AdmitReply = (number | string | null)[]
 /** The most queries one script call admits: a longer script would hold Redis (single-threaded) too long. */
@@ -130,6 +141,7 @@ const maxAdmitsPerCall = 256
 interface ScriptedRedis extends Redis {
   clets_admit(numberOfKeys: number, ...keysThenArgs: string[]): Promise<AdmitReply>
   clets_apply(agency: string, agencies: string, marker: string, ...args: string[]): Promise<number>
+  clets_initialize(marker: string, agencies: string): Promise<number>
 }
 
 interface PendingAdmit {
@@ -147,8 +159,6 @@ export interface RedisStoreOptions {
   readonly url: string
   /** Longest wait for any Redis command (ms); past it the query is refused with 503. */
   readonly timeoutMs: number
-  /** Seed the sample agencies into a Redis that holds no registry yet (demo stacks only). */
-  readonly seedWhenEmpty: boolean
   /** Tests pass a clock; production uses the Redis server's TIME. */
   readonly clock?: () => number
   readonly observer?: { roundTrip(seconds: number): void; failed(): void }
@@ -186,6 +196,7 @@ export class RedisStateStore implements StateStore {
     // No fixed number of keys: the first argument gives it (two per query, plus the marker).
     redis.defineCommand('clets_admit', { lua: admitScript })
     redis.defineCommand('clets_apply', { numberOfKeys: 3, lua: applyScript })
+    redis.defineCommand('clets_initialize', { numberOfKeys: 2, lua: initializeScript })
     const subscriber = connect(options.url, options.timeoutMs)
     const store = new RedisStateStore(redis, subscriber, options)
     subscriber.on('message', (_channel: string, ori: string) => store.copies.delete(ori))
@@ -258,7 +269,7 @@ export class RedisStateStore implements StateStore {
 
   /** One query's admission from the script's reply, whose eight values for it start at `at`. */
   private admission(ori: string, copy: AgencyState | undefined, reply: AdmitReply, at: number): Admission {
-    if (reply[0] === 0) throw new StateUnavailableError('Redis holds no agency registry (restarted empty?): restore it with gatewayctl state import')
+    if (reply[0] === 0) throw new StateUnavailableError(noRegistryMessage)
     const now = reply[at] as number
     const version = reply[at + 1] as string | null
     const state = reply[at + 2] as string | null
@@ -351,20 +362,28 @@ export class RedisStateStore implements StateStore {
     return change
   }
 
-  async isPristine(): Promise<boolean> {
-    if (!this.options.seedWhenEmpty) return false
+  async holdsRegistry(): Promise<boolean> {
     try {
-      return (await this.redis.exists(markerKey)) === 0 && (await this.redis.scard(agenciesKey)) === 0
-    } catch {
-      return false
+      const [marker, agencies] = await Promise.all([this.redis.exists(markerKey), this.redis.scard(agenciesKey)])
+      return marker === 1 || agencies > 0
+    } catch (error) {
+      throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
     }
   }
 
-  async ready(): Promise<boolean> {
+  async initialize(): Promise<boolean> {
     try {
-      return (await this.redis.exists(markerKey)) === 1
+      return (await this.redis.clets_initialize(markerKey, agenciesKey)) === 1
+    } catch (error) {
+      throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  async ready(): Promise<StateReadiness> {
+    try {
+      return (await this.redis.exists(markerKey)) === 1 ? 'ok' : 'no_registry'
     } catch {
-      return false
+      return 'unavailable'
     }
   }
 

@@ -1,7 +1,12 @@
-// Sample agencies for the demo, seeded on first start (an empty store that never held an agency).
-// The ORIs follow the format; the names are real agencies, the states are invented for the demo.
+// Creating an agency registry in a store that never held one, audited: `gatewayctl state init` for a
+// new deployment, and a gateway that seeds the sample agencies (the embedded store's first start, a
+// demo stack's new Redis). The ORIs of the samples follow the format; the names are real agencies, the
+// states are invented for the demo.
+import { randomUUID } from 'node:crypto'
+import type { AuditEvent } from '../audit/record.js'
 import type { AgencyKind, Sanction } from '../policy/types.js'
-import type { BeforeCommit, StateStore } from './types.js'
+import { AgencyConflictError } from './redis.js'
+import type { AgencyChange, BeforeCommit, StateStore } from './types.js'
 
 export interface SampleAgency {
   readonly ori: string
@@ -28,13 +33,75 @@ export const sampleAgencies: readonly SampleAgency[] = [
   { ori: 'CACBP0000', name: 'DHS U.S. Customs and Border Protection', kind: 'federal', monitored: true, agreementSignedAt: '2019-09-30T00:00:00.000Z', sanction: null },
 ]
 
-/** Registers the sample agencies with the agreement version the policies require. */
-export async function seedSampleAgencies(store: StateStore, agreementVersion: string, now: number, beforeCommit: BeforeCommit): Promise<void> {
-  for (const sample of sampleAgencies) {
-    await store.register(sample.ori, { name: sample.name, kind: sample.kind, monitored: sample.monitored }, now, beforeCommit)
-    if (sample.agreementSignedAt !== null) {
-      await store.recordAgreement(sample.ori, { version: agreementVersion, signedAt: sample.agreementSignedAt }, now, beforeCommit)
-    }
-    if (sample.sanction !== null) await store.impose(sample.ori, { ...sample.sanction, since: new Date(now).toISOString() }, now, beforeCommit)
+/** Raised when the store got a registry between the check and the claim: it is left as it is. */
+export class RegistryExistsError extends Error {
+  override name = 'RegistryExistsError'
+}
+
+/** Who creates the registry, from where, and why: what the audit records say. */
+export interface RegistryCreator {
+  readonly operator: string
+  readonly source: string
+  readonly reason: string
+}
+
+export interface RegistryInit {
+  readonly samples: boolean
+  /** The agreement version the policies require: the samples that signed, signed this one. */
+  readonly agreementVersion: string
+  readonly now: number
+  /** The store as the records name it: a Redis URL without credentials, or `embedded`. */
+  readonly target: string
+  readonly by: RegistryCreator
+  /** Appends an event to the ledger; resolves once it is durable. */
+  readonly audit: (event: AuditEvent) => Promise<void>
+}
+
+/**
+ * Creates the registry in a store that holds none: the operator.init record first (durable, or nothing
+ * happens), then the atomic claim (RegistryExistsError if another instance or operator won), then with
+ * samples each sample change, audited before it applies as an admin API change is. A change that was
+ * audited and then failed in the store gets its operator.failed record.
+ */
+export async function initializeRegistry(store: StateStore, init: RegistryInit): Promise<void> {
+  const { by, audit } = init
+  const id = randomUUID()
+  await audit({ type: 'operator.init', id, operator: by.operator, source: by.source, reason: by.reason, target: init.target, samples: init.samples })
+  let claimed: boolean
+  try {
+    claimed = await store.initialize()
+  } catch (error) {
+    await audit({ type: 'operator.failed', id, code: 'state_unavailable' }).catch(() => undefined)
+    throw error
   }
+  if (!claimed) {
+    await audit({ type: 'operator.failed', id, code: 'registry_exists' }).catch(() => undefined)
+    throw new RegistryExistsError(`${init.target} already holds an agency registry`)
+  }
+  if (!init.samples) return
+  for (const step of sampleSteps(store, init.agreementVersion, init.now)) {
+    let audited: string | null = null
+    try {
+      await step(async (change: AgencyChange) => {
+        const changeId = randomUUID()
+        await audit({ type: 'operator.change', id: changeId, operator: by.operator, operatorOri: change.ori, source: by.source, action: change.action, ori: change.ori, reason: by.reason, before: change.before, after: change.after })
+        audited = changeId
+      })
+    } catch (error) {
+      // The record said the change was made; say that it was not.
+      if (audited !== null) await audit({ type: 'operator.failed', id: audited, code: error instanceof AgencyConflictError ? 'agency_conflict' : 'state_unavailable' }).catch(() => undefined)
+      throw error
+    }
+  }
+}
+
+/** Each change that registers the samples, with the agreement version the policies require. */
+function sampleSteps(store: StateStore, agreementVersion: string, now: number): ((beforeCommit: BeforeCommit) => Promise<AgencyChange>)[] {
+  const steps: ((beforeCommit: BeforeCommit) => Promise<AgencyChange>)[] = []
+  for (const { ori, name, kind, monitored, agreementSignedAt, sanction } of sampleAgencies) {
+    steps.push((beforeCommit) => store.register(ori, { name, kind, monitored }, now, beforeCommit))
+    if (agreementSignedAt !== null) steps.push((beforeCommit) => store.recordAgreement(ori, { version: agreementVersion, signedAt: agreementSignedAt }, now, beforeCommit))
+    if (sanction !== null) steps.push((beforeCommit) => store.impose(ori, { ...sanction, since: new Date(now).toISOString() }, now, beforeCommit))
+  }
+  return steps
 }

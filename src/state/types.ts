@@ -47,6 +47,17 @@ export interface Admission {
   readonly now: number
 }
 
+/**
+ * Why a Redis without a registry refuses every query, and what the operator does about it. An empty
+ * Redis is either new or lost its data, and the two are mended differently: only a new deployment is
+ * initialized; a lost registry is restored, never re-created (the sanctions in it would be gone).
+ */
+export const noRegistryMessage =
+  'Redis holds no agency registry, so every query is refused: a new deployment creates it with `gatewayctl state init` (`--samples` for the demo agencies); a Redis that lost its data is restored with `gatewayctl state import FILE` from the latest export'
+
+/** Whether the store can serve the query path now: `unavailable` = unreachable or too slow. */
+export type StateReadiness = 'ok' | 'unavailable' | 'no_registry'
+
 /** Raised when state cannot be read or written; the caller answers 503 and never allows. */
 export class StateUnavailableError extends Error {
   override name = 'StateUnavailableError'
@@ -73,10 +84,18 @@ export interface StateStore {
   revokeAgreement(ori: string, now: number, beforeCommit: BeforeCommit): Promise<AgencyChange>
   impose(ori: string, sanction: Sanction, now: number, beforeCommit: BeforeCommit): Promise<AgencyChange>
   reinstate(ori: string, now: number, beforeCommit: BeforeCommit): Promise<AgencyChange>
-  /** True when the store has never held an agency (first start): the caller may seed sample agencies. */
-  isPristine(): Promise<boolean>
-  /** True when the store can serve the query path now. */
-  ready(): Promise<boolean>
+  /**
+   * True when the store holds an agency registry (the Redis store: its marker or any agency; the
+   * embedded store: its journal existed or holds an agency). Throws StateUnavailableError when unreachable.
+   */
+  holdsRegistry(): Promise<boolean>
+  /**
+   * Creates an empty registry in a store that holds none, atomically: false (and nothing written) when
+   * it holds one, e.g. another instance created it meanwhile.
+   */
+  initialize(): Promise<boolean>
+  /** Whether the store can serve the query path now, and if not, why. */
+  ready(): Promise<StateReadiness>
   /** Seconds since the instance last had authoritative state (0 for the embedded store, which is it). */
   stateAgeSeconds(): number
   close(): Promise<void>

@@ -1,0 +1,109 @@
+// A demo gateway's sample agencies (GATEWAY_SEED_SAMPLES) go only into a Redis that never held an
+// agency registry. The knowledge that one existed lives outside Redis (the gateway's STATE_DIR), so a
+// Redis that lost its data is never re-seeded, and an agency DOJ removed never comes back allowed.
+// And a gateway that starts before its Redis seeds it once Redis answers, instead of never.
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { Redis } from 'ioredis'
+import t from 'tap'
+import { call, freePort, lapd, ledgerRecords, operatorToken, query, root, startTestGateway, tempDir, token, type TestGateway } from './helpers.js'
+import { startRedis } from './redis.js'
+
+const exec = promisify(execFile)
+const dl = { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } }
+let officers = 0
+const officer = () => token({ sub: `officer-${++officers}` })
+const seeds = (auditDir: string) => ledgerRecords(auditDir).filter((record) => record.operator === 'system:seed')
+
+/** Asks until `done` holds, for at most `seconds`: the gateway retries Redis on its own schedule, with no event to await. */
+async function within<T>(seconds: number, ask: () => Promise<T>, done: (answer: T) => boolean): Promise<T> {
+  const deadline = performance.now() + seconds * 1000
+  let answer = await ask()
+  while (!done(answer) && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    answer = await ask()
+  }
+  return answer
+}
+const readyWithin = (gateway: TestGateway, seconds: number) => within(seconds, () => call(gateway.url, 'GET', '/readyz'), (answer) => answer.status === 200)
+
+t.test('regression: a Redis that lost its data was re-seeded, and a removed agency went from 403 to 503 to 200 allow', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const stateDir = tempDir('state')
+  const auditDir = tempDir('audit')
+  const env = { REDIS_URL: redis.url, GATEWAY_SEED_SAMPLES: 'true', REDIS_TIMEOUT_MS: '300' }
+
+  const first = await startTestGateway({ stateDir, auditDir, env })
+  t.equal((await query(first.url, dl, officer())).status, 200, 'a new Redis is seeded: LAPD is allowed')
+  const seeded = seeds(auditDir)
+  t.match(seeded[0], { type: 'operator.init', samples: true }, 'the seeding is audited as the registry created')
+  t.ok(existsSync(join(stateDir, 'redis-registry.json')), 'and the gateway recorded, outside Redis, that Redis holds a registry')
+  const removal = await call(first.url, 'PUT', `/v1/agencies/${lapd}/sanction`, { token: operatorToken(), body: { type: 'removal', reason: 'repeated misuse' } })
+  t.equal(removal.status, 200)
+  t.equal((await query(first.url, dl, officer())).body.decision.rule, 'agency.suspended', 'LAPD removed: 403')
+  await first.close()
+
+  const raw = new Redis(redis.url)
+  await raw.flushall()
+  await raw.quit()
+
+  const logs: Record<string, unknown>[] = []
+  const second = await startTestGateway({ stateDir, auditDir, env, logs })
+  t.teardown(() => second.close())
+  const answer = await query(second.url, dl, officer())
+  t.equal(answer.status, 503, 'the removed agency is refused, never allowed')
+  t.equal(answer.body.error.code, 'state_unavailable')
+  t.ok(
+    logs.some((line) => line.level === 50 && /lost its agency registry.*not seeding it again.*`gatewayctl state import FILE`/.test(String(line.msg))),
+    'the gateway logs that the registry was lost and how to restore it',
+  )
+  t.same((await call(second.url, 'GET', '/v1/agencies', { token: operatorToken() })).body, [], 'nothing was re-seeded')
+  t.same(seeds(auditDir), seeded, 'and no seeding was audited')
+  const ready = await call(second.url, 'GET', '/readyz')
+  t.equal(ready.status, 503)
+  t.match(ready.body, { checks: { state: 'no_registry' }, reason: /gatewayctl state init.*gatewayctl state import/ })
+})
+
+t.test('regression: a gateway started before its Redis never seeded it and stayed unready; now it seeds once Redis answers', async (t) => {
+  const port = await freePort()
+  const auditDir = tempDir('audit')
+  const gateway = await startTestGateway({ auditDir, env: { REDIS_URL: `redis://127.0.0.1:${port}`, GATEWAY_SEED_SAMPLES: 'true', REDIS_TIMEOUT_MS: '300' } })
+  t.teardown(() => gateway.close())
+  const down = await call(gateway.url, 'GET', '/readyz')
+  t.equal(down.status, 503, 'not ready while Redis is down')
+  t.equal(down.body.checks.state, 'unavailable')
+  t.equal((await query(gateway.url, dl, officer())).status, 503, 'and queries are refused')
+
+  const redis = await startRedis(port)
+  t.teardown(() => redis.stop())
+  const ready = await readyWithin(gateway, 30)
+  t.equal(ready.status, 200, 'ready once Redis answers and the samples are seeded')
+  t.equal((await query(gateway.url, dl, officer())).status, 200, 'LAPD allowed')
+  t.equal((await call(gateway.url, 'GET', '/v1/agencies', { token: operatorToken() })).body.length, 4)
+  t.equal(seeds(auditDir).filter((record) => record.type === 'operator.init').length, 1, 'seeded once')
+})
+
+t.test('a new deployment without samples: refused with what to do, until gatewayctl state init creates the registry', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const logs: Record<string, unknown>[] = []
+  const gateway = await startTestGateway({ env: { REDIS_URL: redis.url, REDIS_TIMEOUT_MS: '300' }, logs })
+  t.teardown(() => gateway.close())
+  const refused = await query(gateway.url, dl, officer())
+  t.equal(refused.status, 503)
+  const says = /a new deployment creates it with `gatewayctl state init`.*a Redis that lost its data is restored with `gatewayctl state import FILE`/
+  t.ok(logs.some((line) => line.level === 40 && says.test(String(line.msg))), 'the gateway says at start what a new deployment and a restore do')
+  t.ok(logs.some((line) => line.level === 50 && says.test(String((line.err as { message?: string } | undefined)?.message))), 'and so does the refused query\'s log line')
+  const notReady = await call(gateway.url, 'GET', '/readyz')
+  t.match(notReady.body, { status: 'not_ready', checks: { state: 'no_registry' }, reason: /gatewayctl state init/ })
+
+  const env = { ...process.env, REDIS_URL: redis.url, AUDIT_DIR: tempDir('cli-audit'), STATE_DIR: tempDir('cli-state') }
+  await exec(process.execPath, [join(root, 'bin/gatewayctl.js'), 'state', 'init', '--operator', 'doj-operator-7', '--reason', 'new deployment'], { cwd: root, env })
+  t.equal((await readyWithin(gateway, 30)).status, 200, 'ready once the registry exists')
+  t.equal((await query(gateway.url, dl, officer())).body.decision?.rule, 'agency.unknown', 'an empty registry: every agency is unknown, denied')
+  const record = join(gateway.stateDir, 'redis-registry.json')
+  t.ok(await within(30, async () => existsSync(record), Boolean), 'and the gateway recorded that Redis holds a registry')
+})
