@@ -98,7 +98,7 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
         failure = refusal.error
         if (refusal.limited !== null) {
           // Over the rate limits: answered as the contract's 429, and counted as the rejection it also is.
-          deps.metrics.rejections.labels(failure.code).inc()
+          if (!answered) deps.metrics.rejections.labels(failure.code).inc()
           reply.code(refusal.limited.status)
           return refusal.limited.body
         }
