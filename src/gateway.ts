@@ -96,16 +96,24 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
     closers.push(() => ledger.close())
     metrics.bind({ agencies: () => store.list(), stateAgeSeconds: () => store.stateAgeSeconds(), auditBacklog: () => ledger.backlog, clock })
 
-    const seed = () => {
+    // While the samples are written one change at a time, the registry is there but not whole: /readyz
+    // says so (a load balancer sends no query meanwhile; one that arrives is decided on what is there).
+    const seeding = { active: false }
+    const seed = async () => {
       const now = clock()
-      return initializeRegistry(store, {
-        samples: true,
-        agreementVersion: policy.current.agreementVersion,
-        now,
-        target: config.redisUrl === undefined ? 'embedded' : redisTarget(config.redisUrl),
-        by: { operator: 'system:seed', source: `gateway@${hostname()}`, reason: 'sample agencies for the demo, seeded on first start (GATEWAY_SEED_SAMPLES)' },
-        audit: (event) => ledger.append(event, now),
-      })
+      seeding.active = true
+      try {
+        await initializeRegistry(store, {
+          samples: true,
+          agreementVersion: policy.current.agreementVersion,
+          now,
+          target: config.redisUrl === undefined ? 'embedded' : redisTarget(config.redisUrl),
+          by: { operator: 'system:seed', source: `gateway@${hostname()}`, reason: 'sample agencies for the demo, seeded on first start (GATEWAY_SEED_SAMPLES)' },
+          audit: (event) => ledger.append(event, now),
+        })
+      } finally {
+        seeding.active = false
+      }
     }
     if (config.redisUrl === undefined) {
       // The embedded store's journal is its own record that it held a registry.
@@ -126,7 +134,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
 
     const load = new LoadShedder(config.shedding)
     closers.push(async () => load.stop())
-    const deps: AppDependencies = { policy, store, ledger, upstreams, authenticate, metrics, clock, load }
+    const deps: AppDependencies = { policy, store, ledger, upstreams, authenticate, metrics, clock, load, seeding }
     const app = buildApp({ logger, requestTimeoutMs: config.requestTimeoutMs }, deps)
     // Closed first: stop accepting, finish in-flight requests; then the ledger flushes. Keep-alive
     // connections that go idle after close() began are closed as they go idle, and whatever is still

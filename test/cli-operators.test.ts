@@ -18,7 +18,8 @@ t.teardown(async () => {
   await gw.close()
   await redis.stop()
 })
-const env = { ...process.env, GATEWAY_URL: gw.url, GATEWAY_TOKEN: operatorToken(), REDIS_URL: redis.url }
+// The CLI's own audit chain (state import) goes to the test's folders, never to the checkout's ./var.
+const env = { ...process.env, GATEWAY_URL: gw.url, GATEWAY_TOKEN: operatorToken(), REDIS_URL: redis.url, AUDIT_DIR: gw.auditDir, STATE_DIR: gw.stateDir }
 const gatewayctl = (...args: string[]) =>
   exec(process.execPath, [join(root, 'bin/gatewayctl.js'), ...args], { cwd: root, env }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),

@@ -26,6 +26,8 @@ export interface AppDependencies {
   /** Epoch milliseconds; injected so tests control time. */
   readonly clock: () => number
   readonly load: { readonly overloaded: boolean }
+  /** True while this instance seeds the sample agencies: not ready until the registry is whole. */
+  readonly seeding?: { readonly active: boolean }
 }
 
 declare module 'fastify' {

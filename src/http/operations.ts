@@ -18,7 +18,7 @@ export function operationsRoutes(app: FastifyInstance, deps: AppDependencies): v
     },
   } as const
   app.get('/readyz', { schema: { response: { 200: readySchema, 503: readySchema } } }, async (_request, reply) => {
-    const state = await deps.store.ready().catch((): StateReadiness => 'unavailable')
+    const state = deps.seeding?.active === true ? 'seeding' : await deps.store.ready().catch((): StateReadiness => 'unavailable')
     const audit = deps.ledger.writable
     const load = !deps.load.overloaded
     const ready = state === 'ok' && audit && load
