@@ -2,6 +2,8 @@
 // another (autocannon, bench/load.ts), all on loopback:
 //   a. the DMV backend directly;
 //   b. a bare undici pass-through proxy doing the same upstream request (bench/bare-proxy.ts);
+//   e. @fastify/http-proxy, the pass-through people would otherwise put in front of the databases,
+//      forwarding the same upstream request (bench/fastify-proxy.ts);
 //   c. the gateway with the embedded store and the full audit ledger, on a realistic mix
 //      (90% allowed licence lookups, 10% immigration lookups on DMV that are denied);
 //   c100. the gateway with every query allowed and forwarded (the proxy's exact work, plus ours);
@@ -17,9 +19,13 @@
 // The default of 64 connections keeps every gateway target CPU-bound; at 32, the Redis-backed gateway
 // (one more round trip per query) waits part of the time, and the run measures its latency rather
 // than its throughput.
+// redis-server's own CPU per query of d is read from its /proc/PID/stat over d's runs.
+// Then open loop (bench/open-loop.ts): a fixed arrival rate (BENCH_OPEN_RATE, 2,000 queries/s) against
+// each of BENCH_OPEN_TARGETS (d,c,e), latency measured from each request's scheduled time (free of
+// coordinated omission): p50, p99, p99.9, medians of the runs.
 // Then the ledger on its own (bench/ledger.ts): durable records per second from 1,024 concurrent appenders.
-// Settings: BENCH_RUNS (5), BENCH_SECONDS (10), BENCH_CONNECTIONS (64), BENCH_TARGETS (all: a,b,c,c100,c-noaudit,d),
-// BENCH_LOG_LEVEL (the gateway's LOG_LEVEL, info).
+// Settings: BENCH_RUNS (5), BENCH_SECONDS (10), BENCH_CONNECTIONS (64), BENCH_TARGETS (all: a,b,e,c,c100,c-noaudit,d),
+// BENCH_OPEN_RATE (2000), BENCH_OPEN_TARGETS (d,c,e; empty = none), BENCH_LOG_LEVEL (the gateway's LOG_LEVEL, info).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { copyFileSync, cpSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
@@ -83,6 +89,8 @@ interface Measure {
   non2xx: number
   errors: number
   redisPerQuery?: number
+  /** redis-server's own CPU (user+system) per query answered, over the run. */
+  redisMicros?: number
 }
 
 /** wrk (C, little CPU of its own) when installed, else autocannon (Node). */
@@ -116,6 +124,7 @@ const backends = await start('backends', 'dist/src/backends/main.js', { DMV_PORT
 const dmvUrl = backends.match[1]!
 const criminalHistoryUrl = backends.match[2]!
 const proxy = await start('bare proxy', 'dist/bench/bare-proxy.js', { DMV_URL: dmvUrl }, /listening on (http:\S+)/)
+const fastifyProxy = await start('fastify proxy', 'dist/bench/fastify-proxy.js', { DMV_URL: dmvUrl }, /listening on (http:\S+)/)
 
 const policyDir = join(work, 'policies')
 cpSync(join(root, 'policies'), policyDir, { recursive: true })
@@ -185,10 +194,11 @@ for (const [name, requests] of Object.entries(files)) {
   writeFileSync(join(work, `${name}.tsv`), requests.map((request) => `POST\t${path}\t${(request.headers as Record<string, string>).authorization ?? '-'}\t${request.body}`).join('\n'))
 }
 
-const selected = (process.env.BENCH_TARGETS ?? 'a,b,c,c100,c-noaudit,d').split(',')
+const selected = (process.env.BENCH_TARGETS ?? 'a,b,e,c,c100,c-noaudit,d').split(',')
 const targets = [
   { key: 'a', label: 'a. DMV backend, direct', url: dmvUrl, path: '/v1/driver-licenses/search', file: 'direct', pid: backends.child.pid! },
   { key: 'b', label: 'b. bare undici proxy', url: proxy.match[1]!, path: '/v1/query', file: 'proxy', pid: proxy.child.pid! },
+  { key: 'e', label: 'e. @fastify/http-proxy pass-through', url: fastifyProxy.match[1]!, path: '/v1/query', file: 'proxy', pid: fastifyProxy.child.pid! },
   { key: 'c', label: 'c. gateway, 90% allowed / 10% denied', url: gateway.match[1]!, path: '/v1/query', file: 'mix', pid: gateway.child.pid! },
   { key: 'd', label: 'd. gateway + Redis store, 90/10 mix', url: redisGateway.match[1]!, path: '/v1/query', file: 'mix', pid: redisGateway.child.pid! },
   { key: 'c-noaudit', label: 'c-noaudit. c without the audit ledger', url: gatewayNoAudit.match[1]!, path: '/v1/query', file: 'mix', pid: gatewayNoAudit.child.pid! },
@@ -206,12 +216,38 @@ for (let run = 1; run <= runs; run++) {
     const processStat = `/proc/${target.pid}/stat`
     const mainThread = `/proc/${target.pid}/task/${target.pid}/stat`
     const commandsBefore = await redisCommands()
-    const [before, mainBefore, started] = [cpuSeconds(processStat), cpuSeconds(mainThread), performance.now()]
+    const redisStat = `/proc/${redisServer.pid}/stat`
+    const [before, mainBefore, redisBefore, started] = [cpuSeconds(processStat), cpuSeconds(mainThread), cpuSeconds(redisStat), performance.now()]
     const result = await load(target.url, target.path, join(work, `${target.file}.json`), seconds)
     const [cpu, main, wall] = [cpuSeconds(processStat) - before, cpuSeconds(mainThread) - mainBefore, (performance.now() - started) / 1000]
     const redisPerQuery = ((await redisCommands()) - commandsBefore) / result.requests
-    results.get(target.key)!.push({ ...result, cpuMicros: (cpu * 1e6) / result.requests, mainBusy: main / wall, ...(target.key === 'd' ? { redisPerQuery } : {}) })
+    const redisMicros = ((cpuSeconds(redisStat) - redisBefore) * 1e6) / result.requests
+    results.get(target.key)!.push({ ...result, cpuMicros: (cpu * 1e6) / result.requests, mainBusy: main / wall, ...(target.key === 'd' ? { redisPerQuery, redisMicros } : {}) })
     process.stderr.write(`run ${run}/${runs} ${target.label}: ${Math.round(result.rps)} req/s, p99 ${result.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}\n`)
+  }
+}
+
+// --- open loop: a fixed arrival rate, latency from each request's scheduled time ----------------------
+const openRate = Number(process.env.BENCH_OPEN_RATE ?? 2000)
+const openTargets = (process.env.BENCH_OPEN_TARGETS ?? 'd,c,e').split(',').filter((key) => key !== '')
+interface OpenMeasure { achievedRate: number; p50: number; p99: number; p999: number; max: number; non2xx: number; errors: number; answered: number }
+const openResults = new Map<string, OpenMeasure[]>()
+const allTargets = [
+  { key: 'c', label: 'c. gateway, embedded store, 90/10 mix', url: gateway.match[1]!, file: 'mix' },
+  { key: 'd', label: 'd. gateway + Redis store, 90/10 mix', url: redisGateway.match[1]!, file: 'mix' },
+  { key: 'e', label: 'e. @fastify/http-proxy pass-through', url: fastifyProxy.match[1]!, file: 'proxy' },
+  { key: 'b', label: 'b. bare undici proxy', url: proxy.match[1]!, file: 'proxy' },
+].filter((target) => openTargets.includes(target.key))
+for (let run = 1; run <= runs; run++) {
+  for (const target of run % 2 === 1 ? allTargets : [...allTargets].reverse()) {
+    const child = spawn(process.execPath, [join(root, 'dist/bench/open-loop.js'), target.url, '/v1/query', String(openRate), String(seconds), join(work, `${target.file}.json`)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let output = ''
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (chunk: string) => (output += chunk))
+    await new Promise((resolve) => child.once('exit', resolve))
+    const measure = JSON.parse(output.split('\n').find((line) => line.startsWith('{'))!) as OpenMeasure
+    openResults.set(target.key, [...(openResults.get(target.key) ?? []), measure])
+    process.stderr.write(`run ${run}/${runs} open loop ${openRate}/s ${target.label}: p50 ${measure.p50} ms, p99 ${measure.p99} ms, p99.9 ${measure.p999} ms, max ${measure.max} ms, ${measure.achievedRate}/s answered, errors ${measure.errors}\n`)
   }
 }
 
@@ -235,6 +271,7 @@ const summary = targets.map((target) => {
     mainBusy: median(measures.map((m) => m.mainBusy)),
     non2xx: measures.reduce((sum, m) => sum + m.non2xx, 0),
     redisPerQuery: target.key === 'd' ? median(measures.map((m) => m.redisPerQuery ?? 0)) : undefined,
+    redisMicros: target.key === 'd' ? median(measures.map((m) => m.redisMicros ?? 0)) : undefined,
     errors: measures.reduce((sum, m) => sum + m.errors, 0),
   }
 })
@@ -255,12 +292,28 @@ const lines = [
   '|---|---:|---:|---:|---:|---:|',
   ...summary.map((entry) => `| ${entry.label} | ${Math.round(entry.rps)} | ${entry.p50.toFixed(1)} | ${entry.p99.toFixed(1)} | ${Math.round(entry.cpuMicros)} | ${Math.round(entry.mainBusy * 100)}% |`),
   '',
-  `Ratios (throughput, of the medians): c/a = ${ratio('c', 'a')}, c/b = ${ratio('c', 'b')}, c100/b = ${ratio('c100', 'b')}, d/c = ${ratio('d', 'c')} (Redis store / embedded store).`,
-  `The same ratios run by run (lowest–highest of ${runs}): c/b ${perRun('c', 'b')}, d/c ${perRun('d', 'c')}, c/c-noaudit ${perRun('c', 'c-noaudit')}.`,
+  `Ratios (throughput, of the medians): c/e = ${ratio('c', 'e')}, c100/e = ${ratio('c100', 'e')}, d/e = ${ratio('d', 'e')} (against @fastify/http-proxy); c/a = ${ratio('c', 'a')}, c/b = ${ratio('c', 'b')}, c100/b = ${ratio('c100', 'b')}, d/c = ${ratio('d', 'c')} (Redis store / embedded store).`,
+  `The same ratios run by run (lowest–highest of ${runs}): c/e ${perRun('c', 'e')}, d/e ${perRun('d', 'e')}, c/b ${perRun('c', 'b')}, d/c ${perRun('d', 'c')}, c/c-noaudit ${perRun('c', 'c-noaudit')}.`,
+  ...(allTargets.length > 0
+    ? [
+        '',
+        `Open loop: ${openRate} queries/s for ${seconds} s per run, latency from each request's scheduled send time (bench/open-loop.ts; no coordinated omission), medians of ${runs} runs:`,
+        '',
+        '| target | p50 ms | p99 ms | p99.9 ms | max ms | answered/s | errors |',
+        '|---|---:|---:|---:|---:|---:|---:|',
+        ...allTargets.map((target) => {
+          const measures = openResults.get(target.key)!
+          const m = (pick: (measure: OpenMeasure) => number) => median(measures.map(pick))
+          return `| ${target.label} | ${m((x) => x.p50).toFixed(2)} | ${m((x) => x.p99).toFixed(2)} | ${m((x) => x.p999).toFixed(2)} | ${m((x) => x.max).toFixed(1)} | ${Math.round(m((x) => x.achievedRate))} | ${measures.reduce((sum, x) => sum + x.errors, 0)} |`
+        }),
+        '',
+      ]
+    : []),
   ...(byKey.has('c') && byKey.has('c-noaudit') ? [`The audit ledger costs the gateway ${((1 - byKey.get('c')!.rps / byKey.get('c-noaudit')!.rps) * 100).toFixed(1)}% of its throughput (c against c-noaudit) and ${Math.round(byKey.get('c')!.cpuMicros - byKey.get('c-noaudit')!.cpuMicros)} µs CPU per query.`] : []),
   `The ledger alone (bench/ledger.ts, 1,024 concurrent appenders, 300,000 decision records, canonical JSON + SHA-256 chain + group-committed fdatasync): ${Math.round(median(ledgerRuns.map((result) => result.recordsPerSecond)))} durable records/s, ${median(ledgerRuns.map((result) => result.cpuMicrosPerRecord)).toFixed(1)} µs CPU per record (median of ${runs}).`,
   ...(byKey.has('d')
     ? [
+        `redis-server's own CPU per query in d (its /proc/PID/stat over d's runs): ${byKey.get('d')!.redisMicros!.toFixed(1)} µs.`,
         `Redis commands per query in d (client commands in INFO commandstats over the run, all EVALSHA of the admit script, / requests answered): ${byKey.get('d')!.redisPerQuery!.toFixed(3)}. Each query's admit travels in exactly one script call, so each waits for one round trip; the queries of one event-loop turn share the call (${(1 / byKey.get('d')!.redisPerQuery!).toFixed(1)} on average).`,
       ]
     : []),
