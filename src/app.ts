@@ -82,7 +82,7 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched'
     const status = reply.statusCode
-    requestDuration.observe(requestDuration.child(route, String(status)), reply.elapsedTime / 1000)
+    requestDuration.observe(requestDuration.child(route, request.method, String(status)), reply.elapsedTime / 1000)
     accessLog({ reqId: request.id, route, method: request.method, status, ms: Math.round(reply.elapsedTime * 100) / 100, decisionId: request.decisionId })
     done()
   })

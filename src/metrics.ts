@@ -1,6 +1,7 @@
 // Every Prometheus collector of the gateway, in one place. Labels are bounded: rule ids, database
 // classes, purposes and database ids come from the compiled policy set (never raw request values),
 // routes are fastify's route patterns, and no user, subject or token ever becomes a label.
+import { readFileSync } from 'node:fs'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { LedgerObserver } from './audit/ledger.js'
 
@@ -218,7 +219,9 @@ export function createMetrics() {
   }
 
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: 'gateway_' })
+  // Node's default metrics under their standard names (process_*, nodejs_*), so the usual Node.js
+  // dashboards and alerts work on the gateway as they are.
+  collectDefaultMetrics({ register: registry })
   const metrics = {
     registry,
     decisions: new HotCounter('gateway_decisions_total', 'Query decisions by outcome, rule, database class and purpose', ['outcome', 'rule', 'database_class', 'purpose'], registry),
@@ -236,7 +239,13 @@ export function createMetrics() {
       labelNames: ['code'] as const,
       registers: [registry],
     }),
-    requestDuration: new HotHistogram('gateway_http_request_duration_seconds', 'Time from request to response, by route and status code', ['route', 'status'], latencyBuckets, registry),
+    requestDuration: new HotHistogram('gateway_http_request_duration_seconds', 'Time from request to response, by route, method and status code', ['route', 'method', 'status'], latencyBuckets, registry),
+    buildInfo: new Gauge({
+      name: 'gateway_build_info',
+      help: 'The running build (value 1): the package version and the Node.js version',
+      labelNames: ['version', 'node_version'] as const,
+      registers: [registry],
+    }),
     upstreamDuration: new HotHistogram('gateway_upstream_request_duration_seconds', 'Time the database took to answer a forwarded query, by database', ['database'], latencyBuckets, registry),
     upstreamErrors: new Counter({
       name: 'gateway_upstream_errors_total',
@@ -325,8 +334,12 @@ export function createMetrics() {
       sources = bound
     },
   }
+  metrics.buildInfo.labels(packageVersion, process.version).set(1)
   return metrics
 }
+
+/** The package's version, read once (dist/src/metrics.js sits two folders below package.json). */
+const packageVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 export type Metrics = ReturnType<typeof createMetrics>
 

@@ -46,11 +46,12 @@ t.test('/metrics after a mixed workload shows decisions by outcome, rule, class 
   t.equal(metrics.status, 200)
   t.match(metrics.body, /gateway_decisions_total\{outcome="allow",rule="ppp.permitted",database_class="non_criminal_history",purpose="traffic_enforcement"\} 1/)
   t.match(metrics.body, /gateway_decisions_total\{outcome="deny",rule="ppp.immigration_non_criminal",database_class="non_criminal_history",purpose="immigration_enforcement"\} 1/)
-  t.match(metrics.body, /gateway_http_request_duration_seconds_bucket\{le="[\d.]+",route="\/v1\/query",status="200"\}/)
+  t.match(metrics.body, /gateway_http_request_duration_seconds_bucket\{le="[\d.]+",route="\/v1\/query",method="POST",status="200"\}/)
   t.match(metrics.body, /gateway_upstream_request_duration_seconds_count\{database="dmv.driver_license"\} 1/)
   t.match(metrics.body, /gateway_audit_batch_records_count [1-9]/)
   t.match(metrics.body, /gateway_policy_info\{revision="[0-9a-f]{16}",agreement_version="PPP-2019-02"\} 1/)
-  t.match(metrics.body, /gateway_process_cpu_seconds_total/)
+  t.match(metrics.body, /^process_cpu_seconds_total /m, "Node's default metrics under their standard names")
+  t.match(metrics.body, /^gateway_build_info\{version="\d+\.\d+\.\d+",node_version="v\d+\.\d+\.\d+"\} 1$/m)
   t.match(metrics.body, /^gateway_agencies\{sanction="none"\} 3$/m, 'three sample agencies without a sanction')
   t.match(metrics.body, /^gateway_agencies\{sanction="censure"\} 1$/m, 'and the censured sheriff')
   t.match(metrics.body, /^gateway_agency_state_age_seconds 0$/m)
@@ -65,7 +66,7 @@ t.test('/metrics after a mixed workload shows decisions by outcome, rule, class 
     'gateway_upstream_errors_total', 'gateway_audit_batch_records', 'gateway_audit_flush_duration_seconds', 'gateway_audit_write_failures_total',
     'gateway_audit_backlog_records', 'gateway_redis_round_trip_seconds', 'gateway_redis_errors_total', 'gateway_agency_state_age_seconds',
     'gateway_agencies', 'gateway_policy_info', 'gateway_load_shed_total', 'gateway_fault_refusals_total', 'gateway_query_rejections_total',
-    'gateway_process_cpu_seconds_total', 'gateway_process_resident_memory_bytes', 'gateway_nodejs_eventloop_lag_seconds',
+    'process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'gateway_build_info',
   ]
   for (const name of required) t.match(metrics.body, new RegExp(`^# TYPE ${name} `, 'm'), `${name} is exported`)
 })

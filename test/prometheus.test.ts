@@ -32,6 +32,18 @@ t.test('every alert has a severity and a summary an operator understands, and a 
   }
 })
 
+t.test('every alert links its runbook: a section of the README that exists', async (t) => {
+  const rules = parse(readFileSync(join(rulesDir, 'rules.yml'), 'utf8')) as { groups: { rules: { alert?: string; annotations?: { runbook_url?: string } }[] }[] }
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  // GitHub's anchors: the heading in lower case, spaces as hyphens, punctuation dropped.
+  const anchors = new Set([...readme.matchAll(/^#+ (.+)$/gm)].map((match) => match[1]!.toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-')))
+  for (const alert of rules.groups.flatMap((group) => group.rules).filter((rule) => rule.alert !== undefined)) {
+    const url = alert.annotations?.runbook_url ?? ''
+    t.match(url, /^README\.md#runbook-[a-z0-9]+$/, `${alert.alert} has a runbook_url`)
+    t.ok(anchors.has(url.slice('README.md#'.length)), `${alert.alert}: its section exists in the README`)
+  }
+})
+
 t.test('every metric the rules name is exported by the gateway', async (t) => {
   const exported = await exportedSeries()
   const text = readFileSync(join(rulesDir, 'rules.yml'), 'utf8')
