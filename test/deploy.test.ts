@@ -14,7 +14,19 @@ import { exportedSeries, metricsIn } from './metric-names.js'
 const exec = promisify(execFile)
 const docker = join(root, 'docker')
 const compose = parse(readFileSync(join(docker, 'compose.yaml'), 'utf8'), { merge: true }) as {
-  services: Record<string, { image?: string; build?: { context: string; dockerfile: string }; command?: string[]; environment?: Record<string, string>; ports?: string[]; volumes?: string[]; depends_on?: string[] }>
+  services: Record<
+    string,
+    {
+      image?: string
+      build?: { context: string; dockerfile: string }
+      command?: string[]
+      environment?: Record<string, string>
+      ports?: string[]
+      volumes?: string[]
+      depends_on?: Record<string, { condition: string }>
+      healthcheck?: { test: string[] }
+    }
+  >
   volumes: Record<string, unknown>
 }
 const services = compose.services
@@ -31,14 +43,15 @@ t.test('compose: every gateway variable is one the gateway reads, and every URL 
   for (const [name, service] of gateways) {
     const env = service.environment!
     for (const variable of Object.keys(env)) t.ok(environmentVariables.includes(variable), `${name}: ${variable} is a gateway variable`)
-    const hostOf = (url: string) => new URL(url).hostname
+    // Compose fills ${VARIABLE} in at `up`; a stand-in value here, so the URL parses as it will then.
+    const hostOf = (url: string) => new URL(url.replace(/\$\{[^}]*\}/g, 'stand-in')).hostname
     t.ok(services[hostOf(env.REDIS_URL!)], `${name}: REDIS_URL names the ${hostOf(env.REDIS_URL!)} service`)
     t.equal(new URL(env.DMV_URL!).port, backends.DMV_PORT, `${name}: DMV_URL port is the backends' DMV_PORT`)
     t.equal(new URL(env.CRIMINAL_HISTORY_URL!).port, backends.CRIMINAL_HISTORY_PORT, `${name}: CRIMINAL_HISTORY_URL port`)
     t.ok(services[hostOf(env.DMV_URL!)] && services[hostOf(env.CRIMINAL_HISTORY_URL!)], `${name}: the databases are services`)
     t.equal(env.HOST, '0.0.0.0', `${name}: listens on every interface inside its container`)
     t.match(service.ports![0], new RegExp(`:${env.PORT}$`), `${name}: publishes its PORT`)
-    for (const dependency of service.depends_on ?? []) t.ok(services[dependency], `${name} depends on ${dependency}, which exists`)
+    for (const dependency of Object.keys(service.depends_on ?? {})) t.ok(services[dependency], `${name} depends on ${dependency}, which exists`)
   }
   t.equal(new Set(gateways.map(([, service]) => service.environment!.GATEWAY_INSTANCE_ID)).size, 2, 'each replica its own audit chain')
   for (const variable of Object.keys(services.backends!.environment!)) t.ok(environmentVariables.includes(variable), `backends: ${variable}`)
@@ -51,13 +64,13 @@ t.test('compose: mounted folders and files exist, named volumes are declared, th
       if (source.startsWith('.')) t.ok(existsSync(join(docker, source)), `${name}: ${source} exists`)
       else t.ok(source in compose.volumes, `${name}: volume ${source} is declared`)
     }
-    if (service.build !== undefined) t.ok(existsSync(join(docker, service.build.context, service.build.dockerfile)), `${name}: ${service.build.dockerfile} exists`)
+    if (service.build !== undefined) t.ok(existsSync(join(docker, service.build.context, service.build.dockerfile)), `${name}: ${service.build.dockerfile} exists in the build context`)
   }
   t.ok(existsSync(join(root, services.backends!.command![1]!.replace('dist/src/', 'src/').replace(/\.js$/, '.ts'))), 'the backends command runs a built source file')
 })
 
 t.test('compose: a gateway that seeds the samples keeps STATE_DIR on a named volume, so a Redis that lost its data is never re-seeded', async (t) => {
-  const dockerfile = readFileSync(join(docker, 'Dockerfile'), 'utf8')
+  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8')
   const imageStateDir = /^\s*STATE_DIR=(\S+)/m.exec(dockerfile)?.[1]
   const seeding = gateways.filter(([, service]) => service.environment!.GATEWAY_SEED_SAMPLES === 'true')
   t.ok(seeding.length > 0, 'the demo stack seeds the sample agencies')
@@ -99,11 +112,39 @@ t.test('the dashboard: provisioned datasource, no dead panel, only exported metr
   }
 })
 
-t.test('the Dockerfile: build stage, slim non-root runtime on an LTS Node, production dependencies, /readyz healthcheck', async (t) => {
-  const dockerfile = readFileSync(join(docker, 'Dockerfile'), 'utf8')
+t.test('compose: each service has a healthcheck that fits it, and waits for what it needs to be healthy', async (t) => {
+  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8')
+  t.match(dockerfile, /HEALTHCHECK[\s\S]*\/readyz/, "the gateways' check: the image's /readyz")
+  for (const [name, service] of Object.entries(services)) {
+    if (name.startsWith('gateway-')) {
+      t.notOk(service.healthcheck, `${name}: the image's healthcheck`)
+      t.equal(service.depends_on?.redis?.condition, 'service_healthy', `${name}: starts once Redis is healthy`)
+      t.equal(service.depends_on?.backends?.condition, 'service_healthy', `${name}: and the databases`)
+    } else {
+      t.ok(service.healthcheck?.test?.length, `${name}: a healthcheck of its own`)
+    }
+  }
+  // Regression: the backends service inherited the image's /readyz check, which only a gateway answers.
+  t.match(services.backends!.healthcheck!.test.join(' '), /9101[\s\S]*9102[\s\S]*\/healthz/, 'backends: both databases answer /healthz')
+  t.notMatch(services.backends!.healthcheck!.test.join(' '), /readyz/)
+  t.equal(services.grafana!.depends_on?.prometheus?.condition, 'service_healthy')
+})
+
+t.test('compose: Redis requires a password the gateways use, and Grafana has no admin/admin', async (t) => {
+  const redisCommand = services.redis!.command!
+  t.match(redisCommand[redisCommand.indexOf('--requirepass') + 1], /^\$\{REDIS_PASSWORD:\?/, 'a password from the environment, required')
+  for (const [name, service] of gateways) t.match(service.environment!.REDIS_URL, /^redis:\/\/:\$\{REDIS_PASSWORD:\?[^}]*\}@redis:6379$/, `${name}: REDIS_URL carries it`)
+  t.match(services.grafana!.environment!.GF_SECURITY_ADMIN_PASSWORD, /^\$\{GRAFANA_ADMIN_PASSWORD:\?/, "Grafana's admin password is the deployment's own")
+})
+
+t.test('the Dockerfile: at the top, build stage, slim non-root runtime on the Node major of engines and CI, production dependencies, /readyz healthcheck', async (t) => {
+  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8')
   const stages = [...dockerfile.matchAll(/^FROM node:(\d+)-\S+/gm)]
   t.equal(stages.length, 2, 'two stages')
-  for (const stage of stages) t.equal(Number(stage[1]) % 2, 0, `node ${stage[1]} is an LTS line`)
+  const engines = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node
+  const major = Number(/(\d+)/.exec(engines)![1])
+  for (const stage of stages) t.equal(Number(stage[1]), major, `node ${stage[1]}: the major of engines (${engines})`)
+  t.equal(Number(process.versions.node.split('.')[0]), major, 'and of the Node that runs these tests (CI)')
   t.match(dockerfile, /npm ci --omit=dev/)
   t.match(dockerfile, /^USER node$/m)
   t.match(dockerfile, /HEALTHCHECK[\s\S]*\/readyz/)

@@ -1,10 +1,11 @@
 # syntax=docker/dockerfile:1
 # The gateway image: build with the dev dependencies, run on a slim image with production dependencies
-# only, as the unprivileged node user. Build from the repository root:
-#   docker build -f docker/Dockerfile -t clets-gateway .
+# only, as the unprivileged node user, on Node 20: the major of package.json's engines and of CI. Build
+# from the repository root:
+#   docker build -t clets-gateway .
 # (No Docker engine runs where this project is developed: this file is checked statically, not built.)
 
-FROM node:24-bookworm-slim AS build
+FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -12,7 +13,7 @@ COPY src ./src
 RUN npx tsc -p tsconfig.build.json
 
 # util-linux (Essential in Debian, so in the slim image) brings flock, which holds the audit ledger's lock.
-FROM node:24-bookworm-slim
+FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080 \
