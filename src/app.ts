@@ -9,6 +9,7 @@ import { errorBody, toGatewayError } from './http/errors.js'
 import { operationsRoutes } from './http/operations.js'
 import { policyRoutes } from './http/policy.js'
 import { queryRoutes, refuseQuery } from './http/query.js'
+import { requestRoutes } from './http/requests.js'
 import { GatewayError } from './errors.js'
 import { accessLogger } from './logger.js'
 import type { Logger } from 'pino'
@@ -127,6 +128,7 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
   queryRoutes(app, deps)
   policyRoutes(app, deps)
   adminRoutes(app, deps)
+  requestRoutes(app, deps)
   operationsRoutes(app, deps)
   return app
 }

@@ -25,6 +25,12 @@ export const errorCatalogue = {
   not_found: { status: 404, category: 'not_found', message: 'no such endpoint' },
   agency_not_found: { status: 404, category: 'not_found', message: 'no agency is registered with this ORI' },
   agency_conflict: { status: 409, category: 'input', message: 'the agency was changed by another operator meanwhile; read it again and retry' },
+  // Issue 12, point 5: written requests.
+  request_not_found: { status: 404, category: 'not_found', message: 'no written request with this id (for this agency)' },
+  request_not_pending: { status: 409, category: 'input', message: 'DOJ has already decided this written request' },
+  request_not_approved: { status: 409, category: 'input', message: 'the written request is not approved yet, or is being retrieved right now' },
+  request_gone: { status: 410, category: 'input', message: 'the written request yields no records: already retrieved, refused, denied, or its approval expired' },
+  pending_requests_limit: { status: 429, category: 'input', message: 'the agency has too many written requests pending' },
   body_too_large: { status: 413, category: 'input', message: 'the body exceeds the 1 MiB limit' },
   unsupported_media_type: { status: 415, category: 'input', message: 'the body must be application/json' },
   headers_too_large: { status: 431, category: 'input', message: 'the request headers exceed the server limit' },

@@ -79,7 +79,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
 
     const store: StateStore =
       config.redisUrl === undefined
-        ? await MemoryStateStore.open(config.stateDir)
+        ? await MemoryStateStore.open(config.stateDir, clock)
         : await RedisStateStore.open({ url: config.redisUrl, timeoutMs: config.redisTimeoutMs, observer: redisObserver(metrics), ...(options.clock === undefined ? {} : { clock: options.clock }) })
     closers.push(() => store.close())
 

@@ -1,11 +1,14 @@
 // One contract, two stores: the embedded store and the Redis store pass the same suite, against a
 // real redis-server started by the test.
+import { appendFileSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import t from 'tap'
 import type { AgencyState } from '../src/policy/types.js'
 import { MemoryStateStore } from '../src/state/memory.js'
 import { RedisStateStore } from '../src/state/redis.js'
 import type { AgencyChange, StateStore } from '../src/state/types.js'
+import { requestRetentionMs, type WrittenRequest } from '../src/state/types.js'
 import { tempDir, TestClock } from './helpers.js'
 import { startRedis } from './redis.js'
 
@@ -22,7 +25,7 @@ const signed = { version: 'PPP-2019-02', signedAt: '2019-06-01T00:00:00.000Z' }
 type Make = (clock: TestClock) => Promise<StateStore>
 let database = 0
 const stores: [string, Make][] = [
-  ['embedded', () => MemoryStateStore.open(tempDir('contract'))],
+  ['embedded', (clock) => MemoryStateStore.open(tempDir('contract'), clock.now)],
   [
     'redis',
     async (clock) => {
@@ -165,4 +168,115 @@ t.test('redis store: rate times are stored exactly, and the rate hash expires a 
   // Read back exactly: the next admit in a later call continues from the stored time.
   clock.advance(1)
   t.equal((await store.admit('CA0194200', 'user:CA0194200:a', odd, clock.value)).rate.userRemaining, 3)
+})
+
+// Issue 12, point 5: written requests, kept by both stores and replaced only by compare-and-set.
+/** A pending request as POST /v1/requests stores it (the subject is invented). */
+const filed = (id: string, ori: string, filedAt: number): WrittenRequest => ({
+  id,
+  ori,
+  sub: 'officer-1',
+  terminal: null,
+  database: 'criminal_history',
+  purpose: 'criminal_investigation',
+  subject: { lastName: 'EXAMPLE', firstName: 'PAT', dateOfBirth: '1980-01-01' },
+  caseNumber: '24-1',
+  justification: 'a burglary series',
+  requester: { name: 'Det. Example' },
+  status: 'pending',
+  filedAt: new Date(filedAt).toISOString(),
+  decidedAt: null,
+  decidedBy: null,
+  decisionReason: null,
+  approvalExpiresAt: null,
+  claimedUntil: null,
+  executedAt: null,
+  version: 1,
+})
+
+for (const [name, make] of stores) {
+  t.test(`${name} store: written requests`, async (t) => {
+    t.test('saved by compare-and-set on the version, listed newest first and per agency, pending ones counted', async (t) => {
+      const clock = new TestClock()
+      const store = await make(clock)
+      t.teardown(() => store.close())
+      const first = filed('req-1', 'CA0194200', clock.value)
+      t.equal(await store.saveRequest(first, 0, clock.value), true, 'a new request is stored')
+      t.equal(await store.saveRequest({ ...first, justification: 'other' }, 0, clock.value), false, 'an id is stored once')
+      await store.saveRequest(filed('req-2', 'CA0194200', clock.value + 1000), 0, clock.value)
+      await store.saveRequest(filed('req-3', 'CA0370000', clock.value + 2000), 0, clock.value)
+      t.same((await store.listRequests(null)).map((request) => request.id), ['req-3', 'req-2', 'req-1'])
+      t.same((await store.listRequests('CA0194200')).map((request) => request.id), ['req-2', 'req-1'])
+      t.same(await store.listRequests('CA0010100'), [])
+      t.equal(await store.pendingRequests('CA0194200'), 2)
+
+      const approved: WrittenRequest = { ...first, status: 'approved', decidedAt: new Date(clock.value).toISOString(), decidedBy: 'op', decisionReason: 'ok', approvalExpiresAt: new Date(clock.value + 7 * 86_400_000).toISOString(), version: 2 }
+      t.equal(await store.saveRequest(approved, 1, clock.value), true, 'a transition from the version read')
+      t.equal(await store.saveRequest({ ...first, status: 'refused', version: 2 }, 1, clock.value), false, 'a second transition from the same version is refused')
+      t.same(await store.getRequest('req-1'), approved, 'the request as the winning transition left it')
+      t.equal(await store.pendingRequests('CA0194200'), 1, 'an approved request is no longer pending')
+      t.equal(await store.getRequest('req-9'), null)
+
+      const race = await Promise.all([
+        store.saveRequest({ ...approved, status: 'delivered', version: 3 }, 2, clock.value),
+        store.saveRequest({ ...approved, status: 'denied', version: 3 }, 2, clock.value),
+      ])
+      t.same(race.filter(Boolean).length, 1, 'of two concurrent transitions exactly one applies')
+      t.equal((await store.getRequest('req-1'))?.version, 3)
+    })
+  })
+}
+
+t.test('embedded store: requests survive a restart; finished ones past their retention are dropped and the journal compacted', async (t) => {
+  const dir = tempDir('requests')
+  const clock = new TestClock()
+  let store = await MemoryStateStore.open(dir, clock.now)
+  const pending = filed('req-p', 'CA0194200', clock.value)
+  const refused = filed('req-r', 'CA0194200', clock.value)
+  await store.saveRequest(pending, 0, clock.value)
+  await store.saveRequest(refused, 0, clock.value)
+  await store.saveRequest({ ...refused, status: 'refused', version: 2 }, 1, clock.value)
+  await store.close()
+  const journal = join(dir, 'requests.jsonl')
+  t.equal(readFileSync(journal, 'utf8').split('\n').length - 1, 3, 'one line per transition')
+
+  store = await MemoryStateStore.open(dir, clock.now)
+  t.same((await store.listRequests(null)).map((request) => [request.id, request.status]), [['req-r', 'refused'], ['req-p', 'pending']], 'both back after a restart')
+  t.equal(await store.pendingRequests('CA0194200'), 1)
+  clock.advance(requestRetentionMs)
+  t.equal(await store.getRequest('req-r'), null, 'a refused request is gone after its retention')
+  t.match(await store.getRequest('req-p'), { status: 'pending' }, 'a pending one stays')
+  await store.close()
+
+  store = await MemoryStateStore.open(dir, clock.now)
+  t.teardown(() => store.close())
+  t.same((await store.listRequests(null)).map((request) => request.id), ['req-p'])
+  t.same(readFileSync(journal, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line).request.id), ['req-p'], 'the journal was rewritten with the live request only')
+  // A torn last line (a crash mid-write, never acknowledged) is cut off, not read.
+  appendFileSync(journal, '{"request":{"id":"req-t"')
+  const again = await MemoryStateStore.open(dir, clock.now)
+  t.teardown(() => again.close())
+  t.same((await again.listRequests(null)).map((request) => request.id), ['req-p'])
+})
+
+t.test('redis store: a finished request expires after its retention, a pending one never; a listing drops the ids of expired ones', async (t) => {
+  const url = `${redis.url}/14`
+  const raw = new Redis(url)
+  t.teardown(() => raw.quit())
+  await raw.flushdb()
+  const clock = new TestClock()
+  const store = await RedisStateStore.open({ url, timeoutMs: 500, clock: clock.now })
+  t.teardown(() => store.close())
+  const pending = filed('req-p', 'CA0194200', clock.value)
+  const refused = filed('req-r', 'CA0194200', clock.value + 1)
+  await store.saveRequest(pending, 0, clock.value)
+  await store.saveRequest(refused, 0, clock.value)
+  t.equal(await raw.pttl('clets:request:req-p'), -1, 'pending: no expiry')
+  await store.saveRequest({ ...refused, status: 'refused', version: 2 }, 1, clock.value)
+  const ttl = await raw.pttl('clets:request:req-r')
+  t.ok(ttl > requestRetentionMs - 60_000 && ttl <= requestRetentionMs, `refused: kept ${requestRetentionMs} ms (${ttl} left)`)
+  // What Redis does when the expiry comes:
+  await raw.del('clets:request:req-r')
+  t.same((await store.listRequests('CA0194200')).map((request) => request.id), ['req-p'])
+  t.same(await raw.zrange('clets:requests:CA0194200', 0, -1), ['req-p'], 'the expired id left the index')
 })

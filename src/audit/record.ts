@@ -19,9 +19,19 @@ export const agencyTextLimits = { name: 200, reason: 1000, agreementVersion: 64 
  * agency off all of CLETS until DOJ reinstates it, so it has neither a narrower scope nor an end; a
  * censure changes no access, so it has nothing to end: only a suspension lapses.
  */
-export function sanctionShapeProblem(sanction: { type: string; scope: string; until?: string | undefined }): { path: 'scope' | 'until'; message: string; issue: string } | null {
+export function sanctionShapeProblem(sanction: { type: string; scope: string; until?: string | undefined; writtenRequests?: boolean | undefined }): { path: 'scope' | 'until' | 'writtenRequests'; message: string; issue: string } | null {
   if (sanction.type === 'removal' && sanction.scope !== 'all') return { path: 'scope', message: 'a removal covers all of CLETS; its scope can only be "all"', issue: 'must be "all" for a removal' }
   if (sanction.until !== undefined && sanction.type !== 'suspension') return { path: 'until', message: `a ${sanction.type} has no end date; only a suspension lapses`, issue: 'only a suspension takes until' }
+  // Issue 12, point 5: writtenRequests leaves the agency, in writing only, what the sanction does not
+  // block. A removal and a suspension of all service block everything, so they leave nothing to ask for.
+  const blocksAll = sanction.type === 'removal' || (sanction.type === 'suspension' && sanction.scope === 'all')
+  if (sanction.writtenRequests === true && blocksAll) {
+    return {
+      path: 'writtenRequests',
+      message: `a ${sanction.type === 'removal' ? 'removal' : 'suspension of all service'} leaves nothing to request in writing; written requests go with a censure or a suspension of non_criminal_history`,
+      issue: 'only with a censure or a non_criminal_history suspension',
+    }
+  }
   return null
 }
 
@@ -32,7 +42,15 @@ export const agencyStateSchema = z.strictObject({
   kind: z.enum(agencyKinds),
   agreement: z.strictObject({ version: text, signedAt: text }).nullable(),
   sanction: z
-    .strictObject({ type: z.enum(sanctionTypes), scope: z.enum(sanctionScopes), reason: text, since: text, until: text.optional() })
+    .strictObject({
+      type: z.enum(sanctionTypes),
+      scope: z.enum(sanctionScopes),
+      reason: text,
+      since: text,
+      until: text.optional(),
+      // Issue 12, point 5; absent in records written before it, which still verify.
+      writtenRequests: z.literal(true).optional(),
+    })
     .nullable(),
   monitored: z.boolean(),
   version: z.number().int(),
@@ -52,7 +70,14 @@ export const registeredAgencySchema = z
     kind: z.enum(agencyKinds),
     agreement: z.strictObject({ version: z.string().min(1).max(agencyTextLimits.agreementVersion), signedAt: isoTime }).nullable(),
     sanction: z
-      .strictObject({ type: z.enum(sanctionTypes), scope: z.enum(sanctionScopes), reason: z.string().min(1).max(agencyTextLimits.reason), since: isoTime, until: isoTime.optional() })
+      .strictObject({
+        type: z.enum(sanctionTypes),
+        scope: z.enum(sanctionScopes),
+        reason: z.string().min(1).max(agencyTextLimits.reason),
+        since: isoTime,
+        until: isoTime.optional(),
+        writtenRequests: z.literal(true).optional(),
+      })
       .nullable(),
     monitored: z.boolean(),
     version: z.number().int().positive(),
@@ -181,6 +206,86 @@ export const eventSchemas = {
     id: text,
     code: text,
   }),
+
+  // Issue 12, point 5: written requests, each step a record. `request` names the request (the id of
+  // its request.filed record). The subject is in request.filed only; never the records returned.
+  /** A written request as an agency's terminal filed it, before it is stored (or its refusal is answered). */
+  'request.filed': z.strictObject({
+    type: z.literal('request.filed'),
+    /** The request's id. */
+    id: text,
+    ...requester,
+    database: text,
+    databaseClass: z.enum(databaseClasses),
+    purpose: text,
+    caseNumber: text.nullable(),
+    subject: z.record(text, text),
+    justification: text,
+    /** Who asks, as the filing says (the officer's name and title, the ORI of the requesting unit). */
+    requester: z.strictObject({ name: text.optional(), title: text.optional(), ori: text.optional() }),
+    /** `pending` = stored for DOJ; `deny` = the policy refused it at filing, so it was never stored. */
+    outcome: z.enum(['pending', 'deny']),
+    rule: z.enum(ruleIds),
+    policyRevision: text,
+    agencyVersion: z.number().int().nullable(),
+    monitored: z.boolean(),
+  }),
+  /** A DOJ operator approves a pending request, before the approval applies. */
+  'request.approved': z.strictObject({
+    type: z.literal('request.approved'),
+    id: text,
+    request: text,
+    /** The requesting agency. */
+    ori: text,
+    operator: text,
+    operatorOri: text,
+    source: text,
+    reason: text,
+  }),
+  /** A DOJ operator refuses a pending request, before the refusal applies. */
+  'request.refused': z.strictObject({
+    type: z.literal('request.refused'),
+    id: text,
+    request: text,
+    ori: text,
+    operator: text,
+    operatorOri: text,
+    source: text,
+    reason: text,
+  }),
+  /**
+   * The gateway executed an approved request, when the agency first retrieved it: the policy's decision
+   * then, and what the database answered (status 403 and no records when the policy denied it).
+   */
+  'request.executed': z.strictObject({
+    type: z.literal('request.executed'),
+    id: text,
+    request: text,
+    /** The retrieving officer, of the requesting agency. */
+    ...requester,
+    outcome: z.enum(['allow', 'deny']),
+    rule: z.enum(ruleIds),
+    policyRevision: text,
+    agencyVersion: z.number().int().nullable(),
+    status: z.number().int(),
+    code: text.nullable(),
+    recordCount: z.number().int().min(0),
+    latencyMs: z.number().int().min(0),
+  }),
+  /** The records of an executed request handed to the requesting agency, before they are sent: once only. */
+  'request.delivered': z.strictObject({
+    type: z.literal('request.delivered'),
+    id: text,
+    request: text,
+    ...requester,
+    recordCount: z.number().int().min(0),
+  }),
+  /** An audited request step that the store then did not make (a concurrent change, or the store failed). */
+  'request.failed': z.strictObject({
+    type: z.literal('request.failed'),
+    id: text,
+    code: text,
+  }),
 } as const
 
 export type EventType = keyof typeof eventSchemas
@@ -191,6 +296,8 @@ export type OperatorChangeEvent = z.infer<(typeof eventSchemas)['operator.change
 export type OperatorFailedEvent = z.infer<(typeof eventSchemas)['operator.failed']>
 export type OperatorInitEvent = z.infer<(typeof eventSchemas)['operator.init']>
 export type OperatorImportEvent = z.infer<(typeof eventSchemas)['operator.import']>
+export type RequestFiledEvent = z.infer<(typeof eventSchemas)['request.filed']>
+export type RequestExecutedEvent = z.infer<(typeof eventSchemas)['request.executed']>
 export type AuditEvent = { [K in EventType]: z.infer<(typeof eventSchemas)[K]> }[EventType]
 
 /** The stamps the ledger adds to every event. */

@@ -11,7 +11,7 @@ export const agenciesUsage = `  gatewayctl agencies list [--json]
   gatewayctl agencies register ORI --name NAME --kind local|state|federal [--monitored | --not-monitored] --reason TEXT
   gatewayctl agencies agreement ORI --version V --signed-at TIME --reason TEXT
   gatewayctl agencies revoke ORI --reason TEXT
-  gatewayctl agencies sanction ORI --type censure|suspension|removal [--scope all|non_criminal_history] [--until TIME] --reason TEXT
+  gatewayctl agencies sanction ORI --type censure|suspension|removal [--scope all|non_criminal_history] [--until TIME] [--written-requests] --reason TEXT
   gatewayctl agencies reinstate ORI --reason TEXT
     (every agencies command takes --url URL (GATEWAY_URL) and --token TOKEN (GATEWAY_TOKEN))`
 
@@ -29,13 +29,15 @@ const options = {
   type: { type: 'string' },
   scope: { type: 'string' },
   until: { type: 'string' },
+  'written-requests': { type: 'boolean' },
 } as const
 
 function sanctionText(agency: AgencyState): string {
   const sanction = agency.sanction
   if (sanction === null) return '-'
   const scope = sanction.scope === 'all' ? '' : ` (${sanction.scope})`
-  return `${sanction.type}${scope}${sanction.until === undefined ? '' : ` until ${sanction.until}`}`
+  const written = sanction.writtenRequests === true ? ', written requests only' : ''
+  return `${sanction.type}${scope}${written}${sanction.until === undefined ? '' : ` until ${sanction.until}`}`
 }
 
 function print(agencies: readonly AgencyState[]): void {
@@ -103,6 +105,7 @@ export async function agencies(args: string[]): Promise<number> {
       method = 'PUT'
       path = `/v1/agencies/${needOri()}/sanction`
       body = { type: need('type'), reason: need('reason'), ...(values.scope === undefined ? {} : { scope: values.scope }), ...(values.until === undefined ? {} : { until: values.until }) }
+      if (values['written-requests'] === true) body.writtenRequests = true
       break
     case 'reinstate':
       method = 'DELETE'

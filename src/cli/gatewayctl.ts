@@ -7,6 +7,7 @@
 //   gatewayctl report misuse --year Y  the annual misuse report, from the ledger
 //   gatewayctl agencies …              the admin API for DOJ operators
 //   gatewayctl state init|export|import  create, back up and restore a Redis store's agency registry
+//   gatewayctl requests …              written requests: list, show, approve, refuse (DOJ operators)
 import { parseArgs } from 'node:util'
 import { developmentSecret } from '../dev-secret.js'
 import { mintToken } from '../http/auth.js'
@@ -23,6 +24,7 @@ import { misuseReport, reportCsv, reportMarkdown } from '../audit/report.js'
 import { ledgerRecords, searchLedger } from '../audit/search.js'
 import { cliConfig, CommandFailed, err, out, table, UsageError } from './io.js'
 import { state, stateUsage } from './state.js'
+import { requests, requestsUsage } from './requests.js'
 
 const usage = `usage:
   gatewayctl token --sub USER --ori ORI --role ROLE [--role ROLE] [--terminal T] [--ttl 1h]
@@ -34,6 +36,7 @@ const usage = `usage:
   gatewayctl report misuse --year YYYY [--dir DIR] [--format md|csv|json]
 ${agenciesUsage}
 ${stateUsage}
+${requestsUsage}
 `
 
 /** `90s`, `15m`, `1h`, `7d` -> seconds. */
@@ -167,6 +170,8 @@ async function run(argv: string[]): Promise<number> {
       return agencies(args)
     case 'state':
       return state(args)
+    case 'requests':
+      return requests(args)
     case undefined:
     case 'help':
     case '--help':

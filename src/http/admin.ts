@@ -35,6 +35,7 @@ const sanctionView = {
     reason: { type: 'string' },
     since: { type: 'string' },
     until: { type: 'string' },
+    writtenRequests: { type: 'boolean' },
   },
 } as const
 const agencyView = {
@@ -195,7 +196,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
       change(request, reply, request.body.reason, (now, beforeCommit) => store.revokeAgreement(request.params.ori, now, beforeCommit)),
   )
 
-  app.put<{ Params: OriParams; Body: { type: SanctionType; scope?: SanctionScope; reason: string; until?: string } }>(
+  app.put<{ Params: OriParams; Body: { type: SanctionType; scope?: SanctionScope; reason: string; until?: string; writtenRequests?: boolean } }>(
     '/v1/agencies/:ori/sanction',
     {
       onRequest,
@@ -205,15 +206,22 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
           type: 'object',
           required: ['type', 'reason'],
           additionalProperties: false,
-          properties: { type: { enum: sanctionTypes }, scope: { enum: sanctionScopes }, reason, until: { type: 'string', format: 'date-time' } },
+          properties: {
+            type: { enum: sanctionTypes },
+            scope: { enum: sanctionScopes },
+            reason,
+            until: { type: 'string', format: 'date-time' },
+            // Issue 12, point 5: the agency may then query only through written requests.
+            writtenRequests: { type: 'boolean' },
+          },
         },
         response: { 200: agencyView, ...errors },
       },
     },
     async (request, reply) => {
-      const { type, scope = 'all', reason: why, until } = request.body
+      const { type, scope = 'all', reason: why, until, writtenRequests } = request.body
       const now = clock()
-      const shape = sanctionShapeProblem({ type, scope, until })
+      const shape = sanctionShapeProblem({ type, scope, until, writtenRequests })
       if (shape !== null) throw new GatewayError('invalid_sanction', shape.message, [{ path: shape.path, message: shape.issue }])
       const ends = until === undefined ? undefined : instantOf(until, 'until')
       if (ends !== undefined && ends <= now) {
@@ -225,6 +233,8 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
         reason: why,
         since: new Date(now).toISOString(),
         ...(ends === undefined ? {} : { until: new Date(ends).toISOString() }),
+        // Kept only when true: a sanction without the measure keeps the shape it always had.
+        ...(writtenRequests === true ? { writtenRequests: true as const } : {}),
       }
       return change(request, reply, why, (at, beforeCommit) => store.impose(request.params.ori, sanction, at, beforeCommit))
     },

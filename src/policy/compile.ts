@@ -53,7 +53,13 @@ export interface PolicyTestCase {
   readonly name: string
   readonly now: number
   readonly agency: AgencyState | null
-  readonly query: { readonly database: string; readonly purpose: string; readonly caseNumber: string | undefined }
+  readonly query: {
+    readonly database: string
+    readonly purpose: string
+    readonly caseNumber: string | undefined
+    /** Issue 12, point 5: evaluated as an approved written request (POST /v1/requests). */
+    readonly writtenRequest: boolean
+  }
   readonly expect: { readonly outcome: 'allow' | 'deny'; readonly rule: RuleId }
 }
 
@@ -143,13 +149,21 @@ const testsFile = z.strictObject({
                 reason: text.default('policy test'),
                 since: isoTime.default('2025-01-01T00:00:00Z'),
                 until: isoTime.optional(),
+                // Issue 12, point 5: the agency may query only through written requests.
+                writtenRequests: z.literal(true).optional(),
               })
               .nullable()
               .default(null),
             monitored: z.boolean().default(false),
           })
           .nullable(),
-        query: z.strictObject({ database: id, purpose: id, caseNumber: text.optional() }),
+        query: z.strictObject({
+          database: id,
+          purpose: id,
+          caseNumber: text.optional(),
+          // Issue 12, point 5: the query as a written request DOJ approved, not a terminal query.
+          writtenRequest: z.boolean().default(false),
+        }),
         expect: z.strictObject({ outcome: z.enum(['allow', 'deny']), rule: z.enum(ruleIds) }),
       }),
     )
@@ -308,7 +322,7 @@ export function compilePolicySet(sources: readonly PolicySource[]): PolicySet {
         name: testCase.name,
         now: Date.parse(testCase.now),
         agency: testCase.agency === null ? null : { ...testCase.agency, version: 1 },
-        query: { database: testCase.query.database, purpose: testCase.query.purpose, caseNumber: testCase.query.caseNumber },
+        query: { database: testCase.query.database, purpose: testCase.query.purpose, caseNumber: testCase.query.caseNumber, writtenRequest: testCase.query.writtenRequest },
         expect: testCase.expect,
       })
     })

@@ -5,6 +5,7 @@
 //  2. agency.unknown, agency.no_agreement, agency.suspended: no access without a registered agency with a
 //     signed current agreement and no sanction covering the database;
 //  3. ppp.purpose_not_permitted, ppp.case_number_required: what the purpose allows.
+// (Issue 12, point 5: agency.written_request_required sits right after agency.suspended, in step 2.)
 // Rate limits (rate.user, rate.agency) are applied by the caller after an allow.
 import type { CompiledDatabase, CompiledPurpose, PolicySet } from './compile.js'
 import type { AgencyState, DatabaseClass, Decision, Sanction } from './types.js'
@@ -13,6 +14,11 @@ export interface EvaluatedQuery {
   readonly database: CompiledDatabase
   readonly purpose: CompiledPurpose
   readonly caseNumber: string | undefined
+  /**
+   * Issue 12, point 5: true when this is a written request DOJ approved (POST /v1/requests), executed
+   * by the gateway; absent for a terminal query (the hot path builds no other shape).
+   */
+  readonly writtenRequest?: boolean
 }
 
 /** True when the sanction blocks a query of this database class at `now` (epoch ms). */
@@ -27,6 +33,15 @@ export function sanctionBlocks(sanction: Sanction | null, databaseClass: Databas
       if (sanction.until !== undefined && now >= Date.parse(sanction.until)) return false
       return sanction.scope === 'all' || databaseClass === 'non_criminal_history'
   }
+}
+
+/**
+ * True when the sanction in force carries writtenRequests at `now`: the agency may query only through
+ * written requests. A suspension's measure lapses with the suspension at `until`.
+ */
+export function writtenRequestsRequired(sanction: Sanction | null, now: number): boolean {
+  if (sanction === null || sanction.writtenRequests !== true) return false
+  return !(sanction.type === 'suspension' && sanction.until !== undefined && now >= Date.parse(sanction.until))
 }
 
 /** Decides one query. Never throws for a denial; throws only if the query was not resolved against `policy`. */
@@ -60,6 +75,22 @@ export function evaluate(policy: PolicySet, query: EvaluatedQuery, agency: Agenc
       rule: 'agency.suspended',
       reason: `CLETS service for ${agency.name} ${what}${until}.`,
       citation: policy.citations['agency.suspended']!,
+    }
+  }
+  // agency.written_request_required (issue 12, point 5): under a sanction with writtenRequests, what the
+  // sanction does not already block (agency.suspended above) is reachable only in writing: EFF asked DOJ
+  // to require criminal-history requests "in writing instead of through CLETS". The terminal query is
+  // denied; the same query as a written request DOJ approved goes on to the PPP's own rules below.
+  // Hot path: an agency without a sanction costs one null check; a terminal query never has the
+  // writtenRequest property, so it is read only for the few agencies under the measure.
+  if (writtenRequestsRequired(agency.sanction, now) && query.writtenRequest !== true) {
+    const sanction = agency.sanction!
+    const until = sanction.type === 'suspension' && sanction.until !== undefined ? ` until ${sanction.until}` : ' until DOJ reinstates it'
+    return {
+      outcome: 'deny',
+      rule: 'agency.written_request_required',
+      reason: `${agency.name} may obtain CLETS information only through written requests approved by DOJ (POST /v1/requests), not at a terminal,${until}.`,
+      citation: policy.citations['agency.written_request_required']!,
     }
   }
   if (pair.notPermitted !== null) return pair.notPermitted

@@ -23,6 +23,8 @@ export const ruleIds = [
   'ppp.case_number_required',
   'rate.user',
   'rate.agency',
+  // Issue 12, point 5 (written requests): a sanction with writtenRequests leaves only the written channel.
+  'agency.written_request_required',
   'ppp.permitted',
 ] as const
 export type RuleId = (typeof ruleIds)[number]
@@ -41,6 +43,14 @@ export interface Sanction {
   readonly reason: string
   readonly since: string
   readonly until?: string | undefined
+  /**
+   * Issue 12, point 5: what the agency may still get, it gets only through written requests approved
+   * by DOJ (POST /v1/requests), never at its terminal (rule agency.written_request_required). EFF asked
+   * DOJ to require criminal-history requests "in writing instead of through CLETS". Carried by a
+   * censure or by a suspension of non-criminal-history data only (see sanctionShapeProblem); absent
+   * (never false) otherwise, so records written before it existed keep their shape.
+   */
+  readonly writtenRequests?: true | undefined
 }
 
 /** An agency as DOJ operators register it; `version` moves on every change. */

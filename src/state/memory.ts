@@ -1,12 +1,13 @@
 // The embedded store: agency state in memory, every operator change journaled (fsync) to STATE_DIR
 // before it takes effect, and replayed at start, so a restart never forgets a sanction.
 // Rate limits are per process here; several instances need the Redis store to share them.
-import { mkdir, open, readFile, truncate, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readFile, rename, truncate, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Agreement, AgencyState, Sanction } from '../policy/types.js'
 import { agreementChange, registerChange, sanctionChange } from './changes.js'
 import { gcra } from './gcra.js'
 import { StateUnavailableError, type Admission, type AgencyChange, type AgencyRegistration, type BeforeCommit, type RateLimits, type StateReadiness, type StateStore } from './types.js'
+import { requestKeepUntil, requestListLimit, type WrittenRequest } from './types.js'
 
 interface JournalEntry {
   readonly at: string
@@ -50,6 +51,63 @@ async function replay(path: string): Promise<{ agencies: Map<string, AgencyState
   return { agencies, existed: true }
 }
 
+// Issue 12, point 5: written requests, journaled in requests.jsonl (one line per transition: the
+// request as it is after it, and until when it is kept), replayed at start. Requests past their
+// retention are dropped at start, and the journal is then rewritten without them and without the
+// lines later ones replaced, so it does not grow without end across restarts.
+const requestJournalName = 'requests.jsonl'
+
+interface RequestEntry {
+  readonly request: WrittenRequest
+  /** Epoch ms, or null while pending. */
+  readonly keepUntil: number | null
+}
+
+/** Reads the requests journal (a torn final line cut off, as for agencies) and rewrites it compacted if it holds stale lines. */
+async function replayRequests(stateDir: string, now: number): Promise<Map<string, RequestEntry>> {
+  const path = join(stateDir, requestJournalName)
+  const requests = new Map<string, RequestEntry>()
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return requests
+    throw error
+  }
+  const lines = text.split('\n')
+  // The last piece is '' after a whole line, or a torn line that was never acknowledged.
+  lines.pop()
+  lines.forEach((line, index) => {
+    let entry: RequestEntry
+    try {
+      entry = JSON.parse(line) as RequestEntry
+    } catch {
+      throw new Error(`${path}: line ${index + 1}: not valid JSON; the journal is damaged (restore it from a backup)`)
+    }
+    requests.set(entry.request.id, entry)
+  })
+  for (const [id, entry] of requests) if (entry.keepUntil !== null && entry.keepUntil <= now) requests.delete(id)
+  if (lines.length !== requests.size || (text.length > 0 && !text.endsWith('\n'))) {
+    const compacted = [...requests.values()].map((entry) => `${JSON.stringify(entry)}\n`).join('')
+    const temporary = `${path}.tmp`
+    const file = await open(temporary, 'w', 0o600)
+    try {
+      await file.writeFile(compacted)
+      await file.datasync()
+    } finally {
+      await file.close()
+    }
+    await rename(temporary, path)
+    const dir = await open(stateDir, 'r')
+    try {
+      await dir.sync()
+    } finally {
+      await dir.close()
+    }
+  }
+  return requests
+}
+
 export class MemoryStateStore implements StateStore {
   private readonly agencies: Map<string, AgencyState>
   private readonly arrivals = new Map<string, number>()
@@ -65,20 +123,27 @@ export class MemoryStateStore implements StateStore {
     agencies: Map<string, AgencyState>,
     existed: boolean,
     size: number,
+    private readonly requests: Map<string, RequestEntry>,
+    private readonly requestJournal: FileHandle,
+    private requestJournalSize: number,
+    private readonly clock: () => number,
   ) {
     this.agencies = agencies
     this.pristine = !existed && agencies.size === 0
     this.size = size
   }
 
-  /** Opens (or creates) the journal under `stateDir` and replays it. */
-  static async open(stateDir: string): Promise<MemoryStateStore> {
+  /** Opens (or creates) the journals under `stateDir` and replays them; `clock` judges the requests' retention. */
+  static async open(stateDir: string, clock: () => number = Date.now): Promise<MemoryStateStore> {
     await mkdir(stateDir, { recursive: true, mode: 0o700 })
     const path = join(stateDir, journalName)
     const { agencies, existed } = await replay(path)
     const journal = await open(path, 'a', 0o600)
     const { size } = await journal.stat()
-    return new MemoryStateStore(journal, agencies, existed, size)
+    const requests = await replayRequests(stateDir, clock())
+    const requestJournal = await open(join(stateDir, requestJournalName), 'a', 0o600)
+    const { size: requestJournalSize } = await requestJournal.stat()
+    return new MemoryStateStore(journal, agencies, existed, size, requests, requestJournal, requestJournalSize, clock)
   }
 
   admit(ori: string, userKey: string, limits: RateLimits, now: number): Promise<Admission> {
@@ -162,6 +227,58 @@ export class MemoryStateStore implements StateStore {
     return run
   }
 
+  /** Request writes run one at a time, so the version each compares is the one the last one left. */
+  private requestWrites: Promise<unknown> = Promise.resolve()
+
+  /** The entry of a request still kept at `now`. */
+  private liveRequest(id: string, now: number): RequestEntry | undefined {
+    const entry = this.requests.get(id)
+    if (entry === undefined || (entry.keepUntil !== null && entry.keepUntil <= now)) return undefined
+    return entry
+  }
+
+  saveRequest(request: WrittenRequest, expectedVersion: number, now: number): Promise<boolean> {
+    const run = this.requestWrites.then(async () => {
+      if ((this.liveRequest(request.id, now)?.request.version ?? 0) !== expectedVersion) return false
+      const entry: RequestEntry = { request, keepUntil: requestKeepUntil(request, now) }
+      const bytes = Buffer.from(`${JSON.stringify(entry)}\n`)
+      try {
+        await this.requestJournal.appendFile(bytes)
+        await this.requestJournal.datasync()
+        this.requestJournalSize += bytes.length
+      } catch (error) {
+        await this.requestJournal.truncate(this.requestJournalSize).catch(() => undefined)
+        throw new StateUnavailableError(`cannot journal the request: ${(error as Error).message}`, { cause: error })
+      }
+      this.requests.set(request.id, entry)
+      return true
+    })
+    this.requestWrites = run.catch(() => undefined)
+    return run
+  }
+
+  getRequest(id: string): Promise<WrittenRequest | null> {
+    return Promise.resolve(this.liveRequest(id, this.clock())?.request ?? null)
+  }
+
+  listRequests(ori: string | null): Promise<WrittenRequest[]> {
+    const now = this.clock()
+    const found: WrittenRequest[] = []
+    for (const entry of this.requests.values()) {
+      if (entry.keepUntil !== null && entry.keepUntil <= now) continue
+      if (ori === null || entry.request.ori === ori) found.push(entry.request)
+    }
+    // Newest first, as the Redis store's index gives them; ids break ties.
+    found.sort((left, right) => right.filedAt.localeCompare(left.filedAt) || right.id.localeCompare(left.id))
+    return Promise.resolve(found.slice(0, requestListLimit))
+  }
+
+  pendingRequests(ori: string): Promise<number> {
+    let pending = 0
+    for (const entry of this.requests.values()) if (entry.request.ori === ori && entry.request.status === 'pending') pending++
+    return Promise.resolve(pending)
+  }
+
   holdsRegistry(): Promise<boolean> {
     return Promise.resolve(!this.pristine)
   }
@@ -183,6 +300,8 @@ export class MemoryStateStore implements StateStore {
 
   async close(): Promise<void> {
     await this.writes
+    await this.requestWrites
     await this.journal.close()
+    await this.requestJournal.close()
   }
 }

@@ -17,6 +17,7 @@
 import { Redis } from 'ioredis'
 import type { Agreement, AgencyState, Sanction } from '../policy/types.js'
 import { agreementChange, registerChange, sanctionChange } from './changes.js'
+import { requestKeepUntil, requestListLimit, type WrittenRequest } from './types.js'
 import {
   noRegistryMessage,
   StateUnavailableError,
@@ -133,6 +134,29 @@ redis.call('SET', KEYS[1], '1')
 return 1
 `
 
+// Issue 12, point 5: written requests. Each is a hash (version, state) under clets:request:<id>, indexed
+// newest first in clets:requests and clets:requests:<ori> (scored by filing time), the pending ones of
+// an agency in the set clets:requests-pending:<ori>. A save is one script: compare the version, write,
+// index, and set the key's expiry (finished requests are kept requestRetentionMs, pending ones
+// always). An expired request leaves its id in the indexes; a listing drops such ids as it meets them.
+const requestKey = (id: string) => `${prefix}request:${id}`
+const requestsKey = `${prefix}requests`
+const agencyRequestsKey = (ori: string) => `${prefix}requests:${ori}`
+const pendingRequestsKey = (ori: string) => `${prefix}requests-pending:${ori}`
+
+// KEYS: the request, the index, the agency's index, the agency's pending set. ARGV: expected version
+// ('0' = none), new version, state, id, score (filing ms), '1' when pending, expiry ms ('0' = none).
+const saveRequestScript = `
+local current = redis.call('HGET', KEYS[1], 'version') or '0'
+if current ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
+if ARGV[6] == '1' then redis.call('SADD', KEYS[4], ARGV[4]) else redis.call('SREM', KEYS[4], ARGV[4]) end
+if ARGV[7] == '0' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[7]) end
+return 1
+`
+
 /** 0 (no registry), or 1 followed by eight values per query (see the script). */
 type AdmitReply = (number | string | null)[]
 /** The most queries one script call admits: a longer script would hold Redis (single-threaded) too long. */
@@ -142,6 +166,7 @@ interface ScriptedRedis extends Redis {
   clets_admit(numberOfKeys: number, ...keysThenArgs: string[]): Promise<AdmitReply>
   clets_apply(agency: string, agencies: string, marker: string, ...args: string[]): Promise<number>
   clets_initialize(marker: string, agencies: string): Promise<number>
+  clets_save_request(request: string, index: string, agencyIndex: string, pending: string, ...args: string[]): Promise<number>
 }
 
 interface PendingAdmit {
@@ -197,6 +222,7 @@ export class RedisStateStore implements StateStore {
     redis.defineCommand('clets_admit', { lua: admitScript })
     redis.defineCommand('clets_apply', { numberOfKeys: 3, lua: applyScript })
     redis.defineCommand('clets_initialize', { numberOfKeys: 2, lua: initializeScript })
+    redis.defineCommand('clets_save_request', { numberOfKeys: 4, lua: saveRequestScript })
     const subscriber = connect(options.url, options.timeoutMs)
     const store = new RedisStateStore(redis, subscriber, options)
     subscriber.on('message', (_channel: string, ori: string) => store.copies.delete(ori))
@@ -360,6 +386,62 @@ export class RedisStateStore implements StateStore {
     if (applied !== 1) throw new AgencyConflictError(`agency ${ori} was changed by another operator meanwhile; read it again and retry`)
     this.copies.set(ori, change.after)
     return change
+  }
+
+  async saveRequest(request: WrittenRequest, expectedVersion: number, now: number): Promise<boolean> {
+    const keepUntil = requestKeepUntil(request, now)
+    // At least a millisecond: PEXPIRE with 0 would delete the request at once.
+    const expiry = keepUntil === null ? '0' : String(Math.max(1, Math.ceil(keepUntil - now)))
+    const state = JSON.stringify(request)
+    const args = [String(expectedVersion), String(request.version), state, request.id, String(Date.parse(request.filedAt)), request.status === 'pending' ? '1' : '0', expiry]
+    try {
+      return (await this.redis.clets_save_request(requestKey(request.id), requestsKey, agencyRequestsKey(request.ori), pendingRequestsKey(request.ori), ...args)) === 1
+    } catch (error) {
+      // A timeout leaves it open whether Redis applied the write: look before saying it failed.
+      const stored = await this.redis.hget(requestKey(request.id), 'state').catch(() => null)
+      if (stored === state) return true
+      throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  async getRequest(id: string): Promise<WrittenRequest | null> {
+    try {
+      const state = await this.redis.hget(requestKey(id), 'state')
+      return state === null ? null : (JSON.parse(state) as WrittenRequest)
+    } catch (error) {
+      throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  async listRequests(ori: string | null): Promise<WrittenRequest[]> {
+    const index = ori === null ? requestsKey : agencyRequestsKey(ori)
+    try {
+      const ids = await this.redis.zrevrange(index, 0, requestListLimit - 1)
+      if (ids.length === 0) return []
+      const pipeline = this.redis.pipeline()
+      for (const id of ids) pipeline.hget(requestKey(id), 'state')
+      const states = (await pipeline.exec()) ?? []
+      const found: WrittenRequest[] = []
+      const gone: string[] = []
+      states.forEach(([error, state], at) => {
+        if (error !== null) throw error
+        if (state === null) gone.push(ids[at]!)
+        else found.push(JSON.parse(state as string) as WrittenRequest)
+      })
+      // Ids of requests past their retention: dropped from the index this listing read.
+      if (gone.length > 0) await this.redis.zrem(index, ...gone)
+      return found
+    } catch (error) {
+      throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  async pendingRequests(ori: string): Promise<number> {
+    try {
+      return await this.redis.scard(pendingRequestsKey(ori))
+    } catch (error) {
+      throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+    }
   }
 
   async holdsRegistry(): Promise<boolean> {

@@ -74,7 +74,7 @@ export class AgencyNotFoundError extends Error {
  */
 export type BeforeCommit = (change: AgencyChange) => Promise<void>
 
-export interface StateStore {
+export interface StateStore extends RequestStore {
   /** The hot path: the agency's current state and the rate verdict for (ori, user), in one round trip. */
   admit(ori: string, userKey: string, limits: RateLimits, now: number): Promise<Admission>
   get(ori: string): Promise<AgencyState | null>
@@ -99,4 +99,76 @@ export interface StateStore {
   /** Seconds since the instance last had authoritative state (0 for the embedded store, which is it). */
   stateAgeSeconds(): number
   close(): Promise<void>
+}
+
+// Issue 12, point 5: written requests. An agency files a request; DOJ approves or refuses it; the
+// agency retrieves an approved one once, when the gateway executes it. The store keeps each request
+// (subject included: it is needed to execute it) and replaces it only by compare-and-set on its
+// version, so two instances can never both apply a transition. Routes audit each step before it applies.
+
+/** A request's status as stored; `expired` (an approval not used in time) is computed when it is read. */
+export const storedRequestStatuses = ['pending', 'approved', 'refused', 'delivered', 'denied'] as const
+export type StoredRequestStatus = (typeof storedRequestStatuses)[number]
+
+/** Who asks, as the filing says: the officer's name and title, and the ORI of the requesting unit. */
+export interface RequestRequester {
+  readonly name?: string | undefined
+  readonly title?: string | undefined
+  readonly ori?: string | undefined
+}
+
+export interface WrittenRequest {
+  readonly id: string
+  /** The requesting agency (the filing token's ORI): the only one that may read or retrieve it. */
+  readonly ori: string
+  /** The officer who filed it, and the terminal. */
+  readonly sub: string
+  readonly terminal: string | null
+  readonly database: string
+  readonly purpose: string
+  readonly subject: Readonly<Record<string, string>>
+  readonly caseNumber: string | null
+  readonly justification: string
+  readonly requester: RequestRequester
+  readonly status: StoredRequestStatus
+  readonly filedAt: string
+  /** DOJ's approval or refusal: when, by whom, why. */
+  readonly decidedAt: string | null
+  readonly decidedBy: string | null
+  readonly decisionReason: string | null
+  /** An approval holds until then; a retrieval afterwards is refused as gone. */
+  readonly approvalExpiresAt: string | null
+  /** A retrieval under way holds the request until then; one that died lets go at that time. */
+  readonly claimedUntil: string | null
+  /** When the records went to the agency, or the policy denied the execution. */
+  readonly executedAt: string | null
+  readonly version: number
+}
+
+/** A finished request (or an approval never used) is kept this long in the store; the ledger keeps its history. */
+export const requestRetentionMs = 30 * 86_400_000
+/** Pending requests one agency may have at a time: DOJ reviews each, so a flood is refused (429). */
+export const maxPendingRequests = 100
+/** The newest requests a listing reads. */
+export const requestListLimit = 1000
+
+/** Until when the store keeps a request (epoch ms), or null while DOJ has not decided it. */
+export function requestKeepUntil(request: WrittenRequest, now: number): number | null {
+  if (request.status === 'pending') return null
+  if (request.status === 'approved' && request.approvalExpiresAt !== null) return Date.parse(request.approvalExpiresAt) + requestRetentionMs
+  return now + requestRetentionMs
+}
+
+/** The store's part of written requests (both stores; test/state-contract.test.ts). */
+export interface RequestStore {
+  /**
+   * Stores `request` if the stored version is `expectedVersion` (0: no request with this id yet), at
+   * `now`; false, and nothing written, otherwise. Throws StateUnavailableError when it cannot write.
+   */
+  saveRequest(request: WrittenRequest, expectedVersion: number, now: number): Promise<boolean>
+  getRequest(id: string): Promise<WrittenRequest | null>
+  /** The newest requests first (at most requestListLimit), only the agency's when `ori` is given. */
+  listRequests(ori: string | null): Promise<WrittenRequest[]>
+  /** How many of the agency's requests are pending. */
+  pendingRequests(ori: string): Promise<number>
 }
