@@ -4,6 +4,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { adminRoutes } from './http/admin.js'
+import { officerRoutes } from './http/officers.js'
 import { captureSourceAddresses, type AppDependencies } from './http/context.js'
 import { errorBody, toGatewayError } from './http/errors.js'
 import { operationsRoutes } from './http/operations.js'
@@ -127,6 +128,7 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
   queryRoutes(app, deps)
   policyRoutes(app, deps)
   adminRoutes(app, deps)
+  officerRoutes(app, deps)
   operationsRoutes(app, deps)
   return app
 }

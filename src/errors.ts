@@ -25,6 +25,7 @@ export const errorCatalogue = {
   not_found: { status: 404, category: 'not_found', message: 'no such endpoint' },
   agency_not_found: { status: 404, category: 'not_found', message: 'no agency is registered with this ORI' },
   agency_conflict: { status: 409, category: 'input', message: 'the agency was changed by another operator meanwhile; read it again and retry' },
+  officer_conflict: { status: 409, category: 'input', message: "the officer's sanction was changed by another operator meanwhile; read it again and retry" },
   body_too_large: { status: 413, category: 'input', message: 'the body exceeds the 1 MiB limit' },
   unsupported_media_type: { status: 415, category: 'input', message: 'the body must be application/json' },
   headers_too_large: { status: 431, category: 'input', message: 'the request headers exceed the server limit' },

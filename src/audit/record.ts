@@ -2,8 +2,8 @@
 // documents them; `gatewayctl audit verify` checks every line against them). The ledger is the one place
 // subject identifiers are kept; never a token, never the records a database returned.
 import { z } from 'zod'
-import { agencyKinds, databaseClasses, ruleIds, sanctionScopes, sanctionTypes } from '../policy/types.js'
-import { operatorActions } from '../state/types.js'
+import { agencyKinds, databaseClasses, officerSanctionTypes, ruleIds, sanctionScopes, sanctionTypes } from '../policy/types.js'
+import { officerActions, operatorActions } from '../state/types.js'
 
 export const auditRecordVersion = 1
 
@@ -35,6 +35,16 @@ export const agencyStateSchema = z.strictObject({
     .strictObject({ type: z.enum(sanctionTypes), scope: z.enum(sanctionScopes), reason: text, since: text, until: text.optional() })
     .nullable(),
   monitored: z.boolean(),
+  version: z.number().int(),
+})
+
+/** An officer's sanction state as the stores keep it (issue 12, point 4). */
+export const officerStateSchema = z.strictObject({
+  ori: text,
+  sub: text,
+  sanction: z
+    .strictObject({ type: z.enum(officerSanctionTypes), scope: z.enum(sanctionScopes), reason: text, since: text, until: text.optional() })
+    .nullable(),
   version: z.number().int(),
 })
 
@@ -143,6 +153,24 @@ export const eventSchemas = {
     after: agencyStateSchema,
   }),
   /**
+   * A DOJ operator's change to one officer's sanction (issue 12, point 4): `ori` and `sub` name the
+   * officer (so `audit search --sub` finds it beside the officer's queries), with the reason given and
+   * the state before (null for an officer never sanctioned) and after.
+   */
+  'officer.change': z.strictObject({
+    type: z.literal('officer.change'),
+    id: text,
+    operator: text,
+    operatorOri: text,
+    source: text,
+    action: z.enum(officerActions),
+    ori: text,
+    sub: text,
+    reason: text,
+    before: officerStateSchema.nullable(),
+    after: officerStateSchema,
+  }),
+  /**
    * An agency registry created in a store that never held one (gatewayctl state init, or a demo
    * gateway seeding the samples), before it is created; with samples, an operator.change follows for
    * each change that registers them.
@@ -188,6 +216,7 @@ export type QueryDecisionEvent = z.infer<(typeof eventSchemas)['query.decision']
 export type QueryOutcomeEvent = z.infer<(typeof eventSchemas)['query.outcome']>
 export type QueryRefusedEvent = z.infer<(typeof eventSchemas)['query.rejected']> | z.infer<(typeof eventSchemas)['query.refused']>
 export type OperatorChangeEvent = z.infer<(typeof eventSchemas)['operator.change']>
+export type OfficerChangeEvent = z.infer<(typeof eventSchemas)['officer.change']>
 export type OperatorFailedEvent = z.infer<(typeof eventSchemas)['operator.failed']>
 export type OperatorInitEvent = z.infer<(typeof eventSchemas)['operator.init']>
 export type OperatorImportEvent = z.infer<(typeof eventSchemas)['operator.import']>

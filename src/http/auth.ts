@@ -26,7 +26,8 @@ export interface AuthOptions {
 }
 
 const oriPattern = /^[A-Z]{2}[0-9A-Z]{7}$/
-const subPattern = /^[\x21-\x7e]{1,128}$/
+/** A user id (`sub`): 1 to 128 printable ASCII characters, no space; the admin API holds officer ids to it too. */
+export const subPattern = /^[\x21-\x7e]{1,128}$/
 const terminalPattern = /^[A-Z0-9]{1,16}$/
 const requiredClaims = ['exp', 'iss', 'aud', 'sub', 'ori', 'roles']
 

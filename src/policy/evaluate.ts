@@ -4,10 +4,11 @@
 //     lookup on non-criminal-history data is recorded as that misuse even for an unknown or sanctioned one;
 //  2. agency.unknown, agency.no_agreement, agency.suspended: no access without a registered agency with a
 //     signed current agreement and no sanction covering the database;
+//  2b. officer.suspended: nor for an officer DOJ suspended or removed, whatever the agency's standing;
 //  3. ppp.purpose_not_permitted, ppp.case_number_required: what the purpose allows.
 // Rate limits (rate.user, rate.agency) are applied by the caller after an allow.
 import type { CompiledDatabase, CompiledPurpose, PolicySet } from './compile.js'
-import type { AgencyState, DatabaseClass, Decision, Sanction } from './types.js'
+import type { AgencyState, DatabaseClass, Decision, OfficerSanction, Sanction } from './types.js'
 
 export interface EvaluatedQuery {
   readonly database: CompiledDatabase
@@ -29,8 +30,11 @@ export function sanctionBlocks(sanction: Sanction | null, databaseClass: Databas
   }
 }
 
-/** Decides one query. Never throws for a denial; throws only if the query was not resolved against `policy`. */
-export function evaluate(policy: PolicySet, query: EvaluatedQuery, agency: AgencyState | null, now: number): Decision {
+/**
+ * Decides one query. `officer` is the sanction on the querying officer (the token's sub at its ORI), or
+ * null. Never throws for a denial; throws only if the query was not resolved against `policy`.
+ */
+export function evaluate(policy: PolicySet, query: EvaluatedQuery, agency: AgencyState | null, now: number, officer: OfficerSanction | null): Decision {
   const pair = query.purpose.decisions.get(query.database.id)
   if (pair === undefined) throw new Error(`database ${query.database.id} is not part of policy revision ${policy.revision}`)
   if (pair.immigration !== null) return pair.immigration
@@ -60,6 +64,19 @@ export function evaluate(policy: PolicySet, query: EvaluatedQuery, agency: Agenc
       rule: 'agency.suspended',
       reason: `CLETS service for ${agency.name} ${what}${until}.`,
       citation: policy.citations['agency.suspended']!,
+    }
+  }
+  // officer.suspended (issue 12, point 4): the CAC's suspension or removal, imposed on one officer. It
+  // comes after the agency's checks (an agency's denial says more) and before the purpose's, so a
+  // suspended officer is told so whatever the query. Its scope and end work as an agency's do.
+  if (officer !== null && sanctionBlocks(officer, query.database.class, now)) {
+    const what = officer.type === 'removal' ? 'has been removed' : officer.scope === 'all' ? 'is suspended' : 'is suspended for non-criminal-history databases'
+    const until = officer.type === 'suspension' && officer.until !== undefined ? ` until ${officer.until}` : ' until DOJ reinstates it'
+    return {
+      outcome: 'deny',
+      rule: 'officer.suspended',
+      reason: `This officer's CLETS access at ${agency.name} ${what}${until}.`,
+      citation: policy.citations['officer.suspended']!,
     }
   }
   if (pair.notPermitted !== null) return pair.notPermitted
