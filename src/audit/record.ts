@@ -11,6 +11,8 @@ const text = z.string()
 
 /** An ORI: the state's two letters, then seven letters or digits (DESIGN.md). */
 export const oriPattern = /^[A-Z]{2}[0-9A-Z]{7}$/
+/** A user id (a token's `sub`, an officer in the admin API): 1 to 128 printable ASCII characters, no space. */
+export const subPattern = /^[\x21-\x7e]{1,128}$/
 /** The longest texts the admin API takes; a registry file is held to the same. */
 export const agencyTextLimits = { name: 200, reason: 1000, agreementVersion: 64 } as const
 
@@ -81,6 +83,37 @@ export const registrySchema = z.array(registeredAgencySchema).superRefine((agenc
     else context.addIssue({ code: 'custom', path: [index, 'ori'], message: `${agency.ori} appears more than once (first as agencies.${earlier})` })
   })
 })
+
+/**
+ * The officers' sanctions of a registry file (issue 12), held to the admin API's rules like its
+ * agencies: ORI and user id formats, officer sanction types and shapes, real dates, versions from 1,
+ * no officer twice. (That each officer's agency is in the file is checked with the whole file.)
+ */
+export const officerRegistrySchema = z
+  .array(
+    z
+      .strictObject({
+        ori: z.string().regex(oriPattern, 'must be an ORI: two capital letters, then seven capital letters or digits'),
+        sub: z.string().regex(subPattern, 'must be a user id: 1 to 128 printable ASCII characters, no space'),
+        sanction: z
+          .strictObject({ type: z.enum(officerSanctionTypes), scope: z.enum(sanctionScopes), reason: z.string().min(1).max(agencyTextLimits.reason), since: isoTime, until: isoTime.optional() })
+          .nullable(),
+        version: z.number().int().positive(),
+      })
+      .superRefine((officer, context) => {
+        const problem = officer.sanction === null ? null : sanctionShapeProblem(officer.sanction)
+        if (problem !== null) context.addIssue({ code: 'custom', path: ['sanction', problem.path], message: problem.issue })
+      }),
+  )
+  .superRefine((officers, context) => {
+    const first = new Map<string, number>()
+    officers.forEach((officer, index) => {
+      const key = `${officer.ori} ${officer.sub}`
+      const earlier = first.get(key)
+      if (earlier === undefined) first.set(key, index)
+      else context.addIssue({ code: 'custom', path: [index, 'sub'], message: `${officer.sub} of ${officer.ori} appears more than once (first as officers.${earlier})` })
+    })
+  })
 
 /** Who asked, from where: taken from the verified token and the connection. */
 const requester = {
@@ -202,6 +235,9 @@ export const eventSchemas = {
     agencies: z.number().int().min(0),
     /** Agencies the registry held before, which the import replaced. */
     replaced: z.number().int().min(0),
+    /** Officers' sanction states in the file, and those the registry held before (issue 12; absent in older records). */
+    officers: z.number().int().min(0).optional(),
+    officersReplaced: z.number().int().min(0).optional(),
   }),
   /** An audited operator change that the store then failed to make durable: it did not take effect. */
   'operator.failed': z.strictObject({

@@ -2,8 +2,7 @@
 // An officer is a user id (the token's sub) at an agency (ORI). Tables by default, --json for scripts;
 // the URL from --url or GATEWAY_URL, the operator token from --token or GATEWAY_TOKEN.
 import { parseArgs } from 'node:util'
-import { oriPattern } from '../audit/record.js'
-import { subPattern } from '../http/auth.js'
+import { oriPattern, subPattern } from '../audit/record.js'
 import type { OfficerState } from '../policy/types.js'
 import { adminApi, callAdminApi } from './admin-api.js'
 import { out, table, UsageError } from './io.js'

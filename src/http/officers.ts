@@ -7,13 +7,12 @@
 // so a token verified and cached before the sanction is refused as soon as the sanction call answers.
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { agencyTextLimits, oriPattern, sanctionShapeProblem } from '../audit/record.js'
+import { agencyTextLimits, oriPattern, sanctionShapeProblem, subPattern } from '../audit/record.js'
 import { GatewayError } from '../errors.js'
 import { officerSanctionTypes, sanctionScopes, type OfficerSanctionType, type OfficerState, type SanctionScope } from '../policy/types.js'
 import { OfficerConflictError } from '../state/redis.js'
 import type { BeforeCommit, OfficerChange } from '../state/types.js'
 import { instantOf } from './admin.js'
-import { subPattern } from './auth.js'
 import { requireRole, sourceOf, type AppDependencies } from './context.js'
 import { errorResponseSchema } from './errors.js'
 

@@ -502,22 +502,28 @@ export class RedisStateStore implements StateStore {
     return this.list()
   }
 
-  /** Replaces the registry with `agencies` (gatewayctl state import), in one transaction. */
-  async importRegistry(agencies: readonly AgencyState[]): Promise<void> {
+  /**
+   * Replaces the registry with `agencies` and the officers' sanctions with `officers` (gatewayctl state
+   * import), in one transaction: a restored Redis holds the officers' sanctions of the backup too.
+   */
+  async importRegistry(agencies: readonly AgencyState[], officers: readonly OfficerState[]): Promise<void> {
     const current = await this.redis.smembers(agenciesKey)
     const transaction = this.redis.multi()
     for (const ori of current) transaction.del(agencyKey(ori))
     transaction.del(agenciesKey)
+    transaction.del(officersKey)
     for (const agency of agencies) {
       transaction.hset(agencyKey(agency.ori), 'version', String(agency.version), 'state', JSON.stringify(agency))
       transaction.sadd(agenciesKey, agency.ori)
       transaction.publish(changedChannel, agency.ori)
     }
+    for (const officer of officers) transaction.hset(officersKey, officerKey(officer.ori, officer.sub), JSON.stringify(officer))
     transaction.set(markerKey, '1')
     const results = await transaction.exec()
     const failed = results?.find(([error]) => error !== null)
     if (results === null || failed !== undefined) throw new StateUnavailableError(`Redis: the import did not apply: ${failed?.[0]?.message ?? 'aborted'}`)
     this.copies.clear()
+    this.officerCopies.clear()
   }
 
   async close(): Promise<void> {
