@@ -2,8 +2,9 @@
 // and the tests decide where it runs.
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
 import { adminRoutes } from './http/admin.js'
+import { officerRoutes } from './http/officers.js'
 import { captureSourceAddresses, type AppDependencies } from './http/context.js'
 import { errorBody, toGatewayError } from './http/errors.js'
 import { operationsRoutes } from './http/operations.js'
@@ -66,6 +67,19 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
     keepAliveTimeout: 65_000,
     clientErrorHandler: (error, socket) => clientError(error as NodeJS.ErrnoException, socket),
     return503OnClosing: true,
+    // A path parameter may be an officer's user id (up to 128 characters, as tokens carry it): longer than
+    // fastify's default of 100, and checked by each route's schema (400), not cut off by the router (414).
+    routerOptions: { maxParamLength: 256 },
+    // What the router refuses before any route (a longer parameter still, a path that is not valid
+    // percent-encoding) is bad input like any other: the catalogue's shape, counted; not fastify's own.
+    frameworkErrors: (error, _request, reply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      const failure = new GatewayError('invalid_request', tooLong ? 'a path segment is longer than 256 characters' : 'the path is not valid percent-encoding', [
+        { path: 'url', message: tooLong ? 'each path segment must be at most 256 characters' : 'must be valid percent-encoding' },
+      ])
+      deps.metrics.rejections.labels(failure.code).inc()
+      void (reply as FastifyReply).code(failure.status).send(errorBody(failure))
+    },
     ajv: {
       // Strict: an unknown field is an error (not silently dropped) and nothing is coerced.
       customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: true },
@@ -129,6 +143,7 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
   policyRoutes(app, deps)
   adminRoutes(app, deps)
   requestRoutes(app, deps)
+  officerRoutes(app, deps)
   operationsRoutes(app, deps)
   return app
 }

@@ -267,7 +267,7 @@ export function createMetrics() {
     }),
     operatorChanges: new Counter({
       name: 'gateway_operator_changes_total',
-      help: 'Operator changes to agencies, by action',
+      help: "Operator changes to agencies and to officers' sanctions, by action",
       labelNames: ['action'] as const,
       registers: [registry],
     }),

@@ -59,12 +59,13 @@ t.test('sanction and reinstate from the command line bind the gateway', async (t
   t.match(usage.stderr, /sanction needs --reason/)
 })
 
-t.test('state export, Redis lost, state import: the registry and its sanctions come back', async (t) => {
+t.test("state export, Redis lost, state import: the registry and its sanctions, officers' too, come back", async (t) => {
   await gatewayctl('agencies', 'sanction', 'CA0370000', '--type', 'suspension', '--reason', 'CCW checks on criminal history')
+  t.equal((await gatewayctl('officers', 'sanction', lapd, 'officer-96', '--type', 'removal', '--reason', 'stalking (invented example)')).code, 0)
   const file = join(tempDir('backup'), 'registry.json')
   const exported = await gatewayctl('state', 'export', '--out', file)
   t.equal(exported.code, 0, exported.stderr)
-  t.match(exported.stdout, /exported 5 agencies/)
+  t.match(exported.stdout, /exported 5 agencies and 1 officer sanction record/)
   const backup = JSON.parse(readFileSync(file, 'utf8'))
   t.equal(backup.format, 'clets-agency-registry/1')
 
@@ -75,10 +76,11 @@ t.test('state export, Redis lost, state import: the registry and its sanctions c
 
   const imported = await gatewayctl('state', 'import', file)
   t.equal(imported.code, 0, imported.stderr)
-  t.match(imported.stdout, /imported 5 agencies/)
+  t.match(imported.stdout, /imported 5 agencies and 1 officer sanction record/)
   t.equal((await query(gw.url, dl, token({ sub: 'cli-4' }))).status, 200, 'LAPD allowed again')
   const sheriff = await query(gw.url, dl, token({ sub: 'cli-5', ori: 'CA0370000' }))
   t.equal(sheriff.body.decision.rule, 'agency.suspended', 'and the sheriff still suspended')
+  t.equal((await query(gw.url, dl, token({ sub: 'officer-96' }))).body.decision.rule, 'officer.suspended', 'and the removed officer still removed')
 
   const broken = join(tempDir('backup'), 'broken.json')
   const { writeFileSync } = await import('node:fs')

@@ -71,7 +71,9 @@ const sheriff = {
   monitored: false,
   version: 7,
 }
-const backup = (agencies: unknown[]) => ({ format: 'clets-agency-registry/1', exportedAt: '2026-06-01T12:00:00.000Z', agencies })
+const backup = (agencies: unknown[], officers?: unknown[]) => ({ format: 'clets-agency-registry/1', exportedAt: '2026-06-01T12:00:00.000Z', agencies, ...(officers === undefined ? {} : { officers }) })
+/** An officer's sanction (issue 12), as `state export` writes it. */
+const officer96 = { ori: 'CA0194200', sub: 'officer-96', sanction: { type: 'suspension', scope: 'all', reason: 'queried a neighbour (invented example)', since: '2026-05-30T08:00:00.000Z' }, version: 1 }
 
 function writeBackup(content: unknown): string {
   const file = join(tempDir('backup'), 'registry.json')
@@ -96,6 +98,11 @@ t.test('import validates the file by the admin API rules: each bad file is refus
     ['a removal limited to non-criminal history', backup([{ ...sheriff, sanction: { ...sheriff.sanction, scope: 'non_criminal_history' } }]), /agencies\.0\.sanction\.scope: must be "all" for a removal/],
     ['a censure with an end date', backup([{ ...sheriff, sanction: { ...sheriff.sanction, type: 'censure', until: '2027-01-01T00:00:00.000Z' } }]), /agencies\.0\.sanction\.until: only a suspension takes until/],
     ['a removal with an end date', backup([{ ...sheriff, sanction: { ...sheriff.sanction, until: '2027-01-01T00:00:00.000Z' } }]), /agencies\.0\.sanction\.until: only a suspension takes until/],
+    ["an officer's sanction under an ORI the file lacks (it would bind nobody)", backup([lapd], [{ ...officer96, ori: 'CA0194201' }]), /officers\.0\.ori: no agency CA0194201 in the file/],
+    ['an officer censured (an officer sanction changes access)', backup([lapd], [{ ...officer96, sanction: { ...officer96.sanction, type: 'censure' } }]), /officers\.0\.sanction\.type: /],
+    ["an officer's removal with an end date", backup([lapd], [{ ...officer96, sanction: { ...officer96.sanction, type: 'removal', until: '2027-01-01T00:00:00.000Z' } }]), /officers\.0\.sanction\.until: only a suspension takes until/],
+    ['a user id with a space', backup([lapd], [{ ...officer96, sub: 'officer 96' }]), /officers\.0\.sub: must be a user id/],
+    ['the same officer twice', backup([lapd], [officer96, { ...officer96, version: 2 }]), /officers\.1\.sub: officer-96 of CA0194200 appears more than once \(first as officers\.0\)/],
   ]
   for (const [what, content, problem] of bad) {
     const file = writeBackup(content)
@@ -122,10 +129,10 @@ t.test('a valid import: the audit record is written and verifies, then the regis
   // A registry that the import replaces: one agency the file does not hold.
   const first = await gatewayctl('state', 'import', writeBackup(backup([{ ...lapd, ori: 'CA0010100', name: 'Oakland PD' }])), '--redis', url)
   t.equal(first.code, 0, first.stderr)
-  const file = writeBackup(backup([lapd, sheriff]))
+  const file = writeBackup(backup([lapd, sheriff], [officer96]))
   const imported = await gatewayctl('state', 'import', file, '--redis', url, '--operator', 'doj-operator-7', '--reason', 'Redis lost its data; restoring the 06-01 export')
   t.equal(imported.code, 0, imported.stderr)
-  t.match(imported.stdout, /imported 2 agencies/)
+  t.match(imported.stdout, /imported 2 agencies and 1 officer sanction record/)
 
   const record = ledgerRecords(auditDir).filter((entry) => entry.type === 'operator.import').at(-1)
   t.match(record, {
@@ -137,6 +144,8 @@ t.test('a valid import: the audit record is written and verifies, then the regis
     sha256: createHash('sha256').update(readFileSync(file)).digest('hex'),
     agencies: 2,
     replaced: 1,
+    officers: 1,
+    officersReplaced: 0,
   })
   const verified = await gatewayctl('audit', 'verify', auditDir)
   t.equal(verified.code, 0, verified.stderr)
@@ -144,6 +153,7 @@ t.test('a valid import: the audit record is written and verifies, then the regis
 
   t.same((await raw.smembers('clets:agencies')).sort(), ['CA0194200', 'CA0370000'], 'the registry is the file, Oakland is gone')
   t.same(JSON.parse((await raw.hget('clets:agency:CA0370000', 'state'))!), sheriff, 'the removal came back as it was')
+  t.same(await raw.hgetall('clets:officers'), { 'user:CA0194200:officer-96': JSON.stringify(officer96) }, "and the officer's suspension")
   t.equal(await raw.exists('clets:initialized'), 1)
 })
 

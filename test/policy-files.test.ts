@@ -38,6 +38,10 @@ const badFixtures: [string, (dir: string) => void, RegExp][] = [
   ['a missing citation', rewrite('gateway.yaml', (text) => text.replace(/^ {2}agency\.unknown:.*\n/m, '')), /^gateway\.yaml: citations\.agency\.unknown: /],
   ['a negative rate limit', rewrite('limits.yaml', (text) => text.replace('limit: 120', 'limit: -1')), /^limits\.yaml: perUser\.limit: /],
   ['a test case naming an unknown database', rewrite('tests/seed.yaml', (text) => text.replace('database: criminal_history, purpose: immigration_enforcement, caseNumber: "A-2019-77"', 'database: wanted_persons, purpose: immigration_enforcement, caseNumber: "A-2019-77"')), /^tests\/seed\.yaml: cases\.0\.query\.database: unknown database wanted_persons$/],
+  ["an officer's censure in a test case (officers take a suspension or a removal)", rewrite('tests/officers.yaml', (text) => text.replace('officerSanction: { type: removal }', 'officerSanction: { type: censure }')), /^tests\/officers\.yaml: cases\.5\.officerSanction\.type: /],
+  ["an officer's removal of a narrower scope in a test case", rewrite('tests/officers.yaml', (text) => text.replace('officerSanction: { type: removal }', 'officerSanction: { type: removal, scope: non_criminal_history }')), /^tests\/officers\.yaml: cases\.5\.officerSanction\.scope: must be "all" for a removal$/],
+  ["an officer's removal with an end in a test case", rewrite('tests/officers.yaml', (text) => text.replace('officerSanction: { type: removal }', 'officerSanction: { type: removal, until: "2026-03-01T12:00:00Z" }')), /^tests\/officers\.yaml: cases\.5\.officerSanction\.until: only a suspension takes until$/],
+  ["an unknown key in an officer's sanction", rewrite('tests/officers.yaml', (text) => text.replace('officerSanction: { type: removal }', 'officerSanction: { type: removal, sub: officer-96 }')), /^tests\/officers\.yaml: cases\.5\.officerSanction\.sub: unknown key$/],
   ['a test case with an unknown rule', rewrite('tests/seed.yaml', (text) => text.replace('rule: agency.no_agreement }', 'rule: agency.banned }')), /^tests\/seed\.yaml: cases\.0\.expect\.rule: /],
 ]
 

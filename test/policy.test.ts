@@ -34,7 +34,7 @@ t.test('every policy test case beside the policies gives its expected outcome an
 
 t.test("the policy test cases cover every deny rule of the contract's table", async (t) => {
   const covered = new Set(policy.tests.map((testCase) => testCase.expect.rule))
-  for (const rule of ['agency.unknown', 'agency.no_agreement', 'agency.suspended', 'ppp.immigration_non_criminal', 'ppp.purpose_not_permitted', 'ppp.case_number_required', 'ppp.permitted']) {
+  for (const rule of ['agency.unknown', 'agency.no_agreement', 'agency.suspended', 'ppp.immigration_non_criminal', 'ppp.purpose_not_permitted', 'ppp.case_number_required', 'officer.suspended', 'ppp.permitted']) {
     t.ok(covered.has(rule as never), rule)
   }
 })
@@ -43,7 +43,7 @@ t.test('immigration enforcement on any non-criminal-history database is denied, 
   for (const database of policy.databases.values()) {
     if (database.class !== 'non_criminal_history') continue
     for (const agency of [signed, null, { ...signed, agreement: null }, { ...signed, sanction: { type: 'removal' as const, scope: 'all' as const, reason: 'x', since: '2026-01-01T00:00:00Z' } }]) {
-      const decision = evaluate(policy, facts(database.id, 'immigration_enforcement', '24-1'), agency, at)
+      const decision = evaluate(policy, facts(database.id, 'immigration_enforcement', '24-1'), agency, at, null)
       t.equal(decision.rule, 'ppp.immigration_non_criminal', `${database.id} / ${agency === null ? 'unknown agency' : agency.agreement === null ? 'no agreement' : agency.sanction?.type ?? 'signed'}`)
       t.equal(decision.outcome, 'deny')
       t.match(decision.citation, /7284\.6/)
@@ -52,13 +52,13 @@ t.test('immigration enforcement on any non-criminal-history database is denied, 
 })
 
 t.test('a decision carries a reason an operator can read and the law it applies', async (t) => {
-  const denied = evaluate(policy, facts('criminal_history', 'ccw_licensing'), signed, at)
+  const denied = evaluate(policy, facts('criminal_history', 'ccw_licensing'), signed, at, null)
   t.equal(denied.rule, 'ppp.purpose_not_permitted')
   t.match(denied.reason, /Concealed-carry \(CCW\) licensing/)
   t.match(denied.citation, /11105/)
-  const allowed = evaluate(policy, facts('criminal_history', 'immigration_enforcement', 'A-1'), signed, at)
+  const allowed = evaluate(policy, facts('criminal_history', 'immigration_enforcement', 'A-1'), signed, at, null)
   t.same({ outcome: allowed.outcome, rule: allowed.rule }, { outcome: 'allow', rule: 'ppp.permitted' })
-  const suspended = evaluate(policy, facts('dmv.driver_license', 'traffic_enforcement'), { ...signed, sanction: { type: 'suspension', scope: 'all', reason: 'r', since: '2026-01-01T00:00:00Z', until: '2026-07-01T00:00:00.000Z' } }, at)
+  const suspended = evaluate(policy, facts('dmv.driver_license', 'traffic_enforcement'), { ...signed, sanction: { type: 'suspension', scope: 'all', reason: 'r', since: '2026-01-01T00:00:00Z', until: '2026-07-01T00:00:00.000Z' } }, at, null)
   t.equal(suspended.rule, 'agency.suspended')
   t.match(suspended.reason, /until 2026-07-01T00:00:00.000Z/)
 })

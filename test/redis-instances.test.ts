@@ -99,6 +99,23 @@ t.test('(b) under concurrent load on B, no query sent after the sanction call an
   t.equal((await reinstate(a)).status, 200)
 })
 
+t.test("(a') an officer sanctioned through A is refused on B's next query, on a token B verified and cached before", async (t) => {
+  const bearer = token({ sub: 'officer-sanctioned' })
+  t.equal((await query(b.url, dl, bearer)).status, 200, 'B has verified and cached the token')
+  const path = `/v1/officers/${lapd}/officer-sanctioned/sanction`
+  const sanctioned = await call(a.url, 'PUT', path, { token: operatorToken(), body: { type: 'suspension', scope: 'non_criminal_history', reason: 'suspected misuse' } })
+  t.equal(sanctioned.status, 200)
+  const next = await query(b.url, dl, bearer)
+  t.equal(next.status, 403, 'the next query, on B, with the cached token')
+  t.equal(next.body.decision.rule, 'officer.suspended')
+  t.equal((await query(b.url, dl, officer())).status, 200, "the agency's other officers are served")
+  t.match((await call(b.url, 'GET', '/v1/officers?ori=' + lapd, { token: operatorToken() })).body, [{ sub: 'officer-sanctioned', sanction: { type: 'suspension' } }], 'B lists it')
+  t.equal((await call(b.url, 'DELETE', path, { token: operatorToken(), body: { reason: 'cleared' } })).status, 200, 'B reinstates')
+  t.equal((await query(a.url, dl, bearer)).status, 200, 'A serves the officer at once')
+  const changes = [...ledgerRecords(a.auditDir), ...ledgerRecords(b.auditDir)].filter((record) => record.type === 'officer.change')
+  t.same(changes.map((record) => [record.instance, record.action]), [['gw-a', 'officer.sanction.impose'], ['gw-b', 'officer.sanction.lift']], 'each change on the chain of the instance that made it')
+})
+
 t.test('rate limits count across instances: the officer limit of 4 holds over A and B together', async (t) => {
   const bearer = token({ sub: 'officer-rate' })
   const statuses = []

@@ -7,7 +7,7 @@ import t from 'tap'
 import type { AgencyState } from '../src/policy/types.js'
 import { MemoryStateStore } from '../src/state/memory.js'
 import { RedisStateStore } from '../src/state/redis.js'
-import type { AgencyChange, StateStore } from '../src/state/types.js'
+import { officerKey, type AgencyChange, type OfficerChange, type StateStore } from '../src/state/types.js'
 import { requestRetentionMs, type WrittenRequest } from '../src/state/types.js'
 import { tempDir, TestClock } from './helpers.js'
 import { startRedis } from './redis.js'
@@ -125,6 +125,72 @@ for (const [name, make] of stores) {
       clock.advance(60_000)
       const mixed = await Promise.all([store.admit('CA0194200', 'user:CA0194200:x', limits, clock.value), store.admit('CA0194200', 'user:CA0194200:x', strict, clock.value), store.admit('CA0194200', 'user:CA0194200:y', limits, clock.value)])
       t.same(mixed.map((admission) => [admission.rate.limited, admission.rate.userRemaining]), [[null, 2], ['rate.user', 0], [null, 2]])
+    })
+
+    t.test("officer sanctions (issue 12): audited first, seen by the officer's next admit, lifted; only for a registered agency", async (t) => {
+      const clock = new TestClock()
+      const store = await make(clock)
+      t.teardown(() => store.close())
+      const officerAudits: OfficerChange[] = []
+      const auditOfficer = async (change: OfficerChange) => {
+        officerAudits.push(change)
+      }
+      const suspension = { type: 'suspension' as const, scope: 'non_criminal_history' as const, reason: 'suspected misuse', since: '2026-06-01T12:00:00.000Z' }
+      await store.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
+      await store.register('CA0010100', { name: 'Oakland PD', kind: 'local', monitored: false }, clock.value, audit)
+      t.equal((await store.admit('CA0194200', officerKey('CA0194200', 'a'), limits, clock.value)).officer, null, 'an officer never sanctioned')
+      t.equal(await store.getOfficer('CA0194200', 'a'), null)
+
+      await t.rejects(store.sanctionOfficer('CA9999999', 'a', suspension, clock.value, auditOfficer), { name: 'AgencyNotFoundError' }, 'an unregistered ORI (a typo) is refused')
+      await t.rejects(store.sanctionOfficer('CA0194200', 'a', suspension, clock.value, async () => {
+        throw new Error('ledger full')
+      }), /ledger full/)
+      t.same(officerAudits, [], 'neither refused change reached the audit')
+      t.equal((await store.admit('CA0194200', officerKey('CA0194200', 'a'), limits, clock.value)).officer, null, 'a change whose audit failed is not made')
+
+      const imposed = await store.sanctionOfficer('CA0194200', 'a', suspension, clock.value, auditOfficer)
+      t.same(imposed, { action: 'officer.sanction.impose', ori: 'CA0194200', sub: 'a', before: null, after: { ori: 'CA0194200', sub: 'a', sanction: suspension, version: 1 } })
+      t.same(officerAudits, [imposed], 'audited with its before and after')
+      t.same((await store.admit('CA0194200', officerKey('CA0194200', 'a'), limits, clock.value)).officer, suspension, "the officer's next admit carries it")
+      t.equal((await store.admit('CA0194200', officerKey('CA0194200', 'b'), limits, clock.value)).officer, null, 'another officer of the agency is not sanctioned')
+      t.equal((await store.admit('CA0010100', officerKey('CA0010100', 'a'), limits, clock.value)).officer, null, 'nor the same user id at another agency')
+      const burst = await Promise.all(['a', 'b', 'a'].map((sub) => store.admit('CA0194200', officerKey('CA0194200', sub), limits, clock.value)))
+      t.same(burst.map((admission) => admission.officer?.type ?? null), ['suspension', null, 'suspension'], 'admits of one moment each get their own officer')
+
+      const removal = { type: 'removal' as const, scope: 'all' as const, reason: 'stalking (invented example)', since: '2026-06-01T12:00:00.000Z' }
+      const replaced = await store.sanctionOfficer('CA0194200', 'a', removal, clock.value, auditOfficer)
+      t.match(replaced, { before: { sanction: suspension, version: 1 }, after: { sanction: removal, version: 2 } }, 'a new sanction replaces the old')
+      await store.sanctionOfficer('CA0010100', 'z', suspension, clock.value, auditOfficer)
+      await store.sanctionOfficer('CA0194200', 'b/1:x', suspension, clock.value, auditOfficer)
+      t.same((await store.listOfficers(undefined)).map((officer) => [officer.ori, officer.sub]), [['CA0010100', 'z'], ['CA0194200', 'a'], ['CA0194200', 'b/1:x']], 'listed by ORI, then user id')
+      t.same((await store.listOfficers('CA0194200')).map((officer) => officer.sub), ['a', 'b/1:x'])
+      t.same(await store.listOfficers('CA0370000'), [])
+
+      const lifted = await store.reinstateOfficer('CA0194200', 'a', clock.value, auditOfficer)
+      t.match(lifted, { action: 'officer.sanction.lift', before: { sanction: removal }, after: { sanction: null, version: 3 } })
+      t.equal((await store.admit('CA0194200', officerKey('CA0194200', 'a'), limits, clock.value)).officer, null, 'reinstated: the next admit carries none')
+      t.match(await store.getOfficer('CA0194200', 'a'), { sanction: null, version: 3 }, 'the history keeps counting')
+      const never = await store.reinstateOfficer('CA0194200', 'c', clock.value, auditOfficer)
+      t.match(never, { before: null, after: { sanction: null, version: 1 } }, 'reinstating an officer never sanctioned is an audited change all the same')
+      t.equal(officerAudits.length, 6)
+    })
+
+    t.test("concurrent changes to one officer's sanction: each applies on the other's state, or is a conflict", async (t) => {
+      const clock = new TestClock()
+      const store = await make(clock)
+      t.teardown(() => store.close())
+      await store.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
+      const sanction = (reason: string) => ({ type: 'suspension' as const, scope: 'all' as const, reason, since: '2026-06-01T12:00:00.000Z' })
+      const results = await Promise.allSettled([
+        store.sanctionOfficer('CA0194200', 'a', sanction('first'), clock.value, async () => undefined),
+        store.sanctionOfficer('CA0194200', 'a', sanction('second'), clock.value, async () => undefined),
+      ])
+      const applied = results.filter((result) => result.status === 'fulfilled').length
+      t.ok(applied >= 1)
+      t.equal((await store.getOfficer('CA0194200', 'a'))?.version, applied, 'the version counts exactly the changes that applied')
+      for (const result of results) {
+        if (result.status === 'rejected') t.match(result.reason, { name: 'OfficerConflictError' }, 'a lost race is a conflict, never a silent overwrite')
+      }
     })
 
     t.test('concurrent changes to one agency all apply, each on the state the other left', async (t) => {
@@ -279,4 +345,23 @@ t.test('redis store: a finished request expires after its retention, a pending o
   await raw.del('clets:request:req-r')
   t.same((await store.listRequests('CA0194200')).map((request) => request.id), ['req-p'])
   t.same(await raw.zrange('clets:requests:CA0194200', 0, -1), ['req-p'], 'the expired id left the index')
+})
+
+t.test('redis store: an officer sanctioned through one instance binds the next admit on another, which had read the officer before', async (t) => {
+  const url = `${redis.url}/14`
+  const raw = new Redis(url)
+  t.teardown(() => raw.quit())
+  await raw.flushdb()
+  const clock = new TestClock()
+  const a = await RedisStateStore.open({ url, timeoutMs: 500, clock: clock.now })
+  const b = await RedisStateStore.open({ url, timeoutMs: 500, clock: clock.now })
+  t.teardown(() => Promise.all([a.close(), b.close()]))
+  await a.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
+  const removal = { type: 'removal' as const, scope: 'all' as const, reason: 'r', since: '2026-06-01T12:00:00.000Z' }
+  t.equal((await b.admit('CA0194200', officerKey('CA0194200', 'a'), limits, clock.value)).officer, null)
+  await a.sanctionOfficer('CA0194200', 'a', removal, clock.value, async () => undefined)
+  t.same((await b.admit('CA0194200', officerKey('CA0194200', 'a'), limits, clock.value)).officer, removal, 'B, with no message needed')
+  await b.reinstateOfficer('CA0194200', 'a', clock.value, async () => undefined)
+  t.equal((await a.admit('CA0194200', officerKey('CA0194200', 'a'), limits, clock.value)).officer, null, 'and back')
+  t.same(Object.keys(await raw.hgetall('clets:officers')), ['user:CA0194200:a'], 'one hash, a field per officer')
 })

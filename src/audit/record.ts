@@ -2,8 +2,8 @@
 // documents them; `gatewayctl audit verify` checks every line against them). The ledger is the one place
 // subject identifiers are kept; never a token, never the records a database returned.
 import { z } from 'zod'
-import { agencyKinds, databaseClasses, ruleIds, sanctionScopes, sanctionTypes } from '../policy/types.js'
-import { operatorActions } from '../state/types.js'
+import { agencyKinds, databaseClasses, officerSanctionTypes, ruleIds, sanctionScopes, sanctionTypes } from '../policy/types.js'
+import { officerActions, operatorActions } from '../state/types.js'
 
 export const auditRecordVersion = 1
 
@@ -11,6 +11,8 @@ const text = z.string()
 
 /** An ORI: the state's two letters, then seven letters or digits (DESIGN.md). */
 export const oriPattern = /^[A-Z]{2}[0-9A-Z]{7}$/
+/** A user id (a token's `sub`, an officer in the admin API): 1 to 128 printable ASCII characters, no space. */
+export const subPattern = /^[\x21-\x7e]{1,128}$/
 /** The longest texts the admin API takes; a registry file is held to the same. */
 export const agencyTextLimits = { name: 200, reason: 1000, agreementVersion: 64 } as const
 
@@ -56,6 +58,16 @@ export const agencyStateSchema = z.strictObject({
   version: z.number().int(),
 })
 
+/** An officer's sanction state as the stores keep it (issue 12, point 4). */
+export const officerStateSchema = z.strictObject({
+  ori: text,
+  sub: text,
+  sanction: z
+    .strictObject({ type: z.enum(officerSanctionTypes), scope: z.enum(sanctionScopes), reason: text, since: text, until: text.optional() })
+    .nullable(),
+  version: z.number().int(),
+})
+
 const isoTime = z.iso.datetime({ offset: true })
 /**
  * An agency's state held to the admin API's rules, for state that enters Redis without passing the
@@ -96,6 +108,37 @@ export const registrySchema = z.array(registeredAgencySchema).superRefine((agenc
     else context.addIssue({ code: 'custom', path: [index, 'ori'], message: `${agency.ori} appears more than once (first as agencies.${earlier})` })
   })
 })
+
+/**
+ * The officers' sanctions of a registry file (issue 12), held to the admin API's rules like its
+ * agencies: ORI and user id formats, officer sanction types and shapes, real dates, versions from 1,
+ * no officer twice. (That each officer's agency is in the file is checked with the whole file.)
+ */
+export const officerRegistrySchema = z
+  .array(
+    z
+      .strictObject({
+        ori: z.string().regex(oriPattern, 'must be an ORI: two capital letters, then seven capital letters or digits'),
+        sub: z.string().regex(subPattern, 'must be a user id: 1 to 128 printable ASCII characters, no space'),
+        sanction: z
+          .strictObject({ type: z.enum(officerSanctionTypes), scope: z.enum(sanctionScopes), reason: z.string().min(1).max(agencyTextLimits.reason), since: isoTime, until: isoTime.optional() })
+          .nullable(),
+        version: z.number().int().positive(),
+      })
+      .superRefine((officer, context) => {
+        const problem = officer.sanction === null ? null : sanctionShapeProblem(officer.sanction)
+        if (problem !== null) context.addIssue({ code: 'custom', path: ['sanction', problem.path], message: problem.issue })
+      }),
+  )
+  .superRefine((officers, context) => {
+    const first = new Map<string, number>()
+    officers.forEach((officer, index) => {
+      const key = `${officer.ori} ${officer.sub}`
+      const earlier = first.get(key)
+      if (earlier === undefined) first.set(key, index)
+      else context.addIssue({ code: 'custom', path: [index, 'sub'], message: `${officer.sub} of ${officer.ori} appears more than once (first as officers.${earlier})` })
+    })
+  })
 
 /** Who asked, from where: taken from the verified token and the connection. */
 const requester = {
@@ -168,6 +211,24 @@ export const eventSchemas = {
     after: agencyStateSchema,
   }),
   /**
+   * A DOJ operator's change to one officer's sanction (issue 12, point 4): `ori` and `sub` name the
+   * officer (so `audit search --sub` finds it beside the officer's queries), with the reason given and
+   * the state before (null for an officer never sanctioned) and after.
+   */
+  'officer.change': z.strictObject({
+    type: z.literal('officer.change'),
+    id: text,
+    operator: text,
+    operatorOri: text,
+    source: text,
+    action: z.enum(officerActions),
+    ori: text,
+    sub: text,
+    reason: text,
+    before: officerStateSchema.nullable(),
+    after: officerStateSchema,
+  }),
+  /**
    * An agency registry created in a store that never held one (gatewayctl state init, or a demo
    * gateway seeding the samples), before it is created; with samples, an operator.change follows for
    * each change that registers them.
@@ -199,6 +260,9 @@ export const eventSchemas = {
     agencies: z.number().int().min(0),
     /** Agencies the registry held before, which the import replaced. */
     replaced: z.number().int().min(0),
+    /** Officers' sanction states in the file, and those the registry held before (issue 12; absent in older records). */
+    officers: z.number().int().min(0).optional(),
+    officersReplaced: z.number().int().min(0).optional(),
   }),
   /** An audited operator change that the store then failed to make durable: it did not take effect. */
   'operator.failed': z.strictObject({
@@ -293,6 +357,7 @@ export type QueryDecisionEvent = z.infer<(typeof eventSchemas)['query.decision']
 export type QueryOutcomeEvent = z.infer<(typeof eventSchemas)['query.outcome']>
 export type QueryRefusedEvent = z.infer<(typeof eventSchemas)['query.rejected']> | z.infer<(typeof eventSchemas)['query.refused']>
 export type OperatorChangeEvent = z.infer<(typeof eventSchemas)['operator.change']>
+export type OfficerChangeEvent = z.infer<(typeof eventSchemas)['officer.change']>
 export type OperatorFailedEvent = z.infer<(typeof eventSchemas)['operator.failed']>
 export type OperatorInitEvent = z.infer<(typeof eventSchemas)['operator.init']>
 export type OperatorImportEvent = z.infer<(typeof eventSchemas)['operator.import']>

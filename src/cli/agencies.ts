@@ -1,10 +1,9 @@
 // gatewayctl agencies …: the admin API from a terminal, for DOJ operators. Tables by default, --json for
 // scripts. The URL comes from --url or GATEWAY_URL, the operator token from --token or GATEWAY_TOKEN.
 import { parseArgs } from 'node:util'
-import { request } from 'undici'
 import type { AgencyState } from '../policy/types.js'
-import { printable } from '../printable.js'
-import { err, out, table, UsageError } from './io.js'
+import { adminApi, callAdminApi } from './admin-api.js'
+import { out, table, UsageError } from './io.js'
 
 export const agenciesUsage = `  gatewayctl agencies list [--json]
   gatewayctl agencies show ORI [--json]
@@ -61,9 +60,7 @@ export async function agencies(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, options, allowPositionals: true })
   const [action, ori, ...rest] = positionals
   if (action === undefined || rest.length > 0) throw new UsageError(agenciesUsage)
-  const url = (values.url ?? process.env.GATEWAY_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '')
-  const token = values.token ?? process.env.GATEWAY_TOKEN
-  if (token === undefined) throw new UsageError('an operator token is needed: --token or GATEWAY_TOKEN (gatewayctl token --role doj_operator …)')
+  const api = adminApi(values)
   const needOri = () => {
     if (ori === undefined || !/^[A-Z]{2}[0-9A-Z]{7}$/.test(ori)) throw new UsageError(`${action} needs an ORI such as CA0194200`)
     return ori
@@ -116,27 +113,8 @@ export async function agencies(args: string[]): Promise<number> {
       throw new UsageError(`unknown agencies command ${action}\n${agenciesUsage}`)
   }
 
-  let response
-  try {
-    response = await request(url + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      headersTimeout: 10_000,
-      bodyTimeout: 10_000,
-    })
-  } catch (error) {
-    err(`gatewayctl: cannot reach ${url}: ${(error as Error).message}`)
-    return 1
-  }
-  const answer = (await response.body.json().catch(() => null)) as { error?: { code: string; message: string; issues?: { path: string; message: string }[] } } | AgencyState | AgencyState[] | null
-  if (response.statusCode >= 400 || answer === null) {
-    const error = (answer as { error?: { code: string; message: string; issues?: { path: string; message: string }[] } } | null)?.error
-    // The message and issues may quote what was sent (a field name, a value): shown as text.
-    err(printable(`error ${response.statusCode}: ${error?.code ?? 'unknown'}: ${error?.message ?? 'no answer'}`))
-    for (const issue of error?.issues ?? []) err(printable(`  ${issue.path}: ${issue.message}`))
-    return 1
-  }
+  const answer = (await callAdminApi(api, method, path, body)) as AgencyState | AgencyState[] | null
+  if (answer === null) return 1
   if (values.json) out(JSON.stringify(answer, null, 2))
   else print(Array.isArray(answer) ? answer : [answer as AgencyState])
   return 0

@@ -6,6 +6,7 @@
 //   gatewayctl audit search …          find records for a misuse investigation
 //   gatewayctl report misuse --year Y  the annual misuse report, from the ledger
 //   gatewayctl agencies …              the admin API for DOJ operators
+//   gatewayctl officers …              officer sanctions, through the admin API
 //   gatewayctl state init|export|import  create, back up and restore a Redis store's agency registry
 //   gatewayctl requests …              written requests: list, show, approve, refuse (DOJ operators)
 import { parseArgs } from 'node:util'
@@ -17,6 +18,7 @@ import { runPolicyTests } from '../policy/run-tests.js'
 import { oriPattern } from '../audit/record.js'
 import { verifyLedger } from '../audit/verify.js'
 import { agencies, agenciesUsage } from './agencies.js'
+import { officers, officersUsage } from './officers.js'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { devKeyFiles, readPublicKey } from '../audit/checkpoint.js'
@@ -35,6 +37,7 @@ const usage = `usage:
                           [--rule R] [--outcome allow|deny] [--type T] [--since TIME] [--until TIME] [--json]
   gatewayctl report misuse --year YYYY [--dir DIR] [--format md|csv|json]
 ${agenciesUsage}
+${officersUsage}
 ${stateUsage}
 ${requestsUsage}
 `
@@ -168,6 +171,8 @@ async function run(argv: string[]): Promise<number> {
       return report(args)
     case 'agencies':
       return agencies(args)
+    case 'officers':
+      return officers(args)
     case 'state':
       return state(args)
     case 'requests':

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util'
 import { z } from 'zod'
 import { loadSigningKey } from '../audit/checkpoint.js'
 import { AuditLedger } from '../audit/ledger.js'
-import { agencyTextLimits, registrySchema } from '../audit/record.js'
+import { agencyTextLimits, officerRegistrySchema, registrySchema } from '../audit/record.js'
 import type { Config } from '../config.js'
 import { loadPolicyDir } from '../policy-files.js'
 import { PolicyError } from '../policy/compile.js'
@@ -25,11 +25,24 @@ export const stateUsage = `  gatewayctl state init [--samples] [--redis URL] [--
   gatewayctl state export [--redis URL] [--out FILE]   (REDIS_URL by default; stdout by default)
   gatewayctl state import FILE [--redis URL] [--operator NAME] [--reason TEXT]`
 
-const backupSchema = z.strictObject({
-  format: z.literal('clets-agency-registry/1'),
-  exportedAt: z.iso.datetime({ offset: true }),
-  agencies: registrySchema,
-})
+const backupSchema = z
+  .strictObject({
+    format: z.literal('clets-agency-registry/1'),
+    exportedAt: z.iso.datetime({ offset: true }),
+    agencies: registrySchema,
+    // The officers' sanctions (issue 12). A file exported before them holds none: it restores none.
+    officers: officerRegistrySchema.default([]),
+  })
+  .superRefine((backup, context) => {
+    // An officer's sanction under an ORI the registry lacks would bind nobody: the file is inconsistent.
+    const oris = new Set(backup.agencies.map((agency) => agency.ori))
+    backup.officers.forEach((officer, index) => {
+      if (!oris.has(officer.ori)) context.addIssue({ code: 'custom', path: ['officers', index, 'ori'], message: `no agency ${officer.ori} in the file` })
+    })
+  })
+
+/** "1 officer sanction record", "3 officer sanction records" (reinstated officers keep theirs). */
+const officerRecords = (count: number) => `${count} officer sanction record${count === 1 ? '' : 's'}`
 
 const restoreHint = 'a Redis that lost its data is restored with `gatewayctl state import FILE` from the latest export'
 
@@ -167,16 +180,18 @@ async function importRegistry(url: string, file: string, by: RegistryCreator): P
   const target = redisTarget(url)
   const store = await RedisStateStore.open({ url, timeoutMs: 5000 })
   let replaced: number
+  let officersReplaced: number
   try {
     replaced = (await store.list()).length
+    officersReplaced = (await store.listOfficers(undefined)).length
     const nothing = 'nothing was imported'
     const ledger = await openLedger(config, nothing)
     try {
       const id = randomUUID()
       const sha256 = createHash('sha256').update(bytes).digest('hex')
-      await audit(ledger, { type: 'operator.import', id, operator: by.operator, source: by.source, reason: by.reason, target, file, sha256, agencies: backup.agencies.length, replaced }, nothing)
+      await audit(ledger, { type: 'operator.import', id, operator: by.operator, source: by.source, reason: by.reason, target, file, sha256, agencies: backup.agencies.length, replaced, officers: backup.officers.length, officersReplaced }, nothing)
       try {
-        await store.importRegistry(backup.agencies)
+        await store.importRegistry(backup.agencies, backup.officers)
       } catch (error) {
         // The record said the registry was replaced; say that it was not.
         await ledger.append({ type: 'operator.failed', id, code: 'state_unavailable' }, Date.now()).catch(() => undefined)
@@ -188,19 +203,22 @@ async function importRegistry(url: string, file: string, by: RegistryCreator): P
   } finally {
     await store.close()
   }
-  out(`imported ${backup.agencies.length} agencies (exported ${backup.exportedAt}) into ${target}, replacing ${replaced}; audited in ${config.auditDir}`)
+  out(`imported ${backup.agencies.length} agencies and ${officerRecords(backup.officers.length)} (exported ${backup.exportedAt}) into ${target}, replacing ${replaced} and ${officersReplaced}; audited in ${config.auditDir}`)
   return 0
 }
 
 async function exportRegistry(url: string, outFile: string | undefined): Promise<number> {
   const store = await RedisStateStore.open({ url, timeoutMs: 5000 })
   try {
+    // Officers first: an agency is never removed from the registry, so every officer read here has its
+    // agency in the list read next (the other order could catch an officer of an agency registered between).
+    const officers = await store.listOfficers(undefined)
     const agencies = await store.exportRegistry()
-    const text = `${JSON.stringify({ format: 'clets-agency-registry/1', exportedAt: new Date().toISOString(), agencies }, null, 2)}\n`
+    const text = `${JSON.stringify({ format: 'clets-agency-registry/1', exportedAt: new Date().toISOString(), agencies, officers }, null, 2)}\n`
     if (outFile === undefined) process.stdout.write(text)
     else {
       writeFileSync(outFile, text, { mode: 0o600 })
-      out(`exported ${agencies.length} agencies to ${outFile}`)
+      out(`exported ${agencies.length} agencies and ${officerRecords(officers.length)} to ${outFile}`)
     }
     return 0
   } finally {

@@ -62,7 +62,7 @@ interface OriParams {
  * leap second, 23:59:60, which Date.parse cannot read (NaN), so every time an operator sends goes
  * through here: a time the gateway cannot read is bad input, refused before anything changes.
  */
-function instantOf(value: string, path: string): number {
+export function instantOf(value: string, path: string): number {
   const instant = Date.parse(value)
   if (Number.isNaN(instant)) {
     throw new GatewayError('invalid_request', `${path}: ${JSON.stringify(value)} is not a time the gateway can read`, [

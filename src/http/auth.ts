@@ -5,6 +5,7 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createSigner, createVerifier } from 'fast-jwt'
+import { subPattern } from '../audit/record.js'
 import { GatewayError } from '../errors.js'
 
 export const roles = ['terminal', 'doj_operator'] as const
@@ -26,7 +27,6 @@ export interface AuthOptions {
 }
 
 const oriPattern = /^[A-Z]{2}[0-9A-Z]{7}$/
-const subPattern = /^[\x21-\x7e]{1,128}$/
 const terminalPattern = /^[A-Z0-9]{1,16}$/
 const requiredClaims = ['exp', 'iss', 'aud', 'sub', 'ori', 'roles']
 

@@ -2,7 +2,7 @@
 import type { FastifyError } from 'fastify'
 import { GatewayError, type ErrorIssue } from '../errors.js'
 import { AuditUnavailableError } from '../audit/ledger.js'
-import { AgencyConflictError } from '../state/redis.js'
+import { AgencyConflictError, OfficerConflictError } from '../state/redis.js'
 import { AgencyNotFoundError, StateUnavailableError } from '../state/types.js'
 
 export const errorResponseSchema = {
@@ -50,6 +50,7 @@ export function toGatewayError(error: unknown): GatewayError {
   if (error instanceof AuditUnavailableError) return new GatewayError('audit_unavailable', undefined, [], { cause: error })
   if (error instanceof AgencyNotFoundError) return new GatewayError('agency_not_found', error.message)
   if (error instanceof AgencyConflictError) return new GatewayError('agency_conflict', error.message)
+  if (error instanceof OfficerConflictError) return new GatewayError('officer_conflict', error.message)
   const fastifyError = error as FastifyError & { validation?: ValidationDetail[]; validationContext?: string }
   if (Array.isArray(fastifyError.validation)) {
     return new GatewayError('invalid_request', undefined, validationIssues(fastifyError.validationContext ?? 'body', fastifyError.validation))

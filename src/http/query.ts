@@ -10,7 +10,7 @@ import type { PolicySet } from '../policy/compile.js'
 import { evaluate } from '../policy/evaluate.js'
 import { subjectFields } from '../policy/subject.js'
 import type { Decision } from '../policy/types.js'
-import type { RateVerdict } from '../state/types.js'
+import { officerKey, type RateVerdict } from '../state/types.js'
 import { authorize, requesterOf, requireRole, type AppDependencies } from './context.js'
 import { errorResponseSchema, toGatewayError } from './errors.js'
 
@@ -115,9 +115,11 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     const subjectIssues = database.validateSubject(body.subject)
     if (subjectIssues !== null) throw new GatewayError('invalid_subject', undefined, subjectIssues)
 
-    const admission = await store.admit(identity.ori, `user:${identity.ori}:${identity.sub}`, policy.limits, clock())
+    // The officer's sanction comes back with the agency's state, read on every query, not from the token:
+    // a token verified and cached before DOJ suspended its officer is refused on its next query.
+    const admission = await store.admit(identity.ori, officerKey(identity.ori, identity.sub), policy.limits, clock())
     const now = admission.now
-    let decision = evaluate(policy, { database, purpose, caseNumber: body.caseNumber }, admission.agency, now)
+    let decision = evaluate(policy, { database, purpose, caseNumber: body.caseNumber }, admission.agency, now, admission.officer)
     // A policy denial outranks the rate limit: misuse is recorded as misuse even in a burst.
     if (decision.outcome === 'allow' && admission.rate.limited !== null) decision = rateDecision(policy, admission.rate)
 
@@ -216,7 +218,7 @@ export async function refuseQuery(deps: AppDependencies, request: FastifyRequest
   let retryAfter = 0
   if (error.status < 500) {
     try {
-      const admission = await deps.store.admit(identity.ori, `user:${identity.ori}:${identity.sub}`, policy.limits, deps.clock())
+      const admission = await deps.store.admit(identity.ori, officerKey(identity.ori, identity.sub), policy.limits, deps.clock())
       if (admission.rate.limited !== null) {
         limit = rateDecision(policy, admission.rate)
         retryAfter = admission.rate.retryAfterSeconds

@@ -25,7 +25,7 @@ import { agencyTextLimits, oriPattern, type RequestExecutedEvent } from '../audi
 import { GatewayError } from '../errors.js'
 import { evaluate } from '../policy/evaluate.js'
 import type { Decision } from '../policy/types.js'
-import { maxPendingRequests, StateUnavailableError, storedRequestStatuses, type RequestRequester, type WrittenRequest } from '../state/types.js'
+import { maxPendingRequests, officerKey, StateUnavailableError, storedRequestStatuses, type RequestRequester, type WrittenRequest } from '../state/types.js'
 import { requesterOf, requireRole, sourceOf, type AppDependencies } from './context.js'
 import { errorResponseSchema } from './errors.js'
 
@@ -190,13 +190,13 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
 
       // The agency's state and the rate limits in one round trip, as for a query: filing counts against
       // the officer's and the agency's allowance, and a Redis without a registry is refused (503).
-      const admission = await store.admit(identity.ori, `user:${identity.ori}:${identity.sub}`, policy.limits, clock())
+      const admission = await store.admit(identity.ori, officerKey(identity.ori, identity.sub), policy.limits, clock())
       const now = admission.now
       const agency = admission.agency
       // The policy decides the filing as it will decide the execution: a request the PPP forbids (an
       // immigration request on DMV data, criminal history for a purpose that does not reach it, an
       // agency without the agreement or removed) is refused now, recorded, and never reaches DOJ.
-      let decision = evaluate(policy, { database, purpose, caseNumber: body.caseNumber, writtenRequest: true }, agency, now)
+      let decision = evaluate(policy, { database, purpose, caseNumber: body.caseNumber, writtenRequest: true }, agency, now, admission.officer)
       let limited = false
       if (decision.outcome === 'allow' && admission.rate.limited !== null) {
         const user = admission.rate.limited === 'rate.user'
@@ -378,7 +378,9 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
       const database = policy.databases.get(current.database)
       const purpose = policy.purposes.get(current.purpose)
       try {
-        const agency = await store.get(current.ori)
+        // The retrieving officer's own sanction applies too (issue 12, point 4): a suspended officer
+        // receives nothing, in writing or at a terminal.
+        const [agency, officer] = await Promise.all([store.get(current.ori), store.getOfficer(identity.ori, identity.sub)])
         now = clock()
         agencyVersion = agency?.version ?? null
         // The PPP applies at execution as at the terminal, with the agency's state now: S.B. 54 still
@@ -392,7 +394,7 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
                 reason: `The policies in force no longer have the ${database === undefined ? `database ${current.database}` : `purpose ${current.purpose}`} this request names.`,
                 citation: policy.citations['ppp.purpose_not_permitted']!,
               }
-            : evaluate(policy, { database, purpose, caseNumber: current.caseNumber ?? undefined, writtenRequest: true }, agency, now)
+            : evaluate(policy, { database, purpose, caseNumber: current.caseNumber ?? undefined, writtenRequest: true }, agency, now, officer?.sanction ?? null)
       } catch (error) {
         await release()
         throw error

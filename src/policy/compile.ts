@@ -8,12 +8,14 @@ import { compileSubjectValidator, subjectFields, type SubjectValidator } from '.
 import {
   agencyKinds,
   citedRuleIds,
+  officerSanctionTypes,
   databaseClasses,
   ruleIds,
   sanctionScopes,
   sanctionTypes,
   type AgencyState,
   type DatabasePolicy,
+  type OfficerSanction,
   type Decision,
   type PurposePolicy,
   type RateLimitPolicy,
@@ -53,6 +55,8 @@ export interface PolicyTestCase {
   readonly name: string
   readonly now: number
   readonly agency: AgencyState | null
+  /** The sanction on the querying officer (issue 12, point 4), or null. */
+  readonly officerSanction: OfficerSanction | null
   readonly query: {
     readonly database: string
     readonly purpose: string
@@ -157,6 +161,17 @@ const testsFile = z.strictObject({
             monitored: z.boolean().default(false),
           })
           .nullable(),
+        // A sanction on the querying officer (issue 12, point 4), held to the admin API's shape rules.
+        officerSanction: z
+          .strictObject({
+            type: z.enum(officerSanctionTypes),
+            scope: z.enum(sanctionScopes).default('all'),
+            reason: text.default('policy test'),
+            since: isoTime.default('2025-01-01T00:00:00Z'),
+            until: isoTime.optional(),
+          })
+          .nullable()
+          .default(null),
         query: z.strictObject({
           database: id,
           purpose: id,
@@ -317,11 +332,17 @@ export function compilePolicySet(sources: readonly PolicySource[]): PolicySet {
     doc.cases.forEach((testCase, index) => {
       if (!databases.has(testCase.query.database)) problems.push(`${file}: cases.${index}.query.database: unknown database ${testCase.query.database}`)
       if (!purposes.has(testCase.query.purpose)) problems.push(`${file}: cases.${index}.query.purpose: unknown purpose ${testCase.query.purpose}`)
+      // As the admin API refuses them: a removal covers everything until reinstatement.
+      if (testCase.officerSanction?.type === 'removal') {
+        if (testCase.officerSanction.scope !== 'all') problems.push(`${file}: cases.${index}.officerSanction.scope: must be "all" for a removal`)
+        if (testCase.officerSanction.until !== undefined) problems.push(`${file}: cases.${index}.officerSanction.until: only a suspension takes until`)
+      }
       tests.push({
         file,
         name: testCase.name,
         now: Date.parse(testCase.now),
         agency: testCase.agency === null ? null : { ...testCase.agency, version: 1 },
+        officerSanction: testCase.officerSanction,
         query: { database: testCase.query.database, purpose: testCase.query.purpose, caseNumber: testCase.query.caseNumber, writtenRequest: testCase.query.writtenRequest },
         expect: testCase.expect,
       })

@@ -4,11 +4,12 @@
 //     lookup on non-criminal-history data is recorded as that misuse even for an unknown or sanctioned one;
 //  2. agency.unknown, agency.no_agreement, agency.suspended: no access without a registered agency with a
 //     signed current agreement and no sanction covering the database;
+//  2b. officer.suspended: nor for an officer DOJ suspended or removed, whatever the agency's standing;
+//  2c. agency.written_request_required: an agency under that measure reaches data only in writing;
 //  3. ppp.purpose_not_permitted, ppp.case_number_required: what the purpose allows.
-// (Issue 12, point 5: agency.written_request_required sits right after agency.suspended, in step 2.)
 // Rate limits (rate.user, rate.agency) are applied by the caller after an allow.
 import type { CompiledDatabase, CompiledPurpose, PolicySet } from './compile.js'
-import type { AgencyState, DatabaseClass, Decision, Sanction } from './types.js'
+import type { AgencyState, DatabaseClass, Decision, OfficerSanction, Sanction } from './types.js'
 
 export interface EvaluatedQuery {
   readonly database: CompiledDatabase
@@ -44,8 +45,11 @@ export function writtenRequestsRequired(sanction: Sanction | null, now: number):
   return !(sanction.type === 'suspension' && sanction.until !== undefined && now >= Date.parse(sanction.until))
 }
 
-/** Decides one query. Never throws for a denial; throws only if the query was not resolved against `policy`. */
-export function evaluate(policy: PolicySet, query: EvaluatedQuery, agency: AgencyState | null, now: number): Decision {
+/**
+ * Decides one query. `officer` is the sanction on the querying officer (the token's sub at its ORI), or
+ * null. Never throws for a denial; throws only if the query was not resolved against `policy`.
+ */
+export function evaluate(policy: PolicySet, query: EvaluatedQuery, agency: AgencyState | null, now: number, officer: OfficerSanction | null): Decision {
   const pair = query.purpose.decisions.get(query.database.id)
   if (pair === undefined) throw new Error(`database ${query.database.id} is not part of policy revision ${policy.revision}`)
   if (pair.immigration !== null) return pair.immigration
@@ -75,6 +79,19 @@ export function evaluate(policy: PolicySet, query: EvaluatedQuery, agency: Agenc
       rule: 'agency.suspended',
       reason: `CLETS service for ${agency.name} ${what}${until}.`,
       citation: policy.citations['agency.suspended']!,
+    }
+  }
+  // officer.suspended (issue 12, point 4): the CAC's suspension or removal, imposed on one officer. It
+  // comes after the agency's checks (an agency's denial says more) and before the purpose's, so a
+  // suspended officer is told so whatever the query. Its scope and end work as an agency's do.
+  if (officer !== null && sanctionBlocks(officer, query.database.class, now)) {
+    const what = officer.type === 'removal' ? 'has been removed' : officer.scope === 'all' ? 'is suspended' : 'is suspended for non-criminal-history databases'
+    const until = officer.type === 'suspension' && officer.until !== undefined ? ` until ${officer.until}` : ' until DOJ reinstates it'
+    return {
+      outcome: 'deny',
+      rule: 'officer.suspended',
+      reason: `This officer's CLETS access at ${agency.name} ${what}${until}.`,
+      citation: policy.citations['officer.suspended']!,
     }
   }
   // agency.written_request_required (issue 12, point 5): under a sanction with writtenRequests, what the

@@ -14,7 +14,7 @@ export function runPolicyTests(policy: PolicySet): PolicyTestResult[] {
   return policy.tests.map((testCase) => {
     const database = policy.databases.get(testCase.query.database)!
     const purpose = policy.purposes.get(testCase.query.purpose)!
-    const decision = evaluate(policy, { database, purpose, caseNumber: testCase.query.caseNumber, writtenRequest: testCase.query.writtenRequest }, testCase.agency, testCase.now)
+    const decision = evaluate(policy, { database, purpose, caseNumber: testCase.query.caseNumber, writtenRequest: testCase.query.writtenRequest }, testCase.agency, testCase.now, testCase.officerSanction)
     const passed = decision.outcome === testCase.expect.outcome && decision.rule === testCase.expect.rule
     return { testCase, decision, passed }
   })

@@ -25,6 +25,8 @@ export const ruleIds = [
   'rate.agency',
   // Issue 12, point 5 (written requests): a sanction with writtenRequests leaves only the written channel.
   'agency.written_request_required',
+  // Issue 12, point 4: a sanction on the officer (the token's user id at its ORI), not the agency.
+  'officer.suspended',
   'ppp.permitted',
 ] as const
 export type RuleId = (typeof ruleIds)[number]
@@ -94,4 +96,25 @@ export interface PurposePolicy {
 export interface RateLimitPolicy {
   readonly limit: number
   readonly windowSeconds: number
+}
+
+// Officer sanctions (issue 12, point 4). The CAC's discipline reaches the operator as well as the
+// agency: every transaction carries the operator's user id, and binding the operator to a query is the
+// gateway's job (DOMAIN.md). An officer is the token's `sub` at its `ori`; the gateway keeps no officer
+// registry, only the officers DOJ has sanctioned. A censure changes no access, so officers take only the
+// sanctions that do.
+export const officerSanctionTypes = ['suspension', 'removal'] as const
+export type OfficerSanctionType = (typeof officerSanctionTypes)[number]
+
+/** A suspension (of a scope, perhaps until a time) or a removal of one officer's CLETS access. */
+export interface OfficerSanction extends Sanction {
+  readonly type: OfficerSanctionType
+}
+
+/** An officer DOJ has sanctioned (or reinstated); `version` moves on every change. */
+export interface OfficerState {
+  readonly ori: string
+  readonly sub: string
+  readonly sanction: OfficerSanction | null
+  readonly version: number
 }

@@ -1,7 +1,7 @@
 // Operator changes as pure functions from an agency's state before to its state after. Both stores
 // apply exactly these, so an agency's history means the same whichever store kept it.
-import type { Agreement, AgencyState, Sanction } from '../policy/types.js'
-import { AgencyNotFoundError, type AgencyChange, type AgencyRegistration } from './types.js'
+import type { Agreement, AgencyState, OfficerSanction, OfficerState, Sanction } from '../policy/types.js'
+import { AgencyNotFoundError, type AgencyChange, type AgencyRegistration, type OfficerChange } from './types.js'
 
 function existing(ori: string, before: AgencyState | null): AgencyState {
   if (before === null) throw new AgencyNotFoundError(`no agency is registered with ORI ${ori}`)
@@ -39,5 +39,20 @@ export function sanctionChange(ori: string, before: AgencyState | null, sanction
     ori,
     before: current,
     after: { ...current, sanction, version: current.version + 1 },
+  }
+}
+
+/**
+ * Imposes (or, with null, lifts) an officer's sanction. The officer's agency must be registered: a
+ * sanction filed under a mistyped ORI would bind nobody while the operator believed it did.
+ */
+export function officerSanctionChange(ori: string, sub: string, agency: AgencyState | null, before: OfficerState | null, sanction: OfficerSanction | null): OfficerChange {
+  existing(ori, agency)
+  return {
+    action: sanction === null ? 'officer.sanction.lift' : 'officer.sanction.impose',
+    ori,
+    sub,
+    before,
+    after: { ori, sub, sanction, version: (before?.version ?? 0) + 1 },
   }
 }

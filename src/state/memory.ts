@@ -1,31 +1,41 @@
 // The embedded store: agency state in memory, every operator change journaled (fsync) to STATE_DIR
-// before it takes effect, and replayed at start, so a restart never forgets a sanction.
+// before it takes effect, and replayed at start, so a restart never forgets a sanction (an agency's or,
+// since issue 12, an officer's: both go to the one journal, in the order they were made).
 // Rate limits are per process here; several instances need the Redis store to share them.
 import { mkdir, open, readFile, rename, truncate, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Agreement, AgencyState, Sanction } from '../policy/types.js'
-import { agreementChange, registerChange, sanctionChange } from './changes.js'
+import type { Agreement, AgencyState, OfficerSanction, OfficerState, Sanction } from '../policy/types.js'
+import { agreementChange, officerSanctionChange, registerChange, sanctionChange } from './changes.js'
 import { gcra } from './gcra.js'
-import { StateUnavailableError, type Admission, type AgencyChange, type AgencyRegistration, type BeforeCommit, type RateLimits, type StateReadiness, type StateStore } from './types.js'
+import {
+  officerKey,
+  StateUnavailableError,
+  type Admission,
+  type AgencyChange,
+  type AgencyRegistration,
+  type BeforeCommit,
+  type OfficerChange,
+  type RateLimits,
+  type StateReadiness,
+  type StateStore,
+} from './types.js'
 import { requestKeepUntil, requestListLimit, type WrittenRequest } from './types.js'
 
-interface JournalEntry {
-  readonly at: string
-  readonly action: string
-  readonly state: AgencyState
-}
+/** A journal line: an agency's state after a change, or (issue 12) an officer's. */
+type JournalEntry = { readonly at: string; readonly action: string } & ({ readonly state: AgencyState } | { readonly officer: OfficerState })
 
 const journalName = 'agencies.jsonl'
 const sweepEvery = 4096
 
 /** Reads the journal: the last state of each agency; a torn final line (never acknowledged) is cut off. */
-async function replay(path: string): Promise<{ agencies: Map<string, AgencyState>; existed: boolean }> {
+async function replay(path: string): Promise<{ agencies: Map<string, AgencyState>; officers: Map<string, OfficerState>; existed: boolean }> {
   const agencies = new Map<string, AgencyState>()
+  const officers = new Map<string, OfficerState>()
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { agencies, existed: false }
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { agencies, officers, existed: false }
     throw error
   }
   let offset = 0
@@ -46,9 +56,10 @@ async function replay(path: string): Promise<{ agencies: Map<string, AgencyState
     } catch {
       throw new Error(`${path}: line ${lineNumber}: not valid JSON; the journal is damaged (restore it from a backup)`)
     }
-    agencies.set(entry.state.ori, entry.state)
+    if ('officer' in entry) officers.set(officerKey(entry.officer.ori, entry.officer.sub), entry.officer)
+    else agencies.set(entry.state.ori, entry.state)
   }
-  return { agencies, existed: true }
+  return { agencies, officers, existed: true }
 }
 
 // Issue 12, point 5: written requests, journaled in requests.jsonl (one line per transition: the
@@ -110,6 +121,8 @@ async function replayRequests(stateDir: string, now: number): Promise<Map<string
 
 export class MemoryStateStore implements StateStore {
   private readonly agencies: Map<string, AgencyState>
+  /** Sanctioned (and reinstated) officers by officerKey, the key admit is given: no string built per query. */
+  private readonly officers: Map<string, OfficerState>
   private readonly arrivals = new Map<string, number>()
   private admissions = 0
   /** Operator changes run one at a time, so each is computed from the state the previous one left. */
@@ -121,6 +134,7 @@ export class MemoryStateStore implements StateStore {
   private constructor(
     private readonly journal: FileHandle,
     agencies: Map<string, AgencyState>,
+    officers: Map<string, OfficerState>,
     existed: boolean,
     size: number,
     private readonly requests: Map<string, RequestEntry>,
@@ -129,6 +143,7 @@ export class MemoryStateStore implements StateStore {
     private readonly clock: () => number,
   ) {
     this.agencies = agencies
+    this.officers = officers
     this.pristine = !existed && agencies.size === 0
     this.size = size
   }
@@ -137,13 +152,13 @@ export class MemoryStateStore implements StateStore {
   static async open(stateDir: string, clock: () => number = Date.now): Promise<MemoryStateStore> {
     await mkdir(stateDir, { recursive: true, mode: 0o700 })
     const path = join(stateDir, journalName)
-    const { agencies, existed } = await replay(path)
+    const { agencies, officers, existed } = await replay(path)
     const journal = await open(path, 'a', 0o600)
     const { size } = await journal.stat()
     const requests = await replayRequests(stateDir, clock())
     const requestJournal = await open(join(stateDir, requestJournalName), 'a', 0o600)
     const { size: requestJournalSize } = await requestJournal.stat()
-    return new MemoryStateStore(journal, agencies, existed, size, requests, requestJournal, requestJournalSize, clock)
+    return new MemoryStateStore(journal, agencies, officers, existed, size, requests, requestJournal, requestJournalSize, clock)
   }
 
   admit(ori: string, userKey: string, limits: RateLimits, now: number): Promise<Admission> {
@@ -159,6 +174,7 @@ export class MemoryStateStore implements StateStore {
     if (++this.admissions % sweepEvery === 0) this.sweep(now)
     return Promise.resolve({
       agency: this.agencies.get(ori) ?? null,
+      officer: this.officers.get(userKey)?.sanction ?? null,
       rate: {
         limited: !user.allowed ? 'rate.user' : !agency.allowed ? 'rate.agency' : null,
         retryAfterSeconds: Math.ceil(Math.max(user.retryAfterMs, agency.retryAfterMs) / 1000),
@@ -203,12 +219,49 @@ export class MemoryStateStore implements StateStore {
     return this.write(now, beforeCommit, () => sanctionChange(ori, this.agencies.get(ori) ?? null, null))
   }
 
+  getOfficer(ori: string, sub: string): Promise<OfficerState | null> {
+    return Promise.resolve(this.officers.get(officerKey(ori, sub)) ?? null)
+  }
+
+  listOfficers(ori: string | undefined): Promise<OfficerState[]> {
+    const officers = [...this.officers.values()].filter((officer) => ori === undefined || officer.ori === ori)
+    return Promise.resolve(officers.sort((left, right) => left.ori.localeCompare(right.ori) || left.sub.localeCompare(right.sub)))
+  }
+
+  sanctionOfficer(ori: string, sub: string, sanction: OfficerSanction, now: number, beforeCommit: BeforeCommit<OfficerChange>): Promise<OfficerChange> {
+    return this.writeOfficer(ori, sub, sanction, now, beforeCommit)
+  }
+
+  reinstateOfficer(ori: string, sub: string, now: number, beforeCommit: BeforeCommit<OfficerChange>): Promise<OfficerChange> {
+    return this.writeOfficer(ori, sub, null, now, beforeCommit)
+  }
+
+  private writeOfficer(ori: string, sub: string, sanction: OfficerSanction | null, now: number, beforeCommit: BeforeCommit<OfficerChange>): Promise<OfficerChange> {
+    const key = officerKey(ori, sub)
+    return this.journaled(
+      beforeCommit,
+      () => officerSanctionChange(ori, sub, this.agencies.get(ori) ?? null, this.officers.get(key) ?? null, sanction),
+      (change) => ({ at: new Date(now).toISOString(), action: change.action, officer: change.after }),
+      (change) => this.officers.set(key, change.after),
+    )
+  }
+
   /** Computes the change, lets the caller audit it, journals it durably, then applies it; a failure changes nothing. */
   private write(now: number, beforeCommit: BeforeCommit, compute: () => AgencyChange): Promise<AgencyChange> {
+    return this.journaled(
+      beforeCommit,
+      compute,
+      (change) => ({ at: new Date(now).toISOString(), action: change.action, state: change.after }),
+      (change) => this.agencies.set(change.ori, change.after),
+    )
+  }
+
+  /** One journaled change, agency's or officer's: compute, audit, append and fsync, then apply; in order. */
+  private journaled<Change>(beforeCommit: BeforeCommit<Change>, compute: () => Change, entry: (change: Change) => JournalEntry, apply: (change: Change) => void): Promise<Change> {
     const run = this.writes.then(async () => {
       const change = compute()
       await beforeCommit(change)
-      const line = `${JSON.stringify({ at: new Date(now).toISOString(), action: change.action, state: change.after })}\n`
+      const line = `${JSON.stringify(entry(change))}\n`
       const bytes = Buffer.from(line)
       try {
         await this.journal.appendFile(bytes)
@@ -219,7 +272,7 @@ export class MemoryStateStore implements StateStore {
         await this.journal.truncate(this.size).catch(() => undefined)
         throw new StateUnavailableError(`cannot journal the change: ${(error as Error).message}`, { cause: error })
       }
-      this.agencies.set(change.ori, change.after)
+      apply(change)
       this.pristine = false
       return change
     })

@@ -10,21 +10,28 @@
 // only when it moved. Pub/sub drops copies early; a lost message costs nothing but a refresh.
 // Time comes from the Redis server (TIME), so a suspension's `until` lapses at the same instant on
 // every instance; tests pass their own clock instead.
+// Officers' sanctions (issue 12) live in one hash, a field per sanctioned officer (officerKey, the same
+// string that names the officer's rate field), and the script returns the officer's field with each
+// query: nothing (a nil) for the officer DOJ never sanctioned, which is nearly every query, so a sanction
+// imposed through any instance binds that officer's next query on every instance, at the cost of one
+// HGET inside the script and no extra argument.
 //
 // Operator writes: read, compute (the same pure changes as the embedded store), audit, then a
 // compare-and-set script on the version. Commands are never queued while disconnected nor resent after
 // a reconnect, and time out fast: a fault answers 503, never a stale allow or a replayed write.
 import { Redis } from 'ioredis'
-import type { Agreement, AgencyState, Sanction } from '../policy/types.js'
-import { agreementChange, registerChange, sanctionChange } from './changes.js'
+import type { Agreement, AgencyState, OfficerSanction, OfficerState, Sanction } from '../policy/types.js'
+import { agreementChange, officerSanctionChange, registerChange, sanctionChange } from './changes.js'
 import { requestKeepUntil, requestListLimit, type WrittenRequest } from './types.js'
 import {
   noRegistryMessage,
+  officerKey,
   StateUnavailableError,
   type Admission,
   type AgencyChange,
   type AgencyRegistration,
   type BeforeCommit,
+  type OfficerChange,
   type RateLimits,
   type StateReadiness,
   type StateStore,
@@ -35,19 +42,27 @@ export class AgencyConflictError extends Error {
   override name = 'AgencyConflictError'
 }
 
+/** Raised when another operator changed the officer's sanction between our read and our write. */
+export class OfficerConflictError extends Error {
+  override name = 'OfficerConflictError'
+}
+
 const prefix = 'clets:'
 const markerKey = `${prefix}initialized`
 const agenciesKey = `${prefix}agencies`
 const changedChannel = `${prefix}agency-changed`
 const agencyKey = (ori: string) => `${prefix}agency:${ori}`
+/** The officers DOJ sanctioned: field officerKey(ori, sub) -> the officer's state (JSON). */
+const officersKey = `${prefix}officers`
 
 // One script call admits every query of an event-loop turn, in order, so the queries of one turn share
-// one command and one round trip. KEYS: the marker, then per query its agency hash and its agency's
-// rate hash (one field per officer and one for the agency, each a GCRA theoretical arrival time).
-// ARGV: the officer limit and window (ms) and the agency limit and window, then per query the version
-// of our copy, the officer's field, and the test clock ('' = the server's TIME). The reply: 0 for "no
-// registry", else 1 and per query eight values: now, version, state (only when the version moved),
-// limited (0, 1 officer, 2 agency), retry ms, officer remaining, agency remaining, officer reset ms.
+// one command and one round trip. KEYS: the marker, the officers hash, then per query its agency hash
+// and its agency's rate hash (one field per officer and one for the agency, each a GCRA theoretical
+// arrival time). ARGV: the officer limit and window (ms) and the agency limit and window, then per
+// query the version of our copy, the officer's field, and the test clock ('' = the server's TIME). The
+// reply: 0 for "no registry", else 1 and per query nine values: now, version, state (only when the
+// version moved), limited (0, 1 officer, 2 agency), retry ms, officer remaining, agency remaining,
+// officer reset ms, and the officer's sanction state (nil for an officer never sanctioned).
 // Written for the interpreter: locals for globals, the GCRA inline, three commands for an admitted
 // query (HMGET, HSET, HGET) and two for a limited one, plus one PEXPIRE per rate hash per call. The rate
 // hash expires a window after its last write (the writes of one call share Redis's instant), when every
@@ -56,6 +71,7 @@ const agencyKey = (ori: string) => `${prefix}agency:${ori}`
 const admitScript = `
 local call = redis.call
 if call('EXISTS', KEYS[1]) == 0 then return {0} end
+local officers = KEYS[2]
 local tonumber, floor, ceil, max = tonumber, math.floor, math.ceil, math.max
 local uWindow, aWindow = tonumber(ARGV[2]), tonumber(ARGV[4])
 local uInterval, aInterval = uWindow / tonumber(ARGV[1]), aWindow / tonumber(ARGV[3])
@@ -64,8 +80,8 @@ local expiring = {}
 local serverNow = nil
 local out = {1}
 local n = 1
-for q = 0, (#KEYS - 1) / 2 - 1 do
-  local agencyKey, rateKey = KEYS[2 + q * 2], KEYS[3 + q * 2]
+for q = 0, (#KEYS - 2) / 2 - 1 do
+  local agencyKey, rateKey = KEYS[3 + q * 2], KEYS[4 + q * 2]
   local a = 4 + q * 3
   local now = ARGV[a + 3]
   if now ~= '' then
@@ -111,7 +127,8 @@ for q = 0, (#KEYS - 1) / 2 - 1 do
   out[n + 6] = uRemaining
   out[n + 7] = aRemaining
   out[n + 8] = ceil(uReset)
-  n = n + 8
+  out[n + 9] = call('HGET', officers, userField)
+  n = n + 9
 end
 return out
 `
@@ -123,6 +140,17 @@ redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[3])
 redis.call('SADD', KEYS[2], ARGV[4])
 redis.call('SET', KEYS[3], '1')
 redis.call('PUBLISH', ARGV[5], ARGV[4])
+return 1
+`
+
+// An officer's sanction, compare-and-set on the whole state as it was read ('' for none), and only for
+// an agency that is registered. KEYS: the officers hash, the agency hash. ARGV: the officer's field, the
+// state read, the new state. Returns -1 (no such agency), 0 (changed meanwhile) or 1.
+const applyOfficerScript = `
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+local current = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+if current ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 `
 
@@ -157,7 +185,7 @@ if ARGV[7] == '0' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE',
 return 1
 `
 
-/** 0 (no registry), or 1 followed by eight values per query (see the script). */
+/** 0 (no registry), or 1 followed by nine values per query (see the script). */
 type AdmitReply = (number | string | null)[]
 /** The most queries one script call admits: a longer script would hold Redis (single-threaded) too long. */
 const maxAdmitsPerCall = 256
@@ -165,6 +193,7 @@ const maxAdmitsPerCall = 256
 interface ScriptedRedis extends Redis {
   clets_admit(numberOfKeys: number, ...keysThenArgs: string[]): Promise<AdmitReply>
   clets_apply(agency: string, agencies: string, marker: string, ...args: string[]): Promise<number>
+  clets_apply_officer(officers: string, agency: string, field: string, read: string, state: string): Promise<number>
   clets_initialize(marker: string, agencies: string): Promise<number>
   clets_save_request(request: string, index: string, agencyIndex: string, pending: string, ...args: string[]): Promise<number>
 }
@@ -206,6 +235,12 @@ function connect(url: string, timeoutMs: number): ScriptedRedis {
 
 export class RedisStateStore implements StateStore {
   private readonly copies = new Map<string, AgencyState>()
+  /**
+   * The officers' states the script returned, by officerKey, with the text they were parsed from: an
+   * officer with a sanction (or reinstated, whose field stays) gets the same text back on every query,
+   * parsed once. Only officers DOJ has sanctioned are here.
+   */
+  private readonly officerCopies = new Map<string, { readonly text: string; readonly sanction: OfficerSanction | null }>()
   /** When a query-path round trip last succeeded (performance.now ms). */
   private lastFresh = performance.now()
 
@@ -221,6 +256,7 @@ export class RedisStateStore implements StateStore {
     // No fixed number of keys: the first argument gives it (two per query, plus the marker).
     redis.defineCommand('clets_admit', { lua: admitScript })
     redis.defineCommand('clets_apply', { numberOfKeys: 3, lua: applyScript })
+    redis.defineCommand('clets_apply_officer', { numberOfKeys: 2, lua: applyOfficerScript })
     redis.defineCommand('clets_initialize', { numberOfKeys: 2, lua: initializeScript })
     redis.defineCommand('clets_save_request', { numberOfKeys: 4, lua: saveRequestScript })
     const subscriber = connect(options.url, options.timeoutMs)
@@ -261,7 +297,7 @@ export class RedisStateStore implements StateStore {
   }
 
   private sendBatch(batch: PendingAdmit[]): void {
-    const keys: string[] = [markerKey]
+    const keys: string[] = [markerKey, officersKey]
     const { perUser, perAgency } = batch[0]!.limits
     const args: string[] = [String(perUser.limit), String(perUser.windowSeconds * 1000), String(perAgency.limit), String(perAgency.windowSeconds * 1000)]
     const testClock = this.options.clock !== undefined
@@ -280,7 +316,7 @@ export class RedisStateStore implements StateStore {
         this.lastFresh = now
         batch.forEach((admit, index) => {
           try {
-            admit.resolve(this.admission(admit.ori, admit.copy, reply, 1 + index * 8))
+            admit.resolve(this.admission(admit.ori, admit.copy, admit.userKey, reply, 1 + index * 9))
           } catch (failure) {
             admit.reject(failure)
           }
@@ -293,8 +329,8 @@ export class RedisStateStore implements StateStore {
     )
   }
 
-  /** One query's admission from the script's reply, whose eight values for it start at `at`. */
-  private admission(ori: string, copy: AgencyState | undefined, reply: AdmitReply, at: number): Admission {
+  /** One query's admission from the script's reply, whose nine values for it start at `at`. */
+  private admission(ori: string, copy: AgencyState | undefined, userKey: string, reply: AdmitReply, at: number): Admission {
     if (reply[0] === 0) throw new StateUnavailableError(noRegistryMessage)
     const now = reply[at] as number
     const version = reply[at + 1] as string | null
@@ -312,8 +348,19 @@ export class RedisStateStore implements StateStore {
       // Redis sends no state only when the version we sent is current: the copy we sent it from.
       agency = copy!
     }
+    const officerText = reply[at + 8] as string | null
+    let officer: OfficerSanction | null = null
+    if (officerText !== null) {
+      let known = this.officerCopies.get(userKey)
+      if (known === undefined || known.text !== officerText) {
+        known = { text: officerText, sanction: (JSON.parse(officerText) as OfficerState).sanction }
+        this.officerCopies.set(userKey, known)
+      }
+      officer = known.sanction
+    }
     return {
       agency,
+      officer,
       rate: {
         limited: limited === 1 ? 'rate.user' : limited === 2 ? 'rate.agency' : null,
         retryAfterSeconds: Math.ceil(retryMs / 1000),
@@ -444,6 +491,65 @@ export class RedisStateStore implements StateStore {
     }
   }
 
+  async getOfficer(ori: string, sub: string): Promise<OfficerState | null> {
+    let state: string | null
+    try {
+      state = await this.redis.hget(officersKey, officerKey(ori, sub))
+    } catch (error) {
+      throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+    }
+    return state === null ? null : (JSON.parse(state) as OfficerState)
+  }
+
+  async listOfficers(ori: string | undefined): Promise<OfficerState[]> {
+    let fields: Record<string, string>
+    try {
+      fields = await this.redis.hgetall(officersKey)
+    } catch (error) {
+      throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+    }
+    const prefix = ori === undefined ? 'user:' : officerKey(ori, '')
+    return Object.entries(fields)
+      .filter(([field]) => field.startsWith(prefix))
+      .map(([, state]) => JSON.parse(state) as OfficerState)
+      .sort((left, right) => left.ori.localeCompare(right.ori) || left.sub.localeCompare(right.sub))
+  }
+
+  sanctionOfficer(ori: string, sub: string, sanction: OfficerSanction, _now: number, beforeCommit: BeforeCommit<OfficerChange>): Promise<OfficerChange> {
+    return this.writeOfficer(ori, sub, sanction, beforeCommit)
+  }
+
+  reinstateOfficer(ori: string, sub: string, _now: number, beforeCommit: BeforeCommit<OfficerChange>): Promise<OfficerChange> {
+    return this.writeOfficer(ori, sub, null, beforeCommit)
+  }
+
+  /** Read, compute, audit, then compare-and-set on the officer's state as read; a concurrent change is a conflict. */
+  private async writeOfficer(ori: string, sub: string, sanction: OfficerSanction | null, beforeCommit: BeforeCommit<OfficerChange>): Promise<OfficerChange> {
+    const field = officerKey(ori, sub)
+    let read: [string | null, string | null]
+    try {
+      read = await Promise.all([this.redis.hget(agencyKey(ori), 'state'), this.redis.hget(officersKey, field)])
+    } catch (error) {
+      throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+    }
+    const [agency, before] = read
+    const change = officerSanctionChange(ori, sub, agency === null ? null : (JSON.parse(agency) as AgencyState), before === null ? null : (JSON.parse(before) as OfficerState), sanction)
+    await beforeCommit(change)
+    const state = JSON.stringify(change.after)
+    let applied: number
+    try {
+      applied = await this.redis.clets_apply_officer(officersKey, agencyKey(ori), field, before ?? '', state)
+    } catch (error) {
+      // A timeout leaves it open whether Redis applied the write: look before saying it failed.
+      const now = await this.redis.hget(officersKey, field).catch(() => null)
+      if (now !== state) throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+      applied = 1
+    }
+    if (applied === -1) throw new OfficerConflictError(`agency ${ori} left the registry meanwhile (an import?); read it again`)
+    if (applied !== 1) throw new OfficerConflictError(`the sanction of officer ${sub} of ${ori} was changed by another operator meanwhile; read it again and retry`)
+    return change
+  }
+
   async holdsRegistry(): Promise<boolean> {
     try {
       const [marker, agencies] = await Promise.all([this.redis.exists(markerKey), this.redis.scard(agenciesKey)])
@@ -478,22 +584,28 @@ export class RedisStateStore implements StateStore {
     return this.list()
   }
 
-  /** Replaces the registry with `agencies` (gatewayctl state import), in one transaction. */
-  async importRegistry(agencies: readonly AgencyState[]): Promise<void> {
+  /**
+   * Replaces the registry with `agencies` and the officers' sanctions with `officers` (gatewayctl state
+   * import), in one transaction: a restored Redis holds the officers' sanctions of the backup too.
+   */
+  async importRegistry(agencies: readonly AgencyState[], officers: readonly OfficerState[]): Promise<void> {
     const current = await this.redis.smembers(agenciesKey)
     const transaction = this.redis.multi()
     for (const ori of current) transaction.del(agencyKey(ori))
     transaction.del(agenciesKey)
+    transaction.del(officersKey)
     for (const agency of agencies) {
       transaction.hset(agencyKey(agency.ori), 'version', String(agency.version), 'state', JSON.stringify(agency))
       transaction.sadd(agenciesKey, agency.ori)
       transaction.publish(changedChannel, agency.ori)
     }
+    for (const officer of officers) transaction.hset(officersKey, officerKey(officer.ori, officer.sub), JSON.stringify(officer))
     transaction.set(markerKey, '1')
     const results = await transaction.exec()
     const failed = results?.find(([error]) => error !== null)
     if (results === null || failed !== undefined) throw new StateUnavailableError(`Redis: the import did not apply: ${failed?.[0]?.message ?? 'aborted'}`)
     this.copies.clear()
+    this.officerCopies.clear()
   }
 
   async close(): Promise<void> {

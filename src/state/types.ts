@@ -1,6 +1,6 @@
 // What the gateway keeps about agencies and rate limits, behind one interface with two implementations
 // (the embedded store and Redis) that pass one contract suite (test/state-contract.ts).
-import type { Agreement, AgencyKind, AgencyState, RateLimitPolicy, Sanction } from '../policy/types.js'
+import type { Agreement, AgencyKind, AgencyState, OfficerSanction, OfficerState, RateLimitPolicy, Sanction } from '../policy/types.js'
 
 export interface AgencyRegistration {
   readonly name: string
@@ -38,6 +38,8 @@ export interface RateVerdict {
 /** Everything the query path needs from shared state, fetched in one round trip. */
 export interface Admission {
   readonly agency: AgencyState | null
+  /** The sanction on the querying officer as it is now (issue 12, point 4), or null; a lapsed one is for evaluate to judge. */
+  readonly officer: OfficerSanction | null
   readonly rate: RateVerdict
   /**
    * The time (epoch ms) the decision is made at. The Redis store takes it from the Redis server, so a
@@ -72,10 +74,35 @@ export class AgencyNotFoundError extends Error {
  * Runs after an operator change is computed and before it takes effect (the route audits it here);
  * if it throws, the change is not made.
  */
-export type BeforeCommit = (change: AgencyChange) => Promise<void>
+export type BeforeCommit<Change = AgencyChange> = (change: Change) => Promise<void>
+
+// Officer sanctions (issue 12, point 4).
+export const officerActions = ['officer.sanction.impose', 'officer.sanction.lift'] as const
+export type OfficerAction = (typeof officerActions)[number]
+
+/** One change to an officer's sanction as the store applied it; `before` is null for an officer never sanctioned. */
+export interface OfficerChange {
+  readonly action: OfficerAction
+  readonly ori: string
+  readonly sub: string
+  readonly before: OfficerState | null
+  readonly after: OfficerState
+}
+
+/**
+ * The officer's key in the stores: the token's sub at its ORI (the same sub at another agency is
+ * another officer). It names the officer's rate-limit allowance and their sanction, so the query path
+ * builds it once and both come back from one lookup.
+ */
+export function officerKey(ori: string, sub: string): string {
+  return `user:${ori}:${sub}`
+}
 
 export interface StateStore extends RequestStore {
-  /** The hot path: the agency's current state and the rate verdict for (ori, user), in one round trip. */
+  /**
+   * The hot path: the agency's current state, the officer's sanction and the rate verdict for the
+   * officer (`userKey` = officerKey(ori, sub)), in one round trip.
+   */
   admit(ori: string, userKey: string, limits: RateLimits, now: number): Promise<Admission>
   get(ori: string): Promise<AgencyState | null>
   list(): Promise<AgencyState[]>
@@ -84,6 +111,14 @@ export interface StateStore extends RequestStore {
   revokeAgreement(ori: string, now: number, beforeCommit: BeforeCommit): Promise<AgencyChange>
   impose(ori: string, sanction: Sanction, now: number, beforeCommit: BeforeCommit): Promise<AgencyChange>
   reinstate(ori: string, now: number, beforeCommit: BeforeCommit): Promise<AgencyChange>
+  /** An officer's sanction state, or null for an officer DOJ never sanctioned. */
+  getOfficer(ori: string, sub: string): Promise<OfficerState | null>
+  /** Every officer DOJ sanctioned (reinstated ones included), of one agency or all, by ORI then sub. */
+  listOfficers(ori: string | undefined): Promise<OfficerState[]>
+  /** Imposes a sanction on an officer of a registered agency (AgencyNotFoundError otherwise), replacing any. */
+  sanctionOfficer(ori: string, sub: string, sanction: OfficerSanction, now: number, beforeCommit: BeforeCommit<OfficerChange>): Promise<OfficerChange>
+  /** Lifts an officer's sanction (with none, an audited change all the same, as for agencies). */
+  reinstateOfficer(ori: string, sub: string, now: number, beforeCommit: BeforeCommit<OfficerChange>): Promise<OfficerChange>
   /**
    * True when the store holds an agency registry (the Redis store: its marker or any agency; the
    * embedded store: its journal existed or holds an agency). Throws StateUnavailableError when unreachable.

@@ -1,0 +1,185 @@
+// Officer sanctions (issue 12, point 4), for DOJ operators (role doj_operator): the CAC's suspension or
+// removal imposed on one officer, the token's `sub` at its `ori`, instead of (or besides) the agency.
+// Like every operator change it takes a reason and is audited (an `officer.change` record: operator,
+// reason, before and after) before it takes effect: if the record cannot be written, nothing changes.
+// The sanction binds from the officer's next query on every instance, whatever tokens the officer holds:
+// the query path reads it from the store with the agency's state (one round trip), never from the token,
+// so a token verified and cached before the sanction is refused as soon as the sanction call answers.
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { agencyTextLimits, oriPattern, sanctionShapeProblem, subPattern } from '../audit/record.js'
+import { GatewayError } from '../errors.js'
+import { officerSanctionTypes, sanctionScopes, type OfficerSanctionType, type OfficerState, type SanctionScope } from '../policy/types.js'
+import { OfficerConflictError } from '../state/redis.js'
+import type { BeforeCommit, OfficerChange } from '../state/types.js'
+import { instantOf } from './admin.js'
+import { requireRole, sourceOf, type AppDependencies } from './context.js'
+import { errorResponseSchema } from './errors.js'
+
+const reason = { type: 'string', minLength: 1, maxLength: agencyTextLimits.reason } as const
+const ori = { type: 'string', pattern: oriPattern.source } as const
+/** The officer in the path: an ORI, and a user id as tokens carry it (percent-encoded where a URL needs it). */
+const officerParams = {
+  type: 'object',
+  required: ['ori', 'sub'],
+  properties: { ori, sub: { type: 'string', pattern: subPattern.source } },
+} as const
+const officerView = {
+  type: 'object',
+  properties: {
+    ori: { type: 'string' },
+    sub: { type: 'string' },
+    sanction: {
+      type: ['object', 'null'],
+      properties: { type: { type: 'string' }, scope: { type: 'string' }, reason: { type: 'string' }, since: { type: 'string' }, until: { type: 'string' } },
+    },
+    version: { type: 'integer' },
+  },
+} as const
+const errors = { '4xx': errorResponseSchema, '5xx': errorResponseSchema }
+
+interface OfficerParams {
+  ori: string
+  sub: string
+}
+
+/** What operators see: a suspension whose `until` has passed is no longer in force, so it shows as none. */
+export function officerViewOf(officer: OfficerState, now: number): OfficerState {
+  const sanction = officer.sanction
+  if (sanction?.type === 'suspension' && sanction.until !== undefined && now >= Date.parse(sanction.until)) return { ...officer, sanction: null }
+  return officer
+}
+
+export function officerRoutes(app: FastifyInstance, deps: AppDependencies): void {
+  const { store, ledger, metrics, clock } = deps
+  const onRequest = requireRole(deps, 'doj_operator')
+
+  /** An officer of a registered agency: a mistyped ORI is 404, never an officer that binds nobody. */
+  async function registered(params: OfficerParams): Promise<void> {
+    if ((await store.get(params.ori)) === null) throw new GatewayError('agency_not_found', `no agency is registered with ORI ${params.ori}`)
+  }
+
+  /** Runs one change to an officer's sanction: audit before commit, count, log, answer with the officer after. */
+  async function change(
+    request: FastifyRequest<{ Params: OfficerParams }>,
+    reply: FastifyReply,
+    why: string,
+    apply: (now: number, beforeCommit: BeforeCommit<OfficerChange>) => Promise<OfficerChange>,
+  ): Promise<OfficerState> {
+    const identity = request.identity!
+    const id = randomUUID()
+    const now = clock()
+    let audited = false
+    const beforeCommit: BeforeCommit<OfficerChange> = async (computed) => {
+      await ledger.append(
+        {
+          type: 'officer.change',
+          id,
+          operator: identity.sub,
+          operatorOri: identity.ori,
+          source: sourceOf(request),
+          action: computed.action,
+          ori: computed.ori,
+          sub: computed.sub,
+          reason: why,
+          before: computed.before,
+          after: computed.after,
+        },
+        now,
+      )
+      audited = true
+    }
+    let applied: OfficerChange
+    try {
+      applied = await apply(now, beforeCommit)
+    } catch (error) {
+      // The record said the change was made; say that it was not.
+      if (audited) void ledger.append({ type: 'operator.failed', id, code: error instanceof OfficerConflictError ? 'officer_conflict' : 'state_unavailable' }, clock())
+      throw error
+    }
+    metrics.operatorChanges.labels(applied.action).inc()
+    // The officer's id stays in the ledger (the audit id leads there), not in the log.
+    request.log.info({ operator: identity.sub, ori: applied.ori, action: applied.action, auditId: id }, 'operator change')
+    reply.header('x-audit-id', id)
+    return officerViewOf(applied.after, now)
+  }
+
+  app.get<{ Querystring: { ori?: string } }>(
+    '/v1/officers',
+    {
+      onRequest,
+      schema: {
+        querystring: { type: 'object', additionalProperties: false, properties: { ori } },
+        response: { 200: { type: 'array', items: officerView }, ...errors },
+      },
+    },
+    async (request) => {
+      // The officers under a sanction now: a reinstated officer, or one whose suspension lapsed, is not listed.
+      const now = clock()
+      return (await store.listOfficers(request.query.ori)).map((officer) => officerViewOf(officer, now)).filter((officer) => officer.sanction !== null)
+    },
+  )
+
+  app.get<{ Params: OfficerParams }>('/v1/officers/:ori/:sub', { onRequest, schema: { params: officerParams, response: { 200: officerView, ...errors } } }, async (request) => {
+    const { ori: agency, sub } = request.params
+    await registered(request.params)
+    // The gateway keeps no officer registry (the identity provider does): an officer DOJ never
+    // sanctioned is simply one without a sanction, at version 0.
+    const officer = (await store.getOfficer(agency, sub)) ?? { ori: agency, sub, sanction: null, version: 0 }
+    return officerViewOf(officer, clock())
+  })
+
+  app.put<{ Params: OfficerParams; Body: { type: OfficerSanctionType; scope?: SanctionScope; reason: string; until?: string } }>(
+    '/v1/officers/:ori/:sub/sanction',
+    {
+      onRequest,
+      schema: {
+        params: officerParams,
+        body: {
+          type: 'object',
+          required: ['type', 'reason'],
+          additionalProperties: false,
+          properties: { type: { enum: officerSanctionTypes }, scope: { enum: sanctionScopes }, reason, until: { type: 'string', format: 'date-time' } },
+        },
+        response: { 200: officerView, ...errors },
+      },
+    },
+    async (request, reply) => {
+      // The rules of an agency's sanction (src/http/admin.ts): a removal covers all, without end; a
+      // suspension's end lies in the future and is a time the gateway can read.
+      const { type, scope = 'all', reason: why, until } = request.body
+      const now = clock()
+      const shape = sanctionShapeProblem({ type, scope, until })
+      if (shape !== null) throw new GatewayError('invalid_sanction', shape.message, [{ path: shape.path, message: shape.issue }])
+      const ends = until === undefined ? undefined : instantOf(until, 'until')
+      if (ends !== undefined && ends <= now) {
+        throw new GatewayError('invalid_sanction', 'the end of a suspension must lie in the future', [{ path: 'until', message: 'must be in the future' }])
+      }
+      const sanction = {
+        type,
+        scope,
+        reason: why,
+        since: new Date(now).toISOString(),
+        ...(ends === undefined ? {} : { until: new Date(ends).toISOString() }),
+      }
+      const { ori: agency, sub } = request.params
+      return change(request, reply, why, (at, beforeCommit) => store.sanctionOfficer(agency, sub, sanction, at, beforeCommit))
+    },
+  )
+
+  app.delete<{ Params: OfficerParams; Body: { reason: string } }>(
+    '/v1/officers/:ori/:sub/sanction',
+    {
+      onRequest,
+      schema: {
+        params: officerParams,
+        body: { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason } },
+        response: { 200: officerView, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { ori: agency, sub } = request.params
+      return change(request, reply, request.body.reason, (now, beforeCommit) => store.reinstateOfficer(agency, sub, now, beforeCommit))
+    },
+  )
+}

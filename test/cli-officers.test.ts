@@ -1,0 +1,88 @@
+// gatewayctl officers … (issue 12, point 4) against a real gateway: a DOJ operator sanctions one officer
+// from the command line, the officer's next query is refused (on a token verified and cached before),
+// the tables show operators' text as text, and bad input is refused with the API's or the CLI's message.
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { lapd, operatorToken, query, root, startTestGateway, token } from './helpers.js'
+
+const exec = promisify(execFile)
+const gw = await startTestGateway()
+t.teardown(() => gw.close())
+const env = { ...process.env, GATEWAY_URL: gw.url, GATEWAY_TOKEN: operatorToken() }
+const gatewayctl = (...args: string[]) =>
+  exec(process.execPath, [join(root, 'bin/gatewayctl.js'), 'officers', ...args], { cwd: root, env }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+  )
+const dl = { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } }
+
+t.test('sanction an officer, list and show them, reinstate: the gateway follows at once', async (t) => {
+  const empty = await gatewayctl('list')
+  t.equal(empty.code, 0)
+  t.equal(empty.stdout, 'ORI  USER  SANCTION  SINCE  REASON  VERSION\n', 'nobody is sanctioned yet')
+
+  const bearer = token({ sub: 'officer-96' })
+  t.equal((await query(gw.url, dl, bearer)).status, 200, 'the token is verified and cached')
+  const until = new Date(Date.now() + 86_400_000).toISOString()
+  const sanctioned = await gatewayctl('sanction', lapd, 'officer-96', '--type', 'suspension', '--scope', 'non_criminal_history', '--until', until, '--reason', 'queried a neighbour (invented example)')
+  t.equal(sanctioned.code, 0, sanctioned.stderr)
+  t.match(sanctioned.stdout, /^ORI +USER +SANCTION +SINCE +REASON +VERSION$/m)
+  t.match(sanctioned.stdout, new RegExp(`^CA0194200 +officer-96 +suspension \\(non_criminal_history\\) until ${until.replace(/\./g, '\\.')} +\\S+ +queried a neighbour \\(invented example\\) +1$`, 'm'))
+  t.equal((await query(gw.url, dl, bearer)).body.decision?.rule, 'officer.suspended', 'the same token, refused on its next query')
+
+  const listed = await gatewayctl('list', '--ori', lapd, '--json')
+  t.match(JSON.parse(listed.stdout), [{ ori: lapd, sub: 'officer-96', sanction: { type: 'suspension', scope: 'non_criminal_history', until } }])
+  t.match((await gatewayctl('list')).stdout, /^CA0194200 +officer-96 /m)
+  t.same(JSON.parse((await gatewayctl('list', '--ori', 'CACBP0000', '--json')).stdout), [])
+
+  const odd = 'unit/7?'
+  t.equal((await gatewayctl('sanction', lapd, odd, '--type', 'removal', '--reason', 'shared a login')).code, 0, 'a user id with / and ? is sent percent-encoded')
+  t.equal((await query(gw.url, dl, token({ sub: odd }))).body.decision?.rule, 'officer.suspended')
+  t.match(JSON.parse((await gatewayctl('show', lapd, odd, '--json')).stdout), { sub: odd, sanction: { type: 'removal' } })
+
+  const reinstated = await gatewayctl('reinstate', lapd, 'officer-96', '--reason', 'cleared')
+  t.equal(reinstated.code, 0, reinstated.stderr)
+  t.match(reinstated.stdout, /^CA0194200 +officer-96 +- +- +- +2$/m)
+  t.equal((await query(gw.url, dl, bearer)).status, 200, 'served again')
+  t.match((await gatewayctl('show', lapd, 'officer-17')).stdout, /^CA0194200 +officer-17 +- +- +- +0$/m, 'an officer never sanctioned')
+})
+
+t.test("bad input: the API's refusal (exit 1) or the command line's (exit 2), and nothing changes", async (t) => {
+  const removal = await gatewayctl('sanction', lapd, 'officer-5', '--type', 'removal', '--scope', 'non_criminal_history', '--reason', 'x')
+  t.equal(removal.code, 1)
+  t.match(removal.stderr, /^error 400: invalid_sanction: /m)
+  t.match(removal.stderr, /^ {2}scope: must be "all" for a removal$/m)
+  const censure = await gatewayctl('sanction', lapd, 'officer-5', '--type', 'censure', '--reason', 'x')
+  t.equal(censure.code, 1)
+  t.match(censure.stderr, /^error 400: invalid_request: /m)
+  const unknown = await gatewayctl('sanction', 'CA0194201', 'officer-5', '--type', 'suspension', '--reason', 'x')
+  t.equal(unknown.code, 1)
+  t.match(unknown.stderr, /^error 404: agency_not_found: no agency is registered with ORI CA0194201$/m)
+  const usage: [string[], RegExp][] = [
+    [['sanction', lapd, 'officer-5', '--type', 'suspension'], /sanction needs --reason/],
+    [['sanction', lapd, '--type', 'suspension', '--reason', 'x'], /needs the officer's user id/],
+    [['sanction', 'lapd', 'officer-5', '--type', 'suspension', '--reason', 'x'], /needs an ORI such as CA0194200/],
+    [['reinstate', lapd, 'officer 5', '--reason', 'x'], /needs the officer's user id/],
+    [['list', '--ori', 'lapd'], /--ori: expected an ORI/],
+    [['list', lapd], /list takes no ORI argument/],
+    [['suspend', lapd, 'officer-5'], /unknown officers command suspend/],
+  ]
+  for (const [args, message] of usage) {
+    const answer = await gatewayctl(...args)
+    t.equal(answer.code, 2, args.join(' '))
+    t.match(answer.stderr, message)
+  }
+  t.equal((await query(gw.url, dl, token({ sub: 'officer-5' }))).status, 200, 'officer-5 was never sanctioned')
+})
+
+t.test("an operator's reason is shown as text in the table (no terminal escape, no forged row); --json keeps it", async (t) => {
+  const reason = 'misuse\nCA0194200  officer-1  removal  x  forged  1\u001b[2J'
+  const answer = await gatewayctl('sanction', lapd, 'officer-7', '--type', 'suspension', '--reason', reason)
+  t.equal(answer.code, 0, answer.stderr)
+  t.notMatch(answer.stdout, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/, 'no control character but the line breaks between rows')
+  t.equal(answer.stdout.trimEnd().split('\n').length, 2, 'a header and one row')
+  t.match(answer.stdout, /misuse\\nCA0194200  officer-1  removal  x  forged  1\\u001b\[2J +1$/m)
+  t.equal(JSON.parse((await gatewayctl('show', lapd, 'officer-7', '--json')).stdout).sanction.reason, reason)
+})
