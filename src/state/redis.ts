@@ -63,8 +63,9 @@ const officersKey = `${prefix}officers`
 // reply: 0 for "no registry", else 1 and per query nine values: now, version, state (only when the
 // version moved), limited (0, 1 officer, 2 agency), retry ms, officer remaining, agency remaining,
 // officer reset ms, and the officer's sanction state (nil for an officer never sanctioned).
-// Written for the interpreter: locals for globals, the GCRA inline, three commands for an admitted
-// query (HMGET, HSET, HGET) and two for a limited one, plus one PEXPIRE per rate hash per call. The rate
+// Written for the interpreter: locals for globals, the GCRA inline, four commands for an admitted
+// query (HMGET, HSET, HGET of the version, HGET of the officer) and three for a limited one, plus one
+// PEXPIRE per rate hash per call. The rate
 // hash expires a window after its last write (the writes of one call share Redis's instant), when every
 // time in it is past (so it reads as empty). Times go to HSET as Lua numbers, which Redis writes with
 // every digit needed to read them back exactly (string.format cost more than the HSET itself).
@@ -253,7 +254,7 @@ export class RedisStateStore implements StateStore {
   /** Connects (a Redis that is down now is not fatal: queries answer 503 until it is back). */
   static async open(options: RedisStoreOptions): Promise<RedisStateStore> {
     const redis = connect(options.url, options.timeoutMs)
-    // No fixed number of keys: the first argument gives it (two per query, plus the marker).
+    // No fixed number of keys: the first argument gives it (two per query, plus the marker and the officers hash).
     redis.defineCommand('clets_admit', { lua: admitScript })
     redis.defineCommand('clets_apply', { numberOfKeys: 3, lua: applyScript })
     redis.defineCommand('clets_apply_officer', { numberOfKeys: 2, lua: applyOfficerScript })
