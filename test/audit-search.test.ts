@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { iceEro, query, root, startTestGateway, tempDir, testPopulation, TestClock, token } from './helpers.js'
+import { cbp, iceEro, query, root, sheriff, startTestGateway, tempDir, testPopulation, TestClock, token } from './helpers.js'
 
 const exec = promisify(execFile)
 const clock = new TestClock(Date.parse('2026-03-01T10:00:00.000Z'))
@@ -21,13 +21,18 @@ ids.otherAboutFirst = (await query(gw.url, dl(first!.licenseNumber), token({ sub
 clock.advance(86_400_000)
 ids.officerAboutFirstAgain = (await query(gw.url, dl(first!.licenseNumber), token({ sub: 'officer-96' }))).headers['x-decision-id'] as string
 ids.ice = (await query(gw.url, dl(first!.licenseNumber, 'immigration_enforcement'), token({ ori: iceEro, sub: 'ero-1' }))).headers['x-decision-id'] as string
+// Queries officers ran for other agencies: whom they served, and who received the result.
+const rap = { lastName: first!.person.lastName, firstName: first!.person.firstName, dateOfBirth: first!.person.dateOfBirth }
+ids.forIce = (await query(gw.url, { ...dl(first!.licenseNumber), onBehalfOf: iceEro }, token({ sub: 'officer-44' }))).headers['x-decision-id'] as string
+ids.rapSheetForCbp = (await query(gw.url, { database: 'criminal_history', purpose: 'criminal_investigation', subject: rap, caseNumber: '24-8', onBehalfOf: cbp, recipient: cbp }, token({ sub: 'officer-12' }))).headers['x-decision-id'] as string
+ids.toSheriff = (await query(gw.url, { ...dl(second!.licenseNumber), recipient: sheriff }, token({ sub: 'officer-12' }))).headers['x-decision-id'] as string
 
 const search = async (...args: string[]) => (await exec(process.execPath, [join(root, 'bin/gatewayctl.js'), 'audit', 'search', '--dir', gw.auditDir, ...args], { cwd: root })).stdout
 const idsOf = (jsonLines: string) => jsonLines.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line).id)
 
 t.test('every query by this officer about this person', async (t) => {
   t.same(idsOf(await search('--sub', 'officer-96', '--subject', `licenseNumber=${first!.licenseNumber}`, '--type', 'query.decision', '--json')), [ids.officerAboutFirst, ids.officerAboutFirstAgain])
-  t.same(idsOf(await search('--subject', first!.licenseNumber.toLowerCase(), '--type', 'query.decision', '--json')), [ids.officerAboutFirst, ids.otherAboutFirst, ids.officerAboutFirstAgain, ids.ice], 'a bare value matches any subject field, in any case')
+  t.same(idsOf(await search('--subject', first!.licenseNumber.toLowerCase(), '--type', 'query.decision', '--json')), [ids.officerAboutFirst, ids.otherAboutFirst, ids.officerAboutFirstAgain, ids.ice, ids.forIce], 'a bare value matches any subject field, in any case')
 })
 
 t.test('by ORI, purpose, rule and time range', async (t) => {
@@ -36,6 +41,19 @@ t.test('by ORI, purpose, rule and time range', async (t) => {
   t.same(everything.map((record) => record.type), ['operator.change', 'query.decision'], "the agency's registration by DOJ is part of its record too")
   t.same(idsOf(await search('--purpose', 'immigration_enforcement', '--rule', 'ppp.immigration_non_criminal', '--json')), [ids.ice])
   t.same(idsOf(await search('--sub', 'officer-96', '--type', 'query.decision', '--since', '2026-03-01T10:30:00Z', '--until', '2026-03-01T12:00:00Z', '--json')), [ids.officerAboutSecond])
+})
+
+t.test('by requester: the queries run on behalf of an agency, or whose result went to it', async (t) => {
+  t.same(idsOf(await search('--on-behalf-of', iceEro, '--json')), [ids.forIce])
+  t.same(idsOf(await search('--on-behalf-of', cbp, '--json')), [ids.rapSheetForCbp])
+  t.same(idsOf(await search('--recipient', cbp, '--json')), [ids.rapSheetForCbp])
+  t.same(idsOf(await search('--recipient', sheriff, '--sub', 'officer-12', '--json')), [ids.toSheriff])
+  const records = (await search('--on-behalf-of', iceEro, '--json')).trim().split('\n').map((line) => JSON.parse(line))
+  t.match(records, [{ ori: 'CA0194200', sub: 'officer-44', onBehalfOf: iceEro, outcome: 'deny', rule: 'ppp.immigration_non_criminal', immigration: 'requester' }])
+  t.same(idsOf(await search('--sub', 'officer-44', '--type', 'query.decision', '--json')), [ids.forIce], 'and the officer who ran it')
+  const bad = await exec(process.execPath, [join(root, 'bin/gatewayctl.js'), 'audit', 'search', '--dir', gw.auditDir, '--on-behalf-of', 'ICE'], { cwd: root }).then(() => null, (error: { code: number; stderr: string }) => error)
+  t.equal(bad?.code, 2)
+  t.match(bad?.stderr, /--on-behalf-of: expected an ORI such as CA0194200; got ICE/)
 })
 
 t.test('a readable table by default, and a clear error for a bad time', async (t) => {

@@ -43,6 +43,37 @@ const badFixtures: [string, (dir: string) => void, RegExp][] = [
   ["an officer's removal with an end in a test case", rewrite('tests/officers.yaml', (text) => text.replace('officerSanction: { type: removal }', 'officerSanction: { type: removal, until: "2026-03-01T12:00:00Z" }')), /^tests\/officers\.yaml: cases\.5\.officerSanction\.until: only a suspension takes until$/],
   ["an unknown key in an officer's sanction", rewrite('tests/officers.yaml', (text) => text.replace('officerSanction: { type: removal }', 'officerSanction: { type: removal, sub: officer-96 }')), /^tests\/officers\.yaml: cases\.5\.officerSanction\.sub: unknown key$/],
   ['a test case with an unknown rule', rewrite('tests/seed.yaml', (text) => text.replace('rule: agency.no_agreement }', 'rule: agency.banned }')), /^tests\/seed\.yaml: cases\.0\.expect\.rule: /],
+  // agencies.yaml
+  ['an unknown key in agencies.yaml', rewrite('agencies.yaml', (text) => `${text}\nmonitoredKinds: [federal]\n`), /^agencies\.yaml: monitoredKinds: unknown key$/],
+  ['an unknown agency kind', rewrite('agencies.yaml', (text) => text.replace('  federal: [criminal_investigation, immigration_enforcement]', '  federal: [criminal_investigation, immigration_enforcement]\n  tribal: [criminal_investigation]')), /^agencies\.yaml: purposesByKind\.tribal: unknown key$/],
+  ['a kind left out', rewrite('agencies.yaml', (text) => text.replace(/^ {2}state: .*\n/m, '')), /^agencies\.yaml: purposesByKind\.state: /],
+  ['an unknown purpose in purposesByKind', rewrite('agencies.yaml', (text) => text.replace('federal: [criminal_investigation, immigration_enforcement]', 'federal: [criminal_investigation, border_search]')), /^agencies\.yaml: purposesByKind\.federal\.1: unknown purpose border_search$/],
+  ['a purpose listed twice', rewrite('agencies.yaml', (text) => text.replace('federal: [criminal_investigation, immigration_enforcement]', 'federal: [criminal_investigation, criminal_investigation]')), /^agencies\.yaml: purposesByKind\.federal\.1: criminal_investigation is listed twice$/],
+  ['an override keyed by something other than an ORI', rewrite('agencies.yaml', (text) => text.replace('  CADHS0100:\n    deny', '  ICE-ERO:\n    deny')), /^agencies\.yaml: overrides\.ICE-ERO: expected an ORI/],
+  ['an override without a reason', rewrite('agencies.yaml', (text) => text.replace(/ {4}reason: >-\n( {6}.*\n)+/, '')), /^agencies\.yaml: overrides\.CADHS0100\.reason: /],
+  ['an override that allows and denies one purpose', rewrite('agencies.yaml', (text) => text.replace('    deny: [criminal_investigation]', '    allow: [criminal_investigation]\n    deny: [criminal_investigation]')), /^agencies\.yaml: overrides\.CADHS0100\.deny\.0: criminal_investigation is both allowed and denied$/],
+  ['an override of an unknown purpose', rewrite('agencies.yaml', (text) => text.replace('    deny: [criminal_investigation]', '    deny: [removal]')), /^agencies\.yaml: overrides\.CADHS0100\.deny\.0: unknown purpose removal$/],
+  ['an immigration authority with a bad ORI', rewrite('agencies.yaml', (text) => text.replace('{ ori: CACBP0000,', '{ ori: CBP,')), /^agencies\.yaml: immigrationAuthorities\.1\.ori: expected an ORI/],
+  ['an immigration authority listed twice', rewrite('agencies.yaml', (text) => text.replace('{ ori: CACBP0000,', '{ ori: CADHS0100,')), /^agencies\.yaml: immigrationAuthorities\.1\.ori: CADHS0100 is listed twice$/],
+  ['an unknown database class for the justification', rewrite('agencies.yaml', (text) => text.replace('requiredOfMonitored: [non_criminal_history]', 'requiredOfMonitored: [dmv]')), /^agencies\.yaml: justification\.requiredOfMonitored\.0: /],
+  // the immigration definition and statutes (purposes.yaml), and the federal citation (gateway.yaml)
+  ['no definition of immigration enforcement', rewrite('purposes.yaml', (text) => text.replace(/^ {2}definition: >-\n( {4}.*\n)+/m, '')), /^purposes\.yaml: immigrationEnforcement\.definition: /],
+  ['a statute cited by a bare number', rewrite('purposes.yaml', (text) => text.replace('aliases: ["INA 276"]', 'aliases: ["1326"]')), /^purposes\.yaml: immigrationEnforcement\.statutes\.9\.aliases\.0: "1326" must name a code or act and a section/],
+  ['one law cited twice', rewrite('purposes.yaml', (text) => text.replace('aliases: ["INA 276"]', 'aliases: ["8 USC 1325"]')), /^purposes\.yaml: immigrationEnforcement\.statutes\.9\.aliases\.0: "8 USC 1325" cites the same law as "8 U\.S\.C\. 1325"$/],
+  ['no federal citation of the immigration rule', rewrite('gateway.yaml', (text) => text.replace(/^federalCitations:\n.*\n/m, '')), /^gateway\.yaml: federalCitations: /],
+  // projections.yaml
+  ['an unknown key in projections.yaml', rewrite('projections.yaml', (text) => text.replace('    database: dmv.vehicle_registration\n', '    database: dmv.vehicle_registration\n    exclude: [registeredOwner.address]\n')), /^projections\.yaml: projections\.1\.exclude: unknown key$/],
+  ['a malformed field path', rewrite('projections.yaml', (text) => text.replace('      - person.sex\n', '      - person..sex\n')), /^projections\.yaml: projections\.0\.fields\.9: expected a field path/],
+  ['a field inside a listed field', rewrite('projections.yaml', (text) => text.replace('      - person.sex\n', '      - person\n')), /^projections\.yaml: projections\.0\.fields\.\d+: person already sends all of person\.lastName$/],
+  ['a projection of an unknown database', rewrite('projections.yaml', (text) => text.replace('    database: dmv.vehicle_registration\n', '    database: dmv.vehicles\n')), /^projections\.yaml: projections\.1\.database: unknown database dmv\.vehicles$/],
+  ['a projection named full', rewrite('projections.yaml', (text) => text.replaceAll('registration.without_address', 'full')), /^projections\.yaml: projections\.1\.id: full is reserved for whole records$/],
+  ['an answer naming an unknown projection', rewrite('projections.yaml', (text) => text.replace('purposes: [traffic_enforcement], projection: licence.without_address', 'purposes: [traffic_enforcement], projection: licence.status')), /^projections\.yaml: answers\.0\.projection: unknown projection licence\.status/],
+  ["an answer applying another database's projection", rewrite('projections.yaml', (text) => text.replace('{ database: dmv.driver_license, kinds: [federal], projection: licence.without_address }', '{ database: dmv.driver_license, kinds: [federal], projection: registration.without_address }')), /^projections\.yaml: answers\.2\.projection: registration\.without_address projects dmv\.vehicle_registration, not dmv\.driver_license$/],
+  ['an answer for an unknown purpose', rewrite('projections.yaml', (text) => text.replace('purposes: [traffic_enforcement], projection: licence.without_address', 'purposes: [traffic_stop], projection: licence.without_address')), /^projections\.yaml: answers\.0\.purposes\.0: unknown purpose traffic_stop$/],
+  ['an answer for an unknown agency kind', rewrite('projections.yaml', (text) => text.replace('kinds: [federal], projection: licence.without_address', 'kinds: [dhs], projection: licence.without_address')), /^projections\.yaml: answers\.2\.kinds\.0: /],
+  ['a projection no answer uses', rewrite('projections.yaml', (text) => text.replace(/^ {2}- \{ database: dmv\.vehicle_registration.*\n/gm, '')), /^projections\.yaml: projections\.1: registration\.without_address is not used by any answer$/],
+  ['a test case expecting an unknown projection', rewrite('tests/answers.yaml', (text) => text.replace('projection: registration.without_address }', 'projection: registration.no_owner }')), /^tests\/answers\.yaml: cases\.1\.expect\.projection: unknown projection registration\.no_owner/],
+  ['a test case on behalf of a malformed ORI', rewrite('tests/immigration.yaml', (text) => text.replace('onBehalfOf: CADHS0100 }', 'onBehalfOf: ICE }')), /^tests\/immigration\.yaml: cases\.6\.query\.onBehalfOf: expected an ORI/],
 ]
 
 for (const [name, edit, expected] of badFixtures) {
@@ -57,7 +88,7 @@ for (const [name, edit, expected] of badFixtures) {
 
 t.test('gatewayctl policy check: exit 0 with the revision for good policies, 1 with file: path: problem for bad ones', async (t) => {
   const good = await run(process.execPath, ['bin/gatewayctl.js', 'policy', 'check', policyDir], { cwd: root })
-  t.match(good.stdout, /policies OK: revision [0-9a-f]{16}, 3 databases, 4 purposes/)
+  t.match(good.stdout, /policies OK: revision [0-9a-f]{16}, 3 databases, 4 purposes, 2 projections, \d+ test cases/)
   const dir = fixture(badFixtures[0]![1])
   const bad = await run(process.execPath, ['bin/gatewayctl.js', 'policy', 'check', dir], { cwd: root }).then(() => null, (error: { code: number; stderr: string }) => error)
   t.equal(bad?.code, 1)
@@ -71,4 +102,26 @@ t.test('gatewayctl policy test runs the cases and fails on a wrong expectation',
   const bad = await run(process.execPath, ['bin/gatewayctl.js', 'policy', 'test', dir], { cwd: root }).then(() => null, (error: { code: number; stdout: string }) => error)
   t.equal(bad?.code, 1)
   t.match(bad?.stdout, /FAIL {2}tests\/seed\.yaml: ICE ERO without the agreement is refused criminal history\n {6}expected allow ppp\.permitted, got deny agency\.no_agreement/)
+})
+
+t.test('gatewayctl policy test covers the new rules and says which projection or immigration basis was wrong', async (t) => {
+  const good = await run(process.execPath, ['bin/gatewayctl.js', 'policy', 'test', policyDir], { cwd: root })
+  for (const line of [
+    'pass  tests/agencies.yaml: a federal agency may not declare a traffic stop',
+    "pass  tests/agencies.yaml: a monitored agency's DMV query without a justification is refused",
+    'pass  tests/immigration.yaml: CBP\'s "criminal investigation" of a reentry case on DMV is immigration enforcement',
+    'pass  tests/immigration.yaml: a query on behalf of ICE ERO is immigration enforcement',
+    'pass  tests/answers.yaml: a traffic stop gets the licence without the home address',
+  ]) {
+    t.ok(good.stdout.split('\n').includes(line), line)
+  }
+  const dir = fixture(
+    rewrite('tests/immigration.yaml', (text) =>
+      text.replace('expect: { outcome: allow, rule: ppp.permitted, projection: full, immigration: requester }', 'expect: { outcome: allow, rule: ppp.permitted, projection: licence.without_address, immigration: statute }'),
+    ),
+  )
+  const bad = await run(process.execPath, ['bin/gatewayctl.js', 'policy', 'test', dir], { cwd: root }).then(() => null, (error: { code: number; stdout: string }) => error)
+  t.equal(bad?.code, 1)
+  t.match(bad?.stdout, /FAIL {2}tests\/immigration\.yaml: LAPD may answer CBP's request for a person's criminal history \(Gov\. Code 7284\.6\(b\)\(2\)\)\n {6}expected allow ppp\.permitted \(projection licence\.without_address, immigration: statute\), got allow ppp\.permitted \(projection full, immigration: requester\)/)
+  t.match(bad?.stdout, /^\d+ passed, 1 failed$/m)
 })

@@ -1,8 +1,12 @@
 // The PPP as data: the shipped policy test cases all pass, every contract rule is exercised, and the
 // engine's precedence holds.
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import t from 'tap'
 import { loadPolicyDir } from '../src/policy-files.js'
+import { compilePolicySet, type PolicySet } from '../src/policy/compile.js'
 import { evaluate, sanctionBlocks } from '../src/policy/evaluate.js'
+import { compileStatuteMatcher } from '../src/policy/immigration.js'
 import { runPolicyTests } from '../src/policy/run-tests.js'
 import type { AgencyState } from '../src/policy/types.js'
 import { policyDir } from './helpers.js'
@@ -18,11 +22,24 @@ const signed: AgencyState = {
   monitored: false,
   version: 1,
 }
-const facts = (database: string, purpose: string, caseNumber?: string) => ({
-  database: policy.databases.get(database)!,
-  purpose: policy.purposes.get(purpose)!,
+const facts = (database: string, purpose: string, caseNumber?: string, extra: { justification?: string; onBehalfOf?: string; recipient?: string } = {}, set: PolicySet = policy) => ({
+  database: set.databases.get(database)!,
+  purpose: set.purposes.get(purpose)!,
   caseNumber,
+  ...extra,
 })
+const cbp: AgencyState = { ...signed, ori: 'CACBP0000', name: 'CBP', kind: 'federal', monitored: true }
+
+/** The shipped policies with one top-level file changed, compiled. */
+function policyWith(file: string, change: (text: string) => string): PolicySet {
+  const sources = readdirSync(policyDir)
+    .filter((name) => name.endsWith('.yaml'))
+    .map((name) => {
+      const text = readFileSync(join(policyDir, name), 'utf8')
+      return { file: name, text: name === file ? change(text) : text }
+    })
+  return compilePolicySet(sources)
+}
 
 t.test('every policy test case beside the policies gives its expected outcome and rule', async (t) => {
   const results = runPolicyTests(policy)
@@ -34,7 +51,7 @@ t.test('every policy test case beside the policies gives its expected outcome an
 
 t.test("the policy test cases cover every deny rule of the contract's table", async (t) => {
   const covered = new Set(policy.tests.map((testCase) => testCase.expect.rule))
-  for (const rule of ['agency.unknown', 'agency.no_agreement', 'agency.suspended', 'ppp.immigration_non_criminal', 'ppp.purpose_not_permitted', 'ppp.case_number_required', 'officer.suspended', 'ppp.permitted']) {
+  for (const rule of ['agency.unknown', 'agency.no_agreement', 'agency.suspended', 'ppp.immigration_non_criminal', 'ppp.purpose_not_for_agency', 'ppp.purpose_not_permitted', 'ppp.case_number_required', 'ppp.justification_required', 'officer.suspended', 'agency.written_request_required', 'ppp.permitted']) {
     t.ok(covered.has(rule as never), rule)
   }
 })
@@ -80,4 +97,94 @@ t.test('the revision is a hash of the policy files: same files, same revision', 
   const again = await loadPolicyDir(policyDir)
   t.equal(again.revision, policy.revision)
   t.match(policy.revision, /^[0-9a-f]{16}$/)
+})
+
+t.test('the immigration denial cites the rule that binds the agency: S.B. 54 for California agencies, the PPP for federal ones', async (t) => {
+  const local = evaluate(policy, facts('dmv.driver_license', 'immigration_enforcement', '24-1'), signed, at, null)
+  t.match(local.citation, /7284\.6\(a\)\(1\)\(D\)/)
+  t.match(local.reason, /^California law \(S\.B\. 54\) and the CLETS PPP forbid using non-criminal-history information \(DMV driver licence and ID card records\) for immigration enforcement, that is any effort to investigate/)
+  const federal = evaluate(policy, facts('dmv.driver_license', 'immigration_enforcement', '24-1'), cbp, at, null)
+  t.equal(federal.rule, 'ppp.immigration_non_criminal')
+  t.match(federal.citation, /^CLETS PPP, Feb 2019 update, binding on every subscribing agency/)
+  t.match(federal.reason, /^The CLETS PPP, which binds every subscribing agency, federal ones included, forbids/)
+  t.equal(evaluate(policy, facts('dmv.driver_license', 'immigration_enforcement', '24-1'), null, at, null).citation, local.citation, 'an unregistered ORI: S.B. 54 and the PPP')
+  t.equal(local.immigration, undefined, 'a declared immigration purpose needs no basis: the purpose says it')
+})
+
+t.test('immigration enforcement under another name: the reason says why, the decision records the basis', async (t) => {
+  const statute = evaluate(policy, facts('dmv.driver_license', 'criminal_investigation', '8 U.S.C. 1326'), signed, at, null)
+  t.match(statute, { outcome: 'deny', rule: 'ppp.immigration_non_criminal', immigration: 'statute', reason: /^The case number cites 8 U\.S\.C\. 1326 / })
+  const requester = evaluate(policy, facts('dmv.driver_license', 'traffic_enforcement', undefined, { recipient: 'CADHS0100' }), signed, at, null)
+  t.match(requester, { rule: 'ppp.immigration_non_criminal', immigration: 'requester', reason: /^The query is made for CADHS0100 \(DHS ICE Enforcement and Removal Operations\), an immigration authority/ })
+  // On criminal history the query is judged as immigration_enforcement: its case number requirement applies,
+  // with the reason opening on why.
+  const rapSheet = evaluate(policy, facts('criminal_history', 'criminal_investigation', undefined, { onBehalfOf: 'CACBP0000' }), signed, at, null)
+  t.match(rapSheet, { rule: 'ppp.case_number_required', immigration: 'requester', reason: /^The query is made on behalf of CACBP0000 .*A case number is required for the purpose "Criminal investigation"\.$/ })
+  const suspended = evaluate(policy, facts('criminal_history', 'criminal_investigation', '8USC1326', {}), { ...signed, sanction: { type: 'removal', scope: 'all', reason: 'r', since: '2026-01-01T00:00:00Z' } }, at, null)
+  t.match(suspended, { rule: 'agency.suspended', immigration: 'statute', reason: /^CLETS service for LAPD has been removed/ }, 'an agency rule keeps its own reason, and the record still says why')
+  const plain = evaluate(policy, facts('dmv.driver_license', 'criminal_investigation', '24-001234'), signed, at, null)
+  t.equal(plain.immigration, undefined)
+  t.equal(plain, policy.purposes.get('criminal_investigation')!.decisions.get('dmv.driver_license')!.allow.local, 'the common allow is the one built at compile time')
+})
+
+t.test('a kind that may not declare immigration enforcement may not reach it under another name', async (t) => {
+  const strict = policyWith('agencies.yaml', (text) => text.replace('local: [criminal_investigation, traffic_enforcement, immigration_enforcement, ccw_licensing]', 'local: [criminal_investigation, traffic_enforcement, ccw_licensing]'))
+  const declared = evaluate(strict, facts('criminal_history', 'immigration_enforcement', '24-1', {}, strict), signed, at, null)
+  t.match(declared, { rule: 'ppp.purpose_not_for_agency', reason: /^A local agency may not declare the purpose "Immigration enforcement"/ })
+  const disguised = evaluate(strict, facts('criminal_history', 'criminal_investigation', '24-1', { onBehalfOf: 'CADHS0100' }, strict), signed, at, null)
+  t.match(disguised, { rule: 'ppp.purpose_not_for_agency', immigration: 'requester', reason: /^The query is made on behalf of CADHS0100 .* A local agency may not declare the purpose "Immigration enforcement"/ })
+  t.equal(evaluate(strict, facts('criminal_history', 'criminal_investigation', '24-1', {}, strict), signed, at, null).rule, 'ppp.permitted')
+})
+
+t.test('an override adds and takes purposes for one ORI, whatever kind the registry gives it, with its reason', async (t) => {
+  const overridden = policyWith('agencies.yaml', (text) =>
+    text.replace('overrides:\n', 'overrides:\n  CA0990000:\n    allow: [traffic_enforcement]\n    deny: [immigration_enforcement]\n    reason: "A federal park police with a California traffic function (test)."\n'),
+  )
+  const parkPolice: AgencyState = { ...signed, ori: 'CA0990000', name: 'Park police', kind: 'federal' }
+  t.equal(evaluate(overridden, facts('dmv.driver_license', 'traffic_enforcement', undefined, {}, overridden), parkPolice, at, null).rule, 'ppp.permitted', 'allowed by the override')
+  t.equal(evaluate(overridden, facts('dmv.driver_license', 'traffic_enforcement', undefined, {}, overridden), { ...parkPolice, ori: 'CA0990001' }, at, null).rule, 'ppp.purpose_not_for_agency', 'another federal agency is not')
+  const denied = evaluate(overridden, facts('criminal_history', 'immigration_enforcement', '1', {}, overridden), parkPolice, at, null)
+  t.match(denied, { rule: 'ppp.purpose_not_for_agency', reason: /^The policies do not let this agency \(CA0990000\) declare the purpose "Immigration enforcement": A federal park police with a California traffic function \(test\)\. It may declare "Criminal investigation", "Traffic enforcement"\.$/ })
+  const ccw = evaluate(overridden, facts('dmv.driver_license', 'ccw_licensing', undefined, {}, overridden), parkPolice, at, null)
+  t.match(ccw.reason, /^A federal agency may not declare the purpose "Concealed-carry \(CCW\) licensing": it is not among its official functions\. This agency \(CA0990000\) may declare "Criminal investigation", "Traffic enforcement"\.$/)
+  t.equal(evaluate(overridden, facts('dmv.driver_license', 'ccw_licensing', undefined, {}, overridden), { ...parkPolice, kind: 'local' }, at, null).rule, 'ppp.permitted', 'registered as local, it gets the local purposes and the override')
+})
+
+t.test('the justification is required of monitored agencies for the classes the policy names', async (t) => {
+  const query = facts('dmv.driver_license', 'criminal_investigation', '24-1')
+  t.match(evaluate(policy, query, cbp, at, null), { rule: 'ppp.justification_required', citation: /justification/ })
+  t.equal(evaluate(policy, { ...query, justification: 'why' }, cbp, at, null).rule, 'ppp.permitted')
+  t.equal(evaluate(policy, query, { ...cbp, monitored: false }, at, null).rule, 'ppp.permitted')
+  const everything = policyWith('agencies.yaml', (text) => text.replace('requiredOfMonitored: [non_criminal_history]', 'requiredOfMonitored: [non_criminal_history, criminal_history]'))
+  t.equal(evaluate(everything, facts('criminal_history', 'criminal_investigation', '24-1', {}, everything), cbp, at, null).rule, 'ppp.justification_required')
+  const none = policyWith('agencies.yaml', (text) => text.replace('requiredOfMonitored: [non_criminal_history]', 'requiredOfMonitored: []'))
+  t.equal(evaluate(none, facts('dmv.driver_license', 'criminal_investigation', '24-1', {}, none), cbp, at, null).rule, 'ppp.permitted')
+})
+
+t.test('the statute matcher: any spacing or punctuation, never inside a longer number or word', async (t) => {
+  const find = policy.immigration.findStatute
+  const cites: [string, string | null][] = [
+    ['8USC1326-1', '8 U.S.C. 1326'],
+    ['8 U.S.C. § 1326', '8 U.S.C. 1326'],
+    ['8 u.s.c. §§ 1326(a)(1)', '8 U.S.C. 1326'],
+    ['8.U.S.C.1325', '8 U.S.C. 1325'],
+    ['see 8 USC 1324a(a)(1)(A)', '8 U.S.C. 1324a'],
+    ['8 USC 1324 harboring', '8 U.S.C. 1324'],
+    ['INA 276', '8 U.S.C. 1326'],
+    ['ina§274A', '8 U.S.C. 1324a'],
+    ['removal 8 U.S.C. 1229a', '8 U.S.C. 1229a'],
+    ['18 U.S.C. 1326', null],
+    ['8 U.S.C. 13261', null],
+    ['8 U.S.C. 1229', null],
+    ['CHINA 276', null],
+    ['24-001234', null],
+    ['8 U S C', null],
+  ]
+  for (const [text, cite] of cites) t.equal(find(text)?.cite ?? null, cite, text)
+  t.equal(compileStatuteMatcher([])('8 U.S.C. 1326'), null, 'no statutes, no match')
+  // Linear in the text: a long run of separators after a partial citation costs no backtracking.
+  const started = performance.now()
+  find(`8${' .'.repeat(250)}`)
+  find(`${'8 U.S.C. '.repeat(55)}`)
+  t.ok(performance.now() - started < 50, 'adversarial texts are matched quickly')
 })

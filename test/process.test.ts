@@ -29,10 +29,11 @@ t.test("the README's first allowed and first denied query give the answers the R
   const bearer = await gatewayctl('token', '--sub', 'officer-17', '--ori', 'CA0194200', '--role', 'terminal')
   const allowed = await call(url, 'POST', '/v1/query', { token: bearer, body: { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } } })
   t.equal(allowed.status, 200)
-  t.match(allowed.body.records[0], { licenseNumber: 'A1234567', person: { lastName: 'WRIGHT', firstName: 'ARJUN', dateOfBirth: '2006-10-02', address: { street: '13309 FIRST ST', city: 'FRESNO' } } })
+  t.same(allowed.body.records, [{ licenseNumber: 'A1234567', cardType: 'ID', licenseClass: null, status: 'VALID', expires: '2027-04-27', person: { lastName: 'WRIGHT', firstName: 'ARJUN', middleInitial: 'T', dateOfBirth: '2006-10-02', sex: 'F', heightInches: 66, eyeColor: 'BRN' } }], 'a traffic stop: no home address')
   const denied = await call(url, 'POST', '/v1/query', { token: bearer, body: { database: 'dmv.driver_license', purpose: 'immigration_enforcement', subject: { licenseNumber: 'A1234567' }, caseNumber: '24-001234' } })
   t.equal(denied.status, 403)
   t.equal(denied.body.decision.rule, 'ppp.immigration_non_criminal')
+  t.match(denied.body.decision.reason, /^California law \(S\.B\. 54\) and the CLETS PPP forbid using non-criminal-history information \(DMV driver licence and ID card records\) for immigration enforcement, that is any effort/)
   const ice = await gatewayctl('token', '--sub', 'ero-agent-3', '--ori', 'CADHS0100', '--role', 'terminal')
   const noAgreement = await call(url, 'POST', '/v1/query', { token: ice, body: { database: 'criminal_history', purpose: 'immigration_enforcement', subject: { lastName: 'WRIGHT', firstName: 'ARJUN', dateOfBirth: '2006-10-02' }, caseNumber: 'A-2019-77' } })
   t.equal(noAgreement.body.decision.rule, 'agency.no_agreement')
@@ -69,6 +70,27 @@ t.test('/metrics after a mixed workload shows decisions by outcome, rule, class 
     'process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'gateway_build_info',
   ]
   for (const name of required) t.match(metrics.body, new RegExp(`^# TYPE ${name} `, 'm'), `${name} is exported`)
+})
+
+t.test("the README's answers trimmed to the purpose, and its new denials (issue 12)", async (t) => {
+  const bearer = await gatewayctl('token', '--sub', 'officer-17', '--ori', 'CA0194200', '--role', 'terminal')
+  const investigation = await call(url, 'POST', '/v1/query', { token: bearer, body: { database: 'dmv.driver_license', purpose: 'criminal_investigation', subject: { licenseNumber: 'A1234567' }, caseNumber: '24-001234' } })
+  t.same(investigation.body.records[0].person.address, { street: '13309 FIRST ST', city: 'FRESNO', state: 'CA', zip: '93749' }, 'a criminal investigation: the whole record')
+  const cbp = await gatewayctl('token', '--sub', 'cbp-officer-4', '--ori', 'CACBP0000', '--role', 'terminal')
+  const traffic = await call(url, 'POST', '/v1/query', { token: cbp, body: { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } } })
+  t.equal(traffic.status, 403)
+  t.same({ ...traffic.body.decision, id: '…' }, {
+    id: '…',
+    outcome: 'deny',
+    rule: 'ppp.purpose_not_for_agency',
+    reason: 'A federal agency may not declare the purpose "Traffic enforcement": it is not among its official functions. A federal agency may declare "Criminal investigation", "Immigration enforcement".',
+    citation: "Penal Code §11077(b) (need to know: information demonstrably required for the agency's own official functions); CLETS PPP",
+  })
+  const reentry = await call(url, 'POST', '/v1/query', { token: cbp, body: { database: 'dmv.driver_license', purpose: 'criminal_investigation', subject: { licenseNumber: 'A1234567' }, caseNumber: '8USC1326-1' } })
+  t.equal(reentry.body.decision.rule, 'ppp.immigration_non_criminal')
+  t.match(reentry.body.decision.reason, /^The case number cites 8 U\.S\.C\. 1326 /)
+  const smuggling = await call(url, 'POST', '/v1/query', { token: cbp, body: { database: 'dmv.driver_license', purpose: 'criminal_investigation', subject: { licenseNumber: 'A1234567' }, caseNumber: '21USC952-4' } })
+  t.equal(smuggling.body.decision.rule, 'ppp.justification_required')
 })
 
 t.test('SIGTERM under load: in-flight queries finish, every answered decision is in the ledger, exit 0', async (t) => {

@@ -33,7 +33,8 @@ t.test('an allowed licence lookup returns the DMV record, with its decision id i
   t.equal(answer.headers['x-decision-id'], answer.body.decision.id)
   t.equal(answer.body.records.length, 1)
   t.equal(answer.body.records[0].licenseNumber, 'A1234567')
-  t.same(answer.body.records[0].person.address, person.person.address, 'the home address the gateway protects')
+  const { address, ...description } = person.person
+  t.same(answer.body.records[0].person, description, 'a traffic stop gets the description, not the home address (test/answers.test.ts)')
   t.equal(backendRequests, before + 1)
   t.equal(answer.headers['ratelimit-policy'], '"user";q=120;w=60, "agency";q=6000;w=60')
   t.match(answer.headers.ratelimit, /^"user";r=\d+;t=\d+$/)
@@ -48,7 +49,7 @@ t.test('an allowed licence lookup returns the DMV record, with its decision id i
   t.match(records[1], { status: 200, recordCount: 1, code: null })
   const ledgerText = JSON.stringify(ledgerRecords(gw.auditDir))
   t.notOk(ledgerText.includes(token().split('.')[2]!), 'no token in the ledger')
-  t.notOk(ledgerText.includes(person.person.address.street), 'no returned record in the ledger')
+  t.notOk(ledgerText.includes(address.street), 'no returned record in the ledger')
 })
 
 t.test('every lookup form of every database finds its record', async (t) => {
@@ -207,6 +208,23 @@ t.test('GET /v1/policy tells terminals what is enforced, to any valid token', as
     [['dmv.driver_license', 'non_criminal_history'], ['dmv.vehicle_registration', 'non_criminal_history'], ['criminal_history', 'criminal_history']],
   )
   t.same(answer.body.purposes.map((purpose: { id: string }) => purpose.id), ['criminal_investigation', 'traffic_enforcement', 'immigration_enforcement', 'ccw_licensing'])
+  // Issue 12: who may declare what, what immigration enforcement is, what each answer carries, every rule's source.
+  t.same(answer.body.purposesByKind.federal, ['criminal_investigation', 'immigration_enforcement'])
+  t.match(answer.body.overrides, [{ ori: iceEro, allow: [], deny: ['criminal_investigation'], reason: /Enforcement and Removal Operations/ }])
+  t.match(answer.body.immigrationEnforcement, {
+    definition: /federal civil immigration law, or of federal criminal immigration law that penalises a person's presence in, entry or reentry to, or employment in the United States/,
+    source: /CLETS PPP, Feb 2019 update/,
+    authorities: [{ ori: iceEro }, { ori: cbp }],
+    binding: { california: /7284\.6/, federal: /^CLETS PPP/ },
+  })
+  t.match(answer.body.immigrationEnforcement.statutes.find((statute: { cite: string }) => statute.cite === '8 U.S.C. 1326'), { aliases: ['INA 276'], title: /reentry/ })
+  t.same(answer.body.justification, { requiredOfMonitored: ['non_criminal_history'], maxLength: 500 })
+  t.match(answer.body.projections, [{ id: 'licence.without_address', database: 'dmv.driver_license', fields: ['licenseNumber', 'cardType', 'licenseClass', 'status', 'expires', 'person.lastName', 'person.firstName', 'person.middleInitial', 'person.dateOfBirth', 'person.sex', 'person.heightInches', 'person.eyeColor'] }, { id: 'registration.without_address' }])
+  t.match(answer.body.answers[0], { database: 'dmv.driver_license', purposes: ['traffic_enforcement'], kinds: null, projection: 'licence.without_address' })
+  t.notOk(JSON.stringify(answer.body.projections).includes('apply'), 'no compiled function leaks into the answer')
+  const rules = new Map(answer.body.rules.map((rule: { id: string; citation: string }) => [rule.id, rule.citation]))
+  t.match(rules.get('ppp.purpose_not_for_agency'), /11077\(b\)/)
+  t.match(rules.get('ppp.justification_required'), /justification/)
   t.equal((await call(gw.url, 'GET', '/v1/policy', { token: operatorToken() })).status, 200)
   t.equal((await call(gw.url, 'GET', '/v1/policy')).status, 401)
 })

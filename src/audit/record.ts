@@ -2,7 +2,7 @@
 // documents them; `gatewayctl audit verify` checks every line against them). The ledger is the one place
 // subject identifiers are kept; never a token, never the records a database returned.
 import { z } from 'zod'
-import { agencyKinds, databaseClasses, officerSanctionTypes, ruleIds, sanctionScopes, sanctionTypes } from '../policy/types.js'
+import { agencyKinds, databaseClasses, immigrationBases, officerSanctionTypes, ruleIds, sanctionScopes, sanctionTypes } from '../policy/types.js'
 import { officerActions, operatorActions } from '../state/types.js'
 
 export const auditRecordVersion = 1
@@ -158,9 +158,20 @@ export const eventSchemas = {
     databaseClass: z.enum(databaseClasses),
     purpose: text,
     caseNumber: text.nullable(),
+    // The members below came with issue 12; records written before it have none of them, and still verify.
+    /** Why the query is needed, in the officer's words, when given. */
+    justification: text.optional(),
+    /** Whom the query serves (an ORI), when the officer said it is another agency. */
+    onBehalfOf: text.optional(),
+    /** To whom the result goes (an ORI), when the officer said it is another agency. */
+    recipient: text.optional(),
     subject: z.record(text, text),
     outcome: z.enum(['allow', 'deny']),
     rule: z.enum(ruleIds),
+    /** Why a query that declared another purpose was judged as immigration enforcement. */
+    immigration: z.enum(immigrationBases).optional(),
+    /** On an allow: the projection its answer got (`full`: whole records). */
+    projection: text.optional(),
     policyRevision: text,
     agencyVersion: z.number().int().nullable(),
     monitored: z.boolean(),

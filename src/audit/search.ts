@@ -11,6 +11,10 @@ export interface SearchFilter {
   /** `field=value` (e.g. licenseNumber=A1234567) or a bare value matched against every subject field. */
   readonly subject?: string | undefined
   readonly purpose?: string | undefined
+  /** The ORI a query was made on behalf of (its `onBehalfOf`). */
+  readonly onBehalfOf?: string | undefined
+  /** The ORI a query's result went to (its `recipient`). */
+  readonly recipient?: string | undefined
   readonly rule?: string | undefined
   readonly outcome?: string | undefined
   readonly type?: string | undefined
@@ -41,6 +45,8 @@ export function matches(record: LedgerRecord, filter: SearchFilter): boolean {
   if (filter.ori !== undefined && record.ori !== filter.ori) return false
   if (filter.sub !== undefined && record.sub !== filter.sub) return false
   if (filter.purpose !== undefined && record.purpose !== filter.purpose) return false
+  if (filter.onBehalfOf !== undefined && record.onBehalfOf !== filter.onBehalfOf) return false
+  if (filter.recipient !== undefined && record.recipient !== filter.recipient) return false
   if (filter.rule !== undefined && record.rule !== filter.rule) return false
   if (filter.outcome !== undefined && record.outcome !== filter.outcome) return false
   if (filter.subject !== undefined && !subjectMatches(record.subject, filter.subject)) return false

@@ -14,7 +14,7 @@ import { developmentSecret } from '../dev-secret.js'
 import { mintToken } from '../http/auth.js'
 import { loadPolicyDir } from '../policy-files.js'
 import { PolicyError } from '../policy/compile.js'
-import { runPolicyTests } from '../policy/run-tests.js'
+import { describeOutcome, projectionId, runPolicyTests } from '../policy/run-tests.js'
 import { oriPattern } from '../audit/record.js'
 import { verifyLedger } from '../audit/verify.js'
 import { agencies, agenciesUsage } from './agencies.js'
@@ -34,7 +34,8 @@ const usage = `usage:
   gatewayctl policy test [DIR]
   gatewayctl audit verify [DIR] [--public-key FILE]
   gatewayctl audit search [--dir DIR] [--ori ORI] [--sub USER] [--subject FIELD=VALUE|VALUE] [--purpose P]
-                          [--rule R] [--outcome allow|deny] [--type T] [--since TIME] [--until TIME] [--json]
+                          [--on-behalf-of ORI] [--recipient ORI] [--rule R] [--outcome allow|deny] [--type T]
+                          [--since TIME] [--until TIME] [--json]
   gatewayctl report misuse --year YYYY [--dir DIR] [--format md|csv|json]
 ${agenciesUsage}
 ${officersUsage}
@@ -80,7 +81,7 @@ async function policy(args: string[]): Promise<number> {
     return 1
   }
   if (action === 'check') {
-    out(`policies OK: revision ${set.revision}, ${set.databases.size} databases, ${set.purposes.size} purposes, ${set.tests.length} test cases`)
+    out(`policies OK: revision ${set.revision}, ${set.databases.size} databases, ${set.purposes.size} purposes, ${set.projections.size} projections, ${set.tests.length} test cases`)
     return 0
   }
   const results = runPolicyTests(set)
@@ -88,7 +89,11 @@ async function policy(args: string[]): Promise<number> {
     const { testCase, decision, passed } = result
     const line = `${passed ? 'pass' : 'FAIL'}  ${testCase.file}: ${testCase.name}`
     if (passed) out(line)
-    else out(`${line}\n      expected ${testCase.expect.outcome} ${testCase.expect.rule}, got ${decision.outcome} ${decision.rule}`)
+    else {
+      const { expect } = testCase
+      const got = { outcome: decision.outcome, rule: decision.rule, projection: expect.projection === undefined ? undefined : projectionId(decision), immigration: expect.immigration === undefined ? undefined : (decision.immigration ?? 'none') }
+      out(`${line}\n      expected ${describeOutcome(expect)}, got ${describeOutcome(got)}`)
+    }
   }
   const failed = results.filter((result) => !result.passed).length
   out(`${results.length - failed} passed, ${failed} failed`)
@@ -106,10 +111,28 @@ async function search(args: string[]): Promise<number> {
   const text = { type: 'string' } as const
   const { values } = parseArgs({
     args,
-    options: { dir: text, ori: text, sub: text, subject: text, purpose: text, rule: text, outcome: text, type: text, since: text, until: text, json: { type: 'boolean', default: false } },
+    options: {
+      dir: text,
+      ori: text,
+      sub: text,
+      subject: text,
+      purpose: text,
+      'on-behalf-of': text,
+      recipient: text,
+      rule: text,
+      outcome: text,
+      type: text,
+      since: text,
+      until: text,
+      json: { type: 'boolean', default: false },
+    },
   })
+  for (const name of ['on-behalf-of', 'recipient'] as const) {
+    const value = values[name]
+    if (value !== undefined && !oriPattern.test(value)) throw new UsageError(`--${name}: expected an ORI such as CA0194200; got ${value}`)
+  }
   const dir = values.dir ?? process.env.AUDIT_DIR ?? './var/audit'
-  const found = await searchLedger(dir, { ...values, since: time('since', values.since), until: time('until', values.until) })
+  const found = await searchLedger(dir, { ...values, onBehalfOf: values['on-behalf-of'], since: time('since', values.since), until: time('until', values.until) })
   if (values.json) {
     for (const record of found) out(JSON.stringify(record))
     return 0

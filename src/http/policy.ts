@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { PolicySet } from '../policy/compile.js'
 import { requireRole, type AppDependencies } from './context.js'
+import { justificationMaxLength } from './query.js'
 import { errorResponseSchema } from './errors.js'
 
 const stringList = { type: 'array', items: { type: 'string' } } as const
@@ -32,6 +33,37 @@ const policySchema = {
             },
           },
         },
+        purposesByKind: { type: 'object', properties: { local: stringList, state: stringList, federal: stringList } },
+        overrides: {
+          type: 'array',
+          items: { type: 'object', properties: { ori: { type: 'string' }, allow: stringList, deny: stringList, reason: { type: 'string' } } },
+        },
+        immigrationEnforcement: {
+          type: 'object',
+          properties: {
+            definition: { type: 'string' },
+            source: { type: 'string' },
+            statutes: {
+              type: 'array',
+              items: { type: 'object', properties: { cite: { type: 'string' }, aliases: stringList, title: { type: 'string' } } },
+            },
+            authorities: { type: 'array', items: { type: 'object', properties: { ori: { type: 'string' }, name: { type: 'string' } } } },
+            binding: { type: 'object', properties: { california: { type: 'string' }, federal: { type: 'string' } } },
+          },
+        },
+        justification: { type: 'object', properties: { requiredOfMonitored: stringList, maxLength: { type: 'integer' } } },
+        projections: {
+          type: 'array',
+          items: { type: 'object', properties: { id: { type: 'string' }, database: { type: 'string' }, title: { type: 'string' }, fields: stringList } },
+        },
+        answers: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: { database: { type: 'string' }, purposes: { ...stringList, nullable: true }, kinds: { ...stringList, nullable: true }, projection: { type: 'string' } },
+          },
+        },
+        rules: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, citation: { type: 'string' } } } },
         limits: {
           type: 'object',
           properties: {
@@ -46,11 +78,28 @@ const policySchema = {
 } as const
 
 function describe(policy: PolicySet) {
+  const { agencies, immigration } = policy
   return {
     revision: policy.revision,
     agreementVersion: policy.agreementVersion,
     databases: [...policy.databases.values()],
     purposes: [...policy.purposes.values()],
+    // Who may declare which purpose: by kind, then the per-agency exceptions with DOJ's reason.
+    purposesByKind: agencies.purposesByKind,
+    overrides: agencies.overrides,
+    // What counts as immigration enforcement whatever purpose is declared, and the rule that binds.
+    immigrationEnforcement: {
+      definition: immigration.definition,
+      source: immigration.source,
+      statutes: immigration.statutes,
+      authorities: [...agencies.immigrationAuthorities].map(([ori, name]) => ({ ori, name })),
+      binding: { california: policy.citations['ppp.immigration_non_criminal'], federal: policy.federalCitations['ppp.immigration_non_criminal'] },
+    },
+    justification: { requiredOfMonitored: agencies.justificationRequiredOfMonitored, maxLength: justificationMaxLength },
+    // The fields each allowed query receives: the first answer that matches applies; none, whole records.
+    projections: [...policy.projections.values()],
+    answers: policy.answers,
+    rules: Object.entries(policy.citations).map(([id, citation]) => ({ id, citation })),
     limits: policy.limits,
   }
 }

@@ -9,7 +9,7 @@ import { GatewayError, type ErrorIssue } from '../errors.js'
 import type { PolicySet } from '../policy/compile.js'
 import { evaluate } from '../policy/evaluate.js'
 import { subjectFields } from '../policy/subject.js'
-import type { Decision } from '../policy/types.js'
+import { fullProjectionId, type Decision } from '../policy/types.js'
 import { officerKey, type RateVerdict } from '../state/types.js'
 import { authorize, requesterOf, requireRole, type AppDependencies } from './context.js'
 import { errorResponseSchema, toGatewayError } from './errors.js'
@@ -19,7 +19,15 @@ interface QueryBody {
   purpose: string
   subject: Record<string, string>
   caseNumber?: string
+  justification?: string
+  onBehalfOf?: string
+  recipient?: string
 }
+
+/** An ORI, as the token's claim is checked (DESIGN.md). */
+const oriSchema = { type: 'string', pattern: '^[A-Z]{2}[0-9A-Z]{7}$' } as const
+/** The longest justification: a few sentences an officer types at a terminal, kept in the ledger. */
+export const justificationMaxLength = 500
 
 const queryBodySchema = {
   type: 'object',
@@ -30,6 +38,18 @@ const queryBodySchema = {
     purpose: { type: 'string', minLength: 1, maxLength: 64 },
     subject: { type: 'object', maxProperties: 8 },
     caseNumber: { type: 'string', minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9][A-Za-z0-9 ./#:-]*$' },
+    // Free text for people (an auditor reads it in the ledger, `audit search` prints it): no control
+    // characters (an ANSI escape, a newline, a bidi override), and it starts with a visible character.
+    justification: {
+      type: 'string',
+      minLength: 1,
+      maxLength: justificationMaxLength,
+      pattern: '^[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]*$',
+    },
+    // Whom the query serves and to whom the result goes, when not the officer's own agency (the CJIS
+    // audit record's requester and secondary recipient).
+    onBehalfOf: oriSchema,
+    recipient: oriSchema,
   },
 } as const
 
@@ -119,9 +139,16 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     // a token verified and cached before DOJ suspended its officer is refused on its next query.
     const admission = await store.admit(identity.ori, officerKey(identity.ori, identity.sub), policy.limits, clock())
     const now = admission.now
-    let decision = evaluate(policy, { database, purpose, caseNumber: body.caseNumber }, admission.agency, now, admission.officer)
+    const evaluated = evaluate(
+      policy,
+      { database, purpose, caseNumber: body.caseNumber, justification: body.justification, onBehalfOf: body.onBehalfOf, recipient: body.recipient },
+      admission.agency,
+      now,
+      admission.officer,
+    )
     // A policy denial outranks the rate limit: misuse is recorded as misuse even in a burst.
-    if (decision.outcome === 'allow' && admission.rate.limited !== null) decision = rateDecision(policy, admission.rate)
+    const decision = evaluated.outcome === 'allow' && admission.rate.limited !== null ? rateDecision(policy, admission.rate) : evaluated
+    const projection = decision.outcome === 'allow' ? (decision.projection ?? null) : null
 
     const id = randomUUID()
     const record: QueryDecisionEvent = {
@@ -132,9 +159,15 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
       databaseClass: database.class,
       purpose: purpose.id,
       caseNumber: body.caseNumber ?? null,
+      // Absent members are left out of the line (the record keeps one shape either way).
+      justification: body.justification,
+      onBehalfOf: body.onBehalfOf,
+      recipient: body.recipient,
       subject: body.subject,
       outcome: decision.outcome,
       rule: decision.rule,
+      immigration: evaluated.immigration,
+      projection: decision.outcome === 'allow' ? (projection?.id ?? fullProjectionId) : undefined,
       policyRevision: policy.revision,
       agencyVersion: admission.agency?.version ?? null,
       monitored: admission.agency?.monitored ?? false,
@@ -160,10 +193,12 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
       const latency = performance.now() - started
       metrics.upstreamDuration.observe(metrics.upstreamDuration.child(database.id), latency / 1000)
       void ledger.append({ type: 'query.outcome', id, status: 200, code: null, recordCount: answer.recordCount, latencyMs: Math.round(latency) }, clock())
-      // The records go out as the database sent them (parsed once to check them), not re-serialized;
-      // the id is a UUID and the rule an id from the policy files, so no part needs escaping.
+      // Whole records go out as the database sent them (parsed once to check them), not re-serialized;
+      // a projection copies the listed fields of the parsed records and writes them with one
+      // JSON.stringify. The id is a UUID and the rule an id from the policy files: nothing to escape.
+      const records = projection === null ? answer.recordsJson : JSON.stringify(projection.apply(answer.records))
       reply.type('application/json; charset=utf-8')
-      return `{"decision":{"id":"${id}","outcome":"allow","rule":"${decision.rule}"},"records":${answer.recordsJson}}`
+      return `{"decision":{"id":"${id}","outcome":"allow","rule":"${decision.rule}"},"records":${records}}`
     } catch (error) {
       const failure = error instanceof GatewayError ? error : new GatewayError('upstream_unavailable', undefined, [], { cause: error })
       metrics.upstreamErrors.labels(database.id, failure.code).inc()
@@ -174,7 +209,7 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
 }
 
 /** Paths a rejection record may name: the query's own fields and the subject's lookup fields. */
-const knownPaths = new Set(['body', 'database', 'purpose', 'caseNumber', 'subject', ...Object.keys(subjectFields).map((field) => `subject.${field}`)])
+const knownPaths = new Set(['body', 'database', 'purpose', 'caseNumber', 'justification', 'onBehalfOf', 'recipient', 'subject', ...Object.keys(subjectFields).map((field) => `subject.${field}`)])
 /** The most paths one rejection record keeps. */
 const maxRecordedIssues = 8
 

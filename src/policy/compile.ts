@@ -4,26 +4,34 @@
 import { createHash } from 'node:crypto'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { z } from 'zod'
+import { agenciesFile, checkAgencies, compileAgencies, type AgencyRules } from './agencies.js'
+import { citationProblem, citationWords, compileStatuteMatcher, type Statute, type StatuteMatcher } from './immigration.js'
+import { checkProjections, compileProjections, projectionsFile, type AnswerRule } from './projection.js'
 import { compileSubjectValidator, subjectFields, type SubjectValidator } from './subject.js'
 import {
   agencyKinds,
   citedRuleIds,
   officerSanctionTypes,
   databaseClasses,
+  fullProjectionId,
+  immigrationBases,
   ruleIds,
   sanctionScopes,
   sanctionTypes,
+  type AgencyKind,
   type AgencyState,
   type DatabasePolicy,
   type OfficerSanction,
   type Decision,
+  type ImmigrationBasis,
+  type Projection,
   type PurposePolicy,
   type RateLimitPolicy,
   type RuleId,
 } from './types.js'
 
 /** The policy files the gateway reads; any other file at the top of the directory is an error. */
-export const policyFileNames = ['gateway.yaml', 'databases.yaml', 'purposes.yaml', 'limits.yaml'] as const
+export const policyFileNames = ['gateway.yaml', 'databases.yaml', 'purposes.yaml', 'agencies.yaml', 'projections.yaml', 'limits.yaml'] as const
 /** The database and purpose ids the public contract promises terminals. */
 const contractDatabases = ['dmv.driver_license', 'dmv.vehicle_registration', 'criminal_history']
 const contractPurposes = ['criminal_investigation', 'traffic_enforcement', 'immigration_enforcement', 'ccw_licensing']
@@ -36,10 +44,14 @@ export interface PolicySource {
 
 /** The decisions that depend only on the (purpose, database) pair, built once at compile time. */
 export interface PairDecisions {
-  readonly immigration: Decision | null
+  /** An immigration purpose on non-criminal-history data: the denial citing S.B. 54, and the one for federal agencies citing the PPP. */
+  readonly immigration: { readonly california: Decision; readonly federal: Decision } | null
   readonly notPermitted: Decision | null
   readonly caseNumberMissing: Decision | null
-  readonly allow: Decision
+  /** A monitored agency's query of this database without a justification (null: none is required). */
+  readonly justificationMissing: Decision | null
+  /** The allow for each kind of agency, with the projection its answer gets. */
+  readonly allow: Readonly<Record<AgencyKind, Decision>>
 }
 
 export interface CompiledDatabase extends DatabasePolicy {
@@ -63,16 +75,42 @@ export interface PolicyTestCase {
     readonly caseNumber: string | undefined
     /** Issue 12, point 5: evaluated as an approved written request (POST /v1/requests). */
     readonly writtenRequest: boolean
+    readonly justification: string | undefined
+    readonly onBehalfOf: string | undefined
+    readonly recipient: string | undefined
   }
-  readonly expect: { readonly outcome: 'allow' | 'deny'; readonly rule: RuleId }
+  readonly expect: {
+    readonly outcome: 'allow' | 'deny'
+    readonly rule: RuleId
+    /** The projection id the allow applies (`full` for whole records), when the case checks it. */
+    readonly projection: string | undefined
+    /** Why the query was judged as immigration enforcement (`none`: it was not), when the case checks it. */
+    readonly immigration: ImmigrationBasis | 'none' | undefined
+  }
+}
+
+/** What S.B. 54 and the PPP mean by immigration enforcement, and the laws whose citation marks it. */
+export interface ImmigrationPolicy {
+  readonly definition: string
+  readonly source: string
+  readonly statutes: readonly Statute[]
+  /** The purpose a query is judged as when it is immigration enforcement under another name. */
+  readonly purpose: CompiledPurpose
+  readonly findStatute: StatuteMatcher
 }
 
 export interface PolicySet {
   readonly revision: string
   readonly agreementVersion: string
   readonly citations: Readonly<Record<string, string>>
+  /** Citations that differ for federal agencies (S.B. 54 binds California agencies; the PPP binds all). */
+  readonly federalCitations: Readonly<Record<string, string>>
   readonly databases: ReadonlyMap<string, CompiledDatabase>
   readonly purposes: ReadonlyMap<string, CompiledPurpose>
+  readonly agencies: AgencyRules
+  readonly immigration: ImmigrationPolicy
+  readonly projections: ReadonlyMap<string, Projection>
+  readonly answers: readonly AnswerRule[]
   readonly limits: { readonly perUser: RateLimitPolicy; readonly perAgency: RateLimitPolicy }
   readonly tests: readonly PolicyTestCase[]
 }
@@ -96,6 +134,7 @@ const rateLimit = z.strictObject({
 const gatewayFile = z.strictObject({
   agreementVersion: text,
   citations: z.strictObject(Object.fromEntries(citedRuleIds.map((rule) => [rule, text])) as Record<(typeof citedRuleIds)[number], typeof text>),
+  federalCitations: z.strictObject({ 'ppp.immigration_non_criminal': text }),
 })
 
 const databasesFile = z.strictObject({
@@ -129,6 +168,11 @@ const purposesFile = z.strictObject({
       }),
     )
     .min(1),
+  immigrationEnforcement: z.strictObject({
+    definition: text,
+    source: text,
+    statutes: z.array(z.strictObject({ cite: text, aliases: z.array(text).default([]), title: text })).min(1),
+  }),
 })
 
 const limitsFile = z.strictObject({ perUser: rateLimit, perAgency: rateLimit })
@@ -176,10 +220,18 @@ const testsFile = z.strictObject({
           database: id,
           purpose: id,
           caseNumber: text.optional(),
+          justification: text.optional(),
+          onBehalfOf: ori.optional(),
+          recipient: ori.optional(),
           // Issue 12, point 5: the query as a written request DOJ approved, not a terminal query.
           writtenRequest: z.boolean().default(false),
         }),
-        expect: z.strictObject({ outcome: z.enum(['allow', 'deny']), rule: z.enum(ruleIds) }),
+        expect: z.strictObject({
+          outcome: z.enum(['allow', 'deny']),
+          rule: z.enum(ruleIds),
+          projection: z.string().min(1).optional(),
+          immigration: z.enum([...immigrationBases, 'none']).optional(),
+        }),
       }),
     )
     .min(1),
@@ -203,6 +255,9 @@ function parseFile<T>(source: PolicySource, schema: z.ZodType<T>, problems: stri
     for (const issue of result.error.issues) {
       if (issue.code === 'unrecognized_keys') {
         for (const key of issue.keys) problems.push(`${source.file}: ${issuePath([...issue.path, key])}: unknown key`)
+      } else if (issue.code === 'invalid_key') {
+        // A record's key (an ORI in agencies.yaml): say what the key should be, not "invalid key".
+        problems.push(`${source.file}: ${issuePath(issue.path)}: ${issue.issues[0]?.message ?? issue.message}`)
       } else {
         problems.push(`${source.file}: ${issuePath(issue.path)}: ${issue.message}`)
       }
@@ -220,21 +275,32 @@ function duplicates<T extends { id: string }>(file: string, key: string, items: 
   })
 }
 
-function pairDecisions(
-  purpose: PurposePolicy,
-  database: DatabasePolicy,
-  citations: Readonly<Record<string, string>>,
-): PairDecisions {
+interface PairContext {
+  readonly citations: Readonly<Record<string, string>>
+  readonly federalCitations: Readonly<Record<string, string>>
+  readonly definition: string
+  readonly justificationRequiredOfMonitored: readonly string[]
+  readonly projectionFor: (purpose: string, database: string, kind: AgencyKind) => Projection | null
+}
+
+function pairDecisions(purpose: PurposePolicy, database: DatabasePolicy, context: PairContext): PairDecisions {
+  const { citations } = context
   const deny = (rule: RuleId, reason: string, citation: string): Decision => Object.freeze({ outcome: 'deny', rule, reason, citation })
+  // The law binding the agency: S.B. 54 binds California state and local agencies (and is cited for an
+  // unregistered ORI with the PPP); for a federal agency the binding rule is the CLETS PPP.
+  const forbidden = `non-criminal-history information (${database.title}) for immigration enforcement, that is ${context.definition}. Only criminal history may be queried for it.`
   return {
     // S.B. 54 and the Feb 2019 PPP: no non-criminal-history information for immigration enforcement.
     immigration:
       purpose.immigration && database.class === 'non_criminal_history'
-        ? deny(
-            'ppp.immigration_non_criminal',
-            `California law forbids using non-criminal-history information (${database.title}) for immigration enforcement; only criminal history may be queried for that purpose.`,
-            citations['ppp.immigration_non_criminal']!,
-          )
+        ? {
+            california: deny('ppp.immigration_non_criminal', `California law (S.B. 54) and the CLETS PPP forbid using ${forbidden}`, citations['ppp.immigration_non_criminal']!),
+            federal: deny(
+              'ppp.immigration_non_criminal',
+              `The CLETS PPP, which binds every subscribing agency, federal ones included, forbids using ${forbidden}`,
+              context.federalCitations['ppp.immigration_non_criminal']!,
+            ),
+          }
         : null,
     notPermitted: purpose.reaches.includes(database.class)
       ? null
@@ -247,12 +313,27 @@ function pairDecisions(
       purpose.caseNumber === 'required'
         ? deny('ppp.case_number_required', `A case number is required for the purpose "${purpose.title}".`, citations['ppp.case_number_required']!)
         : null,
-    allow: Object.freeze({
-      outcome: 'allow',
-      rule: 'ppp.permitted',
-      reason: `Permitted: "${purpose.title}" may query ${database.title}.`,
-      citation: purpose.citation,
-    }),
+    justificationMissing: context.justificationRequiredOfMonitored.includes(database.class)
+      ? deny(
+          'ppp.justification_required',
+          `This agency is monitored: each of its queries of ${database.title} must state why it is needed (justification).`,
+          citations['ppp.justification_required']!,
+        )
+      : null,
+    allow: Object.freeze(
+      Object.fromEntries(
+        agencyKinds.map((kind) => [
+          kind,
+          Object.freeze({
+            outcome: 'allow',
+            rule: 'ppp.permitted',
+            reason: `Permitted: "${purpose.title}" may query ${database.title}.`,
+            citation: purpose.citation,
+            projection: context.projectionFor(purpose.id, database.id, kind),
+          } satisfies Decision),
+        ]),
+      ) as Record<AgencyKind, Decision>,
+    ),
   }
 }
 
@@ -277,12 +358,14 @@ export function compilePolicySet(sources: readonly PolicySource[]): PolicySet {
   const gateway = read('gateway.yaml', gatewayFile)
   const databasesDoc = read('databases.yaml', databasesFile)
   const purposesDoc = read('purposes.yaml', purposesFile)
+  const agenciesDoc = read('agencies.yaml', agenciesFile)
+  const projectionsDoc = read('projections.yaml', projectionsFile)
   const limits = read('limits.yaml', limitsFile)
   const testDocs = sources
     .filter((source) => source.file.startsWith('tests/'))
     .map((source) => ({ file: source.file, doc: parseFile(source, testsFile, problems) }))
 
-  if (gateway === undefined || databasesDoc === undefined || purposesDoc === undefined || limits === undefined) {
+  if (gateway === undefined || databasesDoc === undefined || purposesDoc === undefined || agenciesDoc === undefined || projectionsDoc === undefined || limits === undefined) {
     throw new PolicyError(problems)
   }
 
@@ -307,6 +390,18 @@ export function compilePolicySet(sources: readonly PolicySource[]): PolicySet {
       problems.push(`purposes.yaml: purposes.${index}.reaches: an immigration purpose cannot reach non_criminal_history (S.B. 54)`)
     }
   })
+  const cited = new Map<string, string>()
+  purposesDoc.immigrationEnforcement.statutes.forEach((statute, index) => {
+    ;[statute.cite, ...statute.aliases].forEach((cite, at) => {
+      const path = `purposes.yaml: immigrationEnforcement.statutes.${index}.${at === 0 ? 'cite' : `aliases.${at - 1}`}`
+      const problem = citationProblem(cite)
+      if (problem !== null) problems.push(`${path}: ${problem}`)
+      const words = citationWords(cite).join('').toUpperCase()
+      const earlier = cited.get(words)
+      if (earlier !== undefined) problems.push(`${path}: ${JSON.stringify(cite)} cites the same law as ${JSON.stringify(earlier)}`)
+      else cited.set(words, cite)
+    })
+  })
   databasesDoc.databases.forEach((database, index) => {
     database.lookups.forEach((fields, lookup) => {
       if (new Set(fields).size !== fields.length) {
@@ -314,42 +409,65 @@ export function compilePolicySet(sources: readonly PolicySource[]): PolicySet {
       }
     })
   })
-
-  const databases = new Map<string, CompiledDatabase>()
-  for (const database of databasesDoc.databases) {
-    databases.set(database.id, Object.freeze({ ...database, validateSubject: compileSubjectValidator(database.lookups) }))
-  }
-  const purposes = new Map<string, CompiledPurpose>()
-  for (const purpose of purposesDoc.purposes) {
-    const decisions = new Map<string, PairDecisions>()
-    for (const database of databases.values()) decisions.set(database.id, pairDecisions(purpose, database, gateway.citations))
-    purposes.set(purpose.id, Object.freeze({ ...purpose, decisions }))
-  }
-
-  const tests: PolicyTestCase[] = []
+  const databaseIds = new Set(databasesDoc.databases.map((database) => database.id))
+  const purposeIds = new Set(purposesDoc.purposes.map((purpose) => purpose.id))
+  checkAgencies(agenciesDoc, purposeIds, problems)
+  checkProjections(projectionsDoc, databaseIds, purposeIds, problems)
   for (const { file, doc } of testDocs) {
-    if (doc === undefined) continue
-    doc.cases.forEach((testCase, index) => {
-      if (!databases.has(testCase.query.database)) problems.push(`${file}: cases.${index}.query.database: unknown database ${testCase.query.database}`)
-      if (!purposes.has(testCase.query.purpose)) problems.push(`${file}: cases.${index}.query.purpose: unknown purpose ${testCase.query.purpose}`)
+    doc?.cases.forEach((testCase, index) => {
+      if (!databaseIds.has(testCase.query.database)) problems.push(`${file}: cases.${index}.query.database: unknown database ${testCase.query.database}`)
+      if (!purposeIds.has(testCase.query.purpose)) problems.push(`${file}: cases.${index}.query.purpose: unknown purpose ${testCase.query.purpose}`)
       // As the admin API refuses them: a removal covers everything until reinstatement.
       if (testCase.officerSanction?.type === 'removal') {
         if (testCase.officerSanction.scope !== 'all') problems.push(`${file}: cases.${index}.officerSanction.scope: must be "all" for a removal`)
         if (testCase.officerSanction.until !== undefined) problems.push(`${file}: cases.${index}.officerSanction.until: only a suspension takes until`)
       }
+      const projection = testCase.expect.projection
+      if (projection !== undefined && projection !== fullProjectionId && !projectionsDoc.projections.some((entry) => entry.id === projection)) {
+        problems.push(`${file}: cases.${index}.expect.projection: unknown projection ${projection} (or ${fullProjectionId} for whole records)`)
+      }
+    })
+  }
+  if (problems.length > 0) throw new PolicyError(problems)
+
+  // Everything is consistent: compile.
+  const agencies = compileAgencies(agenciesDoc, purposesDoc.purposes, gateway.citations['ppp.purpose_not_for_agency'])
+  const answers = compileProjections(projectionsDoc)
+  const databases = new Map<string, CompiledDatabase>()
+  for (const database of databasesDoc.databases) {
+    databases.set(database.id, Object.freeze({ ...database, validateSubject: compileSubjectValidator(database.lookups) }))
+  }
+  const { immigrationEnforcement } = purposesDoc
+  const context: PairContext = {
+    citations: gateway.citations,
+    federalCitations: gateway.federalCitations,
+    definition: immigrationEnforcement.definition,
+    justificationRequiredOfMonitored: agencies.justificationRequiredOfMonitored,
+    projectionFor: answers.projectionFor,
+  }
+  const purposes = new Map<string, CompiledPurpose>()
+  for (const purpose of purposesDoc.purposes) {
+    const decisions = new Map<string, PairDecisions>()
+    for (const database of databases.values()) decisions.set(database.id, pairDecisions(purpose, database, context))
+    purposes.set(purpose.id, Object.freeze({ ...purpose, decisions }))
+  }
+  const statutes = immigrationEnforcement.statutes.map((statute) => Object.freeze({ cite: statute.cite, aliases: statute.aliases, title: statute.title }))
+
+  const tests: PolicyTestCase[] = []
+  for (const { file, doc } of testDocs) {
+    doc?.cases.forEach((testCase) => {
+      const { query, expect } = testCase
       tests.push({
         file,
         name: testCase.name,
         now: Date.parse(testCase.now),
         agency: testCase.agency === null ? null : { ...testCase.agency, version: 1 },
         officerSanction: testCase.officerSanction,
-        query: { database: testCase.query.database, purpose: testCase.query.purpose, caseNumber: testCase.query.caseNumber, writtenRequest: testCase.query.writtenRequest },
-        expect: testCase.expect,
+        query: { database: query.database, purpose: query.purpose, caseNumber: query.caseNumber, justification: query.justification, onBehalfOf: query.onBehalfOf, recipient: query.recipient, writtenRequest: query.writtenRequest },
+        expect: { outcome: expect.outcome, rule: expect.rule, projection: expect.projection, immigration: expect.immigration },
       })
     })
   }
-
-  if (problems.length > 0) throw new PolicyError(problems)
 
   // The revision names exactly the files that shape decisions, so a decision can be traced to them.
   const hash = createHash('sha256')
@@ -358,8 +476,19 @@ export function compilePolicySet(sources: readonly PolicySource[]): PolicySet {
     revision: hash.digest('hex').slice(0, 16),
     agreementVersion: gateway.agreementVersion,
     citations: Object.freeze({ ...gateway.citations }),
+    federalCitations: Object.freeze({ ...gateway.federalCitations }),
     databases,
     purposes,
+    agencies,
+    immigration: Object.freeze({
+      definition: immigrationEnforcement.definition,
+      source: immigrationEnforcement.source,
+      statutes,
+      purpose: purposes.get('immigration_enforcement')!,
+      findStatute: compileStatuteMatcher(statutes),
+    }),
+    projections: answers.projections,
+    answers: answers.answers,
     limits,
     tests,
   })

@@ -19,8 +19,10 @@ export const ruleIds = [
   'agency.unknown',
   'agency.no_agreement',
   'agency.suspended',
+  'ppp.purpose_not_for_agency',
   'ppp.purpose_not_permitted',
   'ppp.case_number_required',
+  'ppp.justification_required',
   'rate.user',
   'rate.agency',
   // Issue 12, point 5 (written requests): a sanction with writtenRequests leaves only the written channel.
@@ -66,11 +68,35 @@ export interface AgencyState {
   readonly version: number
 }
 
+/**
+ * Why a query was judged as immigration enforcement: its declared purpose, a federal immigration statute
+ * cited in its case number or justification, or an immigration authority it is made for.
+ */
+export const immigrationBases = ['purpose', 'statute', 'requester'] as const
+export type ImmigrationBasis = (typeof immigrationBases)[number]
+
+/** The id recorded for an answer that goes out whole (no projection applies). */
+export const fullProjectionId = 'full'
+
+/** The record fields an allowed query receives, compiled from policies/projections.yaml. */
+export interface Projection {
+  readonly id: string
+  readonly database: string
+  readonly title: string
+  readonly fields: readonly string[]
+  /** The records with only the listed fields: new objects; the input is not changed. */
+  readonly apply: (records: readonly unknown[]) => unknown[]
+}
+
 export interface Decision {
   readonly outcome: 'allow' | 'deny'
   readonly rule: RuleId
   readonly reason: string
   readonly citation: string
+  /** On an allow: the fields that go out, or null for whole records. */
+  readonly projection?: Projection | null
+  /** Set when the query was judged as immigration enforcement, and why. */
+  readonly immigration?: ImmigrationBasis
 }
 
 export interface DatabasePolicy {

@@ -17,6 +17,8 @@ export interface UpstreamOptions {
 export interface UpstreamAnswer {
   /** The records as the database sent them: the text of one JSON array, parsed to check it, passed on unchanged. */
   readonly recordsJson: string
+  /** The same records, parsed (to check them): what a projection copies its fields from. */
+  readonly records: readonly object[]
   readonly recordCount: number
 }
 
@@ -217,7 +219,7 @@ export class Upstreams {
       throw new GatewayError('upstream_error', 'the database answered with invalid JSON, or with more than one records member', [], { cause: error })
     }
     if (!Array.isArray(records) || !onlyObjects(records)) throw new GatewayError('upstream_error', 'the database answered without a list of records')
-    return { recordsJson, recordCount: records.length }
+    return { recordsJson, records: records as object[], recordCount: records.length }
   }
 
   async close(): Promise<void> {
