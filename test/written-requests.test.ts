@@ -221,10 +221,12 @@ t.test('embedded store', async (t) => {
   })
 
   t.test('S.B. 54 applies at execution: a request that became immigration enforcement on DMV data is denied', async (t) => {
-    const filed = await file(gw, { ...rapRequest, database: 'dmv.driver_license', subject: { licenseNumber: 'A1234567' }, caseNumber: '8USC1326-1' })
+    // A case number citing an immigration statute is refused at filing now (issue 12, point 2); here the
+    // policies change between the approval and the retrieval instead.
+    const filed = await file(gw, { ...rapRequest, database: 'dmv.driver_license', subject: { licenseNumber: 'A1234567' }, caseNumber: '24-7788' })
     t.equal(filed.status, 201)
     await admin(gw, 'POST', `/v1/requests/${filed.body.id}/approve`, { reason: 'looked like a burglary case' })
-    // DOJ's policies now read this purpose as immigration enforcement (a reentry case, 8 U.S.C. 1326).
+    // DOJ's policies now read this purpose as immigration enforcement.
     const purposes = join(policies, 'purposes.yaml')
     const shipped = readFileSync(purposes, 'utf8')
     writeFileSync(purposes, shipped.replace('    code: C\n    reaches: [criminal_history, non_criminal_history]', '    code: C\n    immigration: true\n    reaches: [criminal_history]'))
