@@ -391,3 +391,34 @@ t.test('redis store, two instances: filed and retrieved on B, decided on A', asy
     for (const dir of [a.auditDir, b.auditDir]) t.equal((await verifyLedger(dir)).problem, null, dir)
   })
 })
+
+t.test('answers trimmed to the purpose in writing too: a federal agency gets the address only through a request DOJ approved', async (t) => {
+  // Issue 12, point 6: "federal agencies get no address without an approved written request".
+  const gw = await startTestGateway()
+  t.teardown(() => gw.close())
+  const cbp = 'CACBP0000'
+  const officer = token({ ori: cbp, sub: 'cbp-agent-1' })
+  const lookup = { database: 'dmv.driver_license', purpose: 'criminal_investigation', subject: { licenseNumber: 'A1234567' }, caseNumber: '21USC952-7', justification: 'the driver of a vehicle seen at a smuggling drop' }
+  const terminal = await query(gw.url, lookup, officer)
+  t.equal(terminal.status, 200)
+  t.notOk('address' in terminal.body.records[0].person, 'at the terminal: no address')
+  t.match(ledgerRecords(gw.auditDir).find((record) => record.id === terminal.body.decision.id), { projection: 'licence.without_address' })
+
+  const filed = await file(gw, { ...lookup, requester: { name: 'Agent Example (invented)', ori: cbp } }, officer)
+  t.equal(filed.status, 201)
+  t.equal((await admin(gw, 'POST', `/v1/requests/${filed.body.id}/approve`, { reason: 'one address, for this investigation' })).status, 200)
+  const result = await retrieve(gw, filed.body.id, officer)
+  t.equal(result.status, 200)
+  t.ok(result.body.records[0].person.address.street, 'in writing, approved by DOJ: the address')
+  t.match(ledgerRecords(gw.auditDir).find((record) => record.type === 'request.executed' && record.request === filed.body.id), { outcome: 'allow', projection: 'full' })
+
+  // A traffic stop is trimmed whatever the channel.
+  const lapdOfficer = token({ sub: 'lapd-officer-9' })
+  const traffic = await file(gw, { ...licence, justification: 'a traffic stop, filed in writing', requester: { name: 'Officer Example (invented)' } }, lapdOfficer)
+  t.equal(traffic.status, 201)
+  t.equal((await admin(gw, 'POST', `/v1/requests/${traffic.body.id}/approve`, { reason: 'ok' })).status, 200)
+  const trimmed = await retrieve(gw, traffic.body.id, lapdOfficer)
+  t.equal(trimmed.status, 200)
+  t.notOk('address' in trimmed.body.records[0].person, 'a traffic stop never gets the address')
+  t.same((await verifyLedger(gw.auditDir)).problem, null)
+})

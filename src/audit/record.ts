@@ -346,6 +346,8 @@ export const eventSchemas = {
     code: text.nullable(),
     recordCount: z.number().int().min(0),
     latencyMs: z.number().int().min(0),
+    /** The projection applied to an allowed execution's records (`full`: whole records); absent in older records. */
+    projection: text.optional(),
   }),
   /** The records of an executed request handed to the requesting agency, before they are sent: once only. */
   'request.delivered': z.strictObject({

@@ -24,7 +24,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { agencyTextLimits, oriPattern, type RequestExecutedEvent } from '../audit/record.js'
 import { GatewayError } from '../errors.js'
 import { evaluate } from '../policy/evaluate.js'
-import type { Decision } from '../policy/types.js'
+import { fullProjectionId, type Decision } from '../policy/types.js'
 import { maxPendingRequests, officerKey, StateUnavailableError, storedRequestStatuses, type RequestRequester, type WrittenRequest } from '../state/types.js'
 import { requesterOf, requireRole, sourceOf, type AppDependencies } from './context.js'
 import { errorResponseSchema } from './errors.js'
@@ -196,7 +196,9 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
       // The policy decides the filing as it will decide the execution: a request the PPP forbids (an
       // immigration request on DMV data, criminal history for a purpose that does not reach it, an
       // agency without the agreement or removed) is refused now, recorded, and never reaches DOJ.
-      let decision = evaluate(policy, { database, purpose, caseNumber: body.caseNumber, writtenRequest: true }, agency, now, admission.officer)
+      // The justification counts as a query's does (a monitored agency states why), and a request made
+      // for another agency is judged as a query on its behalf (an immigration authority: point 3).
+      let decision = evaluate(policy, { database, purpose, caseNumber: body.caseNumber, justification: body.justification, onBehalfOf: body.requester?.ori, writtenRequest: true }, agency, now, admission.officer)
       let limited = false
       if (decision.outcome === 'allow' && admission.rate.limited !== null) {
         const user = admission.rate.limited === 'rate.user'
@@ -394,7 +396,7 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
                 reason: `The policies in force no longer have the ${database === undefined ? `database ${current.database}` : `purpose ${current.purpose}`} this request names.`,
                 citation: policy.citations['ppp.purpose_not_permitted']!,
               }
-            : evaluate(policy, { database, purpose, caseNumber: current.caseNumber ?? undefined, writtenRequest: true }, agency, now, officer?.sanction ?? null)
+            : evaluate(policy, { database, purpose, caseNumber: current.caseNumber ?? undefined, justification: current.justification, onBehalfOf: current.requester.ori, writtenRequest: true }, agency, now, officer?.sanction ?? null)
       } catch (error) {
         await release()
         throw error
@@ -409,6 +411,7 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
         rule: decision.rule,
         policyRevision: policy.revision,
         agencyVersion,
+        ...(decision.outcome === 'allow' ? { projection: decision.projection?.id ?? fullProjectionId } : {}),
         ...fields,
       })
       reply.header('x-audit-id', executionId)
@@ -453,9 +456,12 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
       const delivered: WrittenRequest = { ...claimed, status: 'delivered', claimedUntil: null, executedAt: iso(deliveredAt), version: claimed.version + 1 }
       await apply(deliveryId, delivered, claimed.version, deliveredAt, new GatewayError('request_gone', `written request ${current.id} was taken by another retrieval`))
       request.log.info({ request: current.id, ori: current.ori, action: 'request.deliver', records: answer.recordCount }, 'written request delivered')
-      // The records go out as the database sent them (parsed once to check them), as for a query.
+      // The records go out trimmed to the purpose as for a query (policies/projections.yaml, the `written`
+      // channel: an approved request may get what a terminal query may not, e.g. a federal agency an address).
+      const projection = decision.projection ?? null
+      const records = projection === null ? answer.recordsJson : JSON.stringify(projection.apply(answer.records))
       reply.type('application/json; charset=utf-8')
-      return `{"decision":{"id":"${executionId}","outcome":"allow","rule":"${decision.rule}"},"request":${JSON.stringify(viewOf(delivered, deliveredAt))},"records":${answer.recordsJson}}`
+      return `{"decision":{"id":"${executionId}","outcome":"allow","rule":"${decision.rule}"},"request":${JSON.stringify(viewOf(delivered, deliveredAt))},"records":${records}}`
     },
   )
 }

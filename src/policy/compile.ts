@@ -6,7 +6,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { z } from 'zod'
 import { agenciesFile, checkAgencies, compileAgencies, type AgencyRules } from './agencies.js'
 import { citationProblem, citationWords, compileStatuteMatcher, type Statute, type StatuteMatcher } from './immigration.js'
-import { checkProjections, compileProjections, projectionsFile, type AnswerRule } from './projection.js'
+import { checkProjections, compileProjections, projectionsFile, type AnswerChannel, type AnswerRule } from './projection.js'
 import { compileSubjectValidator, subjectFields, type SubjectValidator } from './subject.js'
 import {
   agencyKinds,
@@ -52,6 +52,8 @@ export interface PairDecisions {
   readonly justificationMissing: Decision | null
   /** The allow for each kind of agency, with the projection its answer gets. */
   readonly allow: Readonly<Record<AgencyKind, Decision>>
+  /** The same for a written request DOJ approved: the answers file may trim that channel differently. */
+  readonly allowWritten: Readonly<Record<AgencyKind, Decision>>
 }
 
 export interface CompiledDatabase extends DatabasePolicy {
@@ -280,7 +282,7 @@ interface PairContext {
   readonly federalCitations: Readonly<Record<string, string>>
   readonly definition: string
   readonly justificationRequiredOfMonitored: readonly string[]
-  readonly projectionFor: (purpose: string, database: string, kind: AgencyKind) => Projection | null
+  readonly projectionFor: (purpose: string, database: string, kind: AgencyKind, channel?: AnswerChannel) => Projection | null
 }
 
 function pairDecisions(purpose: PurposePolicy, database: DatabasePolicy, context: PairContext): PairDecisions {
@@ -320,21 +322,26 @@ function pairDecisions(purpose: PurposePolicy, database: DatabasePolicy, context
           citations['ppp.justification_required']!,
         )
       : null,
-    allow: Object.freeze(
-      Object.fromEntries(
-        agencyKinds.map((kind) => [
-          kind,
-          Object.freeze({
-            outcome: 'allow',
-            rule: 'ppp.permitted',
-            reason: `Permitted: "${purpose.title}" may query ${database.title}.`,
-            citation: purpose.citation,
-            projection: context.projectionFor(purpose.id, database.id, kind),
-          } satisfies Decision),
-        ]),
-      ) as Record<AgencyKind, Decision>,
-    ),
+    allow: allowByKind(purpose, database, context, 'terminal'),
+    allowWritten: allowByKind(purpose, database, context, 'written'),
   }
+}
+
+function allowByKind(purpose: PurposePolicy, database: DatabasePolicy, context: PairContext, channel: AnswerChannel): Readonly<Record<AgencyKind, Decision>> {
+  return Object.freeze(
+    Object.fromEntries(
+      agencyKinds.map((kind) => [
+        kind,
+        Object.freeze({
+          outcome: 'allow',
+          rule: 'ppp.permitted',
+          reason: `Permitted: "${purpose.title}" may query ${database.title}.`,
+          citation: purpose.citation,
+          projection: context.projectionFor(purpose.id, database.id, kind, channel),
+        } satisfies Decision),
+      ]),
+    ) as Record<AgencyKind, Decision>,
+  )
 }
 
 /** Compiles the sources into a PolicySet, or throws PolicyError with every problem found. */

@@ -182,5 +182,6 @@ function decide(policy: PolicySet, query: EvaluatedQuery, agency: AgencyState | 
     if (missing !== null) return missing
   }
   if (agency.monitored && query.justification === undefined && effective.justificationMissing !== null) return effective.justificationMissing
-  return effective.allow[agency.kind]
+  // An approved written request may be trimmed differently (policies/projections.yaml, `channels`).
+  return query.writtenRequest === true ? effective.allowWritten[agency.kind] : effective.allow[agency.kind]
 }

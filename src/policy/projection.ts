@@ -6,6 +6,11 @@
 // fast-json-stringify and the ledger's serializers do: one object literal per nested level, so every
 // projected record of a kind has one shape, and no allocation but the output itself.
 import { z } from 'zod'
+
+/** How the data goes out: at a terminal, or as an approved written request (POST /v1/requests). */
+export const answerChannels = ['terminal', 'written'] as const
+export type AnswerChannel = (typeof answerChannels)[number]
+
 import { agencyKinds, fullProjectionId, type AgencyKind, type Projection } from './types.js'
 
 /** A field path segment: a plain property name (never one that reaches an object's prototype). */
@@ -118,6 +123,8 @@ export const projectionsFile = z.strictObject({
         database: policyId,
         purposes: z.array(policyId).min(1).optional(),
         kinds: z.array(z.enum(agencyKinds)).min(1).optional(),
+        // Which channel the entry trims: terminal queries, written requests DOJ approved, or (left out) both.
+        channels: z.array(z.enum(answerChannels)).min(1).optional(),
         projection: projectionId,
       }),
     )
@@ -130,6 +137,7 @@ export interface AnswerRule {
   readonly database: string
   readonly purposes: readonly string[] | null
   readonly kinds: readonly AgencyKind[] | null
+  readonly channels: readonly AnswerChannel[] | null
   readonly projection: string
 }
 
@@ -137,7 +145,7 @@ export interface CompiledProjections {
   readonly projections: ReadonlyMap<string, Projection>
   readonly answers: readonly AnswerRule[]
   /** The projection an allowed query gets (null: whole records): the first answer that matches. */
-  projectionFor(purpose: string, database: string, kind: AgencyKind): Projection | null
+  projectionFor(purpose: string, database: string, kind: AgencyKind, channel?: AnswerChannel): Projection | null
 }
 
 /** Checks the file against the databases and purposes; pushes `projections.yaml: path: problem` lines. */
@@ -174,12 +182,18 @@ export function compileProjections(doc: ProjectionsDoc): CompiledProjections {
   for (const projection of doc.projections) {
     projections.set(projection.id, Object.freeze({ id: projection.id, database: projection.database, title: projection.title, fields: projection.fields, apply: compileProjection(projection.fields) }))
   }
-  const answers: AnswerRule[] = doc.answers.map((answer) => Object.freeze({ database: answer.database, purposes: answer.purposes ?? null, kinds: answer.kinds ?? null, projection: answer.projection }))
+  const answers: AnswerRule[] = doc.answers.map((answer) => Object.freeze({ database: answer.database, purposes: answer.purposes ?? null, kinds: answer.kinds ?? null, channels: answer.channels ?? null, projection: answer.projection }))
   return {
     projections,
     answers,
-    projectionFor(purpose, database, kind) {
-      const answer = answers.find((entry) => entry.database === database && (entry.purposes === null || entry.purposes.includes(purpose)) && (entry.kinds === null || entry.kinds.includes(kind)))
+    projectionFor(purpose, database, kind, channel = 'terminal') {
+      const answer = answers.find(
+        (entry) =>
+          entry.database === database &&
+          (entry.purposes === null || entry.purposes.includes(purpose)) &&
+          (entry.kinds === null || entry.kinds.includes(kind)) &&
+          (entry.channels === null || entry.channels.includes(channel)),
+      )
       return answer === undefined || answer.projection === fullProjectionId ? null : projections.get(answer.projection)!
     },
   }
