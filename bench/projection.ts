@@ -6,6 +6,7 @@
 // `node dist/bench/projection.js` (BENCH_CALLS, default 1,000,000 answers a run).
 import { generatePopulation } from '../src/backends/population.js'
 import { loadPolicyDir } from '../src/policy-files.js'
+import { measure } from './micro.js'
 
 const calls = Number(process.env.BENCH_CALLS ?? 1_000_000)
 const rounds = 5
@@ -53,17 +54,8 @@ const variants: Record<string, () => void> = {
   },
 }
 
-const results: Record<string, number[]> = {}
-for (let round = 0; round < rounds; round++) {
-  for (const [name, run] of Object.entries(variants)) {
-    const started = process.hrtime.bigint()
-    run()
-    const nanos = Number(process.hrtime.bigint() - started) / calls
-    if (round > 0) (results[name] ??= []).push(nanos) // the first round warms up
-  }
-}
-console.log(`Node ${process.version}, ${calls} answers of one licence record a run, median of ${rounds - 1} runs after one to warm up (${sink > 0 ? 'checked' : ''})`)
-for (const [name, runs] of Object.entries(results)) {
-  const sorted = runs.sort((left, right) => left - right)
-  console.log(`${name.padEnd(44)} ${sorted[sorted.length >> 1]!.toFixed(0)} ns an answer`)
-}
+const medians = measure(variants, calls, rounds)
+// The outputs' lengths are summed so that no variant's work can be optimized away.
+if (sink === 0) throw new Error('no variant wrote anything')
+console.log(`Node ${process.version}, ${calls} answers of one licence record a run, median of ${rounds - 1} runs after one to warm up`)
+for (const [name, nanos] of Object.entries(medians)) console.log(`${name.padEnd(44)} ${nanos.toFixed(0)} ns an answer`)
