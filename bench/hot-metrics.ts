@@ -3,6 +3,7 @@
 // to build for it, and against prom-client's own labels().inc(). `node dist/bench/hot-metrics.js`.
 import { Counter, Registry } from 'prom-client'
 import { HotCounter } from '../src/metrics.js'
+import { measure } from './micro.js'
 
 const calls = Number(process.env.BENCH_CALLS ?? 5_000_000)
 const rounds = 5
@@ -53,17 +54,6 @@ const variants: Record<string, () => void> = {
   },
 }
 
-const results: Record<string, number[]> = {}
-for (let round = 0; round < rounds; round++) {
-  for (const [name, run] of Object.entries(variants)) {
-    const started = process.hrtime.bigint()
-    run()
-    const nanos = Number(process.hrtime.bigint() - started) / calls
-    if (round > 0) (results[name] ??= []).push(nanos) // the first round warms up
-  }
-}
+const medians = measure(variants, calls, rounds)
 console.log(`Node ${process.version}, ${calls} calls a run, median of ${rounds - 1} runs after one to warm up`)
-for (const [name, runs] of Object.entries(results)) {
-  const sorted = runs.sort((left, right) => left - right)
-  console.log(`${name.padEnd(32)} ${sorted[sorted.length >> 1]!.toFixed(1)} ns a call`)
-}
+for (const [name, nanos] of Object.entries(medians)) console.log(`${name.padEnd(32)} ${nanos.toFixed(1)} ns a call`)

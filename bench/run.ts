@@ -6,7 +6,10 @@
 //      forwarding the same upstream request (bench/fastify-proxy.ts);
 //   c. the gateway with the embedded store and the full audit ledger, on a realistic mix
 //      (90% allowed licence lookups, 10% immigration lookups on DMV that are denied);
-//   c100. the gateway with every query allowed and forwarded (the proxy's exact work, plus ours);
+//   c100. the gateway with every query allowed and forwarded (the proxy's exact work, plus ours): traffic
+//      stops, so every answer is trimmed to the traffic-stop projection (policies/projections.yaml);
+//   c100-full. the same with every answer whole (criminal investigations with a case number): the path
+//      that forwards the database's text as it came, so c100 against it is what the projection costs;
 //   c-noaudit. c without the audit ledger (bench/gateway-without-ledger.ts; production has no such
 //      switch), so the table shows what the ledger costs the gateway in the same run;
 //   d. the gateway with the Redis store (REDIS_URL, a redis-server started here), on the same mix as c;
@@ -24,7 +27,7 @@
 // each of BENCH_OPEN_TARGETS (d,c,e), latency measured from each request's scheduled time (free of
 // coordinated omission): p50, p99, p99.9, medians of the runs.
 // Then the ledger on its own (bench/ledger.ts): durable records per second from 1,024 concurrent appenders.
-// Settings: BENCH_RUNS (5), BENCH_SECONDS (10), BENCH_CONNECTIONS (64), BENCH_TARGETS (all: a,b,e,c,c100,c-noaudit,d),
+// Settings: BENCH_RUNS (5), BENCH_SECONDS (10), BENCH_CONNECTIONS (64), BENCH_TARGETS (all: a,b,e,c,c100,c100-full,c-noaudit,d),
 // BENCH_OPEN_RATE (2000), BENCH_OPEN_TARGETS (d,c,e; empty = none), BENCH_LOG_LEVEL (the gateway's LOG_LEVEL, info).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { copyFileSync, cpSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs'
@@ -179,7 +182,7 @@ const officers = Array.from({ length: 50 }, (_, n) => mintToken(secret, 'doj-idp
 const json = { 'content-type': 'application/json' }
 const licences = Array.from({ length: 1000 }, (_, n) => population.licenses[(n * 97) % population.licenses.length]!.licenseNumber)
 const query = (n: number, purpose: string) => ({
-  body: JSON.stringify({ database: 'dmv.driver_license', purpose, subject: { licenseNumber: licences[n] }, ...(purpose === 'immigration_enforcement' ? { caseNumber: `24-${n}` } : {}) }),
+  body: JSON.stringify({ database: 'dmv.driver_license', purpose, subject: { licenseNumber: licences[n] }, ...(purpose === 'traffic_enforcement' ? {} : { caseNumber: `24-${n}` }) }),
   headers: { ...json, authorization: `Bearer ${officers[n % officers.length]}` },
 })
 const files = {
@@ -187,6 +190,7 @@ const files = {
   proxy: licences.map((_, n) => query(n, 'traffic_enforcement')),
   mix: licences.map((_, n) => query(n, n % 10 === 9 ? 'immigration_enforcement' : 'traffic_enforcement')),
   allowed: licences.map((_, n) => query(n, 'traffic_enforcement')),
+  allowedFull: licences.map((_, n) => query(n, 'criminal_investigation')),
 }
 for (const [name, requests] of Object.entries(files)) {
   writeFileSync(join(work, `${name}.json`), JSON.stringify(requests))
@@ -194,7 +198,7 @@ for (const [name, requests] of Object.entries(files)) {
   writeFileSync(join(work, `${name}.tsv`), requests.map((request) => `POST\t${path}\t${(request.headers as Record<string, string>).authorization ?? '-'}\t${request.body}`).join('\n'))
 }
 
-const selected = (process.env.BENCH_TARGETS ?? 'a,b,e,c,c100,c-noaudit,d').split(',')
+const selected = (process.env.BENCH_TARGETS ?? 'a,b,e,c,c100,c100-full,c-noaudit,d').split(',')
 const targets = [
   { key: 'a', label: 'a. DMV backend, direct', url: dmvUrl, path: '/v1/driver-licenses/search', file: 'direct', pid: backends.child.pid! },
   { key: 'b', label: 'b. bare undici proxy', url: proxy.match[1]!, path: '/v1/query', file: 'proxy', pid: proxy.child.pid! },
@@ -202,7 +206,8 @@ const targets = [
   { key: 'c', label: 'c. gateway, 90% allowed / 10% denied', url: gateway.match[1]!, path: '/v1/query', file: 'mix', pid: gateway.child.pid! },
   { key: 'd', label: 'd. gateway + Redis store, 90/10 mix', url: redisGateway.match[1]!, path: '/v1/query', file: 'mix', pid: redisGateway.child.pid! },
   { key: 'c-noaudit', label: 'c-noaudit. c without the audit ledger', url: gatewayNoAudit.match[1]!, path: '/v1/query', file: 'mix', pid: gatewayNoAudit.child.pid! },
-  { key: 'c100', label: 'c100. gateway, 100% allowed', url: gateway.match[1]!, path: '/v1/query', file: 'allowed', pid: gateway.child.pid! },
+  { key: 'c100', label: 'c100. gateway, 100% allowed (traffic stops: trimmed answers)', url: gateway.match[1]!, path: '/v1/query', file: 'allowed', pid: gateway.child.pid! },
+  { key: 'c100-full', label: 'c100-full. gateway, 100% allowed (whole records)', url: gateway.match[1]!, path: '/v1/query', file: 'allowedFull', pid: gateway.child.pid! },
 ].filter((target) => selected.includes(target.key))
 
 // --- warm up, then measure ---------------------------------------------------------------------------
@@ -292,7 +297,8 @@ const lines = [
   '|---|---:|---:|---:|---:|---:|',
   ...summary.map((entry) => `| ${entry.label} | ${Math.round(entry.rps)} | ${entry.p50.toFixed(1)} | ${entry.p99.toFixed(1)} | ${Math.round(entry.cpuMicros)} | ${Math.round(entry.mainBusy * 100)}% |`),
   '',
-  `Ratios (throughput, of the medians): c/e = ${ratio('c', 'e')}, c100/e = ${ratio('c100', 'e')}, d/e = ${ratio('d', 'e')} (against @fastify/http-proxy); c/a = ${ratio('c', 'a')}, c/b = ${ratio('c', 'b')}, c100/b = ${ratio('c100', 'b')}, d/c = ${ratio('d', 'c')} (Redis store / embedded store).`,
+  `Ratios (throughput, of the medians): c/e = ${ratio('c', 'e')}, c100/e = ${ratio('c100', 'e')}, d/e = ${ratio('d', 'e')} (against @fastify/http-proxy); c/a = ${ratio('c', 'a')}, c/b = ${ratio('c', 'b')}, c100/b = ${ratio('c100', 'b')}, c100/c100-full = ${ratio('c100', 'c100-full')} (trimmed / whole answers), d/c = ${ratio('d', 'c')} (Redis store / embedded store).`,
+  ...(byKey.has('c100') && byKey.has('c100-full') ? [`Trimming answers to the traffic-stop projection costs ${Math.round(byKey.get('c100')!.cpuMicros - byKey.get('c100-full')!.cpuMicros)} µs CPU per query (c100 against c100-full, run by run ${perRun('c100', 'c100-full')} in throughput).`] : []),
   `The same ratios run by run (lowest–highest of ${runs}): c/e ${perRun('c', 'e')}, d/e ${perRun('d', 'e')}, c/b ${perRun('c', 'b')}, d/c ${perRun('d', 'c')}, c/c-noaudit ${perRun('c', 'c-noaudit')}.`,
   ...(allTargets.length > 0
     ? [

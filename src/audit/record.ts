@@ -2,15 +2,16 @@
 // documents them; `gatewayctl audit verify` checks every line against them). The ledger is the one place
 // subject identifiers are kept; never a token, never the records a database returned.
 import { z } from 'zod'
-import { agencyKinds, databaseClasses, immigrationBases, officerSanctionTypes, ruleIds, sanctionScopes, sanctionTypes } from '../policy/types.js'
+import { agencyKinds, databaseClasses, immigrationBases, officerSanctionTypes, oriPattern, ruleIds, sanctionScopes, sanctionTypes } from '../policy/types.js'
 import { officerActions, operatorActions } from '../state/types.js'
+
+/** An ORI (defined with the policy vocabulary; exported here too for the admin API and the CLI). */
+export { oriPattern }
 
 export const auditRecordVersion = 1
 
 const text = z.string()
 
-/** An ORI: the state's two letters, then seven letters or digits (DESIGN.md). */
-export const oriPattern = /^[A-Z]{2}[0-9A-Z]{7}$/
 /** A user id (a token's `sub`, an officer in the admin API): 1 to 128 printable ASCII characters, no space. */
 export const subPattern = /^[\x21-\x7e]{1,128}$/
 /** The longest texts the admin API takes; a registry file is held to the same. */

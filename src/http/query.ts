@@ -9,7 +9,7 @@ import { GatewayError, type ErrorIssue } from '../errors.js'
 import type { PolicySet } from '../policy/compile.js'
 import { evaluate } from '../policy/evaluate.js'
 import { subjectFields } from '../policy/subject.js'
-import { fullProjectionId, type Decision } from '../policy/types.js'
+import { fullProjectionId, oriPattern, type Decision } from '../policy/types.js'
 import { officerKey, type RateVerdict } from '../state/types.js'
 import { authorize, requesterOf, requireRole, type AppDependencies } from './context.js'
 import { errorResponseSchema, toGatewayError } from './errors.js'
@@ -25,7 +25,7 @@ interface QueryBody {
 }
 
 /** An ORI, as the token's claim is checked (DESIGN.md). */
-const oriSchema = { type: 'string', pattern: '^[A-Z]{2}[0-9A-Z]{7}$' } as const
+const oriSchema = { type: 'string', pattern: oriPattern.source } as const
 /** The longest justification: a few sentences an officer types at a terminal, kept in the ledger. */
 export const justificationMaxLength = 500
 

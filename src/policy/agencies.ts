@@ -2,10 +2,10 @@
 // immigration authorities, and when a monitored agency must justify a query. Compiled into per-kind gates:
 // for each purpose, null (the agency may declare it) or the denial, built once. Pure.
 import { z } from 'zod'
-import { agencyKinds, databaseClasses, type AgencyKind, type DatabaseClass, type Decision } from './types.js'
+import { agencyKinds, databaseClasses, oriPattern, type AgencyKind, type DatabaseClass, type Decision } from './types.js'
 
 const purposeId = z.string().regex(/^[a-z][a-z0-9_]*$/, 'expected a purpose id such as criminal_investigation')
-const oriKey = z.string().regex(/^[A-Z]{2}[0-9A-Z]{7}$/, 'expected an ORI: 2 letters and 7 letters or digits')
+const oriKey = z.string().regex(oriPattern, 'expected an ORI: 2 letters and 7 letters or digits')
 const text = z.string().trim().min(1)
 
 export const agenciesFile = z.strictObject({

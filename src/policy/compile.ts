@@ -15,6 +15,7 @@ import {
   databaseClasses,
   fullProjectionId,
   immigrationBases,
+  oriPattern,
   ruleIds,
   sanctionScopes,
   sanctionTypes,
@@ -179,7 +180,7 @@ const purposesFile = z.strictObject({
 
 const limitsFile = z.strictObject({ perUser: rateLimit, perAgency: rateLimit })
 
-const ori = z.string().regex(/^[A-Z]{2}[0-9A-Z]{7}$/, 'expected an ORI: 2 letters and 7 letters or digits')
+const ori = z.string().regex(oriPattern, 'expected an ORI: 2 letters and 7 letters or digits')
 const testsFile = z.strictObject({
   cases: z
     .array(

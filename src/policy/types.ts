@@ -4,6 +4,9 @@
 export const databaseClasses = ['criminal_history', 'non_criminal_history'] as const
 export type DatabaseClass = (typeof databaseClasses)[number]
 
+/** An ORI: the state's two letters, then seven letters or digits (DESIGN.md). */
+export const oriPattern = /^[A-Z]{2}[0-9A-Z]{7}$/
+
 export const agencyKinds = ['local', 'state', 'federal'] as const
 export type AgencyKind = (typeof agencyKinds)[number]
 
