@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { QueryDecisionEvent } from '../audit/record.js'
 import { GatewayError, type ErrorIssue } from '../errors.js'
-import type { PolicySet } from '../policy/compile.js'
+import type { CompiledDatabase, CompiledPurpose, PolicySet } from '../policy/compile.js'
 import { evaluate } from '../policy/evaluate.js'
 import { subjectFields } from '../policy/subject.js'
 import { fullProjectionId, oriPattern, type Decision } from '../policy/types.js'
@@ -83,6 +83,26 @@ const querySchema = {
   },
 } as const
 
+/** The database a query names, from the policies in force; 400 unknown_database otherwise. */
+export function databaseOf(policy: PolicySet, id: string): CompiledDatabase {
+  const database = policy.databases.get(id)
+  if (database === undefined) throw new GatewayError('unknown_database', `unknown database ${JSON.stringify(id)}`, [{ path: 'database', message: `expected one of ${[...policy.databases.keys()].join(', ')}` }])
+  return database
+}
+
+/** The purpose a query declares, from the policies in force; 400 unknown_purpose otherwise. */
+export function purposeOf(policy: PolicySet, id: string): CompiledPurpose {
+  const purpose = policy.purposes.get(id)
+  if (purpose === undefined) throw new GatewayError('unknown_purpose', `unknown purpose ${JSON.stringify(id)}`, [{ path: 'purpose', message: `expected one of ${[...policy.purposes.keys()].join(', ')}` }])
+  return purpose
+}
+
+/** The subject must be exactly one of the database's lookups; 400 invalid_subject otherwise. */
+export function checkSubject(database: CompiledDatabase, subject: unknown): void {
+  const issues = database.validateSubject(subject)
+  if (issues !== null) throw new GatewayError('invalid_subject', undefined, issues)
+}
+
 /** RateLimit-Policy depends only on the policy set: built once per set. */
 const ratePolicyHeaders = new WeakMap<PolicySet, string>()
 
@@ -124,16 +144,9 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     }
     const body = request.body
     const policy = deps.policy.current
-    const database = policy.databases.get(body.database)
-    const purpose = policy.purposes.get(body.purpose)
-    if (database === undefined) {
-      throw new GatewayError('unknown_database', `unknown database ${JSON.stringify(body.database)}`, [{ path: 'database', message: `expected one of ${[...policy.databases.keys()].join(', ')}` }])
-    }
-    if (purpose === undefined) {
-      throw new GatewayError('unknown_purpose', `unknown purpose ${JSON.stringify(body.purpose)}`, [{ path: 'purpose', message: `expected one of ${[...policy.purposes.keys()].join(', ')}` }])
-    }
-    const subjectIssues = database.validateSubject(body.subject)
-    if (subjectIssues !== null) throw new GatewayError('invalid_subject', undefined, subjectIssues)
+    const database = databaseOf(policy, body.database)
+    const purpose = purposeOf(policy, body.purpose)
+    checkSubject(database, body.subject)
 
     // The officer's sanction comes back with the agency's state, read on every query, not from the token:
     // a token verified and cached before DOJ suspended its officer is refused on its next query.

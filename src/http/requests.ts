@@ -27,6 +27,7 @@ import { evaluate } from '../policy/evaluate.js'
 import { fullProjectionId, type Decision } from '../policy/types.js'
 import { maxPendingRequests, officerKey, StateUnavailableError, storedRequestStatuses, type RequestRequester, type WrittenRequest } from '../state/types.js'
 import { requesterOf, requireRole, sourceOf, type AppDependencies } from './context.js'
+import { checkSubject, databaseOf, purposeOf } from './query.js'
 import { errorResponseSchema } from './errors.js'
 
 /** An approval holds this long: a request not retrieved by then is gone (410), and is filed again if still needed. */
@@ -176,17 +177,10 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
       const identity = request.identity!
       const body = request.body
       const policy = deps.policy.current
-      // Validated as a query is (src/http/query.ts): ids from the policies, the database's own lookups.
-      const database = policy.databases.get(body.database)
-      const purpose = policy.purposes.get(body.purpose)
-      if (database === undefined) {
-        throw new GatewayError('unknown_database', `unknown database ${JSON.stringify(body.database)}`, [{ path: 'database', message: `expected one of ${[...policy.databases.keys()].join(', ')}` }])
-      }
-      if (purpose === undefined) {
-        throw new GatewayError('unknown_purpose', `unknown purpose ${JSON.stringify(body.purpose)}`, [{ path: 'purpose', message: `expected one of ${[...policy.purposes.keys()].join(', ')}` }])
-      }
-      const subjectIssues = database.validateSubject(body.subject)
-      if (subjectIssues !== null) throw new GatewayError('invalid_subject', undefined, subjectIssues)
+      // Validated as a query is: ids from the policies, the database's own lookups.
+      const database = databaseOf(policy, body.database)
+      const purpose = purposeOf(policy, body.purpose)
+      checkSubject(database, body.subject)
 
       // The agency's state and the rate limits in one round trip, as for a query: filing counts against
       // the officer's and the agency's allowance, and a Redis without a registry is refused (503).
