@@ -1,14 +1,13 @@
 // The admin API for DOJ operators (role doj_operator): register agencies, record and revoke agreements,
 // impose and lift sanctions. Every change takes a reason and is audited (operator, reason, before and
 // after) before it takes effect: if the audit record cannot be written, nothing changes.
-import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { agencyTextLimits, oriPattern, sanctionShapeProblem } from '../audit/record.js'
 import { GatewayError } from '../errors.js'
 import { agencyKinds, sanctionScopes, sanctionTypes, type AgencyKind, type AgencyState, type SanctionScope, type SanctionType } from '../policy/types.js'
 import { AgencyConflictError } from '../state/redis.js'
 import type { AgencyChange, BeforeCommit } from '../state/types.js'
-import { requireRole, sourceOf, type AppDependencies } from './context.js'
+import { auditedChange, requireRole, type AppDependencies } from './context.js'
 import { errorResponseSchema } from './errors.js'
 
 /** Clock skew tolerated on a signing date that lies slightly in the future. */
@@ -80,49 +79,24 @@ export function agencyViewOf(agency: AgencyState, now: number): AgencyState {
 }
 
 export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
-  const { store, ledger, metrics, clock } = deps
+  const { store, clock } = deps
   const onRequest = requireRole(deps, 'doj_operator')
 
-  /** Runs one operator change: audit before commit, count, log, answer with the agency after. */
+  /** Runs one operator change (auditedChange) and answers with the agency after: 201 for a new one. */
   async function change(
     request: FastifyRequest<{ Params: OriParams }>,
     reply: FastifyReply,
     why: string,
     apply: (now: number, beforeCommit: BeforeCommit) => Promise<AgencyChange>,
   ): Promise<AgencyState> {
-    const identity = request.identity!
-    const id = randomUUID()
-    const now = clock()
-    let audited = false
-    const beforeCommit: BeforeCommit = async (computed) => {
-      await ledger.append(
-        {
-          type: 'operator.change',
-          id,
-          operator: identity.sub,
-          operatorOri: identity.ori,
-          source: sourceOf(request),
-          action: computed.action,
-          ori: computed.ori,
-          reason: why,
-          before: computed.before,
-          after: computed.after,
-        },
-        now,
-      )
-      audited = true
-    }
-    let applied: AgencyChange
-    try {
-      applied = await apply(now, beforeCommit)
-    } catch (error) {
-      // The record said the change was made; say that it was not.
-      if (audited) void ledger.append({ type: 'operator.failed', id, code: error instanceof AgencyConflictError ? 'agency_conflict' : 'state_unavailable' }, clock())
-      throw error
-    }
-    metrics.operatorChanges.labels(applied.action).inc()
-    request.log.info({ operator: identity.sub, ori: applied.ori, action: applied.action, auditId: id }, 'operator change')
-    reply.header('x-audit-id', id)
+    const { applied, now } = await auditedChange<AgencyChange>(
+      deps,
+      request,
+      reply,
+      (computed, id, author) => ({ type: 'operator.change', id, ...author, action: computed.action, ori: computed.ori, reason: why, before: computed.before, after: computed.after }),
+      (error) => (error instanceof AgencyConflictError ? 'agency_conflict' : 'state_unavailable'),
+      apply,
+    )
     if (applied.action === 'agency.register') reply.code(201)
     return agencyViewOf(applied.after, now)
   }

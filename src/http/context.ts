@@ -3,11 +3,13 @@
 import type { Server } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { randomUUID } from 'node:crypto'
 import type { Ledger } from '../audit/ledger.js'
+import type { AuditEvent } from '../audit/record.js'
 import { GatewayError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import type { PolicySet } from '../policy/compile.js'
-import type { StateStore } from '../state/types.js'
+import type { BeforeCommit, StateStore } from '../state/types.js'
 import type { Upstreams } from '../upstream/pools.js'
 import type { Identity, Role } from './auth.js'
 
@@ -81,4 +83,49 @@ export function sourceOf(request: FastifyRequest): string {
 /** The requester as the ledger records it. */
 export function requesterOf(request: FastifyRequest, identity: Identity) {
   return { ori: identity.ori, sub: identity.sub, terminal: identity.terminal, source: sourceOf(request) }
+}
+
+/** Who made an operator change, from where: the fields every operator record carries. */
+export interface ChangeAuthor {
+  readonly operator: string
+  readonly operatorOri: string
+  readonly source: string
+}
+
+/**
+ * Runs one operator change (an agency's, an officer's): its record is durable before the change takes
+ * effect (if it cannot be written, nothing changes), an `operator.failed` follows a change the store
+ * then did not make, and the change is counted, logged and answered with `x-audit-id`. Returns what the
+ * store applied and the time it was judged at.
+ */
+export async function auditedChange<C extends { readonly action: string; readonly ori: string }>(
+  deps: AppDependencies,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  recordOf: (change: C, id: string, author: ChangeAuthor) => AuditEvent,
+  failureCode: (error: unknown) => string,
+  apply: (now: number, beforeCommit: BeforeCommit<C>) => Promise<C>,
+): Promise<{ readonly applied: C; readonly now: number }> {
+  const identity = request.identity!
+  const id = randomUUID()
+  const now = deps.clock()
+  const author = { operator: identity.sub, operatorOri: identity.ori, source: sourceOf(request) }
+  let audited = false
+  const beforeCommit: BeforeCommit<C> = async (computed) => {
+    await deps.ledger.append(recordOf(computed, id, author), now)
+    audited = true
+  }
+  let applied: C
+  try {
+    applied = await apply(now, beforeCommit)
+  } catch (error) {
+    // The record said the change was made; say that it was not.
+    if (audited) void deps.ledger.append({ type: 'operator.failed', id, code: failureCode(error) }, deps.clock())
+    throw error
+  }
+  deps.metrics.operatorChanges.labels(applied.action).inc()
+  // Subjects of a change (an officer's id) stay in the ledger, which the audit id leads to, not in the log.
+  request.log.info({ operator: identity.sub, ori: applied.ori, action: applied.action, auditId: id }, 'operator change')
+  reply.header('x-audit-id', id)
+  return { applied, now }
 }

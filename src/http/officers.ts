@@ -5,7 +5,6 @@
 // The sanction binds from the officer's next query on every instance, whatever tokens the officer holds:
 // the query path reads it from the store with the agency's state (one round trip), never from the token,
 // so a token verified and cached before the sanction is refused as soon as the sanction call answers.
-import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { agencyTextLimits, oriPattern, sanctionShapeProblem, subPattern } from '../audit/record.js'
 import { GatewayError } from '../errors.js'
@@ -13,7 +12,7 @@ import { officerSanctionTypes, sanctionScopes, type OfficerSanctionType, type Of
 import { OfficerConflictError } from '../state/redis.js'
 import type { BeforeCommit, OfficerChange } from '../state/types.js'
 import { instantOf } from './admin.js'
-import { requireRole, sourceOf, type AppDependencies } from './context.js'
+import { auditedChange, requireRole, type AppDependencies } from './context.js'
 import { errorResponseSchema } from './errors.js'
 
 const reason = { type: 'string', minLength: 1, maxLength: agencyTextLimits.reason } as const
@@ -51,7 +50,7 @@ export function officerViewOf(officer: OfficerState, now: number): OfficerState 
 }
 
 export function officerRoutes(app: FastifyInstance, deps: AppDependencies): void {
-  const { store, ledger, metrics, clock } = deps
+  const { store, clock } = deps
   const onRequest = requireRole(deps, 'doj_operator')
 
   /** An officer of a registered agency: a mistyped ORI is 404, never an officer that binds nobody. */
@@ -59,48 +58,21 @@ export function officerRoutes(app: FastifyInstance, deps: AppDependencies): void
     if ((await store.get(params.ori)) === null) throw new GatewayError('agency_not_found', `no agency is registered with ORI ${params.ori}`)
   }
 
-  /** Runs one change to an officer's sanction: audit before commit, count, log, answer with the officer after. */
+  /** Runs one change to an officer's sanction (auditedChange) and answers with the officer after. */
   async function change(
     request: FastifyRequest<{ Params: OfficerParams }>,
     reply: FastifyReply,
     why: string,
     apply: (now: number, beforeCommit: BeforeCommit<OfficerChange>) => Promise<OfficerChange>,
   ): Promise<OfficerState> {
-    const identity = request.identity!
-    const id = randomUUID()
-    const now = clock()
-    let audited = false
-    const beforeCommit: BeforeCommit<OfficerChange> = async (computed) => {
-      await ledger.append(
-        {
-          type: 'officer.change',
-          id,
-          operator: identity.sub,
-          operatorOri: identity.ori,
-          source: sourceOf(request),
-          action: computed.action,
-          ori: computed.ori,
-          sub: computed.sub,
-          reason: why,
-          before: computed.before,
-          after: computed.after,
-        },
-        now,
-      )
-      audited = true
-    }
-    let applied: OfficerChange
-    try {
-      applied = await apply(now, beforeCommit)
-    } catch (error) {
-      // The record said the change was made; say that it was not.
-      if (audited) void ledger.append({ type: 'operator.failed', id, code: error instanceof OfficerConflictError ? 'officer_conflict' : 'state_unavailable' }, clock())
-      throw error
-    }
-    metrics.operatorChanges.labels(applied.action).inc()
-    // The officer's id stays in the ledger (the audit id leads there), not in the log.
-    request.log.info({ operator: identity.sub, ori: applied.ori, action: applied.action, auditId: id }, 'operator change')
-    reply.header('x-audit-id', id)
+    const { applied, now } = await auditedChange<OfficerChange>(
+      deps,
+      request,
+      reply,
+      (computed, id, author) => ({ type: 'officer.change', id, ...author, action: computed.action, ori: computed.ori, sub: computed.sub, reason: why, before: computed.before, after: computed.after }),
+      (error) => (error instanceof OfficerConflictError ? 'officer_conflict' : 'state_unavailable'),
+      apply,
+    )
     return officerViewOf(applied.after, now)
   }
 
