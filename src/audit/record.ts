@@ -2,13 +2,16 @@
 // documents them; `gatewayctl audit verify` checks every line against them). The ledger is the one place
 // subject identifiers are kept; never a token, never the records a database returned.
 import { z } from 'zod'
-import { agencyKinds, databaseClasses, immigrationBases, officerSanctionTypes, oriPattern, ruleIds, sanctionScopes, sanctionTypes } from '../policy/types.js'
+import { agencyKinds, databaseClasses, immigrationBases, officerSanctionTypes, oriPattern, ruleIds, sanctionScopes, sanctionTypes, signalKinds } from '../policy/types.js'
 import { officerActions, operatorActions } from '../state/types.js'
 
 /** An ORI (defined with the policy vocabulary; exported here too for the admin API and the CLI). */
 export { oriPattern }
 
 export const auditRecordVersion = 1
+
+/** What an auditor read (audit.access records). */
+export const auditAccessActions = ['search', 'report', 'history', 'replay'] as const
 
 const text = z.string()
 
@@ -364,6 +367,40 @@ export const eventSchemas = {
     id: text,
     code: text,
   }),
+
+  // Issue 13: misuse signals and the auditors' own reads. Shared shapes: the signals, the misuse report,
+  // the console and gatewayctl all read them.
+  /**
+   * A misuse signal: a pattern the purpose gate allows but an auditor should see (issue 13, point 2).
+   * `ori`/`sub` name the agency and officer it is about (`sub` null when it is about a subject queried by
+   * many), `decisionIds` the query.decision records behind it. `detail` holds counts and windows, and
+   * subject identifiers only as keyed hashes. `blocked` is true only where policy makes the kind block.
+   */
+  'signal.raised': z.strictObject({
+    type: z.literal('signal.raised'),
+    id: text,
+    kind: z.enum(signalKinds),
+    ori: text,
+    sub: text.nullable(),
+    decisionIds: z.array(text),
+    detail: z.record(text, z.union([text, z.number()])),
+    blocked: z.boolean(),
+  }),
+  /**
+   * An auditor's read of the ledger (issue 13, point 6): an audit search, a report or an agency's history,
+   * through the API (`source` the connection) or gatewayctl (`source` `gatewayctl@host`). `filter` is the
+   * query as given (it may name a subject: the ledger is where subject data may be kept).
+   */
+  'audit.access': z.strictObject({
+    type: z.literal('audit.access'),
+    id: text,
+    ori: text,
+    sub: text,
+    source: text,
+    action: z.enum(auditAccessActions),
+    filter: z.record(text, text),
+    resultCount: z.number().int().min(0),
+  }),
 } as const
 
 export type EventType = keyof typeof eventSchemas
@@ -376,6 +413,8 @@ export type OperatorFailedEvent = z.infer<(typeof eventSchemas)['operator.failed
 export type OperatorInitEvent = z.infer<(typeof eventSchemas)['operator.init']>
 export type OperatorImportEvent = z.infer<(typeof eventSchemas)['operator.import']>
 export type RequestFiledEvent = z.infer<(typeof eventSchemas)['request.filed']>
+export type SignalRaisedEvent = z.infer<(typeof eventSchemas)['signal.raised']>
+export type AuditAccessEvent = z.infer<(typeof eventSchemas)['audit.access']>
 export type RequestExecutedEvent = z.infer<(typeof eventSchemas)['request.executed']>
 export type AuditEvent = { [K in EventType]: z.infer<(typeof eventSchemas)[K]> }[EventType]
 

@@ -132,6 +132,15 @@ export interface RateLimitPolicy {
 // gateway's job (DOMAIN.md). An officer is the token's `sub` at its `ori`; the gateway keeps no officer
 // registry, only the officers DOJ has sanctioned. A censure changes no access, so officers take only the
 // sanctions that do.
+/**
+ * Misuse signals (issue 13, point 2): one officer querying many distinct subjects in a window; one
+ * subject queried by many officers or agencies; a protected person on the watch-list; an officer looking
+ * up their own identifiers; one officer active from several terminals or addresses at once; queries
+ * outside the agency's declared hours.
+ */
+export const signalKinds = ['distinct_subjects', 'subject_spread', 'watchlist', 'self_lookup', 'shared_login', 'off_hours'] as const
+export type SignalKind = (typeof signalKinds)[number]
+
 export const officerSanctionTypes = ['suspension', 'removal'] as const
 export type OfficerSanctionType = (typeof officerSanctionTypes)[number]
 
