@@ -58,10 +58,12 @@ process.on('exit', () => {
  */
 async function start(name: string, script: string, env: Record<string, string>, pattern: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   const log = join(work, `${name.replace(/\W+/g, '-')}.log`)
+  const out = openSync(log, 'w')
   const child = spawn(process.execPath, [script.startsWith('/') ? script : join(root, script)], {
     cwd: work,
     env: { ...process.env, ...env },
-    stdio: ['ignore', openSync(log, 'w'), 'inherit'],
+    // stdout (JSON log lines) and stderr (the gateway's banner, with its URL) both to the file.
+    stdio: ['ignore', out, out],
   })
   children.push(child)
   let exited: number | null | undefined

@@ -12,7 +12,7 @@ import { policyRoutes } from './http/policy.js'
 import { queryRoutes, refuseQuery } from './http/query.js'
 import { requestRoutes } from './http/requests.js'
 import { GatewayError } from './errors.js'
-import { accessLogger } from './logger.js'
+import { accessLogger, requestIds } from './logger.js'
 import type { Logger } from 'pino'
 
 export interface AppOptions {
@@ -54,6 +54,8 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
     logController: new LogController({ disableRequestLogging: true }),
     // No child logger per request (pino builds one per call): our lines carry reqId themselves.
     childLoggerFactory: (logger) => logger,
+    // Unique across instances, and an incoming x-request-id is kept (it is echoed back in onRequest).
+    genReqId: requestIds(),
     bodyLimit,
     requestTimeout: options.requestTimeoutMs,
     // Given to the server at construction too: set afterwards (as fastify does with requestTimeout),
@@ -91,6 +93,12 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
   app.removeContentTypeParser(['text/plain'])
   app.decorateRequest('identity', null)
   app.decorateRequest('decisionId', null)
+
+  // Every answer names its request id: the terminal software can quote it, and find its log line.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id)
+    done()
+  })
 
   const requestDuration = deps.metrics.requestDuration
   const accessLog = accessLogger(options.logger as Logger)

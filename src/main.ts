@@ -26,9 +26,11 @@ async function main(): Promise<void> {
     process.exit(1)
   }
   const { url, backends } = gateway
-  logger.info({ url, backends: backends.map((backend) => `${backend.name} ${backend.url}`) }, 'gateway listening')
+  logger.info({ url, reload: `kill -HUP ${process.pid}`, backends: backends.map((backend) => `${backend.name} ${backend.url}`) }, 'gateway listening')
+  logger.flush() // at once, not when the log buffer fills: whoever started the gateway waits for this line
   const tokenHelp = gateway.developmentSecret !== null ? 'npx gatewayctl token --sub officer-17 --ori CA0194200 --role terminal' : 'tokens come from your identity provider (GATEWAY_JWT_PUBLIC_KEYS)'
-  process.stdout.write(
+  // The banner is for the person at the terminal: on stderr, so stdout stays JSON lines only.
+  process.stderr.write(
     `\nCLETS query gateway listening on ${url}\n` +
       (backends.length > 0 ? `Simulated databases: ${backends.map((backend) => `${backend.name} ${backend.url}`).join(', ')}\n` : '') +
       `Get a token:  TOKEN=$(${tokenHelp})\n` +

@@ -178,23 +178,28 @@ export const sheriff = 'CA0370000'
 export interface GatewayProcess {
   readonly child: import('node:child_process').ChildProcessWithoutNullStreams
   readonly url: string
-  /** Everything the process printed on stdout so far. */
+  /** Everything the process printed on stdout so far (JSON log lines). */
   output(): string
+  /** Everything it printed on stderr so far (the start-up banner, fatal start-up errors). */
+  errors(): string
 }
 
-/** Spawns a gateway process (main.js, or a script that runs it) and resolves once it prints its URL. */
+/** Spawns a gateway process (main.js, or a script that runs it) and resolves once its banner gives its URL. */
 export async function spawnGateway(command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<GatewayProcess> {
   const { spawn } = await import('node:child_process')
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'inherit'] }) as unknown as import('node:child_process').ChildProcessWithoutNullStreams
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] }) as unknown as import('node:child_process').ChildProcessWithoutNullStreams
   let output = ''
+  let errors = ''
   child.stdout.setEncoding('utf8')
+  child.stderr.setEncoding('utf8')
+  child.stdout.on('data', (chunk: string) => (output += chunk))
   const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk: string) => {
-      output += chunk
-      const match = /listening on (http:\/\/\S+)/.exec(output)
+    child.stderr.on('data', (chunk: string) => {
+      errors += chunk
+      const match = /listening on (http:\/\/\S+)/.exec(errors)
       if (match) resolve(match[1]!)
     })
-    child.once('exit', (code) => reject(new Error(`the gateway exited (${code}) before listening:\n${output}`)))
+    child.once('exit', (code) => reject(new Error(`the gateway exited (${code}) before listening:\n${output}${errors}`)))
   })
-  return { child, url, output: () => output }
+  return { child, url, output: () => output, errors: () => errors }
 }

@@ -20,9 +20,9 @@ t.teardown(() => {
 })
 const gatewayctl = async (...args: string[]) => (await run(process.execPath, [join(root, 'bin/gatewayctl.js'), ...args], { cwd, env })).stdout.trim()
 
-t.test('start-up prints the URL and how to mint a token', async (t) => {
-  t.match(gateway.output(), /Get a token: {2}TOKEN=\$\(npx gatewayctl token --sub officer-17 --ori CA0194200 --role terminal\)/)
-  t.match(gateway.output(), /Simulated databases: dmv http:\/\/127\.0\.0\.1:\d+, criminal_history http:\/\/127\.0\.0\.1:\d+/)
+t.test('start-up prints the URL and how to mint a token, on stderr: stdout holds JSON log lines only', async (t) => {
+  t.match(gateway.errors(), /Get a token: {2}TOKEN=\$\(npx gatewayctl token --sub officer-17 --ori CA0194200 --role terminal\)/)
+  t.match(gateway.errors(), /Simulated databases: dmv http:\/\/127\.0\.0\.1:\d+, criminal_history http:\/\/127\.0\.0\.1:\d+/)
 })
 
 t.test("the README's first allowed and first denied query give the answers the README shows", async (t) => {
