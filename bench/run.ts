@@ -56,10 +56,10 @@ process.on('exit', () => {
  * this process would add a reader competing for the same cores) and resolves with the file's first
  * match of `pattern`.
  */
-async function start(name: string, script: string, env: Record<string, string>, pattern: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+async function start(name: string, script: string, env: Record<string, string>, pattern: RegExp, nodeArgs: readonly string[] = []): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   const log = join(work, `${name.replace(/\W+/g, '-')}.log`)
   const out = openSync(log, 'w')
-  const child = spawn(process.execPath, [script.startsWith('/') ? script : join(root, script)], {
+  const child = spawn(process.execPath, [...nodeArgs, script.startsWith('/') ? script : join(root, script)], {
     cwd: work,
     env: { ...process.env, ...env },
     // stdout (JSON log lines) and stderr (the gateway's banner, with its URL) both to the file.
@@ -144,7 +144,10 @@ const gatewayEnv = {
   GATEWAY_JWT_SECRET: secret,
   LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
 }
-const gateway = await start('gateway', 'dist/src/main.js', gatewayEnv, /listening on (http:\S+)/)
+// BENCH_GATEWAY_NODE_ARGS: node options for the embedded-store gateway (c), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+// (the gateway is then stopped with SIGTERM and awaited at the end, so a profile gets written).
+const gatewayNodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '')
+const gateway = await start('gateway', 'dist/src/main.js', gatewayEnv, /listening on (http:\S+)/, gatewayNodeArgs)
 const gatewayNoAudit = await start('gateway-noaudit', 'dist/bench/gateway-without-ledger.js', { ...gatewayEnv, STATE_DIR: join(work, 'state-noaudit'), AUDIT_DIR: join(work, 'audit-noaudit') }, /listening on (http:\S+)/)
 
 // The Redis-backed gateway: its own redis-server (no persistence needed for a benchmark).
@@ -331,4 +334,5 @@ process.stdout.write(`${lines.join('\n')}\n`)
 writeFileSync(join(root, 'bench', 'last-run.md'), `${lines.join('\n')}\n`)
 redis.disconnect()
 for (const child of children) child.kill('SIGTERM')
+if (gatewayNodeArgs.length > 0) await new Promise((resolve) => gateway.child.once('exit', resolve))
 process.exit(0)
