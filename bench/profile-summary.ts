@@ -16,7 +16,9 @@ const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]
 const byId = new Map(profile.nodes.map((node) => [node.id, node]))
 const hits = new Map<number, number>()
 for (const sample of profile.samples) hits.set(sample, (hits.get(sample) ?? 0) + 1)
-const total = profile.samples.length
+// Shares are of the samples the thread was busy in: idle time says nothing about where CPU goes.
+const idle = new Set(profile.nodes.filter((node) => node.callFrame.functionName === '(idle)').map((node) => node.id))
+const total = profile.samples.filter((sample) => !idle.has(sample)).length
 const place = (url: string) => {
   const modules = url.lastIndexOf('node_modules/')
   if (modules >= 0) return url.slice(modules + 13).split('/').slice(0, url.slice(modules + 13).startsWith('@') ? 2 : 1).join('/')
@@ -27,6 +29,7 @@ const place = (url: string) => {
 const functions = new Map<string, number>()
 const places = new Map<string, number>()
 for (const [id, count] of hits) {
+  if (idle.has(id)) continue
   const frame = byId.get(id)!.callFrame
   const where = place(frame.url)
   const name = `${frame.functionName || '(anonymous)'} ${where}${frame.url === '' ? '' : `:${frame.lineNumber + 1}`}`
@@ -37,5 +40,5 @@ const show = (title: string, map: Map<string, number>) => {
   process.stdout.write(`${title}\n`)
   for (const [name, count] of [...map].sort((a, b) => b[1] - a[1]).slice(0, Number(top))) process.stdout.write(`${((count / total) * 100).toFixed(1).padStart(5)}%  ${name}\n`)
 }
-show(`by place (${total} samples)`, places)
+show(`by place (${total} busy samples of ${profile.samples.length})`, places)
 show('by function', functions)

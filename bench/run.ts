@@ -150,6 +150,14 @@ const gatewayNodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').f
 const gateway = await start('gateway', 'dist/src/main.js', gatewayEnv, /listening on (http:\S+)/, gatewayNodeArgs)
 const gatewayNoAudit = await start('gateway-noaudit', 'dist/bench/gateway-without-ledger.js', { ...gatewayEnv, STATE_DIR: join(work, 'state-noaudit'), AUDIT_DIR: join(work, 'audit-noaudit') }, /listening on (http:\S+)/)
 
+// A/B work: `v` is a second embedded-store gateway on the 100%-allowed load, with BENCH_VARIANT_ENV
+// (space-separated NAME=value) over c's settings and BENCH_VARIANT_MAIN (another build's main.js) if
+// given; compared with c100 run by run (BENCH_TARGETS=c100,v).
+const variantEnv = Object.fromEntries((process.env.BENCH_VARIANT_ENV ?? '').split(' ').filter((pair) => pair.includes('=')).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]))
+const variant = (process.env.BENCH_TARGETS ?? '').split(',').includes('v')
+  ? await start('gateway-variant', process.env.BENCH_VARIANT_MAIN ?? 'dist/src/main.js', { ...gatewayEnv, STATE_DIR: join(work, 'state-v'), AUDIT_DIR: join(work, 'audit-v'), ...variantEnv }, /listening on (http:\S+)/)
+  : null
+
 // The Redis-backed gateway: its own redis-server (no persistence needed for a benchmark).
 const redisPort = 20_000 + Math.floor(Math.random() * 20_000)
 const redisServer = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', work], { stdio: 'ignore' })
@@ -213,6 +221,7 @@ const targets = [
   { key: 'c-noaudit', label: 'c-noaudit. c without the audit ledger', url: gatewayNoAudit.match[1]!, path: '/v1/query', file: 'mix', pid: gatewayNoAudit.child.pid! },
   { key: 'c100', label: 'c100. gateway, 100% allowed (traffic stops: trimmed answers)', url: gateway.match[1]!, path: '/v1/query', file: 'allowed', pid: gateway.child.pid! },
   { key: 'c100-full', label: 'c100-full. gateway, 100% allowed (whole records)', url: gateway.match[1]!, path: '/v1/query', file: 'allowedFull', pid: gateway.child.pid! },
+  ...(variant === null ? [] : [{ key: 'v', label: `v. variant (${process.env.BENCH_VARIANT_MAIN ?? 'this build'} ${process.env.BENCH_VARIANT_ENV ?? ''}), 100% allowed`, url: variant.match[1]!, path: '/v1/query', file: 'allowed', pid: variant.child.pid! }]),
 ].filter((target) => selected.includes(target.key))
 
 // --- warm up, then measure ---------------------------------------------------------------------------
@@ -304,6 +313,9 @@ const lines = [
   '',
   `Ratios (throughput, of the medians): c/e = ${ratio('c', 'e')}, c100/e = ${ratio('c100', 'e')}, d/e = ${ratio('d', 'e')} (against @fastify/http-proxy); c/a = ${ratio('c', 'a')}, c/b = ${ratio('c', 'b')}, c100/b = ${ratio('c100', 'b')}, c100/c100-full = ${ratio('c100', 'c100-full')} (trimmed / whole answers), d/c = ${ratio('d', 'c')} (Redis store / embedded store).`,
   ...(byKey.has('c100') && byKey.has('c100-full') ? [`Trimming answers to the traffic-stop projection costs ${Math.round(byKey.get('c100')!.cpuMicros - byKey.get('c100-full')!.cpuMicros)} µs CPU per query (c100 against c100-full, run by run ${perRun('c100', 'c100-full')} in throughput).`] : []),
+  ...(byKey.has('v') && byKey.has('c100')
+    ? [`Variant v against c100: throughput ${ratio('v', 'c100')} (run by run ${perRun('v', 'c100')}), CPU ${Math.round(byKey.get('v')!.cpuMicros)} against ${Math.round(byKey.get('c100')!.cpuMicros)} µs/req (run by run ${results.get('v')!.map((measure, run) => Math.round(measure.cpuMicros - results.get('c100')![run]!.cpuMicros)).join(', ')} µs).`]
+    : []),
   `The same ratios run by run (lowest–highest of ${runs}): c/e ${perRun('c', 'e')}, d/e ${perRun('d', 'e')}, c/b ${perRun('c', 'b')}, d/c ${perRun('d', 'c')}, c/c-noaudit ${perRun('c', 'c-noaudit')}.`,
   ...(allTargets.length > 0
     ? [

@@ -27,7 +27,7 @@ const environment = z.object({
   AUDIT_SIGNING_KEY: optionalText,
   AUDIT_CHECKPOINT_RECORDS: z.coerce.number().int().min(1).max(10_000_000).default(1000),
   AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(10),
-  AUDIT_COMMIT_INTERVAL_MS: z.coerce.number().int().min(0).max(1000).default(2),
+  AUDIT_COMMIT_INTERVAL_MS: z.coerce.number().int().min(0).max(1000).default(0),
   AUDIT_SEGMENT_BYTES: z.coerce.number().int().min(4096).max(2 ** 40).default(64 * 1024 * 1024),
   SHED_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(200),
   SHED_HEAP_USED_RATIO: z.coerce.number().min(0).max(1).default(0.9),
