@@ -333,7 +333,7 @@ const lines = [
       ]
     : []),
   ...(byKey.has('c') && byKey.has('c-noaudit') ? [`The audit ledger costs the gateway ${((1 - byKey.get('c')!.rps / byKey.get('c-noaudit')!.rps) * 100).toFixed(1)}% of its throughput (c against c-noaudit) and ${Math.round(byKey.get('c')!.cpuMicros - byKey.get('c-noaudit')!.cpuMicros)} µs CPU per query.`] : []),
-  `The ledger alone (bench/ledger.ts, 1,024 concurrent appenders, 300,000 decision records, canonical JSON + SHA-256 chain + group-committed fdatasync): ${Math.round(median(ledgerRuns.map((result) => result.recordsPerSecond)))} durable records/s, ${median(ledgerRuns.map((result) => result.cpuMicrosPerRecord)).toFixed(1)} µs CPU per record (median of ${runs}).`,
+  `The ledger alone (bench/ledger.ts, 1,024 concurrent appenders, 300,000 decision records, canonical JSON + SHA-256 chain + group-committed O_DSYNC write): ${Math.round(median(ledgerRuns.map((result) => result.recordsPerSecond)))} durable records/s, ${median(ledgerRuns.map((result) => result.cpuMicrosPerRecord)).toFixed(1)} µs CPU per record (median of ${runs}).`,
   ...(byKey.has('d')
     ? [
         `redis-server's own CPU per query in d (its /proc/PID/stat over d's runs): ${byKey.get('d')!.redisMicros!.toFixed(1)} µs.`,
