@@ -71,9 +71,14 @@ export async function* ledgerRecords(auditDir: string): AsyncGenerator<LedgerRec
   }
 }
 
+/** Oldest first across chains: by time, then chain, then place in the chain. */
+export function ledgerOrder(left: LedgerRecord, right: LedgerRecord): number {
+  return left.time.localeCompare(right.time) || left.instance.localeCompare(right.instance) || left.seq - right.seq
+}
+
 /** The matching records, oldest first across chains. */
 export async function searchLedger(auditDir: string, filter: SearchFilter): Promise<LedgerRecord[]> {
   const found: LedgerRecord[] = []
   for await (const record of ledgerRecords(auditDir)) if (matches(record, filter)) found.push(record)
-  return found.sort((left, right) => left.time.localeCompare(right.time) || left.instance.localeCompare(right.instance) || left.seq - right.seq)
+  return found.sort(ledgerOrder)
 }
