@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { oriPattern, subPattern, type AuditEvent } from '../audit/record.js'
-import { ledgerOrder, ledgerRecords, searchLedger, type LedgerRecord } from '../audit/search.js'
+import { ledgerOrder, ledgerRecords, searchLedgerFirst, type LedgerRecord } from '../audit/search.js'
 import { GatewayError } from '../errors.js'
 import { instantOf } from './admin.js'
 import { requireRole, sourceOf, type AppDependencies } from './context.js'
@@ -159,15 +159,11 @@ export function auditRoutes(app: FastifyInstance, deps: AppDependencies): void {
       const { limit, since, until, ...fields } = request.query
       const max = limit === undefined ? searchLimits.default : Number(limit)
       if (max > searchLimits.max) throw new GatewayError('invalid_request', `limit: at most ${searchLimits.max} records a search`, [{ path: 'limit', message: `must be at most ${searchLimits.max}` }])
-      const matched = await searchLedger(deps.auditDir, {
-        ...fields,
-        since: since === undefined ? undefined : instantOf(since, 'since'),
-        until: until === undefined ? undefined : instantOf(until, 'until'),
-      })
-      const records = matched.slice(0, max)
+      const filter = { ...fields, since: since === undefined ? undefined : instantOf(since, 'since'), until: until === undefined ? undefined : instantOf(until, 'until') }
+      const { records, matched } = await searchLedgerFirst(deps.auditDir, filter, max)
       // The filter as the operator gave it: it may name a subject, and the ledger is where that may be kept.
       await recordAccess(request, 'search', { ...request.query }, records.length)
-      return { records, matched: matched.length, truncated: matched.length > records.length }
+      return { records, matched, truncated: matched > records.length }
     },
   )
 }
