@@ -27,6 +27,8 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 COPY --from=build /app/dist/src ./dist/src
 COPY bin ./bin
 COPY policies ./policies
+# The operators' console (static files served under /console/; dist/src/http/console.js finds them at ../../../console).
+COPY console ./console
 USER node
 VOLUME ["/var/lib/clets"]
 EXPOSE 8080

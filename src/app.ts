@@ -4,6 +4,8 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
 import { adminRoutes } from './http/admin.js'
+import { auditRoutes } from './http/audit.js'
+import { consoleRoutes } from './http/console.js'
 import { officerRoutes } from './http/officers.js'
 import { captureSourceAddresses, type AppDependencies } from './http/context.js'
 import { errorBody, toGatewayError } from './http/errors.js'
@@ -11,6 +13,7 @@ import { operationsRoutes } from './http/operations.js'
 import { policyRoutes } from './http/policy.js'
 import { queryRoutes, refuseQuery } from './http/query.js'
 import { requestRoutes } from './http/requests.js'
+import { statsRoutes } from './http/stats.js'
 import { GatewayError } from './errors.js'
 import { accessLogger, requestIds } from './logger.js'
 import type { Logger } from 'pino'
@@ -153,5 +156,8 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
   requestRoutes(app, deps)
   officerRoutes(app, deps)
   operationsRoutes(app, deps)
+  auditRoutes(app, deps)
+  statsRoutes(app, deps)
+  consoleRoutes(app)
   return app
 }

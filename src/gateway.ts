@@ -134,7 +134,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
 
     const load = new LoadShedder(config.shedding)
     closers.push(async () => load.stop())
-    const deps: AppDependencies = { policy, store, ledger, upstreams, authenticate, metrics, clock, load, seeding }
+    const deps: AppDependencies = { policy, store, ledger, auditDir: config.auditDir, upstreams, authenticate, metrics, clock, load, seeding }
     const app = buildApp({ logger, requestTimeoutMs: config.requestTimeoutMs }, deps)
     // Closed first: stop accepting, finish in-flight requests; then the ledger flushes. Keep-alive
     // connections that go idle after close() began are closed as they go idle, and whatever is still

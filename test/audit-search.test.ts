@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
+import { searchLedger, searchLedgerFirst } from '../src/audit/search.js'
 import { cbp, iceEro, query, root, sheriff, startTestGateway, tempDir, testPopulation, TestClock, token } from './helpers.js'
 
 const exec = promisify(execFile)
@@ -77,4 +78,24 @@ t.test('a tampered ledger cannot drive the terminal: the table shows its fields 
   t.notMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/, 'no control character but the line breaks between rows')
   t.equal(text.trimEnd().split('\n').length, 3, 'the header, one record, the count')
   t.match(text, /^2026-03-01T10:00:00.000Z +query.decision +CA0194200 +officer-1\\u001b\[2J\\n2026-03-01T09:00:00.000Z  query.decision  CA0000000 +- +- +DOE\\u009b31m +allow/m)
+})
+
+t.test('searchLedgerFirst: the oldest records across chains, as searchLedger orders them, holding only a few at a time', async (t) => {
+  // Two chains whose times interleave (invented records): chain b holds the oldest and the newest.
+  const dir = tempDir('chains')
+  const times = { a: [2, 3, 5, 8, 9, 10, 11], b: [1, 4, 6, 7, 12] }
+  for (const [instance, minutes] of Object.entries(times)) {
+    mkdirSync(join(dir, instance))
+    const lines = minutes.map((minute, index) => JSON.stringify({ seq: index + 1, time: `2026-03-01T10:${String(minute).padStart(2, '0')}:00.000Z`, instance, type: 'query.decision', id: `${instance}${minute}`, ori: minute % 3 === 0 ? iceEro : 'CA0194200' }))
+    writeFileSync(join(dir, instance, 'segment-000001.jsonl'), `${lines.join('\n')}\n`)
+  }
+  const all = await searchLedger(dir, {})
+  t.same(all.map((record) => record.id), ['b1', 'a2', 'a3', 'b4', 'a5', 'b6', 'b7', 'a8', 'a9', 'a10', 'a11', 'b12'])
+  for (let limit = 1; limit <= 13; limit++) {
+    const first = await searchLedgerFirst(dir, {}, limit)
+    t.same(first.records.map((record) => record.id), all.slice(0, limit).map((record) => record.id), `limit ${limit}`)
+    t.equal(first.matched, 12)
+  }
+  const ice = await searchLedgerFirst(dir, { ori: iceEro }, 2)
+  t.same([ice.records.map((record) => record.id), ice.matched], [['a3', 'b6'], 4])
 })

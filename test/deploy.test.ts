@@ -152,4 +152,7 @@ t.test('the Dockerfile: at the top, build stage, slim non-root runtime on the No
   const build = JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8')) as { include: string[] }
   t.same(build.include, ['src/**/*.ts'], 'the image compiles src only')
   t.match(readFileSync(join(root, '.dockerignore'), 'utf8'), /^node_modules$/m)
+  // The console's files sit beside dist/ as in a checkout: src/http/console.ts finds them at ../../../console.
+  t.match(dockerfile, /^COPY console \.\/console$/m, "the operators' console is in the image")
+  t.notMatch(readFileSync(join(root, '.dockerignore'), 'utf8'), /^console/m)
 })

@@ -71,9 +71,32 @@ export async function* ledgerRecords(auditDir: string): AsyncGenerator<LedgerRec
   }
 }
 
+/** Oldest first across chains: by time, then chain, then place in the chain. */
+export function ledgerOrder(left: LedgerRecord, right: LedgerRecord): number {
+  return left.time.localeCompare(right.time) || left.instance.localeCompare(right.instance) || left.seq - right.seq
+}
+
+/**
+ * The first `limit` matching records, oldest first across chains, and how many matched in all. Holds at
+ * most twice `limit` records at a time, however large the ledger: a search through the running gateway
+ * (GET /v1/audit/search) must not take the memory its queries need.
+ */
+export async function searchLedgerFirst(auditDir: string, filter: SearchFilter, limit: number): Promise<{ records: LedgerRecord[]; matched: number }> {
+  let kept: LedgerRecord[] = []
+  let matched = 0
+  for await (const record of ledgerRecords(auditDir)) {
+    if (!matches(record, filter)) continue
+    matched++
+    kept.push(record)
+    // The chains are read one after another, not in time order: keep the oldest `limit` so far.
+    if (kept.length >= 2 * limit) kept = kept.sort(ledgerOrder).slice(0, limit)
+  }
+  return { records: kept.sort(ledgerOrder).slice(0, limit), matched }
+}
+
 /** The matching records, oldest first across chains. */
 export async function searchLedger(auditDir: string, filter: SearchFilter): Promise<LedgerRecord[]> {
   const found: LedgerRecord[] = []
   for await (const record of ledgerRecords(auditDir)) if (matches(record, filter)) found.push(record)
-  return found.sort((left, right) => left.time.localeCompare(right.time) || left.instance.localeCompare(right.instance) || left.seq - right.seq)
+  return found.sort(ledgerOrder)
 }

@@ -22,6 +22,8 @@ export interface AppDependencies {
   readonly policy: PolicyHolder
   readonly store: StateStore
   readonly ledger: Ledger
+  /** Where the ledger's chains are (AUDIT_DIR): the audit search and agency history read them. */
+  readonly auditDir: string
   readonly upstreams: Upstreams
   readonly authenticate: (authorization: string | undefined) => Identity
   readonly metrics: Metrics

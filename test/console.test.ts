@@ -1,0 +1,232 @@
+// The DOJ operators' console in a real headless Chromium against a real gateway (issue 14, point 1): an
+// operator signs in with a token, filters the registry, suspends LAPD (cancelling first changes
+// nothing), sees a terminal query denied, reinstates it and sees the query allowed, reads the history,
+// searches the ledger, decides a written request, lists misuse signals and registers an agency by
+// keyboard alone. The page the README shows (docs/console.png) is taken here.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { call, lapd, ledgerRecords, operatorToken, query, root, sheriff, startTestGateway, TestClock, testPopulation, token } from './helpers.js'
+import { startBrowser } from './browser.js'
+
+// The gateway's clock is the test's: the screenshot shows the same times on every run.
+const clock = new TestClock(Date.parse('2026-06-01T09:00:00.000Z'))
+const gw = await startTestGateway({ clock })
+t.teardown(() => gw.close())
+const browser = await startBrowser()
+t.teardown(() => browser.close())
+const { page } = browser
+const op = operatorToken()
+const consoleUrl = `${gw.url}/console/`
+const traffic = { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } }
+const lapdOfficer = token({ sub: 'officer-17', ori: lapd })
+const operatorChanges = () => ledgerRecords(gw.auditDir).filter((record) => record.type === 'operator.change' && record.ori === lapd)
+/** Waits until the live status region says `text`. */
+const status = (text: RegExp) => page.locator('#status').filter({ hasText: text }).waitFor()
+
+t.test('the console is static files with a strict CSP, no inline code and nothing from elsewhere', async (t) => {
+  const redirect = await call(gw.url, 'GET', '/console')
+  t.equal(redirect.status, 301)
+  t.equal(redirect.headers.location, '/console/')
+  for (const file of ['', 'app.js', 'api.js', 'console.css']) {
+    const answer = await call(gw.url, 'GET', `/console/${file}`)
+    t.equal(answer.status, 200, file || 'index.html')
+    t.match(answer.headers['content-security-policy'], /default-src 'none'; script-src 'self'; style-src 'self'/)
+    t.equal(answer.headers['x-content-type-options'], 'nosniff')
+  }
+  t.match((await call(gw.url, 'GET', '/console/app.js')).headers['content-type'], /javascript/)
+  t.equal((await call(gw.url, 'GET', '/console/missing.js')).status, 404)
+  const html = readFileSync(join(root, 'console/index.html'), 'utf8')
+  t.notMatch(html, /<script(?![^>]*\bsrc=)/, 'no inline script')
+  t.notMatch(html, /\sstyle=|\son[a-z]+=/, 'no inline style or handler')
+  t.notMatch(html, /(src|href)="(https?:)?\/\//, 'no external resource')
+})
+
+t.test('sign-in: a bad token is refused with the API error; an operator token shows the registry', async (t) => {
+  await page.goto(consoleUrl)
+  await page.getByLabel(/Operator token/).fill('not-a-token')
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.locator('#problem').filter({ hasText: 'token_invalid' }).waitFor()
+  t.equal(await page.evaluate('sessionStorage.length'), 0, 'a refused token is not kept')
+
+  await page.getByLabel(/Operator token/).fill(token({ sub: 'officer-17' }))
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.locator('#problem').filter({ hasText: 'role_forbidden' }).waitFor()
+
+  await page.getByLabel(/Operator token/).fill(op)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.locator('#agency-caption').filter({ hasText: '4 of 4 shown' }).waitFor()
+  t.match(await page.locator('#who').textContent(), /doj-operator-1 \(CA0349400\)/)
+  t.equal(await page.evaluate("sessionStorage.getItem('clets-console-token')"), op, 'kept in sessionStorage')
+  t.equal(await page.evaluate('localStorage.length'), 0, 'and nowhere else')
+})
+
+t.test('the registry filters by kind, monitored and sanction', async (t) => {
+  const shownOris = () => page.locator('#agency-table tbody tr td:first-child').allTextContents()
+  const filters = page.getByRole('form', { name: 'Agency filters' })
+  await filters.getByLabel('Kind', { exact: true }).selectOption('federal')
+  await page.locator('#agency-caption').filter({ hasText: '2 of 4' }).waitFor()
+  t.same((await shownOris()).sort(), ['CACBP0000', 'CADHS0100'])
+  await filters.getByLabel('Kind', { exact: true }).selectOption('')
+  await filters.getByLabel('Sanction', { exact: true }).selectOption('censure')
+  await page.locator('#agency-caption').filter({ hasText: '1 of 4' }).waitFor()
+  t.same(await shownOris(), [sheriff])
+  await filters.getByLabel('Sanction', { exact: true }).selectOption('')
+  await filters.getByLabel('Monitored', { exact: true }).selectOption('false')
+  await page.locator('#agency-caption').filter({ hasText: '2 of 4' }).waitFor()
+  t.same((await shownOris()).sort(), [lapd, sheriff])
+  await filters.getByLabel('Monitored', { exact: true }).selectOption('')
+})
+
+t.test('suspend LAPD: cancelling changes nothing; confirmed, its terminal query is denied; reinstated, allowed', async (t) => {
+  t.equal((await query(gw.url, traffic, lapdOfficer)).status, 200, 'allowed before')
+  await page.getByRole('link', { name: lapd }).click()
+  await page.locator('#agency-title').filter({ hasText: 'Los Angeles Police Department' }).waitFor()
+  const changesBefore = operatorChanges().length
+
+  const sanctionForm = page.getByRole('form', { name: 'Impose a sanction' })
+  await sanctionForm.getByLabel('Sanction', { exact: true }).selectOption('suspension')
+  await sanctionForm.getByLabel('Reason (required; recorded in the audit ledger)').fill('misuse suspected: queries for immigration enforcement (test)')
+  await page.getByRole('button', { name: 'Impose sanction' }).click()
+  const dialog = page.getByRole('dialog', { name: 'Suspend service?' })
+  await dialog.waitFor()
+  t.match(await dialog.textContent(), /every terminal query of the agency to every database will be denied/)
+  await dialog.getByRole('button', { name: 'Cancel' }).click()
+  await status(/Cancelled: nothing was changed/)
+  t.equal((await call(gw.url, 'GET', `/v1/agencies/${lapd}`, { token: op })).body.sanction, null, 'cancelled: no sanction')
+  t.equal(operatorChanges().length, changesBefore, 'and nothing in the ledger')
+  t.equal((await query(gw.url, traffic, lapdOfficer)).status, 200)
+
+  clock.advance(90_000)
+  await page.getByRole('button', { name: 'Impose sanction' }).click()
+  await dialog.getByRole('button', { name: 'Confirm suspension' }).click()
+  await status(/suspension imposed/)
+  await page.locator('#agency-details').filter({ hasText: 'suspension, all databases' }).waitFor()
+  const denied = await query(gw.url, traffic, lapdOfficer)
+  t.equal(denied.status, 403)
+  t.equal(denied.body.decision.rule, 'agency.suspended')
+
+  await page.screenshot({ path: join(root, 'docs/console.png'), fullPage: true })
+
+  clock.advance(3_600_000)
+  await page.getByRole('form', { name: 'Lift the sanction (reinstate)' }).getByLabel('Reason (required)').fill('investigation closed: no misuse found (test)')
+  await page.getByRole('button', { name: 'Reinstate' }).click()
+  await status(/reinstated/)
+  await page.locator('#agency-details').filter({ hasText: /Sanction\s*none/ }).waitFor()
+  t.equal((await query(gw.url, traffic, lapdOfficer)).status, 200, 'allowed again')
+
+  const history = page.locator('#history-table tbody tr')
+  await history.filter({ hasText: 'sanction.lift' }).waitFor()
+  const rows = await history.allTextContents()
+  const impose = rows.findIndex((text) => text.includes('sanction.impose') && text.includes('misuse suspected: queries for immigration enforcement (test)') && text.includes('doj-operator-1'))
+  const lift = rows.findIndex((text) => text.includes('sanction.lift') && text.includes('investigation closed: no misuse found (test)'))
+  t.ok(impose >= 0 && lift > impose, 'the history shows the suspension, then the reinstatement')
+  t.match(rows[impose], /sanction: none → suspension, all databases/)
+  t.equal(operatorChanges().length, changesBefore + 2, 'two changes recorded')
+})
+
+t.test('audit search in the page finds the denied query, and records the search', async (t) => {
+  await page.getByRole('link', { name: 'Audit search' }).click()
+  const search = page.getByRole('form', { name: 'Audit search' })
+  await search.getByLabel('ORI', { exact: true }).fill(lapd)
+  await search.getByLabel('Record type').fill('query.decision')
+  await search.getByLabel('Outcome').selectOption('deny')
+  await page.getByRole('button', { name: 'Search' }).click()
+  await page.locator('#audit-summary').filter({ hasText: '1 records' }).waitFor()
+  t.match(await page.locator('#audit-table tbody').textContent(), /query\.decision.*officer-17.*dmv\.driver_license.*licenseNumber=A1234567.*deny.*agency\.suspended/)
+  const access = ledgerRecords(gw.auditDir).filter((record) => record.type === 'audit.access' && record.action === 'search').at(-1)
+  t.match(access, { sub: 'doj-operator-1', filter: { ori: lapd, type: 'query.decision', outcome: 'deny', limit: '200' }, resultCount: 1 })
+
+  await search.getByLabel('Since (UTC, e.g. 2026-01-31)').fill('last tuesday')
+  await page.getByRole('button', { name: 'Search' }).click()
+  await page.locator('#problem').filter({ hasText: 'invalid_request' }).waitFor()
+  t.match(await page.locator('#problem').textContent(), /since: must be a date-time/)
+})
+
+t.test('live block rates show the suspension denial by rule and by agency', async (t) => {
+  await page.getByRole('link', { name: 'Block rates' }).click()
+  const suspendedRow = page.locator('#rule-rates tbody tr').filter({ hasText: 'agency.suspended' })
+  await suspendedRow.waitFor()
+  t.match(await suspendedRow.textContent(), /agency\.suspended\s*deny\s*1/)
+  t.equal((await query(gw.url, traffic, lapdOfficer)).status, 200)
+  clock.advance(5_000)
+  await page.getByRole('button', { name: 'Refresh now' }).click()
+  await page.locator('#rates-at').filter({ hasText: 'last interval' }).waitFor()
+  const lapdRow = page.locator('#agency-rates tbody tr').filter({ hasText: lapd })
+  t.match(await lapdRow.textContent(), /^CA0194200\d+1\d+(\.\d) %0$/, 'LAPD: one denial since start, none in the last interval')
+  t.match(await page.locator('#rule-rates tbody tr').filter({ hasText: 'ppp.permitted' }).textContent(), /^ppp\.permittedallow\d+112\.0$/, 'one more allowed in the last 5 s: 12 a minute')
+})
+
+t.test('written requests: an operator approves a pending request with a reason', async (t) => {
+  t.equal((await call(gw.url, 'PUT', `/v1/agencies/${sheriff}/sanction`, { token: op, body: { type: 'censure', writtenRequests: true, reason: 'criminal history only in writing (test)' } })).status, 200)
+  const person = testPopulation().rapSheets[0]!.person
+  const filed = await call(gw.url, 'POST', '/v1/requests', {
+    token: token({ ori: sheriff, sub: 'det-invented' }),
+    body: {
+      database: 'criminal_history',
+      purpose: 'criminal_investigation',
+      subject: { lastName: person.lastName, firstName: person.firstName, dateOfBirth: person.dateOfBirth },
+      caseNumber: '26-000042',
+      justification: 'Invented for this test: a burglary series, the suspect named by a witness.',
+      requester: { name: 'Det. Invented Example', title: 'Detective' },
+    },
+  })
+  t.equal(filed.status, 201)
+  await page.getByRole('link', { name: 'Written requests' }).click()
+  const pending = page.locator('#request-table tbody tr').filter({ hasText: 'det-invented' })
+  await pending.waitFor()
+  await pending.getByLabel('Reason (required)').fill('case number verified with the sheriff (test)')
+  await pending.getByRole('button', { name: 'Approve' }).click()
+  await status(/: approved/)
+  const decided = await call(gw.url, 'GET', `/v1/requests/${filed.body.id}`, { token: op })
+  t.match(decided.body, { status: 'approved', decidedBy: 'doj-operator-1', decisionReason: 'case number verified with the sheriff (test)' })
+  await page.locator('#request-table tbody').filter({ hasText: 'No pending written requests' }).waitFor()
+})
+
+t.test('misuse signals: the ledger signal.raised records, listed through the audit search', async (t) => {
+  // Invented: a signal as issue 13's detector records it, appended to the running gateway's own ledger.
+  await gw.gateway.deps.ledger.append(
+    { type: 'signal.raised', id: 'signal-test-1', kind: 'distinct_subjects', ori: lapd, sub: 'officer-17', decisionIds: ['d-1', 'd-2', 'd-3'], detail: { subjects: 3, windowSeconds: 3600 }, blocked: false },
+    clock.value,
+  )
+  await page.getByRole('link', { name: 'Misuse signals' }).click()
+  const signal = page.locator('#signal-table tbody tr').filter({ hasText: 'distinct_subjects' })
+  await signal.waitFor()
+  t.match(await signal.textContent(), /distinct_subjects\s*CA0194200\s*officer-17\s*no\s*subjects=3 windowSeconds=3600\s*3/)
+})
+
+t.test('a form by keyboard alone: register an agency with Tab, typing, arrows, Space and Enter', async (t) => {
+  await page.getByRole('link', { name: 'Agencies' }).click()
+  await page.locator('#agency-caption').filter({ hasText: 'of 4 shown' }).waitFor()
+  const focused = () => page.evaluate("document.activeElement?.id ?? ''")
+  await page.locator('#main').focus()
+  for (let presses = 0; (await focused()) !== 'register-ori'; presses++) {
+    if (presses > 40) throw new Error('the ORI field is not reachable by Tab')
+    await page.keyboard.press('Tab')
+  }
+  // Each step: the keys for the focused field, then Tab to the next, which must be the one named.
+  const steps: [keys: string[] | string, next: string][] = [
+    ['CA9990200', 'register-name'],
+    ['Invented Harbor Police Department', 'register-kind'],
+    [['ArrowDown', 'ArrowDown'], 'register-monitored'],
+    [['Space'], 'register-reason'],
+    ['new subscriber (invented for this test)', ''],
+  ]
+  for (const [keys, next] of steps) {
+    if (typeof keys === 'string') await page.keyboard.type(keys)
+    else for (const key of keys) await page.keyboard.press(key)
+    await page.keyboard.press('Tab')
+    if (next !== '') t.equal(await focused(), next)
+  }
+  t.equal(await page.evaluate('document.activeElement?.textContent'), 'Register')
+  await page.keyboard.press('Enter')
+  await status(/Agency CA9990200 \(Invented Harbor Police Department\) saved: federal, monitored/)
+  t.match((await call(gw.url, 'GET', '/v1/agencies/CA9990200', { token: op })).body, { kind: 'federal', monitored: true, agreement: null })
+})
+
+t.test('sign-out forgets the token; the page broke no CSP rule and threw nothing', async (t) => {
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+  t.equal(await page.evaluate('sessionStorage.length'), 0)
+  t.same(browser.problems, [])
+})
