@@ -11,6 +11,7 @@ import type { Metrics } from '../metrics.js'
 import type { PolicySet } from '../policy/compile.js'
 import type { BeforeCommit, StateStore } from '../state/types.js'
 import type { Upstreams } from '../upstream/pools.js'
+import type { DecidedQuery } from '../signals/stream.js'
 import type { Identity, Role } from './auth.js'
 
 /** Holds the policy set in force; a successful reload swaps it, a failed one leaves it. */
@@ -28,6 +29,12 @@ export interface AppDependencies {
   /** Epoch milliseconds; injected so tests control time. */
   readonly clock: () => number
   readonly load: { readonly overloaded: boolean }
+  /**
+   * Hands a decided query to the decision stream (src/signals/stream.ts): it writes an answered query's
+   * outcome record with its subjects' keyed hashes and counts the query towards the misuse signals, off
+   * the response's path.
+   */
+  readonly decided: (decided: DecidedQuery) => void
   /** True while this instance seeds the sample agencies: not ready until the registry is whole. */
   readonly seeding?: { readonly active: boolean }
 }
