@@ -120,7 +120,8 @@ export class RedisSignalState implements SignalState {
     return new RedisSignalState(redis)
   }
 
-  async count(counts: readonly SignalCount[]): Promise<CountResult[]> {
+  // Redis keeps time itself: the keys expire on its clock.
+  async count(counts: readonly SignalCount[], _now: number): Promise<CountResult[]> {
     if (counts.length === 0) return []
     if (this.redis.status === 'wait') await this.redis.connect()
     const keys: string[] = []
