@@ -25,6 +25,10 @@ const environment = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Ours, not the contract's.
   AUDIT_SIGNING_KEY: optionalText,
+  AUDIT_SUBJECT_KEY: optionalText,
+  SIGNAL_WEBHOOK_URL: url.optional(),
+  SIGNAL_WEBHOOK_TIMEOUT_MS: millis(60_000).default(2_000),
+  SIGNAL_WEBHOOK_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
   AUDIT_CHECKPOINT_RECORDS: z.coerce.number().int().min(1).max(10_000_000).default(1000),
   AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(10),
   AUDIT_COMMIT_INTERVAL_MS: z.coerce.number().int().min(0).max(1000).default(0),
@@ -62,6 +66,8 @@ export interface Config {
   readonly audit: {
     /** Ed25519 private key (PEM) for checkpoints; unset = a development key under AUDIT_DIR. */
     readonly signingKeyFile: string | undefined
+    /** File of the key for subjects' keyed hashes (issue 13); unset = a development key under STATE_DIR. */
+    readonly subjectKeyFile: string | undefined
     readonly checkpointRecords: number
     readonly checkpointSeconds: number
     /** Longest time between the starts of two group commits under load; 0 = the next starts when one ends. */
@@ -92,6 +98,8 @@ export interface Config {
     readonly maxAnswerBytes: number
   }
   readonly requestTimeoutMs: number
+  /** Where raised misuse signals are POSTed (issue 13), with the timeout of one try and the retries after it. */
+  readonly signalWebhook: { readonly url: string | undefined; readonly timeoutMs: number; readonly retries: number }
   readonly shedding: { readonly maxEventLoopDelayMs: number; readonly maxHeapUsedRatio: number }
   readonly backends: { readonly population: number; readonly seed: number; readonly dmvPort: number; readonly criminalHistoryPort: number }
 }
@@ -125,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditDir: e.AUDIT_DIR,
     audit: {
       signingKeyFile: e.AUDIT_SIGNING_KEY,
+      subjectKeyFile: e.AUDIT_SUBJECT_KEY,
       checkpointRecords: e.AUDIT_CHECKPOINT_RECORDS,
       checkpointSeconds: e.AUDIT_CHECKPOINT_SECONDS,
       commitIntervalMs: e.AUDIT_COMMIT_INTERVAL_MS,
@@ -150,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAnswerBytes: e.UPSTREAM_MAX_ANSWER_BYTES,
     },
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    signalWebhook: { url: e.SIGNAL_WEBHOOK_URL, timeoutMs: e.SIGNAL_WEBHOOK_TIMEOUT_MS, retries: e.SIGNAL_WEBHOOK_RETRIES },
     shedding: { maxEventLoopDelayMs: e.SHED_EVENT_LOOP_DELAY_MS, maxHeapUsedRatio: e.SHED_HEAP_USED_RATIO },
     backends: {
       population: e.BACKEND_POPULATION,

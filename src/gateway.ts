@@ -21,6 +21,10 @@ import { RegistryWatch, redisTarget } from './state/registry.js'
 import { initializeRegistry } from './state/seed.js'
 import type { StateStore } from './state/types.js'
 import { Upstreams } from './upstream/pools.js'
+import { loadSubjectKey, SubjectHasher } from './audit/subjects.js'
+import { DecisionStream } from './signals/stream.js'
+import { MemorySignalState, RedisSignalState } from './signals/state.js'
+import { SignalWebhook } from './signals/webhook.js'
 
 export interface GatewayOptions {
   readonly clock?: () => number
@@ -57,7 +61,10 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
     let secret = config.jwt.secret
     if (secret === undefined && config.jwt.publicKeysFile === undefined) secret = developmentSecret(config.stateDir, true)
     if (secret !== undefined && config.jwt.publicKeysFile !== undefined) logger.warn('GATEWAY_JWT_PUBLIC_KEYS is set: HS256 tokens are refused and GATEWAY_JWT_SECRET is ignored')
-    const authenticate = createAuthenticator({ ...config.jwt, secret: config.jwt.publicKeysFile === undefined ? secret : undefined })
+    // Issue 13, point 1: the key of the subjects' keyed hashes (AUDIT_SUBJECT_KEY, or a development key
+    // under STATE_DIR made on first start, which `gatewayctl audit search` reads there too).
+    const hasher = new SubjectHasher(loadSubjectKey(config.audit.subjectKeyFile, config.stateDir, true)!)
+    const authenticate = createAuthenticator({ ...config.jwt, secret: config.jwt.publicKeysFile === undefined ? secret : undefined, subjectHasher: hasher })
 
     const backends: RunningBackend[] = []
     let { dmvUrl, criminalHistoryUrl } = config
@@ -134,7 +141,15 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
 
     const load = new LoadShedder(config.shedding)
     closers.push(async () => load.stop())
-    const deps: AppDependencies = { policy, store, ledger, auditDir: config.auditDir, upstreams, authenticate, metrics, clock, load, seeding }
+    // Issue 13, point 2: the misuse signals count in Redis when instances share one, else in process.
+    const signalState = config.redisUrl === undefined ? new MemorySignalState() : RedisSignalState.open(config.redisUrl, config.redisTimeoutMs)
+    closers.push(() => signalState.close())
+    const { url: webhookUrl, timeoutMs, retries } = config.signalWebhook
+    const webhook = webhookUrl === undefined ? undefined : new SignalWebhook({ url: webhookUrl, timeoutMs, retries, failed: () => metrics.signalWebhookFailures.inc() })
+    const stream = new DecisionStream({ ledger, hasher, policy, state: signalState, metrics, clock, log: logger, webhook })
+    // Closed after the app (no more queries) and before the signal state and the ledger it writes to.
+    closers.push(() => stream.close())
+    const deps: AppDependencies = { policy, store, ledger, auditDir: config.auditDir, hasher, upstreams, authenticate, metrics, clock, load, seeding, decided: stream.decided }
     const app = buildApp({ logger, requestTimeoutMs: config.requestTimeoutMs }, deps)
     // Closed first: stop accepting, finish in-flight requests; then the ledger flushes. Keep-alive
     // connections that go idle after close() began are closed as they go idle, and whatever is still

@@ -282,6 +282,23 @@ export function createMetrics() {
       help: 'Policy reloads that failed; the last good policy set stays in force',
       registers: [registry],
     }),
+    signals: new Counter({
+      name: 'gateway_signals_total',
+      help: 'Misuse signals raised (issue 13), by kind and agency: a registered ORI, or "unregistered"',
+      labelNames: ['kind', 'ori'] as const,
+      registers: [registry],
+    }),
+    signalErrors: new Counter({
+      name: 'gateway_signal_errors_total',
+      help: 'Batches of decided queries whose misuse signals could not be computed (state: the signal counts, e.g. Redis) or recorded (audit); queries are never affected',
+      labelNames: ['stage'] as const,
+      registers: [registry],
+    }),
+    signalWebhookFailures: new Counter({
+      name: 'gateway_signal_webhook_failures_total',
+      help: 'Raised signals the webhook did not accept after every retry, or dropped because too many were waiting',
+      registers: [registry],
+    }),
     loadShed: new Counter({
       name: 'gateway_load_shed_total',
       help: 'Queries refused with 503 overloaded because the event loop or the heap was past its threshold',

@@ -1,7 +1,8 @@
 // Reads a policy directory into sources for the pure compiler: the top-level *.yaml files and tests/*.yaml.
 import { readdir, readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { isAbsolute, join } from 'node:path'
 import { compilePolicySet, PolicyError, type PolicySet, type PolicySource } from './policy/compile.js'
+import { parseWatchlist } from './policy/signals.js'
 
 async function yamlFiles(dir: string, prefix: string): Promise<PolicySource[]> {
   const entries = await readdir(join(dir, prefix), { withFileTypes: true })
@@ -22,5 +23,19 @@ export async function loadPolicyDir(dir: string): Promise<PolicySet> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
   }
-  return compilePolicySet(sources)
+  const set = compilePolicySet(sources)
+  const watchlist = set.signals.watchlist
+  if (watchlist === null) return set
+  // The watch-list named by signals.yaml (relative to the policy directory): read with the policies, so a
+  // reload (SIGHUP) reads it again, and a bad line keeps the last good set like any policy problem.
+  const problems: string[] = []
+  let text: string
+  try {
+    text = await readFile(isAbsolute(watchlist.file) ? watchlist.file : join(dir, watchlist.file), 'utf8')
+  } catch (error) {
+    throw new PolicyError([`signals.yaml: watchlist.file: cannot read ${watchlist.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`])
+  }
+  const hashes = parseWatchlist(watchlist.file, text, problems)
+  if (problems.length > 0) throw new PolicyError(problems)
+  return Object.freeze({ ...set, signals: Object.freeze({ ...set.signals, watchlist: Object.freeze({ ...watchlist, hashes }) }) })
 }

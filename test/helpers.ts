@@ -105,6 +105,9 @@ export interface TokenClaims {
   readonly ori?: string
   readonly roles?: readonly string[]
   readonly terminal?: string
+  /** The officer's own identifiers (issue 13, self_lookup). */
+  readonly licenseNumber?: string
+  readonly plates?: readonly string[]
   readonly ttlSeconds?: number
 }
 
@@ -115,6 +118,8 @@ export function token(claims: TokenClaims = {}): string {
     ori: claims.ori ?? 'CA0194200',
     roles: claims.roles ?? ['terminal'],
     terminal: claims.terminal,
+    licenseNumber: claims.licenseNumber,
+    plates: claims.plates,
     ttlSeconds: claims.ttlSeconds ?? 3600,
   })
 }

@@ -46,7 +46,9 @@ t.test('the query path costs one Redis round trip per query, shared by the queri
   })
   let sent: string[] = []
   monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    if (source !== 'lua') sent.push(args[0]!.toLowerCase())
+    // The misuse signals' counts (issue 13) go on their own connection after the answer, one script call
+    // a batch: not the query path's.
+    if (source !== 'lua' && !args[3]?.startsWith('clets:signal:')) sent.push(args[0]!.toLowerCase())
   })
   const settled = () => new Promise((resolve) => setTimeout(resolve, 100))
   t.equal((await query(a.url, dl, officer())).status, 200, 'the script is loaded')

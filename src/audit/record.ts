@@ -188,6 +188,12 @@ export const eventSchemas = {
     code: text.nullable(),
     recordCount: z.number().int(),
     latencyMs: z.number().int(),
+    /**
+     * Issue 13, point 1: the identifiers of the records returned (licence number, plate, VIN, CII number,
+     * the person's name), each as a keyed hash (src/audit/subjects.ts), never in the clear. Absent in
+     * records written before it, and on a failed query.
+     */
+    subjects: z.array(text).optional(),
   }),
   /**
    * A query refused before any decision for bad input or a wrong role (4xx). Refusals count against the

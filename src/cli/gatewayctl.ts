@@ -5,6 +5,7 @@
 //   gatewayctl audit verify [DIR]      check the audit ledger
 //   gatewayctl audit search …          find records for a misuse investigation
 //   gatewayctl report misuse --year Y  the annual misuse report, from the ledger
+//   gatewayctl signals hash-watchlist  keyed hashes of protected people's identifiers, for signals.yaml
 //   gatewayctl agencies …              the admin API for DOJ operators
 //   gatewayctl officers …              officer sanctions, through the admin API
 //   gatewayctl state init|export|import  create, back up and restore a Redis store's agency registry
@@ -24,6 +25,8 @@ import { join } from 'node:path'
 import { devKeyFiles, readPublicKey } from '../audit/checkpoint.js'
 import { misuseReport, reportCsv, reportMarkdown } from '../audit/report.js'
 import { ledgerRecords, searchLedger } from '../audit/search.js'
+import { identifierFields, loadSubjectKey, searchIdentifiers, SubjectHasher } from '../audit/subjects.js'
+import { readFileSync } from 'node:fs'
 import { cliConfig, CommandFailed, err, out, table, UsageError } from './io.js'
 import { state, stateUsage } from './state.js'
 import { requests, requestsUsage } from './requests.js'
@@ -37,6 +40,7 @@ const usage = `usage:
                           [--on-behalf-of ORI] [--recipient ORI] [--rule R] [--outcome allow|deny] [--type T]
                           [--since TIME] [--until TIME] [--json]
   gatewayctl report misuse --year YYYY [--dir DIR] [--format md|csv|json]
+  gatewayctl signals hash-watchlist [FILE]   (FIELD=VALUE lines from FILE or stdin -> keyed hashes)
 ${agenciesUsage}
 ${officersUsage}
 ${stateUsage}
@@ -132,7 +136,19 @@ async function search(args: string[]): Promise<number> {
     if (value !== undefined && !oriPattern.test(value)) throw new UsageError(`--${name}: expected an ORI such as CA0194200; got ${value}`)
   }
   const dir = values.dir ?? process.env.AUDIT_DIR ?? './var/audit'
-  const found = await searchLedger(dir, { ...values, onBehalfOf: values['on-behalf-of'], since: time('since', values.since), until: time('until', values.until) })
+  let hasher: SubjectHasher | undefined
+  if (values.subject !== undefined) {
+    if (searchIdentifiers(values.subject) === null && !/^(firstName|dateOfBirth)=/.test(values.subject)) {
+      throw new UsageError(`--subject: expected VALUE or FIELD=VALUE with FIELD one of ${[...identifierFields, 'firstName', 'dateOfBirth'].join(', ')}`)
+    }
+    // The records a query returned are in the ledger only as keyed hashes: without the key, only the
+    // lookups (in the clear) are searched.
+    const settings = cliConfig()
+    const key = loadSubjectKey(settings.audit.subjectKeyFile, settings.stateDir, false)
+    if (key === undefined) err(`--subject: no subject key (AUDIT_SUBJECT_KEY, or ${settings.stateDir}/dev-subject-key): only the queries' lookups are searched, not the records they returned`)
+    else hasher = new SubjectHasher(key)
+  }
+  const found = await searchLedger(dir, { ...values, onBehalfOf: values['on-behalf-of'], since: time('since', values.since), until: time('until', values.until) }, hasher)
   if (values.json) {
     for (const record of found) out(JSON.stringify(record))
     return 0
@@ -156,6 +172,32 @@ async function report(args: string[]): Promise<number> {
   if (!['md', 'csv', 'json'].includes(values.format)) throw new UsageError(`--format: md, csv or json; got ${values.format}`)
   const built = await misuseReport(ledgerRecords(values.dir ?? process.env.AUDIT_DIR ?? './var/audit'), year, new Date())
   process.stdout.write(values.format === 'json' ? `${JSON.stringify(built, null, 2)}\n` : values.format === 'csv' ? reportCsv(built) : reportMarkdown(built))
+  return 0
+}
+
+/**
+ * `signals hash-watchlist [FILE]`: reads identifiers, one `FIELD=VALUE` a line (a licence number, a plate,
+ * a person as `person=LAST,FIRST,YYYY-MM-DD`...), and prints their keyed hashes, one a line: the
+ * watch-list file signals.yaml names. The list in the clear stays with whoever keeps it; a problem names
+ * the line, never its text.
+ */
+function signals(args: string[]): number {
+  const [action, file, ...rest] = args
+  if (action !== 'hash-watchlist' || rest.length > 0) throw new UsageError(usage)
+  const settings = cliConfig()
+  const key = loadSubjectKey(settings.audit.subjectKeyFile, settings.stateDir, false)
+  if (key === undefined) throw new UsageError(`no subject key: set AUDIT_SUBJECT_KEY (the gateway's), or start the gateway once so it makes ${settings.stateDir}/dev-subject-key`)
+  const hasher = new SubjectHasher(key)
+  const lines = readFileSync(file ?? 0, 'utf8').split('\n')
+  const hashes: string[] = []
+  lines.forEach((raw, index) => {
+    const line = raw.replace(/#.*/, '').trim()
+    if (line === '') return
+    const identifiers = line.includes('=') ? searchIdentifiers(line) : null
+    if (identifiers === null) throw new UsageError(`line ${index + 1}: expected FIELD=VALUE with FIELD one of ${identifierFields.join(', ')}`)
+    hashes.push(hasher.hash(identifiers[0]!))
+  })
+  out(`# watch-list: keyed hashes (gatewayctl signals hash-watchlist), ${hashes.length} identifiers\n${hashes.join('\n')}`)
   return 0
 }
 
@@ -192,6 +234,8 @@ async function run(argv: string[]): Promise<number> {
       return audit(args)
     case 'report':
       return report(args)
+    case 'signals':
+      return signals(args)
     case 'agencies':
       return agencies(args)
     case 'officers':

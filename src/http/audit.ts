@@ -160,7 +160,7 @@ export function auditRoutes(app: FastifyInstance, deps: AppDependencies): void {
       const max = limit === undefined ? searchLimits.default : Number(limit)
       if (max > searchLimits.max) throw new GatewayError('invalid_request', `limit: at most ${searchLimits.max} records a search`, [{ path: 'limit', message: `must be at most ${searchLimits.max}` }])
       const filter = { ...fields, since: since === undefined ? undefined : instantOf(since, 'since'), until: until === undefined ? undefined : instantOf(until, 'until') }
-      const { records, matched } = await searchLedgerFirst(deps.auditDir, filter, max)
+      const { records, matched } = await searchLedgerFirst(deps.auditDir, filter, max, deps.hasher)
       // The filter as the operator gave it: it may name a subject, and the ledger is where that may be kept.
       await recordAccess(request, 'search', { ...request.query }, records.length)
       return { records, matched, truncated: matched > records.length }

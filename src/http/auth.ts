@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs'
 import { createSigner, createVerifier } from 'fast-jwt'
 import { subPattern } from '../audit/record.js'
 import { GatewayError } from '../errors.js'
+import type { SubjectHasher } from '../audit/subjects.js'
+import { subjectFields } from '../policy/subject.js'
 
 export const roles = ['terminal', 'doj_operator'] as const
 export type Role = (typeof roles)[number]
@@ -16,7 +18,16 @@ export interface Identity {
   readonly ori: string
   readonly roles: readonly Role[]
   readonly terminal: string | null
+  /**
+   * The officer's own identifiers (optional claims `licenseNumber` and `plates`), as keyed hashes, for
+   * the self_lookup signal (issue 13): hashed once when the token is verified and cached with it.
+   */
+  readonly self: readonly string[]
 }
+
+/** The most plates a token may claim as the officer's own. */
+const maxOwnPlates = 8
+const noIdentifiers: readonly string[] = Object.freeze([])
 
 export interface AuthOptions {
   readonly secret: string | undefined
@@ -24,6 +35,8 @@ export interface AuthOptions {
   readonly issuer: string
   readonly audience: string
   readonly cacheSize: number
+  /** Hashes the officer's own identifiers; without it they are not read. */
+  readonly subjectHasher?: SubjectHasher | undefined
 }
 
 const oriPattern = /^[A-Z]{2}[0-9A-Z]{7}$/
@@ -137,7 +150,7 @@ export function createAuthenticator(options: AuthOptions): (authorization: strin
       const why = code === 'FAST_JWT_EXPIRED' ? 'the token has expired' : code === 'FAST_JWT_MISSING_REQUIRED_CLAIM' ? (error as Error).message : undefined
       throw new GatewayError('token_invalid', why)
     }
-    const identity = identityOf(payload)
+    const identity = identityOf(payload, options.subjectHasher)
     if (options.cacheSize > 0) {
       if (cache.size >= options.cacheSize) cache.delete(cache.keys().next().value!)
       cache.set(authorization, { identity, until: Math.min((payload.exp as number) * 1000, now + cacheMilliseconds) })
@@ -146,7 +159,23 @@ export function createAuthenticator(options: AuthOptions): (authorization: strin
   }
 }
 
-function identityOf(payload: Record<string, unknown>): Identity {
+/** The officer's own licence number and plates from the token, hashed; a claim of the wrong shape is an invalid token. */
+function ownIdentifiers(payload: Record<string, unknown>, hasher: SubjectHasher | undefined): readonly string[] {
+  const { licenseNumber, plates } = payload
+  if (licenseNumber === undefined && plates === undefined) return noIdentifiers
+  if (licenseNumber !== undefined && (typeof licenseNumber !== 'string' || !subjectFields.licenseNumber!.pattern.test(licenseNumber))) {
+    throw new GatewayError('token_invalid', 'the licenseNumber claim is not a California licence number')
+  }
+  if (plates !== undefined && (!Array.isArray(plates) || plates.length > maxOwnPlates || !plates.every((plate) => typeof plate === 'string' && subjectFields.plate!.pattern.test(plate)))) {
+    throw new GatewayError('token_invalid', `the plates claim must be an array of at most ${maxOwnPlates} plates`)
+  }
+  if (hasher === undefined) return noIdentifiers
+  const own = (plates as string[] | undefined ?? []).map((plate) => hasher.hashOf('plate', plate))
+  if (licenseNumber !== undefined) own.push(hasher.hashOf('licenseNumber', licenseNumber))
+  return Object.freeze(own)
+}
+
+function identityOf(payload: Record<string, unknown>, hasher: SubjectHasher | undefined): Identity {
   const { sub, ori, terminal } = payload
   const claimed = payload.roles
   if (typeof sub !== 'string' || !subPattern.test(sub)) throw new GatewayError('token_invalid', 'the sub claim is not a valid user id')
@@ -162,6 +191,7 @@ function identityOf(payload: Record<string, unknown>): Identity {
     ori,
     roles: Object.freeze(claimed.filter((role): role is Role => (roles as readonly string[]).includes(role))),
     terminal: terminal ?? null,
+    self: ownIdentifiers(payload, hasher),
   })
 }
 
@@ -170,6 +200,9 @@ export interface TokenRequest {
   readonly ori: string
   readonly roles: readonly string[]
   readonly terminal?: string | undefined
+  /** The officer's own identifiers (issue 13, self_lookup). */
+  readonly licenseNumber?: string | undefined
+  readonly plates?: readonly string[] | undefined
   readonly ttlSeconds: number
 }
 
@@ -178,5 +211,7 @@ export function mintToken(secret: string, issuer: string, audience: string, requ
   const sign = createSigner({ key: secret, algorithm: 'HS256', iss: issuer, aud: audience, expiresIn: request.ttlSeconds * 1000 })
   const claims: Record<string, unknown> = { sub: request.sub, ori: request.ori, roles: request.roles }
   if (request.terminal !== undefined) claims.terminal = request.terminal
+  if (request.licenseNumber !== undefined) claims.licenseNumber = request.licenseNumber
+  if (request.plates !== undefined) claims.plates = request.plates
   return sign(claims)
 }

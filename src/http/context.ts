@@ -11,6 +11,8 @@ import type { Metrics } from '../metrics.js'
 import type { PolicySet } from '../policy/compile.js'
 import type { BeforeCommit, StateStore } from '../state/types.js'
 import type { Upstreams } from '../upstream/pools.js'
+import type { DecidedQuery } from '../signals/stream.js'
+import type { SubjectHasher } from '../audit/subjects.js'
 import type { Identity, Role } from './auth.js'
 
 /** Holds the policy set in force; a successful reload swaps it, a failed one leaves it. */
@@ -24,12 +26,20 @@ export interface AppDependencies {
   readonly ledger: Ledger
   /** Where the ledger's chains are (AUDIT_DIR): the audit search and agency history read them. */
   readonly auditDir: string
+  /** The subject key's hasher: an audit search by subject finds the queries whose answers touched the person. */
+  readonly hasher?: SubjectHasher
   readonly upstreams: Upstreams
   readonly authenticate: (authorization: string | undefined) => Identity
   readonly metrics: Metrics
   /** Epoch milliseconds; injected so tests control time. */
   readonly clock: () => number
   readonly load: { readonly overloaded: boolean }
+  /**
+   * Hands a decided query to the decision stream (src/signals/stream.ts): it writes an answered query's
+   * outcome record with its subjects' keyed hashes and counts the query towards the misuse signals, off
+   * the response's path.
+   */
+  readonly decided: (decided: DecidedQuery) => void
   /** True while this instance seeds the sample agencies: not ready until the registry is whole. */
   readonly seeding?: { readonly active: boolean }
 }

@@ -1,7 +1,9 @@
 // POST /v1/query: validate, decide, audit, then answer the denial or forward the query.
 // The hot path is one cached JWT check (onRequest), one schema validation (compiled at boot) plus the
 // database's subject validator, one pure evaluation, one store round trip, one group-committed audit
-// append, and one undici request. Nothing leaves before its decision record is on disk.
+// append, and one undici request. Nothing leaves before its decision record is on disk. What follows an
+// answer (the outcome record with its subjects' hashes, the misuse signals) is queued to the decision
+// stream, one array push, and done after the answer has gone.
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { QueryDecisionEvent } from '../audit/record.js'
@@ -130,7 +132,7 @@ function rateDecision(policy: PolicySet, rate: RateVerdict): Decision {
 }
 
 export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
-  const { store, ledger, upstreams, metrics, clock } = deps
+  const { store, ledger, upstreams, metrics, clock, decided } = deps
 
   // The token is checked in onRequest, before the body is read: a request without a valid token costs
   // no body parsing or validation (a 1 MiB deeply nested body took 200-330 ms of event loop when the
@@ -192,8 +194,11 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     if (agency !== null) metrics.agencyDecisions.child(agency.ori, decision.outcome, agency.monitored ? 'true' : 'false').value++
     reply.header('x-decision-id', id)
     rateHeaders(reply, policy, admission.rate)
+    // What the decision stream sees of the query (issue 13): one object, whatever happens next.
+    const observed = { id, ori: record.ori, sub: record.sub, terminal: record.terminal, source: record.source, registered: agency !== null, time: now }
 
     if (decision.outcome === 'deny') {
+      decided({ query: observed, subject: body.subject, self: identity.self, outcome: null, records: null })
       const limited = decision.rule === 'rate.user' || decision.rule === 'rate.agency'
       if (limited) reply.header('retry-after', admission.rate.retryAfterSeconds)
       reply.code(limited ? 429 : 403)
@@ -205,7 +210,9 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
       const answer = await upstreams.search(database, body.subject)
       const latency = performance.now() - started
       metrics.upstreamDuration.observe(metrics.upstreamDuration.child(database.id), latency / 1000)
-      void ledger.append({ type: 'query.outcome', id, status: 200, code: null, recordCount: answer.recordCount, latencyMs: Math.round(latency) }, clock())
+      // The outcome record is written by the decision stream, after this answer, with the keyed hashes of
+      // the records' identifiers (issue 13, point 1): the HMACs are not on the answer's path.
+      decided({ query: observed, subject: body.subject, self: identity.self, outcome: { type: 'query.outcome', id, status: 200, code: null, recordCount: answer.recordCount, latencyMs: Math.round(latency) }, records: answer.records })
       // Whole records go out as the database sent them (parsed once to check them), not re-serialized;
       // a projection copies the listed fields of the parsed records and writes them with one
       // JSON.stringify. The id is a UUID and the rule an id from the policy files: nothing to escape.
@@ -215,7 +222,7 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     } catch (error) {
       const failure = error instanceof GatewayError ? error : new GatewayError('upstream_unavailable', undefined, [], { cause: error })
       metrics.upstreamErrors.labels(database.id, failure.code).inc()
-      void ledger.append({ type: 'query.outcome', id, status: failure.status, code: failure.code, recordCount: 0, latencyMs: Math.round(performance.now() - started) }, clock())
+      decided({ query: observed, subject: body.subject, self: identity.self, outcome: { type: 'query.outcome', id, status: failure.status, code: failure.code, recordCount: 0, latencyMs: Math.round(performance.now() - started) }, records: null })
       throw failure
     }
   })

@@ -7,6 +7,7 @@ import { z } from 'zod'
 import { agenciesFile, checkAgencies, compileAgencies, type AgencyRules } from './agencies.js'
 import { citationProblem, citationWords, compileStatuteMatcher, type Statute, type StatuteMatcher } from './immigration.js'
 import { checkProjections, compileProjections, projectionsFile, type AnswerChannel, type AnswerRule } from './projection.js'
+import { compileSignals, noSignals, signalsFile, signalsSchema, type SignalPolicy } from './signals.js'
 import { compileSubjectValidator, subjectFields, type SubjectValidator } from './subject.js'
 import {
   agencyKinds,
@@ -33,6 +34,8 @@ import {
 
 /** The policy files the gateway reads; any other file at the top of the directory is an error. */
 export const policyFileNames = ['gateway.yaml', 'databases.yaml', 'purposes.yaml', 'agencies.yaml', 'projections.yaml', 'limits.yaml'] as const
+/** Policy files a directory may leave out: signals.yaml (issue 13; without it no misuse signal is computed). */
+export const optionalPolicyFileNames = [signalsFile] as const
 /** The database and purpose ids the public contract promises terminals. */
 const contractDatabases = ['dmv.driver_license', 'dmv.vehicle_registration', 'criminal_history']
 const contractPurposes = ['criminal_investigation', 'traffic_enforcement', 'immigration_enforcement', 'ccw_licensing']
@@ -115,6 +118,8 @@ export interface PolicySet {
   readonly projections: ReadonlyMap<string, Projection>
   readonly answers: readonly AnswerRule[]
   readonly limits: { readonly perUser: RateLimitPolicy; readonly perAgency: RateLimitPolicy }
+  /** The misuse signals (signals.yaml); they never change a decision. */
+  readonly signals: SignalPolicy
   readonly tests: readonly PolicyTestCase[]
 }
 
@@ -351,8 +356,8 @@ export function compilePolicySet(sources: readonly PolicySource[]): PolicySet {
   const byName = new Map(sources.map((source) => [source.file, source]))
   for (const source of sources) {
     const topLevel = !source.file.includes('/')
-    if (topLevel && !(policyFileNames as readonly string[]).includes(source.file)) {
-      problems.push(`${source.file}: (top): unknown policy file (expected ${policyFileNames.join(', ')}, and tests/*.yaml)`)
+    if (topLevel && !(policyFileNames as readonly string[]).includes(source.file) && !(optionalPolicyFileNames as readonly string[]).includes(source.file)) {
+      problems.push(`${source.file}: (top): unknown policy file (expected ${policyFileNames.join(', ')}, optionally ${optionalPolicyFileNames.join(', ')}, and tests/*.yaml)`)
     }
   }
   const read = <T>(name: string, schema: z.ZodType<T>): T | undefined => {
@@ -369,6 +374,9 @@ export function compilePolicySet(sources: readonly PolicySource[]): PolicySet {
   const agenciesDoc = read('agencies.yaml', agenciesFile)
   const projectionsDoc = read('projections.yaml', projectionsFile)
   const limits = read('limits.yaml', limitsFile)
+  const signalsSource = byName.get(signalsFile)
+  const signalsDoc = signalsSource === undefined ? undefined : parseFile(signalsSource, signalsSchema, problems)
+  const signals = signalsDoc === undefined ? noSignals : compileSignals(signalsDoc, problems)
   const testDocs = sources
     .filter((source) => source.file.startsWith('tests/'))
     .map((source) => ({ file: source.file, doc: parseFile(source, testsFile, problems) }))
@@ -498,6 +506,7 @@ export function compilePolicySet(sources: readonly PolicySource[]): PolicySet {
     projections: answers.projections,
     answers: answers.answers,
     limits,
+    signals,
     tests,
   })
 }

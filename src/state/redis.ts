@@ -219,7 +219,8 @@ export interface RedisStoreOptions {
   readonly observer?: { roundTrip(seconds: number): void; failed(): void }
 }
 
-function connect(url: string, timeoutMs: number): ScriptedRedis {
+/** A connection for the query path: no offline queue, no retry of a command, every command bounded by timeoutMs. */
+export function connect(url: string, timeoutMs: number): ScriptedRedis {
   const redis = new Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
