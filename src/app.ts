@@ -6,7 +6,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { adminRoutes } from './http/admin.js'
 import { officerRoutes } from './http/officers.js'
 import { captureSourceAddresses, type AppDependencies } from './http/context.js'
-import { errorBody, toGatewayError } from './http/errors.js'
+import { bearerChallenge, errorBody, toGatewayError } from './http/errors.js'
 import { operationsRoutes } from './http/operations.js'
 import { policyRoutes } from './http/policy.js'
 import { queryRoutes, refuseQuery } from './http/query.js'
@@ -86,6 +86,8 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
     },
   })
 
+  // @fastify/jwt verifies what the verified-token cache has not seen (src/http/auth.ts).
+  void app.register(deps.authenticator.plugin, deps.authenticator.pluginOptions)
   captureSourceAddresses(app.server)
   // JSON only: a text/plain body is answered 415, not parsed as a string.
   app.removeContentTypeParser(['text/plain'])
@@ -130,6 +132,7 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
       deps.metrics.rejections.labels(failure.code).inc()
     }
     if (failure.code === 'overloaded') reply.header('retry-after', '1')
+    if (failure.status === 401) reply.header('www-authenticate', bearerChallenge(failure))
     reply.code(failure.status)
     return errorBody(failure)
   })

@@ -54,10 +54,22 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
     const metrics = createMetrics()
     metrics.policyInfo.labels(policy.current.revision, policy.current.agreementVersion).set(1)
 
+    // Public keys, from a file or from the identity provider's JWKS: then HS256 is refused.
+    const publicKeys = config.jwt.publicKeysFile ?? config.jwt.jwksUrl
     let secret = config.jwt.secret
-    if (secret === undefined && config.jwt.publicKeysFile === undefined) secret = developmentSecret(config.stateDir, true)
-    if (secret !== undefined && config.jwt.publicKeysFile !== undefined) logger.warn('GATEWAY_JWT_PUBLIC_KEYS is set: HS256 tokens are refused and GATEWAY_JWT_SECRET is ignored')
-    const authenticate = createAuthenticator({ ...config.jwt, secret: config.jwt.publicKeysFile === undefined ? secret : undefined })
+    if (secret === undefined && publicKeys === undefined) secret = developmentSecret(config.stateDir, true)
+    if (secret !== undefined && publicKeys !== undefined) logger.warn('public keys are configured: HS256 tokens are refused and GATEWAY_JWT_SECRET is ignored')
+    const authenticator = createAuthenticator(
+      { ...config.jwt, secret: publicKeys === undefined ? secret : undefined },
+      {
+        metrics,
+        clock,
+        onJwksFailure: (error) => logger.warn({ err: error, url: config.jwt.jwksUrl }, 'cannot fetch the JWKS: tokens whose key is not known yet are refused (503 jwks_unavailable)'),
+      },
+    )
+    // Once at boot, so the first queries do not wait for it; an IdP that does not answer yet is no
+    // reason not to start (its tokens are refused 503 until it does), and is logged.
+    if (authenticator.jwks !== null) await authenticator.jwks.refresh()
 
     const backends: RunningBackend[] = []
     let { dmvUrl, criminalHistoryUrl } = config
@@ -134,7 +146,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
 
     const load = new LoadShedder(config.shedding)
     closers.push(async () => load.stop())
-    const deps: AppDependencies = { policy, store, ledger, upstreams, authenticate, metrics, clock, load, seeding }
+    const deps: AppDependencies = { policy, store, ledger, upstreams, authenticator, metrics, clock, load, seeding }
     const app = buildApp({ logger, requestTimeoutMs: config.requestTimeoutMs }, deps)
     // Closed first: stop accepting, finish in-flight requests; then the ledger flushes. Keep-alive
     // connections that go idle after close() began are closed as they go idle, and whatever is still
@@ -160,7 +172,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
       deps,
       url,
       backends,
-      developmentSecret: config.jwt.publicKeysFile === undefined ? (secret ?? null) : null,
+      developmentSecret: publicKeys === undefined ? (secret ?? null) : null,
       async reloadPolicy() {
         try {
           const next = await loadPolicyDir(config.policyDir)
