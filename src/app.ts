@@ -2,17 +2,20 @@
 // and the tests decide where it runs.
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
+import fastifyPlugin from 'fastify-plugin'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
 import { adminRoutes } from './http/admin.js'
 import { officerRoutes } from './http/officers.js'
 import { captureSourceAddresses, type AppDependencies } from './http/context.js'
 import { bearerChallenge, errorBody, toGatewayError } from './http/errors.js'
+import { openapiRoutes } from './http/openapi.js'
 import { operationsRoutes } from './http/operations.js'
 import { policyRoutes } from './http/policy.js'
 import { queryRoutes, refuseQuery } from './http/query.js'
 import { requestRoutes } from './http/requests.js'
 import { GatewayError } from './errors.js'
 import { accessLogger } from './logger.js'
+import { packageVersion } from './metrics.js'
 import type { Logger } from 'pino'
 
 export interface AppOptions {
@@ -142,11 +145,18 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
     reply.code(404).send(errorBody(new GatewayError('not_found', `no endpoint ${request.method} ${request.url.split('?')[0]}`)))
   })
 
-  queryRoutes(app, deps)
-  policyRoutes(app, deps)
-  adminRoutes(app, deps)
-  requestRoutes(app, deps)
-  officerRoutes(app, deps)
-  operationsRoutes(app, deps)
+  // @fastify/swagger first: it documents the routes registered once it is loaded, so the routes come
+  // in a plugin after it (fastify-plugin: in the root context, as if declared here).
+  openapiRoutes(app, packageVersion)
+  void app.register(
+    fastifyPlugin(async (api) => {
+      queryRoutes(api, deps)
+      policyRoutes(api, deps)
+      adminRoutes(api, deps)
+      requestRoutes(api, deps)
+      officerRoutes(api, deps)
+      operationsRoutes(api, deps)
+    }),
+  )
   return app
 }

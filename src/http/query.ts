@@ -136,7 +136,7 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
   // no body parsing or validation (a 1 MiB deeply nested body took 200-330 ms of event loop when the
   // check came after it), and 401 still comes before any input problem.
   const onRequest = requireRole(deps, 'terminal')
-  app.post<{ Body: QueryBody }>('/v1/query', { onRequest, schema: querySchema }, async (request, reply) => {
+  app.post<{ Body: QueryBody }>('/v1/query', { onRequest, schema: { ...querySchema, summary: 'Query a database for a declared purpose: decided, audited, then forwarded or denied' } }, async (request, reply) => {
     const identity = request.identity!
     if (deps.load.overloaded) {
       metrics.loadShed.inc()
