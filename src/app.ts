@@ -2,13 +2,15 @@
 // and the tests decide where it runs.
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
+import fastifyPlugin from 'fastify-plugin'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
 import { adminRoutes } from './http/admin.js'
 import { auditRoutes } from './http/audit.js'
 import { consoleRoutes } from './http/console.js'
 import { officerRoutes } from './http/officers.js'
 import { captureSourceAddresses, type AppDependencies } from './http/context.js'
-import { errorBody, toGatewayError } from './http/errors.js'
+import { bearerChallenge, errorBody, toGatewayError } from './http/errors.js'
+import { openapiRoutes } from './http/openapi.js'
 import { operationsRoutes } from './http/operations.js'
 import { policyRoutes } from './http/policy.js'
 import { queryRoutes, refuseQuery } from './http/query.js'
@@ -16,6 +18,7 @@ import { requestRoutes } from './http/requests.js'
 import { statsRoutes } from './http/stats.js'
 import { GatewayError } from './errors.js'
 import { accessLogger, requestIds } from './logger.js'
+import { packageVersion } from './metrics.js'
 import type { Logger } from 'pino'
 
 export interface AppOptions {
@@ -91,6 +94,8 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
     },
   })
 
+  // @fastify/jwt verifies what the verified-token cache has not seen (src/http/auth.ts).
+  void app.register(deps.authenticator.plugin, deps.authenticator.pluginOptions)
   captureSourceAddresses(app.server)
   // JSON only: a text/plain body is answered 415, not parsed as a string.
   app.removeContentTypeParser(['text/plain'])
@@ -141,6 +146,7 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
       deps.metrics.rejections.labels(failure.code).inc()
     }
     if (failure.code === 'overloaded') reply.header('retry-after', '1')
+    if (failure.status === 401) reply.header('www-authenticate', bearerChallenge(failure))
     reply.code(failure.status)
     return errorBody(failure)
   })
@@ -150,14 +156,21 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
     reply.code(404).send(errorBody(new GatewayError('not_found', `no endpoint ${request.method} ${request.url.split('?')[0]}`)))
   })
 
-  queryRoutes(app, deps)
-  policyRoutes(app, deps)
-  adminRoutes(app, deps)
-  requestRoutes(app, deps)
-  officerRoutes(app, deps)
-  operationsRoutes(app, deps)
-  auditRoutes(app, deps)
-  statsRoutes(app, deps)
-  consoleRoutes(app)
+  // @fastify/swagger first: it documents the routes registered once it is loaded, so the routes come
+  // in a plugin after it (fastify-plugin: in the root context, as if declared here).
+  openapiRoutes(app, packageVersion)
+  void app.register(
+    fastifyPlugin(async (api) => {
+      queryRoutes(api, deps)
+      policyRoutes(api, deps)
+      adminRoutes(api, deps)
+      requestRoutes(api, deps)
+      officerRoutes(api, deps)
+      operationsRoutes(api, deps)
+      auditRoutes(api, deps)
+      statsRoutes(api, deps)
+      consoleRoutes(api)
+    }),
+  )
   return app
 }

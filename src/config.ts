@@ -19,6 +19,7 @@ const environment = z.object({
   CRIMINAL_HISTORY_URL: url.optional(),
   GATEWAY_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   GATEWAY_JWT_PUBLIC_KEYS: optionalText,
+  GATEWAY_JWT_JWKS_URL: url.optional(),
   GATEWAY_JWT_ISSUER: z.string().min(1).default('doj-idp'),
   GATEWAY_JWT_AUDIENCE: z.string().min(1).default('clets-gateway'),
   POLICY_DIR: z.string().min(1).default('./policies'),
@@ -80,6 +81,8 @@ export interface Config {
   readonly jwt: {
     readonly secret: string | undefined
     readonly publicKeysFile: string | undefined
+    /** The identity provider's JWKS (production, rotating keys); exclusive with publicKeysFile. */
+    readonly jwksUrl: string | undefined
     readonly issuer: string
     readonly audience: string
     readonly cacheSize: number
@@ -123,6 +126,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid environment:\n  ${lines.join('\n  ')}`)
   }
   const e = parsed.data
+  if (e.GATEWAY_JWT_PUBLIC_KEYS !== undefined && e.GATEWAY_JWT_JWKS_URL !== undefined) {
+    throw new ConfigError('invalid environment:\n  GATEWAY_JWT_JWKS_URL: set either it or GATEWAY_JWT_PUBLIC_KEYS, not both')
+  }
   return deepFreeze({
     host: e.HOST,
     port: e.PORT,
@@ -144,6 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwt: {
       secret: e.GATEWAY_JWT_SECRET,
       publicKeysFile: e.GATEWAY_JWT_PUBLIC_KEYS,
+      jwksUrl: e.GATEWAY_JWT_JWKS_URL,
       issuer: e.GATEWAY_JWT_ISSUER,
       audience: e.GATEWAY_JWT_AUDIENCE,
       cacheSize: e.JWT_CACHE_SIZE,

@@ -41,6 +41,7 @@ export const errorCatalogue = {
   upstream_too_large: { status: 502, category: 'upstream', message: 'the database answered with more than the answer size limit' },
   state_unavailable: { status: 503, category: 'unavailable', message: 'agency state is unavailable; the gateway cannot decide safely' },
   audit_unavailable: { status: 503, category: 'unavailable', message: 'the audit ledger is not writable; the gateway cannot answer unaudited' },
+  jwks_unavailable: { status: 503, category: 'unavailable', message: "the identity provider's keys cannot be fetched (GATEWAY_JWT_JWKS_URL); the token cannot be verified" },
   overloaded: { status: 503, category: 'unavailable', message: 'the gateway is overloaded; retry shortly' },
   upstream_timeout: { status: 504, category: 'upstream', message: 'the database did not answer in time' },
 } as const satisfies Record<string, ErrorSpec>

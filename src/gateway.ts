@@ -58,13 +58,25 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
     const metrics = createMetrics()
     metrics.policyInfo.labels(policy.current.revision, policy.current.agreementVersion).set(1)
 
+    // Public keys, from a file or from the identity provider's JWKS: then HS256 is refused.
+    const publicKeys = config.jwt.publicKeysFile ?? config.jwt.jwksUrl
     let secret = config.jwt.secret
-    if (secret === undefined && config.jwt.publicKeysFile === undefined) secret = developmentSecret(config.stateDir, true)
-    if (secret !== undefined && config.jwt.publicKeysFile !== undefined) logger.warn('GATEWAY_JWT_PUBLIC_KEYS is set: HS256 tokens are refused and GATEWAY_JWT_SECRET is ignored')
+    if (secret === undefined && publicKeys === undefined) secret = developmentSecret(config.stateDir, true)
+    if (secret !== undefined && publicKeys !== undefined) logger.warn('public keys are configured: HS256 tokens are refused and GATEWAY_JWT_SECRET is ignored')
     // Issue 13, point 1: the key of the subjects' keyed hashes (AUDIT_SUBJECT_KEY, or a development key
     // under STATE_DIR made on first start, which `gatewayctl audit search` reads there too).
     const hasher = new SubjectHasher(loadSubjectKey(config.audit.subjectKeyFile, config.stateDir, true)!)
-    const authenticate = createAuthenticator({ ...config.jwt, secret: config.jwt.publicKeysFile === undefined ? secret : undefined, subjectHasher: hasher })
+    const authenticator = createAuthenticator(
+      { ...config.jwt, secret: publicKeys === undefined ? secret : undefined, subjectHasher: hasher },
+      {
+        metrics,
+        clock,
+        onJwksFailure: (error) => logger.warn({ err: error, url: config.jwt.jwksUrl }, 'cannot fetch the JWKS: tokens whose key is not known yet are refused (503 jwks_unavailable)'),
+      },
+    )
+    // Once at boot, so the first queries do not wait for it; an IdP that does not answer yet is no
+    // reason not to start (its tokens are refused 503 until it does), and is logged.
+    if (authenticator.jwks !== null) await authenticator.jwks.refresh()
 
     const backends: RunningBackend[] = []
     let { dmvUrl, criminalHistoryUrl } = config
@@ -149,7 +161,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
     const stream = new DecisionStream({ ledger, hasher, policy, state: signalState, metrics, clock, log: logger, webhook })
     // Closed after the app (no more queries) and before the signal state and the ledger it writes to.
     closers.push(() => stream.close())
-    const deps: AppDependencies = { policy, store, ledger, auditDir: config.auditDir, hasher, upstreams, authenticate, metrics, clock, load, seeding, decided: stream.decided }
+    const deps: AppDependencies = { policy, store, ledger, auditDir: config.auditDir, hasher, upstreams, authenticator, metrics, clock, load, seeding, decided: stream.decided }
     const app = buildApp({ logger, requestTimeoutMs: config.requestTimeoutMs }, deps)
     // Closed first: stop accepting, finish in-flight requests; then the ledger flushes. Keep-alive
     // connections that go idle after close() began are closed as they go idle, and whatever is still
@@ -175,7 +187,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
       deps,
       url,
       backends,
-      developmentSecret: config.jwt.publicKeysFile === undefined ? (secret ?? null) : null,
+      developmentSecret: publicKeys === undefined ? (secret ?? null) : null,
       async reloadPolicy() {
         try {
           const next = await loadPolicyDir(config.policyDir)

@@ -239,6 +239,19 @@ export function createMetrics() {
       labelNames: ['code'] as const,
       registers: [registry],
     }),
+    /** Counted on a cache miss only: a cached token is not verified again. */
+    jwtVerifications: new Counter({
+      name: 'gateway_jwt_verifications_total',
+      help: 'Bearer tokens whose signature and claims were checked (not found in the verified-token cache), by outcome (valid, invalid)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    jwksFetches: new Counter({
+      name: 'gateway_jwks_fetches_total',
+      help: "Fetches of the identity provider's JWKS (GATEWAY_JWT_JWKS_URL), by outcome (ok, failed)",
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     requestDuration: new HotHistogram('gateway_http_request_duration_seconds', 'Time from request to response, by route, method and status code', ['route', 'method', 'status'], latencyBuckets, registry),
     buildInfo: new Gauge({
       name: 'gateway_build_info',
@@ -356,7 +369,7 @@ export function createMetrics() {
 }
 
 /** The package's version, read once (dist/src/metrics.js sits two folders below package.json). */
-const packageVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+export const packageVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 export type Metrics = ReturnType<typeof createMetrics>
 

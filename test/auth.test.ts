@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createSigner } from 'fast-jwt'
 import t from 'tap'
-import { lapd, query, secret, startTestGateway, tempDir, token } from './helpers.js'
+import { call, lapd, query, secret, startTestGateway, tempDir, token } from './helpers.js'
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
@@ -81,4 +81,28 @@ t.test('HS256 (development): a token past its exp is refused although it is cach
   t.equal((await query(gw.url, body, shortLived)).status, 200, 'cached')
   await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 50))
   t.equal((await query(gw.url, body, shortLived)).status, 401, 'refused once past exp, although cached')
+})
+
+t.test('a 401 carries WWW-Authenticate: Bearer (RFC 6750), on the query route and on the admin API', async (t) => {
+  const gw = await startTestGateway()
+  t.teardown(() => gw.close())
+  const expired = token({ ttlSeconds: -60 })
+  for (const [method, path] of [['POST', '/v1/query'], ['GET', '/v1/agencies']] as const) {
+    const missing = await call(gw.url, method, path, method === 'POST' ? { body } : {})
+    t.equal(missing.status, 401)
+    t.equal(missing.body.error.code, 'token_missing')
+    t.equal(missing.headers['www-authenticate'], 'Bearer realm="clets-gateway"', `${path}: no token, no error attribute`)
+    const bad = await call(gw.url, method, path, { token: expired, ...(method === 'POST' ? { body } : {}) })
+    t.equal(bad.status, 401)
+    t.equal(bad.body.error.code, 'token_invalid')
+    t.equal(bad.body.error.message, 'the token has expired')
+    t.equal(bad.headers['www-authenticate'], 'Bearer realm="clets-gateway", error="invalid_token", error_description="the token has expired"', `${path}: a refused token`)
+  }
+  const noExp = createSigner({ key: secret, algorithm: 'HS256', iss: 'doj-idp', aud: 'clets-gateway' })(claims)
+  const missingClaim = await query(gw.url, body, noExp)
+  t.equal(missingClaim.body.error.message, 'The exp claim is required.', "fast-jwt's reason for a missing claim, as before @fastify/jwt")
+  t.equal(missingClaim.headers['www-authenticate'], 'Bearer realm="clets-gateway", error="invalid_token", error_description="The exp claim is required."')
+  const forbidden = await call(gw.url, 'GET', '/v1/agencies', { token: token() })
+  t.equal(forbidden.status, 403, 'a wrong role is no challenge')
+  t.equal(forbidden.headers['www-authenticate'], undefined)
 })

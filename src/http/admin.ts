@@ -101,12 +101,12 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
     return agencyViewOf(applied.after, now)
   }
 
-  app.get('/v1/agencies', { onRequest, schema: { response: { 200: { type: 'array', items: agencyView }, ...errors } } }, async () => {
+  app.get('/v1/agencies', { onRequest, schema: { summary: 'List the registered agencies', response: { 200: { type: 'array', items: agencyView }, ...errors } } }, async () => {
     const now = clock()
     return (await store.list()).map((agency) => agencyViewOf(agency, now))
   })
 
-  app.get<{ Params: OriParams }>('/v1/agencies/:ori', { onRequest, schema: { params: oriParams, response: { 200: agencyView, ...errors } } }, async (request) => {
+  app.get<{ Params: OriParams }>('/v1/agencies/:ori', { onRequest, schema: { summary: 'One agency', params: oriParams, response: { 200: agencyView, ...errors } } }, async (request) => {
     const agency = await store.get(request.params.ori)
     if (agency === null) throw new GatewayError('agency_not_found', `no agency is registered with ORI ${request.params.ori}`)
     return agencyViewOf(agency, clock())
@@ -117,6 +117,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
     {
       onRequest,
       schema: {
+        summary: 'Register or update an agency (audited)',
         params: oriParams,
         body: {
           type: 'object',
@@ -142,6 +143,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
     {
       onRequest,
       schema: {
+        summary: "Record the agency's signed agreement (audited)",
         params: oriParams,
         body: {
           type: 'object',
@@ -165,7 +167,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
 
   app.delete<{ Params: OriParams; Body: { reason: string } }>(
     '/v1/agencies/:ori/agreement',
-    { onRequest, schema: { params: oriParams, body: reasonOnly, response: { 200: agencyView, ...errors } } },
+    { onRequest, schema: { summary: "Revoke the agency's agreement (audited)", params: oriParams, body: reasonOnly, response: { 200: agencyView, ...errors } } },
     async (request, reply) =>
       change(request, reply, request.body.reason, (now, beforeCommit) => store.revokeAgreement(request.params.ori, now, beforeCommit)),
   )
@@ -175,6 +177,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
     {
       onRequest,
       schema: {
+        summary: 'Impose a sanction on the agency (audited)',
         params: oriParams,
         body: {
           type: 'object',
@@ -216,7 +219,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
 
   app.delete<{ Params: OriParams; Body: { reason: string } }>(
     '/v1/agencies/:ori/sanction',
-    { onRequest, schema: { params: oriParams, body: reasonOnly, response: { 200: agencyView, ...errors } } },
+    { onRequest, schema: { summary: "Lift the agency's sanction (audited)", params: oriParams, body: reasonOnly, response: { 200: agencyView, ...errors } } },
     async (request, reply) => change(request, reply, request.body.reason, (now, beforeCommit) => store.reinstate(request.params.ori, now, beforeCommit)),
   )
 }

@@ -116,6 +116,7 @@ export function auditRoutes(app: FastifyInstance, deps: AppDependencies): void {
     {
       onRequest,
       schema: {
+        summary: "An agency's history from the audit ledger (the read is itself audited)",
         params: { type: 'object', required: ['ori'], properties: { ori } },
         response: { 200: { type: 'object', properties: { ori: { type: 'string' }, entries: { type: 'array', items: historyEntry } } }, ...errors },
       },
@@ -141,6 +142,7 @@ export function auditRoutes(app: FastifyInstance, deps: AppDependencies): void {
     {
       onRequest,
       schema: {
+        summary: 'Search the audit ledger (the search is itself audited)',
         querystring: searchQuerySchema,
         response: {
           200: {

@@ -13,7 +13,7 @@ import type { BeforeCommit, StateStore } from '../state/types.js'
 import type { Upstreams } from '../upstream/pools.js'
 import type { DecidedQuery } from '../signals/stream.js'
 import type { SubjectHasher } from '../audit/subjects.js'
-import type { Identity, Role } from './auth.js'
+import type { Authenticator, Identity, Role } from './auth.js'
 
 /** Holds the policy set in force; a successful reload swaps it, a failed one leaves it. */
 export interface PolicyHolder {
@@ -29,7 +29,7 @@ export interface AppDependencies {
   /** The subject key's hasher: an audit search by subject finds the queries whose answers touched the person. */
   readonly hasher?: SubjectHasher
   readonly upstreams: Upstreams
-  readonly authenticate: (authorization: string | undefined) => Identity
+  readonly authenticator: Authenticator
   readonly metrics: Metrics
   /** Epoch milliseconds; injected so tests control time. */
   readonly clock: () => number
@@ -51,24 +51,41 @@ declare module 'fastify' {
   }
 }
 
-/** Verifies the request's token and requires `role` (any role when null); sets request.identity first. */
-export function authorize(deps: AppDependencies, request: FastifyRequest, role: Role | null): Identity {
-  const identity = deps.authenticate(request.headers.authorization)
+/** Sets request.identity, then requires `role` (any role when null): the refusal, or undefined. */
+function admit(request: FastifyRequest, identity: Identity, role: Role | null): GatewayError | undefined {
   request.identity = identity
-  if (role !== null && !identity.roles.includes(role)) throw new GatewayError('role_forbidden', `this endpoint needs the role ${role}`)
+  return role !== null && !identity.roles.includes(role) ? new GatewayError('role_forbidden', `this endpoint needs the role ${role}`) : undefined
+}
+
+/** Verifies the request's token and requires `role` (any role when null); sets request.identity first. */
+export async function authorize(deps: AppDependencies, request: FastifyRequest, role: Role | null): Promise<Identity> {
+  const identity = await deps.authenticator.authenticate(request)
+  const refusal = admit(request, identity, role)
+  if (refusal !== undefined) throw refusal
   return identity
 }
 
+/** The role an onRequest hook made by requireRole asks for (null: any valid token); the OpenAPI document reads it. */
+export const requiredRole = Symbol('requiredRole')
+export type AuthorizeHook = ((request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void) & { readonly [requiredRole]: Role | null }
+
 /** An onRequest hook running authorize: the token is checked before the body is read. */
-export function requireRole(deps: AppDependencies, role: Role | null) {
-  return function authorizeHook(request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
+export function requireRole(deps: AppDependencies, role: Role | null): AuthorizeHook {
+  function authorizeHook(request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
+    let identity: Identity | Promise<Identity>
     try {
-      authorize(deps, request, role)
+      identity = deps.authenticator.authenticate(request)
     } catch (error) {
       return done(error as Error)
     }
-    done()
+    // A cached token answers synchronously (the hot path: no promise); only a verification waits.
+    if (identity instanceof Promise) {
+      identity.then((verified) => done(admit(request, verified, role)), done)
+      return
+    }
+    done(admit(request, identity, role))
   }
+  return Object.assign(authorizeHook, { [requiredRole]: role })
 }
 
 /** Where a connection's peer address is kept, read once when the connection arrives. */

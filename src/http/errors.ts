@@ -74,6 +74,19 @@ export function toGatewayError(error: unknown): GatewayError {
   return new GatewayError('internal_error', undefined, [], { cause: error })
 }
 
+/** The realm of the gateway's bearer challenges. */
+export const bearerRealm = 'clets-gateway'
+
+/**
+ * RFC 6750 §3: the WWW-Authenticate challenge of a 401. No token: the realm alone; a token that was
+ * refused: `invalid_token` and why, in the characters error_description admits (printable ASCII but
+ * `"` and `\`).
+ */
+export function bearerChallenge(error: GatewayError): string {
+  if (error.code === 'token_missing') return `Bearer realm="${bearerRealm}"`
+  return `Bearer realm="${bearerRealm}", error="invalid_token", error_description="${error.message.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, '')}"`
+}
+
 export function errorBody(error: GatewayError) {
   return { error: { code: error.code, message: error.message, issues: error.issues } }
 }

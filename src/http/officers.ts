@@ -81,6 +81,7 @@ export function officerRoutes(app: FastifyInstance, deps: AppDependencies): void
     {
       onRequest,
       schema: {
+        summary: 'The officers under a sanction now',
         querystring: { type: 'object', additionalProperties: false, properties: { ori } },
         response: { 200: { type: 'array', items: officerView }, ...errors },
       },
@@ -92,7 +93,7 @@ export function officerRoutes(app: FastifyInstance, deps: AppDependencies): void
     },
   )
 
-  app.get<{ Params: OfficerParams }>('/v1/officers/:ori/:sub', { onRequest, schema: { params: officerParams, response: { 200: officerView, ...errors } } }, async (request) => {
+  app.get<{ Params: OfficerParams }>('/v1/officers/:ori/:sub', { onRequest, schema: { summary: 'One officer and their sanction', params: officerParams, response: { 200: officerView, ...errors } } }, async (request) => {
     const { ori: agency, sub } = request.params
     await registered(request.params)
     // The gateway keeps no officer registry (the identity provider does): an officer DOJ never
@@ -106,6 +107,7 @@ export function officerRoutes(app: FastifyInstance, deps: AppDependencies): void
     {
       onRequest,
       schema: {
+        summary: 'Impose a sanction on an officer (audited)',
         params: officerParams,
         body: {
           type: 'object',
@@ -144,6 +146,7 @@ export function officerRoutes(app: FastifyInstance, deps: AppDependencies): void
     {
       onRequest,
       schema: {
+        summary: 'Lift an officer\'s sanction (audited)',
         params: officerParams,
         body: { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason } },
         response: { 200: officerView, ...errors },

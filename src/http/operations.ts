@@ -6,7 +6,7 @@ import { noRegistryMessage, type StateReadiness } from '../state/types.js'
 import type { AppDependencies } from './context.js'
 
 export function operationsRoutes(app: FastifyInstance, deps: AppDependencies): void {
-  app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }))
+  app.get('/healthz', { schema: { summary: 'Alive', response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }))
 
   const readySchema = {
     type: 'object',
@@ -17,7 +17,7 @@ export function operationsRoutes(app: FastifyInstance, deps: AppDependencies): v
       checks: { type: 'object', properties: { policy: { type: 'string' }, state: { type: 'string' }, audit: { type: 'string' }, load: { type: 'string' } } },
     },
   } as const
-  app.get('/readyz', { schema: { response: { 200: readySchema, 503: readySchema } } }, async (_request, reply) => {
+  app.get('/readyz', { schema: { summary: 'Ready: policies loaded, state reachable and holding a registry, audit writable, not shedding load', response: { 200: readySchema, 503: readySchema } } }, async (_request, reply) => {
     const state = deps.seeding?.active === true ? 'seeding' : await deps.store.ready().catch((): StateReadiness => 'unavailable')
     const audit = deps.ledger.writable
     const load = !deps.load.overloaded
@@ -30,7 +30,9 @@ export function operationsRoutes(app: FastifyInstance, deps: AppDependencies): v
     }
   })
 
-  app.get('/metrics', async (_request, reply) => {
+  // Prometheus text, not JSON: documented only (a response schema would have fastify serialize it as JSON).
+  const exposition = { 200: { description: 'Prometheus text exposition', content: { 'text/plain': { schema: { type: 'string' } } } } }
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics' }, config: { openapi: { response: exposition } } }, async (_request, reply) => {
     reply.type(deps.metrics.registry.contentType)
     return deps.metrics.registry.metrics()
   })

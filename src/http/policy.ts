@@ -107,7 +107,7 @@ function describe(policy: PolicySet) {
 export function policyRoutes(app: FastifyInstance, deps: AppDependencies): void {
   // Built once per policy set, not per request.
   let described = { revision: '', body: {} as ReturnType<typeof describe> }
-  app.get('/v1/policy', { schema: policySchema, onRequest: requireRole(deps, null) }, async () => {
+  app.get('/v1/policy', { schema: { ...policySchema, summary: 'What the gateway enforces right now: databases, purposes, rules, limits' }, onRequest: requireRole(deps, null) }, async () => {
     const policy = deps.policy.current
     if (described.revision !== policy.revision) described = { revision: policy.revision, body: describe(policy) }
     return described.body

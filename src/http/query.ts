@@ -138,7 +138,7 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
   // no body parsing or validation (a 1 MiB deeply nested body took 200-330 ms of event loop when the
   // check came after it), and 401 still comes before any input problem.
   const onRequest = requireRole(deps, 'terminal')
-  app.post<{ Body: QueryBody }>('/v1/query', { onRequest, schema: querySchema }, async (request, reply) => {
+  app.post<{ Body: QueryBody }>('/v1/query', { onRequest, schema: { ...querySchema, summary: 'Query a database for a declared purpose: decided, audited, then forwarded or denied' } }, async (request, reply) => {
     const identity = request.identity!
     if (deps.load.overloaded) {
       metrics.loadShed.inc()
@@ -260,7 +260,7 @@ export type Refusal = { readonly error: GatewayError; readonly limited: null } |
 export async function refuseQuery(deps: AppDependencies, request: FastifyRequest, reply: FastifyReply, error: GatewayError): Promise<Refusal> {
   if (request.identity === null && error.category !== 'auth') {
     try {
-      authorize(deps, request, 'terminal')
+      await authorize(deps, request, 'terminal')
     } catch (authError) {
       if (!(authError instanceof GatewayError) || request.identity === null) return { error: authError as GatewayError, limited: null }
       error = authError // authenticated, wrong role: audited below

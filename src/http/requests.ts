@@ -172,7 +172,7 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
 
   app.post<{ Body: FileBody }>(
     '/v1/requests',
-    { onRequest: asTerminal, schema: { body: fileBodySchema, response: { 201: requestView, 403: deniedOrError, 429: deniedOrError, ...errors } } },
+    { onRequest: asTerminal, schema: { summary: 'File a written request (agencies under the written-requests measure)', body: fileBodySchema, response: { 201: requestView, 403: deniedOrError, 429: deniedOrError, ...errors } } },
     async (request, reply) => {
       const identity = request.identity!
       const body = request.body
@@ -277,6 +277,7 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
     {
       onRequest: asAnyRole,
       schema: {
+        summary: 'Written requests: all for DOJ operators, its own agency\'s for a terminal',
         querystring: { type: 'object', additionalProperties: false, properties: { status: { enum: requestStatuses }, ori: { type: 'string', pattern: oriPattern.source } } },
         response: { 200: { type: 'array', items: requestView }, ...errors },
       },
@@ -292,7 +293,7 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
     },
   )
 
-  app.get<{ Params: IdParams }>('/v1/requests/:id', { onRequest: asAnyRole, schema: { params: idParams, response: { 200: requestView, ...errors } } }, async (request) => {
+  app.get<{ Params: IdParams }>('/v1/requests/:id', { onRequest: asAnyRole, schema: { summary: 'One written request', params: idParams, response: { 200: requestView, ...errors } } }, async (request) => {
     const found = await visibleRequest(request, seesAll(request))
     return viewOf(found, clock())
   })
@@ -330,12 +331,17 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
     body: { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: { type: 'string', minLength: 1, maxLength: agencyTextLimits.reason } } },
     response: { 200: requestView, ...errors },
   } as const
-  app.post<{ Params: IdParams; Body: { reason: string } }>('/v1/requests/:id/approve', { onRequest: asOperator, schema: decideSchema }, (request, reply) => decide(request, reply, 'approved'))
-  app.post<{ Params: IdParams; Body: { reason: string } }>('/v1/requests/:id/refuse', { onRequest: asOperator, schema: decideSchema }, (request, reply) => decide(request, reply, 'refused'))
+  app.post<{ Params: IdParams; Body: { reason: string } }>('/v1/requests/:id/approve', { onRequest: asOperator, schema: { ...decideSchema, summary: 'Approve a pending written request (audited)' } }, (request, reply) => decide(request, reply, 'approved'))
+  app.post<{ Params: IdParams; Body: { reason: string } }>('/v1/requests/:id/refuse', { onRequest: asOperator, schema: { ...decideSchema, summary: 'Refuse a pending written request (audited)' } }, (request, reply) => decide(request, reply, 'refused'))
 
   app.get<{ Params: IdParams }>(
     '/v1/requests/:id/result',
-    { onRequest: asTerminal, schema: { params: idParams, response: { 403: deniedOrError, ...errors } } },
+    {
+      onRequest: asTerminal,
+      schema: { summary: 'Retrieve an approved written request\'s records, once', params: idParams, response: { 403: deniedOrError, ...errors } },
+      // The records as the database answered them, trimmed to the purpose: no serializing schema, documented only.
+      config: { openapi: { response: { 200: { description: 'the decision and the records', content: { 'application/json': { schema: { type: 'object', properties: { decision: { type: 'object' }, request: { type: 'object' }, records: { type: 'array', items: { type: 'object' } } } } } } } } } },
+    },
     async (request, reply) => {
       const identity = request.identity!
       const current = await visibleRequest(request, false)

@@ -27,7 +27,7 @@ export function statsRoutes(app: FastifyInstance, deps: AppDependencies): void {
   const { metrics, clock } = deps
   app.get(
     '/v1/stats/decisions',
-    { onRequest: requireRole(deps, 'doj_operator'), schema: { response: { 200: statsView, '4xx': errorResponseSchema, '5xx': errorResponseSchema } } },
+    { onRequest: requireRole(deps, 'doj_operator'), schema: { summary: 'Decision counts by rule and agency since start (for block rates)', response: { 200: statsView, '4xx': errorResponseSchema, '5xx': errorResponseSchema } } },
     async () => ({
       at: new Date(clock()).toISOString(),
       decisions: metrics.decisions.get().values.map(({ labels, value }) => ({
