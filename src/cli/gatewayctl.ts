@@ -4,7 +4,7 @@
 //   gatewayctl policy test [DIR]       run the policy test cases
 //   gatewayctl audit verify [DIR]      check the audit ledger
 //   gatewayctl audit search …          find records for a misuse investigation
-//   gatewayctl report misuse --year Y  the annual misuse report, from the ledger
+//   gatewayctl report misuse|compliance  the annual misuse report and the agencies' filings
 //   gatewayctl agencies …              the admin API for DOJ operators
 //   gatewayctl officers …              officer sanctions, through the admin API
 //   gatewayctl state init|export|import  create, back up and restore a Redis store's agency registry
@@ -22,8 +22,9 @@ import { officers, officersUsage } from './officers.js'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { devKeyFiles, readPublicKey } from '../audit/checkpoint.js'
-import { misuseReport, reportCsv, reportMarkdown } from '../audit/report.js'
-import { ledgerRecords, searchLedger } from '../audit/search.js'
+import { searchLedger } from '../audit/search.js'
+import { auditorOptions, recordAccess } from './operator-ledger.js'
+import { report, reportUsage } from './reports.js'
 import { cliConfig, CommandFailed, err, out, table, UsageError } from './io.js'
 import { state, stateUsage } from './state.js'
 import { requests, requestsUsage } from './requests.js'
@@ -35,8 +36,8 @@ const usage = `usage:
   gatewayctl audit verify [DIR] [--public-key FILE]
   gatewayctl audit search [--dir DIR] [--ori ORI] [--sub USER] [--subject FIELD=VALUE|VALUE] [--purpose P]
                           [--on-behalf-of ORI] [--recipient ORI] [--rule R] [--outcome allow|deny] [--type T]
-                          [--since TIME] [--until TIME] [--json]
-  gatewayctl report misuse --year YYYY [--dir DIR] [--format md|csv|json]
+                          [--since TIME] [--until TIME] [--json] [--operator NAME] [--operator-ori ORI]
+${reportUsage}
 ${agenciesUsage}
 ${officersUsage}
 ${stateUsage}
@@ -125,6 +126,7 @@ async function search(args: string[]): Promise<number> {
       since: text,
       until: text,
       json: { type: 'boolean', default: false },
+      ...auditorOptions,
     },
   })
   for (const name of ['on-behalf-of', 'recipient'] as const) {
@@ -132,8 +134,11 @@ async function search(args: string[]): Promise<number> {
     if (value !== undefined && !oriPattern.test(value)) throw new UsageError(`--${name}: expected an ORI such as CA0194200; got ${value}`)
   }
   const dir = values.dir ?? process.env.AUDIT_DIR ?? './var/audit'
-  const found = await searchLedger(dir, { ...values, onBehalfOf: values['on-behalf-of'], since: time('since', values.since), until: time('until', values.until) })
-  if (values.json) {
+  const { operator, 'operator-ori': operatorOri, json, dir: _dir, ...filter } = values
+  const found = await searchLedger(dir, { ...filter, onBehalfOf: values['on-behalf-of'], since: time('since', values.since), until: time('until', values.until) })
+  // Issue 13, point 6: who searched for whom, durable in the ledger before any record is shown.
+  await recordAccess(dir, { operator, 'operator-ori': operatorOri }, 'search', filter, found.length)
+  if (json) {
     for (const record of found) out(JSON.stringify(record))
     return 0
   }
@@ -145,17 +150,6 @@ async function search(args: string[]): Promise<number> {
     ),
   )
   out(`${found.length} records`)
-  return 0
-}
-
-async function report(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { year: { type: 'string' }, dir: { type: 'string' }, format: { type: 'string', default: 'md' } }, allowPositionals: true })
-  if (positionals[0] !== 'misuse' || positionals.length > 1) throw new UsageError(usage)
-  const year = Number(values.year)
-  if (values.year === undefined || !Number.isInteger(year) || year < 2000 || year > 2999) throw new UsageError('report misuse needs --year YYYY')
-  if (!['md', 'csv', 'json'].includes(values.format)) throw new UsageError(`--format: md, csv or json; got ${values.format}`)
-  const built = await misuseReport(ledgerRecords(values.dir ?? process.env.AUDIT_DIR ?? './var/audit'), year, new Date())
-  process.stdout.write(values.format === 'json' ? `${JSON.stringify(built, null, 2)}\n` : values.format === 'csv' ? reportCsv(built) : reportMarkdown(built))
   return 0
 }
 
