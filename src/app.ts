@@ -4,6 +4,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
 import { adminRoutes } from './http/admin.js'
+import { filingRoutes } from './http/filings.js'
 import { officerRoutes } from './http/officers.js'
 import { captureSourceAddresses, type AppDependencies } from './http/context.js'
 import { errorBody, toGatewayError } from './http/errors.js'
@@ -144,6 +145,7 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
   adminRoutes(app, deps)
   requestRoutes(app, deps)
   officerRoutes(app, deps)
+  filingRoutes(app, deps)
   operationsRoutes(app, deps)
   return app
 }

@@ -59,12 +59,23 @@ function zoneOffset(instant: number): number {
   return wall - Math.floor(instant / 1000) * 1000
 }
 
-/** The instant midnight of 1 January `year` begins in California (epoch ms). */
-export function yearStart(year: number): number {
-  const utcMidnight = Date.UTC(year, 0, 1)
-  // One correction suffices: no zone changes its offset around New Year by more than the offset itself.
+/** The instant a day (`month` from 1) begins in California (epoch ms). */
+export function californiaMidnight(year: number, month: number, day: number): number {
+  const utcMidnight = Date.UTC(year, month - 1, day)
+  // One correction suffices: California's offset does not change within hours of midnight.
   const guess = utcMidnight - zoneOffset(utcMidnight)
   return utcMidnight - zoneOffset(guess)
+}
+
+/** The instant 1 January `year` begins in California (epoch ms). */
+export function yearStart(year: number): number {
+  return californiaMidnight(year, 1, 1)
+}
+
+/** The year an instant falls in, in California. */
+export function californiaYear(instant: number): number {
+  const year = new Date(instant).getUTCFullYear()
+  return instant < yearStart(year) ? year - 1 : instant >= yearStart(year + 1) ? year + 1 : year
 }
 
 /** `YYYY-MM-DD` of an instant in California. */

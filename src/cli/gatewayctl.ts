@@ -9,6 +9,7 @@
 //   gatewayctl officers …              officer sanctions, through the admin API
 //   gatewayctl state init|export|import  create, back up and restore a Redis store's agency registry
 //   gatewayctl requests …              written requests: list, show, approve, refuse (DOJ operators)
+//   gatewayctl filings …               agencies' annual misuse filings (DOJ operators)
 import { parseArgs } from 'node:util'
 import { developmentSecret } from '../dev-secret.js'
 import { mintToken } from '../http/auth.js'
@@ -28,6 +29,7 @@ import { report, reportUsage } from './reports.js'
 import { cliConfig, CommandFailed, err, out, table, UsageError } from './io.js'
 import { state, stateUsage } from './state.js'
 import { requests, requestsUsage } from './requests.js'
+import { filings, filingsUsage } from './filings.js'
 
 const usage = `usage:
   gatewayctl token --sub USER --ori ORI --role ROLE [--role ROLE] [--terminal T] [--ttl 1h]
@@ -42,6 +44,7 @@ ${agenciesUsage}
 ${officersUsage}
 ${stateUsage}
 ${requestsUsage}
+${filingsUsage}
 `
 
 /** `90s`, `15m`, `1h`, `7d` -> seconds. */
@@ -194,6 +197,8 @@ async function run(argv: string[]): Promise<number> {
       return state(args)
     case 'requests':
       return requests(args)
+    case 'filings':
+      return filings(args)
     case undefined:
     case 'help':
     case '--help':
