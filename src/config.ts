@@ -22,6 +22,8 @@ const environment = z.object({
   GATEWAY_JWT_ISSUER: z.string().min(1).default('doj-idp'),
   GATEWAY_JWT_AUDIENCE: z.string().min(1).default('clets-gateway'),
   POLICY_DIR: z.string().min(1).default('./policies'),
+  // Issue 13, point 3: a candidate policy set judged beside the live one on every query (never answering).
+  POLICY_SHADOW_DIR: optionalText,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Ours, not the contract's.
   AUDIT_SIGNING_KEY: optionalText,
@@ -79,6 +81,8 @@ export interface Config {
     readonly cacheSize: number
   }
   readonly policyDir: string
+  /** A candidate policy set evaluated beside the live one (dry run); unset = none, and no cost. */
+  readonly policyShadowDir: string | undefined
   readonly logLevel: string
   readonly instanceId: string
   /** True when GATEWAY_INSTANCE_ID was set: a busy instance directory is then an error, not a reason to pick another. */
@@ -140,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cacheSize: e.JWT_CACHE_SIZE,
     },
     policyDir: e.POLICY_DIR,
+    policyShadowDir: e.POLICY_SHADOW_DIR,
     logLevel: e.LOG_LEVEL,
     instanceId: e.GATEWAY_INSTANCE_ID ?? hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64),
     instanceIdExplicit: e.GATEWAY_INSTANCE_ID !== undefined,

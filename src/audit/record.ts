@@ -396,6 +396,20 @@ export const eventSchemas = {
     after: filingStateSchema,
   }),
 
+  /**
+   * A query the candidate policy set (POLICY_SHADOW_DIR) would have decided otherwise (issue 13, point
+   * 3): `id` is the query's decision id; written after its decision, never changing the answer. The
+   * rules are the policy decisions (before rate limiting: the candidate's limits are not simulated).
+   */
+  'shadow.difference': z.strictObject({
+    type: z.literal('shadow.difference'),
+    id: text,
+    ori: text,
+    shadowRevision: text,
+    live: z.strictObject({ outcome: z.enum(['allow', 'deny']), rule: text }),
+    shadow: z.strictObject({ outcome: z.enum(['allow', 'deny']), rule: text }),
+  }),
+
   // Issue 13: misuse signals and the auditors' own reads. Shared shapes: the signals, the misuse report,
   // the console and gatewayctl all read them.
   /**

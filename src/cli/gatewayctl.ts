@@ -2,6 +2,7 @@
 //   gatewayctl token --sub U --ori ORI --role R [--role R2] [--terminal T] [--ttl 1h]
 //   gatewayctl policy check [DIR]      validate the policy files
 //   gatewayctl policy test [DIR]       run the policy test cases
+//   gatewayctl policy replay --against DIR --since T   what a candidate policy set would change, from the ledger
 //   gatewayctl audit verify [DIR]      check the audit ledger
 //   gatewayctl audit search …          find records for a misuse investigation
 //   gatewayctl report misuse|compliance  the annual misuse report and the agencies' filings
@@ -26,7 +27,8 @@ import { devKeyFiles, readPublicKey } from '../audit/checkpoint.js'
 import { searchLedger } from '../audit/search.js'
 import { auditorOptions, recordAccess } from './operator-ledger.js'
 import { report, reportUsage } from './reports.js'
-import { cliConfig, CommandFailed, err, out, table, UsageError } from './io.js'
+import { cliConfig, CommandFailed, err, out, parseTime, table, UsageError } from './io.js'
+import { replay, replayUsage } from './replay.js'
 import { state, stateUsage } from './state.js'
 import { requests, requestsUsage } from './requests.js'
 import { filings, filingsUsage } from './filings.js'
@@ -35,6 +37,7 @@ const usage = `usage:
   gatewayctl token --sub USER --ori ORI --role ROLE [--role ROLE] [--terminal T] [--ttl 1h]
   gatewayctl policy check [DIR]
   gatewayctl policy test [DIR]
+${replayUsage}
   gatewayctl audit verify [DIR] [--public-key FILE]
   gatewayctl audit search [--dir DIR] [--ori ORI] [--sub USER] [--subject FIELD=VALUE|VALUE] [--purpose P]
                           [--on-behalf-of ORI] [--recipient ORI] [--rule R] [--outcome allow|deny] [--type T]
@@ -74,6 +77,7 @@ function token(args: string[]): number {
 }
 
 async function policy(args: string[]): Promise<number> {
+  if (args[0] === 'replay') return replay(args.slice(1))
   const [action, dir = process.env.POLICY_DIR ?? './policies', ...rest] = args
   if ((action !== 'check' && action !== 'test') || rest.length > 0) throw new UsageError(usage)
   let set
@@ -104,13 +108,6 @@ async function policy(args: string[]): Promise<number> {
   return failed === 0 ? 0 : 1
 }
 
-function time(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined
-  const parsed = Date.parse(value)
-  if (Number.isNaN(parsed)) throw new UsageError(`--${name}: expected a time such as 2026-01-31 or 2026-01-31T12:00:00Z; got ${value}`)
-  return parsed
-}
-
 async function search(args: string[]): Promise<number> {
   const text = { type: 'string' } as const
   const { values } = parseArgs({
@@ -138,7 +135,7 @@ async function search(args: string[]): Promise<number> {
   }
   const dir = values.dir ?? process.env.AUDIT_DIR ?? './var/audit'
   const { operator, 'operator-ori': operatorOri, json, dir: _dir, ...filter } = values
-  const found = await searchLedger(dir, { ...filter, onBehalfOf: values['on-behalf-of'], since: time('since', values.since), until: time('until', values.until) })
+  const found = await searchLedger(dir, { ...filter, onBehalfOf: values['on-behalf-of'], since: parseTime('since', values.since), until: parseTime('until', values.until) })
   // Issue 13, point 6: who searched for whom, durable in the ledger before any record is shown.
   await recordAccess(dir, { operator, 'operator-ori': operatorOri }, 'search', filter, found.length)
   if (json) {
