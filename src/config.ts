@@ -30,6 +30,8 @@ const environment = z.object({
   AUDIT_CHECKPOINT_RECORDS: z.coerce.number().int().min(1).max(10_000_000).default(1000),
   AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(10),
   AUDIT_COMMIT_INTERVAL_MS: z.coerce.number().int().min(0).max(1000).default(2),
+  // CJIS Security Policy: keep audit records at least one year (DOMAIN.md); never less.
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(365, 'must be at least 365 (CJIS: audit records are kept at least one year)').max(36_500).default(365),
   AUDIT_SEGMENT_BYTES: z.coerce.number().int().min(4096).max(2 ** 40).default(64 * 1024 * 1024),
   SHED_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(200),
   SHED_HEAP_USED_RATIO: z.coerce.number().min(0).max(1).default(0.9),
@@ -70,6 +72,8 @@ export interface Config {
     readonly commitIntervalMs: number
     /** A segment past this size is closed and the chain goes on in the next one (also at each UTC day). */
     readonly segmentBytes: number
+    /** How long audit records are kept at least; `gatewayctl audit retention` lists segments past it. */
+    readonly retentionDays: number
   }
   readonly dmvUrl: string | undefined
   readonly criminalHistoryUrl: string | undefined
@@ -133,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       checkpointSeconds: e.AUDIT_CHECKPOINT_SECONDS,
       commitIntervalMs: e.AUDIT_COMMIT_INTERVAL_MS,
       segmentBytes: e.AUDIT_SEGMENT_BYTES,
+      retentionDays: e.AUDIT_RETENTION_DAYS,
     },
     dmvUrl: e.DMV_URL,
     criminalHistoryUrl: e.CRIMINAL_HISTORY_URL,

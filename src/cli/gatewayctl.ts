@@ -24,6 +24,7 @@ import { officers, officersUsage } from './officers.js'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { devKeyFiles, readPublicKey } from '../audit/checkpoint.js'
+import { segmentAges } from '../audit/retention.js'
 import { searchLedger } from '../audit/search.js'
 import { auditorOptions, recordAccess } from './operator-ledger.js'
 import { report, reportUsage } from './reports.js'
@@ -39,6 +40,7 @@ const usage = `usage:
   gatewayctl policy test [DIR]
 ${replayUsage}
   gatewayctl audit verify [DIR] [--public-key FILE]
+  gatewayctl audit retention [DIR] [--json]   (segments past AUDIT_RETENTION_DAYS; deletes nothing)
   gatewayctl audit search [--dir DIR] [--ori ORI] [--sub USER] [--subject FIELD=VALUE|VALUE] [--purpose P]
                           [--on-behalf-of ORI] [--recipient ORI] [--rule R] [--outcome allow|deny] [--type T]
                           [--since TIME] [--until TIME] [--json] [--operator NAME] [--operator-ori ORI]
@@ -153,8 +155,26 @@ async function search(args: string[]): Promise<number> {
   return 0
 }
 
+/** gatewayctl audit retention [DIR]: the segments past AUDIT_RETENTION_DAYS; deletes nothing. */
+async function retention(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { json: { type: 'boolean', default: false } }, allowPositionals: true })
+  if (positionals.length > 1) throw new UsageError(usage)
+  const config = cliConfig()
+  const dir = positionals[0] ?? config.auditDir
+  const ages = await segmentAges(dir, config.audit.retentionDays, Date.now())
+  const past = ages.filter((age) => age.pastRetention)
+  if (values.json) {
+    out(JSON.stringify({ retentionDays: config.audit.retentionDays, segments: ages }, null, 2))
+    return 0
+  }
+  out(table(['CHAIN', 'SEGMENT', 'BYTES', 'NEWEST RECORD', 'PAST RETENTION'], ages.map((age) => [age.instance, age.segment, String(age.bytes), age.newest ?? '-', age.pastRetention ? 'yes' : 'no'])))
+  out(`${past.length} of ${ages.length} segments hold only records older than ${config.audit.retentionDays} days (AUDIT_RETENTION_DAYS); nothing was deleted`)
+  return 0
+}
+
 async function audit(args: string[]): Promise<number> {
   if (args[0] === 'search') return search(args.slice(1))
+  if (args[0] === 'retention') return retention(args.slice(1))
   const { values, positionals } = parseArgs({ args, options: { 'public-key': { type: 'string' } }, allowPositionals: true })
   const [action, dir = process.env.AUDIT_DIR ?? './var/audit', ...rest] = positionals
   if (action !== 'verify' || rest.length > 0) throw new UsageError(usage)
