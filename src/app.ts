@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { adminRoutes } from './http/admin.js'
 import { auditRoutes } from './http/audit.js'
 import { consoleRoutes } from './http/console.js'
+import { filingRoutes } from './http/filings.js'
 import { officerRoutes } from './http/officers.js'
 import { captureSourceAddresses, type AppDependencies } from './http/context.js'
 import { bearerChallenge, errorBody, toGatewayError } from './http/errors.js'
@@ -167,6 +168,7 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
       requestRoutes(api, deps)
       officerRoutes(api, deps)
       operationsRoutes(api, deps)
+      filingRoutes(api, deps)
       auditRoutes(api, deps)
       statsRoutes(api, deps)
       consoleRoutes(api)

@@ -23,6 +23,8 @@ const environment = z.object({
   GATEWAY_JWT_ISSUER: z.string().min(1).default('doj-idp'),
   GATEWAY_JWT_AUDIENCE: z.string().min(1).default('clets-gateway'),
   POLICY_DIR: z.string().min(1).default('./policies'),
+  // Issue 13, point 3: a candidate policy set judged beside the live one on every query (never answering).
+  POLICY_SHADOW_DIR: optionalText,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Ours, not the contract's.
   AUDIT_SIGNING_KEY: optionalText,
@@ -33,6 +35,8 @@ const environment = z.object({
   AUDIT_CHECKPOINT_RECORDS: z.coerce.number().int().min(1).max(10_000_000).default(1000),
   AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(10),
   AUDIT_COMMIT_INTERVAL_MS: z.coerce.number().int().min(0).max(1000).default(0),
+  // CJIS Security Policy: keep audit records at least one year (DOMAIN.md); never less.
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(365, 'must be at least 365 (CJIS: audit records are kept at least one year)').max(36_500).default(365),
   AUDIT_SEGMENT_BYTES: z.coerce.number().int().min(4096).max(2 ** 40).default(64 * 1024 * 1024),
   SHED_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(200),
   SHED_HEAP_USED_RATIO: z.coerce.number().min(0).max(1).default(0.9),
@@ -75,6 +79,8 @@ export interface Config {
     readonly commitIntervalMs: number
     /** A segment past this size is closed and the chain goes on in the next one (also at each UTC day). */
     readonly segmentBytes: number
+    /** How long audit records are kept at least; `gatewayctl audit retention` lists segments past it. */
+    readonly retentionDays: number
   }
   readonly dmvUrl: string | undefined
   readonly criminalHistoryUrl: string | undefined
@@ -88,6 +94,8 @@ export interface Config {
     readonly cacheSize: number
   }
   readonly policyDir: string
+  /** A candidate policy set evaluated beside the live one (dry run); unset = none, and no cost. */
+  readonly policyShadowDir: string | undefined
   readonly logLevel: string
   readonly instanceId: string
   /** True when GATEWAY_INSTANCE_ID was set: a busy instance directory is then an error, not a reason to pick another. */
@@ -144,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       checkpointSeconds: e.AUDIT_CHECKPOINT_SECONDS,
       commitIntervalMs: e.AUDIT_COMMIT_INTERVAL_MS,
       segmentBytes: e.AUDIT_SEGMENT_BYTES,
+      retentionDays: e.AUDIT_RETENTION_DAYS,
     },
     dmvUrl: e.DMV_URL,
     criminalHistoryUrl: e.CRIMINAL_HISTORY_URL,
@@ -156,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cacheSize: e.JWT_CACHE_SIZE,
     },
     policyDir: e.POLICY_DIR,
+    policyShadowDir: e.POLICY_SHADOW_DIR,
     logLevel: e.LOG_LEVEL,
     instanceId: e.GATEWAY_INSTANCE_ID ?? hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64),
     instanceIdExplicit: e.GATEWAY_INSTANCE_ID !== undefined,

@@ -31,6 +31,7 @@ export const errorCatalogue = {
   request_not_approved: { status: 409, category: 'input', message: 'the written request is not approved yet, or is being retrieved right now' },
   request_gone: { status: 410, category: 'input', message: 'the written request yields no records: already retrieved, refused, denied, or its approval expired' },
   pending_requests_limit: { status: 429, category: 'input', message: 'the agency has too many written requests pending' },
+  filing_not_found: { status: 404, category: 'not_found', message: 'no misuse filing of this agency for this year is recorded' },
   officer_conflict: { status: 409, category: 'input', message: "the officer's sanction was changed by another operator meanwhile; read it again and retry" },
   body_too_large: { status: 413, category: 'input', message: 'the body exceeds the 1 MiB limit' },
   unsupported_media_type: { status: 415, category: 'input', message: 'the body must be application/json' },

@@ -15,6 +15,7 @@ import type { AppDependencies, PolicyHolder } from './http/context.js'
 import { createMetrics, ledgerObserver, redisObserver } from './metrics.js'
 import { LoadShedder } from './overload.js'
 import { loadPolicyDir } from './policy-files.js'
+import { PolicyError, type PolicySet } from './policy/compile.js'
 import { MemoryStateStore } from './state/memory.js'
 import { RedisStateStore } from './state/redis.js'
 import { RegistryWatch, redisTarget } from './state/registry.js'
@@ -46,6 +47,16 @@ export interface Gateway {
   close(): Promise<void>
 }
 
+/** The candidate policy set of POLICY_SHADOW_DIR; its problems name the variable, as start-up errors name POLICY_DIR's files. */
+async function loadShadowDir(dir: string): Promise<PolicySet> {
+  try {
+    return await loadPolicyDir(dir)
+  } catch (error) {
+    if (error instanceof PolicyError) throw new PolicyError(error.problems.map((problem) => `POLICY_SHADOW_DIR ${dir}: ${problem}`))
+    throw error
+  }
+}
+
 /** Starts every part of the gateway and listens on config.host:config.port. */
 export async function startGateway(config: Config, logger: FastifyBaseLogger, options: GatewayOptions = {}): Promise<Gateway> {
   const clock = options.clock ?? Date.now
@@ -54,7 +65,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
     for (const close of closers.reverse()) await close().catch((error: unknown) => logger.error({ err: error }, 'error while closing'))
   }
   try {
-    const policy: PolicyHolder = { current: await loadPolicyDir(config.policyDir) }
+    const policy: PolicyHolder = { current: await loadPolicyDir(config.policyDir), shadow: config.policyShadowDir === undefined ? null : await loadShadowDir(config.policyShadowDir) }
     const metrics = createMetrics()
     metrics.policyInfo.labels(policy.current.revision, policy.current.agreementVersion).set(1)
 
@@ -191,10 +202,13 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
       async reloadPolicy() {
         try {
           const next = await loadPolicyDir(config.policyDir)
+          // The candidate reloads with the live set; if either fails, neither changes.
+          const shadow = config.policyShadowDir === undefined ? null : await loadShadowDir(config.policyShadowDir)
           metrics.policyInfo.reset()
           metrics.policyInfo.labels(next.revision, next.agreementVersion).set(1)
           policy.current = next
-          logger.info({ revision: next.revision }, 'policies reloaded')
+          policy.shadow = shadow
+          logger.info({ revision: next.revision, shadowRevision: shadow?.revision }, 'policies reloaded')
           return null
         } catch (error) {
           metrics.policyReloadFailures.inc()

@@ -290,6 +290,12 @@ export function createMetrics() {
       labelNames: ['revision', 'agreement_version'] as const,
       registers: [registry],
     }),
+    shadowDifferences: new Counter({
+      name: 'gateway_shadow_differences_total',
+      help: 'Queries the candidate policy set (POLICY_SHADOW_DIR) would have decided otherwise, by the live and the candidate rule',
+      labelNames: ['live_rule', 'shadow_rule'] as const,
+      registers: [registry],
+    }),
     policyReloadFailures: new Counter({
       name: 'gateway_policy_reload_failures_total',
       help: 'Policy reloads that failed; the last good policy set stays in force',

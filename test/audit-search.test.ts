@@ -1,11 +1,12 @@
 // gatewayctl audit search: what a misuse investigator asks of the ledger, from a real gateway's queries.
 import { execFile } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
+import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { searchLedger, searchLedgerFirst } from '../src/audit/search.js'
-import { cbp, iceEro, query, root, sheriff, startTestGateway, tempDir, testPopulation, TestClock, token } from './helpers.js'
+import { cbp, iceEro, ledgerRecords, query, root, sheriff, startTestGateway, tempDir, testPopulation, TestClock, token } from './helpers.js'
 
 const exec = promisify(execFile)
 const clock = new TestClock(Date.parse('2026-03-01T10:00:00.000Z'))
@@ -98,4 +99,19 @@ t.test('searchLedgerFirst: the oldest records across chains, as searchLedger ord
   }
   const ice = await searchLedgerFirst(dir, { ori: iceEro }, 2)
   t.same([ice.records.map((record) => record.id), ice.matched], [['a3', 'b6'], 4])
+})
+
+t.test('issue 13, point 6: every search is itself recorded, durably, before its results are shown: who searched for whom', async (t) => {
+  await search('--sub', 'officer-96', '--subject', `licenseNumber=${first!.licenseNumber}`, '--operator', 'investigator-3', '--operator-ori', 'CA0349400')
+  const access = ledgerRecords(gw.auditDir).filter((record) => record.type === 'audit.access' && record.sub === 'investigator-3')
+  t.match(access, [{ instance: 'gatewayctl', action: 'search', ori: 'CA0349400', filter: { sub: 'officer-96', subject: `licenseNumber=${first!.licenseNumber}` }, resultCount: 2 }])
+  t.notOk('json' in access[0].filter || 'operator' in access[0].filter, 'the filter is the query, not the output options')
+  // The auditors' reads are searchable like anything else.
+  const found = (await search('--type', 'audit.access', '--sub', 'investigator-3', '--json')).trim().split('\n').map((line) => JSON.parse(line))
+  t.equal(found.length, 1, 'the earlier search (this one is recorded after it is computed)')
+  const byDefault = ledgerRecords(gw.auditDir).filter((record) => record.type === 'audit.access').at(-1)
+  t.match(byDefault, { sub: userInfo().username, ori: 'unknown', filter: { type: 'audit.access', sub: 'investigator-3' }, resultCount: 1 }, 'and so is the search for the searcher, by the OS user without --operator')
+  const bad = await exec(process.execPath, [join(root, 'bin/gatewayctl.js'), 'audit', 'search', '--dir', gw.auditDir, '--operator-ori', 'DOJ'], { cwd: root }).then(() => null, (error: { code: number; stderr: string }) => error)
+  t.equal(bad?.code, 2)
+  t.match(bad?.stderr, /--operator-ori: expected an ORI/)
 })

@@ -3,7 +3,7 @@
 // subject identifiers are kept; never a token, never the records a database returned.
 import { z } from 'zod'
 import { agencyKinds, databaseClasses, immigrationBases, officerSanctionTypes, oriPattern, ruleIds, sanctionScopes, sanctionTypes, signalKinds } from '../policy/types.js'
-import { officerActions, operatorActions } from '../state/types.js'
+import { disciplineKinds, filingCategories, officerActions, operatorActions } from '../state/types.js'
 
 /** An ORI (defined with the policy vocabulary; exported here too for the admin API and the CLI). */
 export { oriPattern }
@@ -73,6 +73,20 @@ export const officerStateSchema = z.strictObject({
 })
 
 const isoTime = z.iso.datetime({ offset: true })
+
+/** A count in a misuse filing. */
+const filingCount = z.number().int().min(0).max(1_000_000)
+/** The figures of an agency's annual misuse filing (issue 13, point 5), as the admin API takes them. */
+export const filingFiguresSchema = z.strictObject({
+  investigations: filingCount,
+  violations: filingCount,
+  individuals: filingCount,
+  pending: filingCount,
+  discipline: z.partialRecord(z.enum(disciplineKinds), filingCount).default({}),
+  categories: z.partialRecord(z.enum(filingCategories), filingCount).default({}),
+})
+/** A filing as the stores keep it and the ledger records it. */
+export const filingStateSchema = filingFiguresSchema.extend({ ori: text, year: z.number().int(), recordedAt: text, version: z.number().int() })
 /**
  * An agency's state held to the admin API's rules, for state that enters Redis without passing the
  * admin API (gatewayctl state import): the ORI format, the text lengths, real dates, a version that
@@ -372,6 +386,34 @@ export const eventSchemas = {
     type: z.literal('request.failed'),
     id: text,
     code: text,
+  }),
+
+  /** A DOJ operator records an agency's annual misuse filing (issue 13, point 5): before (null for the first of the year) and after. */
+  'filing.recorded': z.strictObject({
+    type: z.literal('filing.recorded'),
+    id: text,
+    operator: text,
+    operatorOri: text,
+    source: text,
+    ori: text,
+    year: z.number().int(),
+    reason: text,
+    before: filingStateSchema.nullable(),
+    after: filingStateSchema,
+  }),
+
+  /**
+   * A query the candidate policy set (POLICY_SHADOW_DIR) would have decided otherwise (issue 13, point
+   * 3): `id` is the query's decision id; written after its decision, never changing the answer. The
+   * rules are the policy decisions (before rate limiting: the candidate's limits are not simulated).
+   */
+  'shadow.difference': z.strictObject({
+    type: z.literal('shadow.difference'),
+    id: text,
+    ori: text,
+    shadowRevision: text,
+    live: z.strictObject({ outcome: z.enum(['allow', 'deny']), rule: text }),
+    shadow: z.strictObject({ outcome: z.enum(['allow', 'deny']), rule: text }),
   }),
 
   // Issue 13: misuse signals and the auditors' own reads. Shared shapes: the signals, the misuse report,

@@ -2,14 +2,16 @@
 //   gatewayctl token --sub U --ori ORI --role R [--role R2] [--terminal T] [--ttl 1h]
 //   gatewayctl policy check [DIR]      validate the policy files
 //   gatewayctl policy test [DIR]       run the policy test cases
+//   gatewayctl policy replay --against DIR --since T   what a candidate policy set would change, from the ledger
 //   gatewayctl audit verify [DIR]      check the audit ledger
 //   gatewayctl audit search …          find records for a misuse investigation
-//   gatewayctl report misuse --year Y  the annual misuse report, from the ledger
+//   gatewayctl report misuse|compliance  the annual misuse report and the agencies' filings
 //   gatewayctl signals hash-watchlist  keyed hashes of protected people's identifiers, for signals.yaml
 //   gatewayctl agencies …              the admin API for DOJ operators
 //   gatewayctl officers …              officer sanctions, through the admin API
 //   gatewayctl state init|export|import  create, back up and restore a Redis store's agency registry
 //   gatewayctl requests …              written requests: list, show, approve, refuse (DOJ operators)
+//   gatewayctl filings …               agencies' annual misuse filings (DOJ operators)
 import { parseArgs } from 'node:util'
 import { developmentSecret } from '../dev-secret.js'
 import { mintToken } from '../http/auth.js'
@@ -23,28 +25,35 @@ import { officers, officersUsage } from './officers.js'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { devKeyFiles, readPublicKey } from '../audit/checkpoint.js'
-import { misuseReport, reportCsv, reportMarkdown } from '../audit/report.js'
-import { ledgerRecords, searchLedger } from '../audit/search.js'
+import { segmentAges } from '../audit/retention.js'
+import { searchLedger } from '../audit/search.js'
 import { identifierFields, loadSubjectKey, searchIdentifiers, SubjectHasher } from '../audit/subjects.js'
 import { readFileSync } from 'node:fs'
-import { cliConfig, CommandFailed, err, out, table, UsageError } from './io.js'
+import { auditorOptions, recordAccess } from './operator-ledger.js'
+import { report, reportUsage } from './reports.js'
+import { cliConfig, CommandFailed, err, out, parseTime, table, UsageError } from './io.js'
+import { replay, replayUsage } from './replay.js'
 import { state, stateUsage } from './state.js'
 import { requests, requestsUsage } from './requests.js'
+import { filings, filingsUsage } from './filings.js'
 
 const usage = `usage:
   gatewayctl token --sub USER --ori ORI --role ROLE [--role ROLE] [--terminal T] [--ttl 1h]
   gatewayctl policy check [DIR]
   gatewayctl policy test [DIR]
+${replayUsage}
   gatewayctl audit verify [DIR] [--public-key FILE]
+  gatewayctl audit retention [DIR] [--json]   (segments past AUDIT_RETENTION_DAYS; deletes nothing)
   gatewayctl audit search [--dir DIR] [--ori ORI] [--sub USER] [--subject FIELD=VALUE|VALUE] [--purpose P]
                           [--on-behalf-of ORI] [--recipient ORI] [--rule R] [--outcome allow|deny] [--type T]
-                          [--since TIME] [--until TIME] [--json]
-  gatewayctl report misuse --year YYYY [--dir DIR] [--format md|csv|json]
+                          [--since TIME] [--until TIME] [--json] [--operator NAME] [--operator-ori ORI]
+${reportUsage}
   gatewayctl signals hash-watchlist [FILE]   (FIELD=VALUE lines from FILE or stdin -> keyed hashes)
 ${agenciesUsage}
 ${officersUsage}
 ${stateUsage}
 ${requestsUsage}
+${filingsUsage}
 `
 
 /** `90s`, `15m`, `1h`, `7d` -> seconds. */
@@ -74,6 +83,7 @@ function token(args: string[]): number {
 }
 
 async function policy(args: string[]): Promise<number> {
+  if (args[0] === 'replay') return replay(args.slice(1))
   const [action, dir = process.env.POLICY_DIR ?? './policies', ...rest] = args
   if ((action !== 'check' && action !== 'test') || rest.length > 0) throw new UsageError(usage)
   let set
@@ -104,13 +114,6 @@ async function policy(args: string[]): Promise<number> {
   return failed === 0 ? 0 : 1
 }
 
-function time(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined
-  const parsed = Date.parse(value)
-  if (Number.isNaN(parsed)) throw new UsageError(`--${name}: expected a time such as 2026-01-31 or 2026-01-31T12:00:00Z; got ${value}`)
-  return parsed
-}
-
 async function search(args: string[]): Promise<number> {
   const text = { type: 'string' } as const
   const { values } = parseArgs({
@@ -129,6 +132,7 @@ async function search(args: string[]): Promise<number> {
       since: text,
       until: text,
       json: { type: 'boolean', default: false },
+      ...auditorOptions,
     },
   })
   for (const name of ['on-behalf-of', 'recipient'] as const) {
@@ -148,8 +152,11 @@ async function search(args: string[]): Promise<number> {
     if (key === undefined) err(`--subject: no subject key (AUDIT_SUBJECT_KEY, or ${settings.stateDir}/dev-subject-key): only the queries' lookups are searched, not the records they returned`)
     else hasher = new SubjectHasher(key)
   }
-  const found = await searchLedger(dir, { ...values, onBehalfOf: values['on-behalf-of'], since: time('since', values.since), until: time('until', values.until) }, hasher)
-  if (values.json) {
+  const { operator, 'operator-ori': operatorOri, json, dir: _dir, ...filter } = values
+  const found = await searchLedger(dir, { ...filter, onBehalfOf: values['on-behalf-of'], since: parseTime('since', values.since), until: parseTime('until', values.until) }, hasher)
+  // Issue 13, point 6: who searched for whom, durable in the ledger before any record is shown.
+  await recordAccess(dir, { operator, 'operator-ori': operatorOri }, 'search', filter, found.length)
+  if (json) {
     for (const record of found) out(JSON.stringify(record))
     return 0
   }
@@ -164,14 +171,20 @@ async function search(args: string[]): Promise<number> {
   return 0
 }
 
-async function report(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { year: { type: 'string' }, dir: { type: 'string' }, format: { type: 'string', default: 'md' } }, allowPositionals: true })
-  if (positionals[0] !== 'misuse' || positionals.length > 1) throw new UsageError(usage)
-  const year = Number(values.year)
-  if (values.year === undefined || !Number.isInteger(year) || year < 2000 || year > 2999) throw new UsageError('report misuse needs --year YYYY')
-  if (!['md', 'csv', 'json'].includes(values.format)) throw new UsageError(`--format: md, csv or json; got ${values.format}`)
-  const built = await misuseReport(ledgerRecords(values.dir ?? process.env.AUDIT_DIR ?? './var/audit'), year, new Date())
-  process.stdout.write(values.format === 'json' ? `${JSON.stringify(built, null, 2)}\n` : values.format === 'csv' ? reportCsv(built) : reportMarkdown(built))
+/** gatewayctl audit retention [DIR]: the segments past AUDIT_RETENTION_DAYS; deletes nothing. */
+async function retention(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { json: { type: 'boolean', default: false } }, allowPositionals: true })
+  if (positionals.length > 1) throw new UsageError(usage)
+  const config = cliConfig()
+  const dir = positionals[0] ?? config.auditDir
+  const ages = await segmentAges(dir, config.audit.retentionDays, Date.now())
+  const past = ages.filter((age) => age.pastRetention)
+  if (values.json) {
+    out(JSON.stringify({ retentionDays: config.audit.retentionDays, segments: ages }, null, 2))
+    return 0
+  }
+  out(table(['CHAIN', 'SEGMENT', 'BYTES', 'NEWEST RECORD', 'PAST RETENTION'], ages.map((age) => [age.instance, age.segment, String(age.bytes), age.newest ?? '-', age.pastRetention ? 'yes' : 'no'])))
+  out(`${past.length} of ${ages.length} segments hold only records older than ${config.audit.retentionDays} days (AUDIT_RETENTION_DAYS); nothing was deleted`)
   return 0
 }
 
@@ -203,6 +216,7 @@ function signals(args: string[]): number {
 
 async function audit(args: string[]): Promise<number> {
   if (args[0] === 'search') return search(args.slice(1))
+  if (args[0] === 'retention') return retention(args.slice(1))
   const { values, positionals } = parseArgs({ args, options: { 'public-key': { type: 'string' } }, allowPositionals: true })
   const [action, dir = process.env.AUDIT_DIR ?? './var/audit', ...rest] = positionals
   if (action !== 'verify' || rest.length > 0) throw new UsageError(usage)
@@ -244,6 +258,8 @@ async function run(argv: string[]): Promise<number> {
       return state(args)
     case 'requests':
       return requests(args)
+    case 'filings':
+      return filings(args)
     case undefined:
     case 'help':
     case '--help':

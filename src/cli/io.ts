@@ -32,3 +32,11 @@ export function table(header: readonly string[], cellsByRow: readonly (readonly 
   const line = (cells: readonly string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()
   return [line(header), ...rows.map(line)].join('\n')
 }
+
+/** A `--name` time option as epoch ms (undefined when not given); a usage error when unreadable. */
+export function parseTime(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const parsed = Date.parse(value)
+  if (Number.isNaN(parsed)) throw new UsageError(`--${name}: expected a time such as 2026-01-31 or 2026-01-31T12:00:00Z; got ${value}`)
+  return parsed
+}

@@ -5,19 +5,16 @@
 // AUDIT_DIR (instance `gatewayctl`) before Redis is touched; if it cannot be written, nothing changes.
 import { createHash, randomUUID } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { hostname, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
-import { loadSigningKey } from '../audit/checkpoint.js'
-import { AuditLedger } from '../audit/ledger.js'
-import { agencyTextLimits, officerRegistrySchema, registrySchema } from '../audit/record.js'
-import type { Config } from '../config.js'
+import { officerRegistrySchema, registrySchema } from '../audit/record.js'
 import { loadPolicyDir } from '../policy-files.js'
 import { PolicyError } from '../policy/compile.js'
 import { RedisStateStore } from '../state/redis.js'
 import { redisTarget, registrySeen, registrySeenFile } from '../state/registry.js'
 import { initializeRegistry, RegistryExistsError, sampleAgencies, type RegistryCreator } from '../state/seed.js'
+import { appendDurably, creator, openOperatorLedger } from './operator-ledger.js'
 import { StateUnavailableError } from '../state/types.js'
 import { cliConfig, CommandFailed, out, UsageError } from './io.js'
 
@@ -69,43 +66,6 @@ export async function state(args: string[]): Promise<number> {
   }
 }
 
-/** The operator named, or the OS user running the command; the reason, held to the admin API's limits. */
-function creator(operator: string | undefined, reason: string): RegistryCreator {
-  let name = operator
-  if (name === undefined) {
-    try {
-      name = userInfo().username
-    } catch {
-      name = process.env.USER ?? ''
-    }
-  }
-  if (name.length === 0 || name.length > agencyTextLimits.name) throw new UsageError(`--operator: 1 to ${agencyTextLimits.name} characters (the OS user by default)`)
-  if (reason.length === 0 || reason.length > agencyTextLimits.reason) throw new UsageError(`--reason: 1 to ${agencyTextLimits.reason} characters`)
-  return { operator: name, source: `gatewayctl@${hostname()}`, reason }
-}
-
-/** The ledger's `gatewayctl` chain (`gatewayctl-2`… while another gatewayctl holds it). */
-async function openLedger(config: Config, nothing: string): Promise<AuditLedger> {
-  try {
-    return await AuditLedger.open(config.auditDir, 'gatewayctl', {
-      signingKey: loadSigningKey(config.auditDir, config.audit.signingKeyFile),
-      checkpointRecords: config.audit.checkpointRecords,
-      checkpointSeconds: config.audit.checkpointSeconds,
-    })
-  } catch (error) {
-    throw new CommandFailed(`cannot write the audit record under ${config.auditDir}: ${(error as Error).message}; ${nothing}`)
-  }
-}
-
-/** Appends and waits until the record is durable, or fails the command having changed nothing. */
-async function audit(ledger: AuditLedger, event: Parameters<AuditLedger['append']>[0], nothing: string): Promise<void> {
-  try {
-    await ledger.append(event, Date.now())
-  } catch (error) {
-    throw new CommandFailed(`cannot write the audit record under ${ledger.dir}: ${(error as Error).message}; ${nothing}`)
-  }
-}
-
 async function init(url: string, samples: boolean, by: RegistryCreator): Promise<number> {
   const config = cliConfig()
   const target = redisTarget(url)
@@ -130,7 +90,7 @@ async function init(url: string, samples: boolean, by: RegistryCreator): Promise
     const exists = async () => new CommandFailed(`${target} already holds an agency registry (${(await store.list()).length} agencies): state init is only for a new deployment; ${restoreHint}. Nothing was changed.`)
     if (await store.holdsRegistry()) throw await exists()
     const nothing = 'nothing was initialized'
-    const ledger = await openLedger(config, nothing)
+    const ledger = await openOperatorLedger(config.auditDir, nothing)
     try {
       await initializeRegistry(store, {
         samples,
@@ -138,7 +98,7 @@ async function init(url: string, samples: boolean, by: RegistryCreator): Promise
         now: Date.now(),
         target,
         by,
-        audit: (event) => audit(ledger, event, nothing),
+        audit: (event) => appendDurably(ledger, event, nothing),
       })
     } catch (error) {
       if (error instanceof RegistryExistsError) throw await exists()
@@ -185,11 +145,11 @@ async function importRegistry(url: string, file: string, by: RegistryCreator): P
     replaced = (await store.list()).length
     officersReplaced = (await store.listOfficers(undefined)).length
     const nothing = 'nothing was imported'
-    const ledger = await openLedger(config, nothing)
+    const ledger = await openOperatorLedger(config.auditDir, nothing)
     try {
       const id = randomUUID()
       const sha256 = createHash('sha256').update(bytes).digest('hex')
-      await audit(ledger, { type: 'operator.import', id, operator: by.operator, source: by.source, reason: by.reason, target, file, sha256, agencies: backup.agencies.length, replaced, officers: backup.officers.length, officersReplaced }, nothing)
+      await appendDurably(ledger, { type: 'operator.import', id, operator: by.operator, source: by.source, reason: by.reason, target, file, sha256, agencies: backup.agencies.length, replaced, officers: backup.officers.length, officersReplaced }, nothing)
       try {
         await store.importRegistry(backup.agencies, backup.officers)
       } catch (error) {

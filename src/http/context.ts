@@ -18,6 +18,8 @@ import type { Authenticator, Identity, Role } from './auth.js'
 /** Holds the policy set in force; a successful reload swaps it, a failed one leaves it. */
 export interface PolicyHolder {
   current: PolicySet
+  /** The candidate set of POLICY_SHADOW_DIR (issue 13, point 3), or null: judged beside, never answering. */
+  shadow: PolicySet | null
 }
 
 export interface AppDependencies {

@@ -2,7 +2,7 @@
 import type { FastifyError } from 'fastify'
 import { GatewayError, type ErrorIssue } from '../errors.js'
 import { AuditUnavailableError } from '../audit/ledger.js'
-import { AgencyConflictError, OfficerConflictError } from '../state/redis.js'
+import { AgencyConflictError, FilingConflictError, OfficerConflictError } from '../state/redis.js'
 import { AgencyNotFoundError, StateUnavailableError } from '../state/types.js'
 
 export const errorResponseSchema = {
@@ -51,6 +51,7 @@ export function toGatewayError(error: unknown): GatewayError {
   if (error instanceof AgencyNotFoundError) return new GatewayError('agency_not_found', error.message)
   if (error instanceof AgencyConflictError) return new GatewayError('agency_conflict', error.message)
   if (error instanceof OfficerConflictError) return new GatewayError('officer_conflict', error.message)
+  if (error instanceof FilingConflictError) return new GatewayError('agency_conflict', error.message)
   const fastifyError = error as FastifyError & { validation?: ValidationDetail[]; validationContext?: string }
   if (Array.isArray(fastifyError.validation)) {
     return new GatewayError('invalid_request', undefined, validationIssues(fastifyError.validationContext ?? 'body', fastifyError.validation))

@@ -10,8 +10,9 @@ import type { QueryDecisionEvent } from '../audit/record.js'
 import { GatewayError, type ErrorIssue } from '../errors.js'
 import type { CompiledDatabase, CompiledPurpose, PolicySet } from '../policy/compile.js'
 import { evaluate } from '../policy/evaluate.js'
+import { candidateDecision, decisionsDiffer } from '../policy/candidate.js'
 import { subjectFields } from '../policy/subject.js'
-import { fullProjectionId, oriPattern, type Decision } from '../policy/types.js'
+import { fullProjectionId, oriPattern, type AgencyState, type Decision, type OfficerSanction } from '../policy/types.js'
 import { officerKey, type RateVerdict } from '../state/types.js'
 import { authorize, requesterOf, requireRole, type AppDependencies } from './context.js'
 import { errorResponseSchema, toGatewayError } from './errors.js'
@@ -131,6 +132,20 @@ function rateDecision(policy: PolicySet, rate: RateVerdict): Decision {
   }
 }
 
+/**
+ * Judges the query by the candidate set as the live set judged it (same agency and officer state, same
+ * time) and, when the two differ, counts and records it. The record is appended and not waited for: it
+ * never delays or changes the answer, and a failure to write it is counted by the ledger, not answered.
+ */
+function shadowDecision(deps: AppDependencies, shadow: PolicySet, record: QueryDecisionEvent, live: Decision, agency: AgencyState | null, now: number, officer: OfficerSanction | null): void {
+  const candidate = candidateDecision(shadow, record, agency, now, officer)
+  if (!decisionsDiffer(live, candidate)) return
+  deps.metrics.shadowDifferences.labels(live.rule, candidate.rule).inc()
+  deps.ledger
+    .append({ type: 'shadow.difference', id: record.id, ori: record.ori, shadowRevision: shadow.revision, live: { outcome: live.outcome, rule: live.rule }, shadow: { outcome: candidate.outcome, rule: candidate.rule } }, now)
+    .catch(() => undefined)
+}
+
 export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
   const { store, ledger, upstreams, metrics, clock, decided } = deps
 
@@ -189,6 +204,8 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     }
     await ledger.append(record, now)
     request.decisionId = id
+    // A dry run of the candidate policies (POLICY_SHADOW_DIR): unset, this is one property read.
+    if (deps.policy.shadow !== null) shadowDecision(deps, deps.policy.shadow, record, evaluated, admission.agency, now, admission.officer)
     metrics.decisions.child(decision.outcome, decision.rule, database.class, purpose.id).value++
     const agency = admission.agency
     if (agency !== null) metrics.agencyDecisions.child(agency.ori, decision.outcome, agency.monitored ? 'true' : 'false').value++

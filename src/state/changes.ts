@@ -1,7 +1,7 @@
 // Operator changes as pure functions from an agency's state before to its state after. Both stores
 // apply exactly these, so an agency's history means the same whichever store kept it.
 import type { Agreement, AgencyState, OfficerSanction, OfficerState, Sanction } from '../policy/types.js'
-import { AgencyNotFoundError, type AgencyChange, type AgencyRegistration, type OfficerChange } from './types.js'
+import { AgencyNotFoundError, type AgencyChange, type AgencyRegistration, type FilingChange, type FilingFigures, type MisuseFiling, type OfficerChange } from './types.js'
 
 function existing(ori: string, before: AgencyState | null): AgencyState {
   if (before === null) throw new AgencyNotFoundError(`no agency is registered with ORI ${ori}`)
@@ -55,4 +55,10 @@ export function officerSanctionChange(ori: string, sub: string, agency: AgencySt
     before,
     after: { ori, sub, sanction, version: (before?.version ?? 0) + 1 },
   }
+}
+
+/** Records (or records again) an agency's misuse filing for a year; the agency must be registered. */
+export function filingChange(ori: string, year: number, agency: AgencyState | null, before: MisuseFiling | null, figures: FilingFigures, now: number): FilingChange {
+  existing(ori, agency)
+  return { action: 'filing.record', ori, year, before, after: { ori, year, ...figures, recordedAt: new Date(now).toISOString(), version: (before?.version ?? 0) + 1 } }
 }

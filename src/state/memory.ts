@@ -5,7 +5,7 @@
 import { mkdir, open, readFile, rename, truncate, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Agreement, AgencyState, OfficerSanction, OfficerState, Sanction } from '../policy/types.js'
-import { agreementChange, officerSanctionChange, registerChange, sanctionChange } from './changes.js'
+import { agreementChange, filingChange, officerSanctionChange, registerChange, sanctionChange } from './changes.js'
 import { gcra } from './gcra.js'
 import {
   officerKey,
@@ -14,6 +14,9 @@ import {
   type AgencyChange,
   type AgencyRegistration,
   type BeforeCommit,
+  type FilingChange,
+  type FilingFigures,
+  type MisuseFiling,
   type OfficerChange,
   type RateLimits,
   type StateReadiness,
@@ -21,21 +24,25 @@ import {
 } from './types.js'
 import { requestKeepUntil, requestListLimit, type WrittenRequest } from './types.js'
 
-/** A journal line: an agency's state after a change, or (issue 12) an officer's. */
-type JournalEntry = { readonly at: string; readonly action: string } & ({ readonly state: AgencyState } | { readonly officer: OfficerState })
+/** A journal line: an agency's state after a change, (issue 12) an officer's, or (issue 13) a misuse filing. */
+type JournalEntry = { readonly at: string; readonly action: string } & ({ readonly state: AgencyState } | { readonly officer: OfficerState } | { readonly filing: MisuseFiling })
+
+/** A filing's key in the embedded store. */
+const filingKey = (ori: string, year: number) => `${year}:${ori}`
 
 const journalName = 'agencies.jsonl'
 const sweepEvery = 4096
 
 /** Reads the journal: the last state of each agency; a torn final line (never acknowledged) is cut off. */
-async function replay(path: string): Promise<{ agencies: Map<string, AgencyState>; officers: Map<string, OfficerState>; existed: boolean }> {
+async function replay(path: string): Promise<{ agencies: Map<string, AgencyState>; officers: Map<string, OfficerState>; filings: Map<string, MisuseFiling>; existed: boolean }> {
   const agencies = new Map<string, AgencyState>()
   const officers = new Map<string, OfficerState>()
+  const filings = new Map<string, MisuseFiling>()
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { agencies, officers, existed: false }
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { agencies, officers, filings, existed: false }
     throw error
   }
   let offset = 0
@@ -57,9 +64,10 @@ async function replay(path: string): Promise<{ agencies: Map<string, AgencyState
       throw new Error(`${path}: line ${lineNumber}: not valid JSON; the journal is damaged (restore it from a backup)`)
     }
     if ('officer' in entry) officers.set(officerKey(entry.officer.ori, entry.officer.sub), entry.officer)
+    else if ('filing' in entry) filings.set(filingKey(entry.filing.ori, entry.filing.year), entry.filing)
     else agencies.set(entry.state.ori, entry.state)
   }
-  return { agencies, officers, existed: true }
+  return { agencies, officers, filings, existed: true }
 }
 
 // Issue 12, point 5: written requests, journaled in requests.jsonl (one line per transition: the
@@ -141,6 +149,7 @@ export class MemoryStateStore implements StateStore {
     private readonly requestJournal: FileHandle,
     private requestJournalSize: number,
     private readonly clock: () => number,
+    private readonly filings: Map<string, MisuseFiling>,
   ) {
     this.agencies = agencies
     this.officers = officers
@@ -152,13 +161,13 @@ export class MemoryStateStore implements StateStore {
   static async open(stateDir: string, clock: () => number = Date.now): Promise<MemoryStateStore> {
     await mkdir(stateDir, { recursive: true, mode: 0o700 })
     const path = join(stateDir, journalName)
-    const { agencies, officers, existed } = await replay(path)
+    const { agencies, officers, filings, existed } = await replay(path)
     const journal = await open(path, 'a', 0o600)
     const { size } = await journal.stat()
     const requests = await replayRequests(stateDir, clock())
     const requestJournal = await open(join(stateDir, requestJournalName), 'a', 0o600)
     const { size: requestJournalSize } = await requestJournal.stat()
-    return new MemoryStateStore(journal, agencies, officers, existed, size, requests, requestJournal, requestJournalSize, clock)
+    return new MemoryStateStore(journal, agencies, officers, existed, size, requests, requestJournal, requestJournalSize, clock, filings)
   }
 
   admit(ori: string, userKey: string, limits: RateLimits, now: number): Promise<Admission> {
@@ -244,6 +253,24 @@ export class MemoryStateStore implements StateStore {
       (change) => ({ at: new Date(now).toISOString(), action: change.action, officer: change.after }),
       (change) => this.officers.set(key, change.after),
     )
+  }
+
+  recordFiling(ori: string, year: number, figures: FilingFigures, now: number, beforeCommit: BeforeCommit<FilingChange>): Promise<FilingChange> {
+    const key = filingKey(ori, year)
+    return this.journaled(
+      beforeCommit,
+      () => filingChange(ori, year, this.agencies.get(ori) ?? null, this.filings.get(key) ?? null, figures, now),
+      (change) => ({ at: new Date(now).toISOString(), action: change.action, filing: change.after }),
+      (change) => this.filings.set(key, change.after),
+    )
+  }
+
+  getFiling(ori: string, year: number): Promise<MisuseFiling | null> {
+    return Promise.resolve(this.filings.get(filingKey(ori, year)) ?? null)
+  }
+
+  listFilings(year: number): Promise<MisuseFiling[]> {
+    return Promise.resolve([...this.filings.values()].filter((filing) => filing.year === year).sort((left, right) => left.ori.localeCompare(right.ori)))
   }
 
   /** Computes the change, lets the caller audit it, journals it durably, then applies it; a failure changes nothing. */

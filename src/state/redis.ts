@@ -21,8 +21,8 @@
 // a reconnect, and time out fast: a fault answers 503, never a stale allow or a replayed write.
 import { Redis } from 'ioredis'
 import type { Agreement, AgencyState, OfficerSanction, OfficerState, Sanction } from '../policy/types.js'
-import { agreementChange, officerSanctionChange, registerChange, sanctionChange } from './changes.js'
-import { requestKeepUntil, requestListLimit, type WrittenRequest } from './types.js'
+import { agreementChange, filingChange, officerSanctionChange, registerChange, sanctionChange } from './changes.js'
+import { requestKeepUntil, requestListLimit, type FilingChange, type FilingFigures, type MisuseFiling, type WrittenRequest } from './types.js'
 import {
   noRegistryMessage,
   officerKey,
@@ -42,6 +42,11 @@ export class AgencyConflictError extends Error {
   override name = 'AgencyConflictError'
 }
 
+/** Raised when another operator recorded the agency's filing for the year between our read and our write. */
+export class FilingConflictError extends Error {
+  override name = 'FilingConflictError'
+}
+
 /** Raised when another operator changed the officer's sanction between our read and our write. */
 export class OfficerConflictError extends Error {
   override name = 'OfficerConflictError'
@@ -54,6 +59,8 @@ const changedChannel = `${prefix}agency-changed`
 const agencyKey = (ori: string) => `${prefix}agency:${ori}`
 /** The officers DOJ sanctioned: field officerKey(ori, sub) -> the officer's state (JSON). */
 const officersKey = `${prefix}officers`
+/** Misuse filings of a year (issue 13): field ORI -> the filing (JSON). */
+const filingsKey = (year: number) => `${prefix}filings:${year}`
 
 // One script call admits every query of an event-loop turn, in order, so the queries of one turn share
 // one command and one round trip. KEYS: the marker, the officers hash, then per query its agency hash
@@ -144,8 +151,9 @@ redis.call('PUBLISH', ARGV[5], ARGV[4])
 return 1
 `
 
-// An officer's sanction, compare-and-set on the whole state as it was read ('' for none), and only for
-// an agency that is registered. KEYS: the officers hash, the agency hash. ARGV: the officer's field, the
+// An officer's sanction (or a misuse filing: any field of a registered agency), compare-and-set on the
+// whole state as it was read ('' for none), and only for an agency that is registered. KEYS: the
+// officers hash (or the year's filings hash), the agency hash. ARGV: the officer's field, the
 // state read, the new state. Returns -1 (no such agency), 0 (changed meanwhile) or 1.
 const applyOfficerScript = `
 if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
@@ -526,30 +534,63 @@ export class RedisStateStore implements StateStore {
   }
 
   /** Read, compute, audit, then compare-and-set on the officer's state as read; a concurrent change is a conflict. */
-  private async writeOfficer(ori: string, sub: string, sanction: OfficerSanction | null, beforeCommit: BeforeCommit<OfficerChange>): Promise<OfficerChange> {
-    const field = officerKey(ori, sub)
+  private writeOfficer(ori: string, sub: string, sanction: OfficerSanction | null, beforeCommit: BeforeCommit<OfficerChange>): Promise<OfficerChange> {
+    return this.writeField(officersKey, officerKey(ori, sub), ori, (agency, before) => officerSanctionChange(ori, sub, agency, before as OfficerState | null, sanction), beforeCommit, `the sanction of officer ${sub} of ${ori}`, OfficerConflictError)
+  }
+
+  /**
+   * A change to one field of a hash that belongs to a registered agency (an officer's sanction, a
+   * filing): read the agency and the field, compute, audit, then compare-and-set on the field as read.
+   * A concurrent change, or the agency gone meanwhile, is a `Conflict` (409).
+   */
+  private async writeField<C extends { readonly after: unknown }>(hash: string, field: string, ori: string, compute: (agency: AgencyState | null, before: unknown) => C, beforeCommit: BeforeCommit<C>, what: string, Conflict: new (message: string) => Error): Promise<C> {
     let read: [string | null, string | null]
     try {
-      read = await Promise.all([this.redis.hget(agencyKey(ori), 'state'), this.redis.hget(officersKey, field)])
+      read = await Promise.all([this.redis.hget(agencyKey(ori), 'state'), this.redis.hget(hash, field)])
     } catch (error) {
       throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
     }
     const [agency, before] = read
-    const change = officerSanctionChange(ori, sub, agency === null ? null : (JSON.parse(agency) as AgencyState), before === null ? null : (JSON.parse(before) as OfficerState), sanction)
+    const change = compute(agency === null ? null : (JSON.parse(agency) as AgencyState), before === null ? null : JSON.parse(before))
     await beforeCommit(change)
     const state = JSON.stringify(change.after)
     let applied: number
     try {
-      applied = await this.redis.clets_apply_officer(officersKey, agencyKey(ori), field, before ?? '', state)
+      applied = await this.redis.clets_apply_officer(hash, agencyKey(ori), field, before ?? '', state)
     } catch (error) {
       // A timeout leaves it open whether Redis applied the write: look before saying it failed.
-      const now = await this.redis.hget(officersKey, field).catch(() => null)
+      const now = await this.redis.hget(hash, field).catch(() => null)
       if (now !== state) throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
       applied = 1
     }
-    if (applied === -1) throw new OfficerConflictError(`agency ${ori} left the registry meanwhile (an import?); read it again`)
-    if (applied !== 1) throw new OfficerConflictError(`the sanction of officer ${sub} of ${ori} was changed by another operator meanwhile; read it again and retry`)
+    if (applied === -1) throw new Conflict(`agency ${ori} left the registry meanwhile (an import?); read it again`)
+    if (applied !== 1) throw new Conflict(`${what} was changed by another operator meanwhile; read it again and retry`)
     return change
+  }
+
+  // Issue 13, point 5: misuse filings, one hash per year (clets:filings:<year>), a field per ORI.
+  recordFiling(ori: string, year: number, figures: FilingFigures, now: number, beforeCommit: BeforeCommit<FilingChange>): Promise<FilingChange> {
+    return this.writeField(filingsKey(year), ori, ori, (agency, before) => filingChange(ori, year, agency, before as MisuseFiling | null, figures, now), beforeCommit, `the ${year} filing of ${ori}`, FilingConflictError)
+  }
+
+  async getFiling(ori: string, year: number): Promise<MisuseFiling | null> {
+    let state: string | null
+    try {
+      state = await this.redis.hget(filingsKey(year), ori)
+    } catch (error) {
+      throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+    }
+    return state === null ? null : (JSON.parse(state) as MisuseFiling)
+  }
+
+  async listFilings(year: number): Promise<MisuseFiling[]> {
+    let fields: Record<string, string>
+    try {
+      fields = await this.redis.hgetall(filingsKey(year))
+    } catch (error) {
+      throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+    }
+    return Object.values(fields).map((state) => JSON.parse(state) as MisuseFiling).sort((left, right) => left.ori.localeCompare(right.ori))
   }
 
   async holdsRegistry(): Promise<boolean> {

@@ -18,19 +18,19 @@ export interface SampleAgency {
 }
 
 export const sampleAgencies: readonly SampleAgency[] = [
-  { ori: 'CA0194200', name: 'Los Angeles Police Department', kind: 'local', monitored: false, agreementSignedAt: '2019-05-20T00:00:00.000Z', sanction: null },
+  { ori: 'CA0194200', name: 'Los Angeles Police Department', kind: 'local', monitored: false, agreementSignedAt: '2019-05-20T19:00:00.000Z', sanction: null },
   {
     ori: 'CA0370000',
     name: "San Diego County Sheriff's Department",
     kind: 'local',
     monitored: false,
-    agreementSignedAt: '2019-06-03T00:00:00.000Z',
+    agreementSignedAt: '2019-06-03T19:00:00.000Z',
     // Concealed-carry checks on criminal history were ~93% of 2023's violations (DOMAIN.md).
     sanction: { type: 'censure', scope: 'all', reason: 'CCW applicant checks run on criminal history (sample)' },
   },
   // ICE Enforcement and Removal Operations refused the 2019 agreement and was cut off on 15 Oct 2019.
   { ori: 'CADHS0100', name: 'DHS ICE Enforcement and Removal Operations', kind: 'federal', monitored: true, agreementSignedAt: null, sanction: null },
-  { ori: 'CACBP0000', name: 'DHS U.S. Customs and Border Protection', kind: 'federal', monitored: true, agreementSignedAt: '2019-09-30T00:00:00.000Z', sanction: null },
+  { ori: 'CACBP0000', name: 'DHS U.S. Customs and Border Protection', kind: 'federal', monitored: true, agreementSignedAt: '2019-09-30T19:00:00.000Z', sanction: null },
 ]
 
 /** Raised when the store got a registry between the check and the claim: it is left as it is. */

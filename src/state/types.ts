@@ -98,7 +98,7 @@ export function officerKey(ori: string, sub: string): string {
   return `user:${ori}:${sub}`
 }
 
-export interface StateStore extends RequestStore {
+export interface StateStore extends RequestStore, FilingStore {
   /**
    * The hot path: the agency's current state, the officer's sanction and the rate verdict for the
    * officer (`userKey` = officerKey(ori, sub)), in one round trip.
@@ -206,4 +206,64 @@ export interface RequestStore {
   listRequests(ori: string | null): Promise<WrittenRequest[]>
   /** How many of the agency's requests are pending. */
   pendingRequests(ori: string): Promise<number>
+}
+
+// Issue 13, point 5: agencies' annual misuse filings. The DOJ bulletin of 17 April 2018: agencies must
+// report misuse annually, and "agencies that fail to report misuse annually will be subject to
+// sanctions, up to and including, removal of CLETS service" (DOMAIN.md). DOJ operators record each
+// agency's filing per year; the compliance report sets it beside what the ledger shows.
+
+/** How the agency disciplined the people found to have misused CLETS (the 2018 figures' categories). */
+export const disciplineKinds = ['job_loss', 'suspension', 'reprimand', 'training', 'misdemeanor_charge', 'felony_charge', 'other'] as const
+export type DisciplineKind = (typeof disciplineKinds)[number]
+
+/** The misuse categories of the 2018 bulletin, and immigration enforcement (S.B. 54, the 2019 PPP). */
+export const filingCategories = [
+  'personal_query', // querying yourself, family or friends
+  'disclosure', // giving CLETS information to others for unauthorised purposes
+  'credential_sharing', // sharing user ids or passwords, letting others use your login
+  'licensing_check', // criminal history for licensing, employment or certification (e.g. CCW)
+  'firearm_check', // a firearm queried to see if it is stolen before buying it
+  'dmv_unauthorized', // DMV queried for unauthorised address, registration or insurance information
+  'high_profile', // high-profile people in the media
+  'immigration_enforcement', // non-criminal-history data used for immigration enforcement
+  'other',
+] as const
+export type FilingCategory = (typeof filingCategories)[number]
+
+/** One agency's filing for one year, as DOJ recorded it; `version` moves each time it is recorded again. */
+export interface MisuseFiling {
+  readonly ori: string
+  readonly year: number
+  readonly investigations: number
+  readonly violations: number
+  /** People found to have misused CLETS (EFF asked for the number of employees involved). */
+  readonly individuals: number
+  readonly pending: number
+  readonly discipline: Readonly<Partial<Record<DisciplineKind, number>>>
+  readonly categories: Readonly<Partial<Record<FilingCategory, number>>>
+  /** When DOJ recorded this version. */
+  readonly recordedAt: string
+  readonly version: number
+}
+
+/** The figures an operator gives; the store adds ori, year, recordedAt and version. */
+export type FilingFigures = Omit<MisuseFiling, 'ori' | 'year' | 'recordedAt' | 'version'>
+
+/** One recording of a filing as the store applied it (before: null for the agency's first filing of the year). */
+export interface FilingChange {
+  readonly action: 'filing.record'
+  readonly ori: string
+  readonly year: number
+  readonly before: MisuseFiling | null
+  readonly after: MisuseFiling
+}
+
+/** The filings part of the store (both stores; test/filings.test.ts). */
+export interface FilingStore {
+  /** Records the agency's filing for the year (AgencyNotFoundError for an unregistered agency), replacing any. */
+  recordFiling(ori: string, year: number, figures: FilingFigures, now: number, beforeCommit: BeforeCommit<FilingChange>): Promise<FilingChange>
+  getFiling(ori: string, year: number): Promise<MisuseFiling | null>
+  /** Every agency's filing for the year, by ORI. */
+  listFilings(year: number): Promise<MisuseFiling[]>
 }
