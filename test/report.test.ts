@@ -3,7 +3,7 @@
 // two rate-limit 429s was counted among "officers in denials"; LAPD's 2019 agreement was dated by the
 // day an operator entered it; the year ran from UTC midnight, not California's.
 import { execFile } from 'node:child_process'
-import { cpSync, writeFileSync } from 'node:fs'
+import { cpSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
@@ -17,6 +17,8 @@ const exec = promisify(execFile)
 const policies = tempDir('policies')
 cpSync(policyDir, policies, { recursive: true })
 writeFileSync(join(policies, 'limits.yaml'), 'perUser:\n  limit: 5\n  windowSeconds: 60\nperAgency:\n  limit: 6000\n  windowSeconds: 60\n')
+// Without the signal policy: the signals the report counts are the ones written below, by hand.
+rmSync(join(policies, 'signals.yaml'))
 
 // Seeded (and the sheriff's suspension) on 31 Dec 2025, 15:00 in California.
 const clock = new TestClock(Date.parse('2025-12-31T23:00:00.000Z'))

@@ -64,7 +64,7 @@ export function filingRoutes(app: FastifyInstance, deps: AppDependencies): void 
 
   app.put<{ Params: { ori: string; year: string }; Body: unknown }>(
     '/v1/agencies/:ori/filings/:year',
-    { onRequest, schema: { params, response: { 200: filingView, 201: filingView, ...errors } } },
+    { onRequest, schema: { summary: "Record an agency's annual misuse filing (audited)", params, response: { 200: filingView, 201: filingView, ...errors } } },
     async (request, reply) => {
       const year = filingYear(request.params.year, clock())
       const parsed = filingBody.safeParse(request.body)
@@ -89,7 +89,7 @@ export function filingRoutes(app: FastifyInstance, deps: AppDependencies): void 
     },
   )
 
-  app.get<{ Params: { ori: string; year: string } }>('/v1/agencies/:ori/filings/:year', { onRequest, schema: { params, response: { 200: filingView, ...errors } } }, async (request) => {
+  app.get<{ Params: { ori: string; year: string } }>('/v1/agencies/:ori/filings/:year', { onRequest, schema: { summary: "An agency's misuse filing for a year", params, response: { 200: filingView, ...errors } } }, async (request) => {
     const filing = await store.getFiling(request.params.ori, Number(request.params.year))
     if (filing === null) throw new GatewayError('filing_not_found', `no filing of ${request.params.ori} for ${request.params.year} is recorded`)
     return filing
@@ -100,6 +100,7 @@ export function filingRoutes(app: FastifyInstance, deps: AppDependencies): void 
     {
       onRequest,
       schema: {
+        summary: 'Every filing of a year',
         querystring: { type: 'object', required: ['year'], additionalProperties: false, properties: { year: { type: 'string', pattern: '^[0-9]{4}$' } } },
         response: { 200: { type: 'array', items: filingView }, ...errors },
       },
