@@ -58,11 +58,12 @@ export class MemorySignalState implements SignalState {
         this.keys.set(count.key, entry)
       }
       if (entry.members.size < count.threshold) entry.members.add(count.member)
-      entry.ids.unshift(count.decisionId)
-      if (entry.ids.length > recentIds) entry.ids.length = recentIds
+      // Oldest first, trimmed now and then (not shifted on every count); the signal lists the newest first.
+      entry.ids.push(count.decisionId)
+      if (entry.ids.length >= 2 * recentIds) entry.ids.splice(0, entry.ids.length - recentIds)
       if (entry.raised || entry.members.size < count.threshold) return { count: entry.members.size, raised: null }
       entry.raised = true
-      return { count: entry.members.size, raised: [...entry.ids] }
+      return { count: entry.members.size, raised: entry.ids.slice(-recentIds).reverse() }
     })
   }
 
