@@ -57,17 +57,17 @@ export function identifier(field: string, value: string): string {
 
 /** Hashes identifiers under one key: 128 bits of HMAC-SHA-256, base64url (22 characters). */
 /** SHA-256's round constants (FIPS 180-4, 4.2.2). */
-const roundConstants = new Uint32Array([
+const roundConstants = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
   0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
   0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
   0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ])
 /** SHA-256's initial hash value (FIPS 180-4, 5.3.3). */
-const initialState = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19])
+const initialState = new Int32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19])
 
 /** One SHA-256 compression of the 64-byte block at `offset` into `state` (FIPS 180-4, 6.2.2). */
-function compress(state: Uint32Array, block: Uint8Array, offset: number, schedule: Uint32Array): void {
+function compress(state: Int32Array, block: Uint8Array, offset: number, schedule: Int32Array): void {
   for (let t = 0; t < 16; t++) {
     const at = offset + 4 * t
     schedule[t] = (block[at]! << 24) | (block[at + 1]! << 16) | (block[at + 2]! << 8) | block[at + 3]!
@@ -99,18 +99,18 @@ function compress(state: Uint32Array, block: Uint8Array, offset: number, schedul
     b = a
     a = (t1 + t2) | 0
   }
-  state[0] = state[0]! + a
-  state[1] = state[1]! + b
-  state[2] = state[2]! + c
-  state[3] = state[3]! + d
-  state[4] = state[4]! + e
-  state[5] = state[5]! + f
-  state[6] = state[6]! + g
-  state[7] = state[7]! + h
+  state[0] = (state[0]! + a) | 0
+  state[1] = (state[1]! + b) | 0
+  state[2] = (state[2]! + c) | 0
+  state[3] = (state[3]! + d) | 0
+  state[4] = (state[4]! + e) | 0
+  state[5] = (state[5]! + f) | 0
+  state[6] = (state[6]! + g) | 0
+  state[7] = (state[7]! + h) | 0
 }
 
 /** Writes the state's first `words` words big-endian into `into` at `offset`. */
-function writeState(state: Uint32Array, into: Uint8Array, offset: number, words: number): void {
+function writeState(state: Int32Array, into: Uint8Array, offset: number, words: number): void {
   for (let word = 0; word < words; word++) {
     const value = state[word]!
     into[offset + 4 * word] = value >>> 24
@@ -123,10 +123,11 @@ function writeState(state: Uint32Array, into: Uint8Array, offset: number, words:
 /** Hashes identifiers under one key: 128 bits of HMAC-SHA-256, base64url (22 characters). */
 export class SubjectHasher {
   /** SHA-256's state after the key XOR the inner pad, and after the key XOR the outer pad (RFC 2104). */
-  private readonly innerState = new Uint32Array(8)
-  private readonly outerState = new Uint32Array(8)
-  private readonly state = new Uint32Array(8)
-  private readonly schedule = new Uint32Array(64)
+  // Int32Array: V8 keeps its elements as 32-bit integers (a Uint32Array's above 2^31 are read as doubles).
+  private readonly innerState = new Int32Array(8)
+  private readonly outerState = new Int32Array(8)
+  private readonly state = new Int32Array(8)
+  private readonly schedule = new Int32Array(64)
   /** The identifier and its SHA-256 padding. */
   private message = Buffer.alloc(256)
   /** The outer hash's one block: the inner digest, then its padding (a fixed length: 64 + 32 bytes). */
