@@ -23,6 +23,8 @@ const environment = z.object({
   GATEWAY_JWT_AUDIENCE: z.string().min(1).default('clets-gateway'),
   POLICY_DIR: z.string().min(1).default('./policies'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Node's convention; `production` makes start-up warn about development settings (the README says which).
+  NODE_ENV: z.string().optional(),
   // Ours, not the contract's.
   AUDIT_SIGNING_KEY: optionalText,
   AUDIT_CHECKPOINT_RECORDS: z.coerce.number().int().min(1).max(10_000_000).default(1000),
@@ -80,6 +82,8 @@ export interface Config {
   }
   readonly policyDir: string
   readonly logLevel: string
+  /** NODE_ENV=production: start-up warns about the development secret and the simulated databases. */
+  readonly production: boolean
   readonly instanceId: string
   /** True when GATEWAY_INSTANCE_ID was set: a busy instance directory is then an error, not a reason to pick another. */
   readonly instanceIdExplicit: boolean
@@ -141,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     policyDir: e.POLICY_DIR,
     logLevel: e.LOG_LEVEL,
+    production: e.NODE_ENV === 'production',
     instanceId: e.GATEWAY_INSTANCE_ID ?? hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64),
     instanceIdExplicit: e.GATEWAY_INSTANCE_ID !== undefined,
     upstream: {
