@@ -24,7 +24,22 @@ t.test('--help on every command and subcommand prints its usage on stdout and ex
     await Promise.all(subcommands.map((sub) => visit([...path, sub])))
   }
   await visit([])
-  for (const command of ['token', 'policy check', 'policy test', 'audit verify', 'audit search', 'report misuse', 'agencies sanction', 'agencies revoke', 'officers sanction', 'state import', 'state export', 'state init', 'requests approve']) {
+  // Every command there is, so one missing from the walk (or from the program) is noticed.
+  const every = [
+    'token',
+    ...['check', 'test', 'replay'].map((sub) => `policy ${sub}`),
+    ...['verify', 'search', 'retention'].map((sub) => `audit ${sub}`),
+    ...['misuse', 'compliance'].map((sub) => `report ${sub}`),
+    'signals hash-watchlist',
+    ...['list', 'show', 'register', 'agreement', 'revoke', 'sanction', 'reinstate'].map((sub) => `agencies ${sub}`),
+    ...['list', 'show', 'sanction', 'reinstate'].map((sub) => `officers ${sub}`),
+    ...['init', 'export', 'import'].map((sub) => `state ${sub}`),
+    ...['list', 'show', 'approve', 'refuse'].map((sub) => `requests ${sub}`),
+    ...['record', 'show', 'list'].map((sub) => `filings ${sub}`),
+  ]
+  const groups = new Set(every.filter((command) => command.includes(' ')).map((command) => command.split(' ')[0]!))
+  t.same(new Set(seen), new Set(['', ...groups, ...every]), 'the walk found every command, and no other')
+  for (const command of every) {
     t.ok(seen.includes(command), `${command} has its help`)
   }
   const root = await runGatewayctl(['--help'])
@@ -50,6 +65,17 @@ t.test('usage errors: a short message on stderr, exit 2, no stack trace', async 
     [['state', 'import'], /^gatewayctl: missing required argument 'file'/],
     [['audit', 'verify', 'one', 'two'], /^gatewayctl: too many arguments for 'verify'/],
     [['agencies', 'show', 'lapd'], /^gatewayctl: show needs an ORI such as CA0194200/],
+    [['audit', 'search', '--subject', 'address=MAIN ST'], /^gatewayctl: --subject: expected VALUE or FIELD=VALUE/],
+    [['audit', 'retention', 'one', 'two'], /^gatewayctl: too many arguments for 'retention'/],
+    [['policy', 'replay', '--since', '2026-05-01'], /^gatewayctl: policy replay needs --against DIR and --since TIME\n/],
+    [['policy', 'replay', '--against', 'policies', '--since', '2026-05-02', '--until', '2026-05-01'], /^gatewayctl: --until: before --since\n/],
+    [['report', 'misuse'], /^gatewayctl: report misuse needs --year YYYY/],
+    [['report', 'misuse', '--year', '2026', '--public', '--suppress-below', '1'], /^gatewayctl: --suppress-below: a whole number from 2 to 100; got 1\n/],
+    [['report', 'misuse', '--year', '2026', '--url', 'http://127.0.0.1:1'], /^gatewayctl: unknown option '--url'/],
+    [['report', 'compliance', '--year', '2026', '--public'], /^gatewayctl: unknown option '--public'/],
+    [['signals', 'hash-watchlist', 'one', 'two'], /^gatewayctl: too many arguments for 'hash-watchlist'/],
+    [['signals', 'hash'], /^gatewayctl: unknown signals command hash/],
+    [['filings', 'record', 'lapd', '2025'], /^gatewayctl: record needs an ORI such as CA0194200, then the year/],
   ]
   for (const [args, message] of usage) {
     const run = await runGatewayctl(args)
