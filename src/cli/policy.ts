@@ -3,7 +3,7 @@
 // and a candidate set replayed on the ledger's recorded queries (replay.ts).
 import type { Command } from 'commander'
 import { loadPolicyDir } from '../policy-files.js'
-import { PolicyError } from '../policy/compile.js'
+import { PolicyError, type PolicySet } from '../policy/compile.js'
 import { describeOutcome, projectionId, runPolicyTests } from '../policy/run-tests.js'
 import { auditDir, auditDirHelp } from './audit.js'
 import { commandGroup, exitWith } from './command.js'
@@ -27,42 +27,39 @@ export function policyCommands(program: Command): void {
   const policy = commandGroup(program, 'policy', 'the policy files: check them, run their test cases, replay a candidate set on the ledger')
   const dirHelp = 'the policy folder (default: POLICY_DIR, else ./policies)'
 
-  policy
-    .command('check')
-    .description('validate the policy files as the gateway loads them; exit 1 with `file: path: problem` for each problem')
-    .argument('[dir]', dirHelp)
-    .action(
-      exitWith(async (dir: string | undefined) => {
-        const set = await load(dir)
-        if (set === null) return 1
-        out(`policies OK: revision ${set.revision}, ${set.databases.size} databases, ${set.purposes.size} purposes, ${set.projections.size} projections, ${set.tests.length} test cases`)
-        return 0
-      }),
-    )
+  /** A subcommand that loads the policy set in [dir] (exit 1 with its problems) and acts on it. */
+  const onPolicySet = (name: string, description: string, action: (set: PolicySet) => number) =>
+    policy
+      .command(name)
+      .description(description)
+      .argument('[dir]', dirHelp)
+      .action(
+        exitWith(async (dir: string | undefined) => {
+          const set = await load(dir)
+          return set === null ? 1 : action(set)
+        }),
+      )
 
-  policy
-    .command('test')
-    .description("run the policy files' test cases; exit 1 if one fails")
-    .argument('[dir]', dirHelp)
-    .action(
-      exitWith(async (dir: string | undefined) => {
-        const set = await load(dir)
-        if (set === null) return 1
-        const results = runPolicyTests(set)
-        for (const { testCase, decision, passed } of results) {
-          const line = `${passed ? 'pass' : 'FAIL'}  ${testCase.file}: ${testCase.name}`
-          if (passed) out(line)
-          else {
-            const { expect } = testCase
-            const got = { outcome: decision.outcome, rule: decision.rule, projection: expect.projection === undefined ? undefined : projectionId(decision), immigration: expect.immigration === undefined ? undefined : (decision.immigration ?? 'none') }
-            out(`${line}\n      expected ${describeOutcome(expect)}, got ${describeOutcome(got)}`)
-          }
-        }
-        const failed = results.filter((result) => !result.passed).length
-        out(`${results.length - failed} passed, ${failed} failed`)
-        return failed === 0 ? 0 : 1
-      }),
-    )
+  onPolicySet('check', 'validate the policy files as the gateway loads them; exit 1 with `file: path: problem` for each problem', (set) => {
+    out(`policies OK: revision ${set.revision}, ${set.databases.size} databases, ${set.purposes.size} purposes, ${set.projections.size} projections, ${set.tests.length} test cases`)
+    return 0
+  })
+
+  onPolicySet('test', "run the policy files' test cases; exit 1 if one fails", (set) => {
+    const results = runPolicyTests(set)
+    for (const { testCase, decision, passed } of results) {
+      const line = `${passed ? 'pass' : 'FAIL'}  ${testCase.file}: ${testCase.name}`
+      if (passed) out(line)
+      else {
+        const { expect } = testCase
+        const got = { outcome: decision.outcome, rule: decision.rule, projection: expect.projection === undefined ? undefined : projectionId(decision), immigration: expect.immigration === undefined ? undefined : (decision.immigration ?? 'none') }
+        out(`${line}\n      expected ${describeOutcome(expect)}, got ${describeOutcome(got)}`)
+      }
+    }
+    const failed = results.filter((result) => !result.passed).length
+    out(`${results.length - failed} passed, ${failed} failed`)
+    return failed === 0 ? 0 : 1
+  })
 
   auditorOptions(
     policy
