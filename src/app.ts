@@ -19,7 +19,7 @@ import { requestRoutes } from './http/requests.js'
 import { statsRoutes } from './http/stats.js'
 import { GatewayError } from './errors.js'
 import { accessLogger, requestIds } from './logger.js'
-import { packageVersion } from './metrics.js'
+import { packageVersion } from './version.js'
 import type { Logger } from 'pino'
 
 export interface AppOptions {

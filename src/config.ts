@@ -26,6 +26,8 @@ const environment = z.object({
   // Issue 13, point 3: a candidate policy set judged beside the live one on every query (never answering).
   POLICY_SHADOW_DIR: optionalText,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Node's convention; `production` makes start-up warn about development settings (the README says which).
+  NODE_ENV: z.string().optional(),
   // Ours, not the contract's.
   AUDIT_SIGNING_KEY: optionalText,
   AUDIT_SUBJECT_KEY: optionalText,
@@ -97,6 +99,8 @@ export interface Config {
   /** A candidate policy set evaluated beside the live one (dry run); unset = none, and no cost. */
   readonly policyShadowDir: string | undefined
   readonly logLevel: string
+  /** NODE_ENV=production: start-up warns about the development secret and the simulated databases. */
+  readonly production: boolean
   readonly instanceId: string
   /** True when GATEWAY_INSTANCE_ID was set: a busy instance directory is then an error, not a reason to pick another. */
   readonly instanceIdExplicit: boolean
@@ -167,6 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     policyDir: e.POLICY_DIR,
     policyShadowDir: e.POLICY_SHADOW_DIR,
     logLevel: e.LOG_LEVEL,
+    production: e.NODE_ENV === 'production',
     instanceId: e.GATEWAY_INSTANCE_ID ?? hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64),
     instanceIdExplicit: e.GATEWAY_INSTANCE_ID !== undefined,
     upstream: {

@@ -1,9 +1,33 @@
 // Entry point: configuration -> gateway -> listen; signals. SIGTERM/SIGINT close gracefully (stop
 // accepting, finish in-flight queries, flush the ledger); SIGHUP reloads the policies.
-import { ConfigError, loadConfig } from './config.js'
-import { startGateway } from './gateway.js'
+import type { Logger } from 'pino'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { devSecretFile } from './dev-secret.js'
+import { startGateway, type Gateway } from './gateway.js'
 import { createLogger } from './logger.js'
 import { PolicyError } from './policy/compile.js'
+
+/**
+ * NODE_ENV=production with a development setting: a warn line for each, saying what to set instead.
+ * The gateway still starts (a staging run may want exactly this); the log says so where operators look.
+ */
+function warnDevelopmentSettings(config: Config, gateway: Gateway, logger: Logger): void {
+  if (!config.production) return
+  if (gateway.developmentSecret !== null) {
+    const which = config.jwt.secret === undefined ? `the development secret ${devSecretFile(config.stateDir)} (made at start, readable on this machine)` : 'GATEWAY_JWT_SECRET (HS256: a secret shared with whoever mints tokens)'
+    logger.warn(
+      { nodeEnv: 'production', set: ['GATEWAY_JWT_JWKS_URL', 'GATEWAY_JWT_PUBLIC_KEYS'] },
+      `NODE_ENV=production, but tokens are checked with ${which}: set GATEWAY_JWT_JWKS_URL (or GATEWAY_JWT_PUBLIC_KEYS) to the identity provider's keys`,
+    )
+  }
+  const unset = [config.dmvUrl === undefined ? 'DMV_URL' : null, config.criminalHistoryUrl === undefined ? 'CRIMINAL_HISTORY_URL' : null].filter((name) => name !== null)
+  if (unset.length > 0) {
+    logger.warn(
+      { nodeEnv: 'production', set: unset },
+      `NODE_ENV=production, but the simulated databases answer (invented people, in this process: ${gateway.backends.map((backend) => backend.name).join(', ')}): set ${unset.join(' and ')} to the real databases`,
+    )
+  }
+}
 
 async function main(): Promise<void> {
   let config
@@ -26,6 +50,8 @@ async function main(): Promise<void> {
     process.exit(1)
   }
   const { url, backends } = gateway
+  // Before the listening line, which is flushed at once: whoever waits for that line has the warnings too.
+  warnDevelopmentSettings(config, gateway, logger)
   logger.info({ url, reload: `kill -HUP ${process.pid}`, backends: backends.map((backend) => `${backend.name} ${backend.url}`) }, 'gateway listening')
   logger.flush() // at once, not when the log buffer fills: whoever started the gateway waits for this line
   const tokenHelp = gateway.developmentSecret !== null ? 'npx gatewayctl token --sub officer-17 --ori CA0194200 --role terminal' : 'tokens come from your identity provider (GATEWAY_JWT_PUBLIC_KEYS)'

@@ -1,7 +1,7 @@
 // Every Prometheus collector of the gateway, in one place. Labels are bounded: rule ids, database
 // classes, purposes and database ids come from the compiled policy set (never raw request values),
 // routes are fastify's route patterns, and no user, subject or token ever becomes a label.
-import { readFileSync } from 'node:fs'
+import { packageVersion } from './version.js'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { LedgerObserver } from './audit/ledger.js'
 
@@ -373,9 +373,6 @@ export function createMetrics() {
   metrics.buildInfo.labels(packageVersion, process.version).set(1)
   return metrics
 }
-
-/** The package's version, read once (dist/src/metrics.js sits two folders below package.json). */
-export const packageVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 export type Metrics = ReturnType<typeof createMetrics>
 

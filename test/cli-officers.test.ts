@@ -38,7 +38,7 @@ t.test('sanction an officer, list and show them, reinstate: the gateway follows 
   t.same(JSON.parse((await gatewayctl('list', '--ori', 'CACBP0000', '--json')).stdout), [])
 
   const odd = 'unit/7?'
-  t.equal((await gatewayctl('sanction', lapd, odd, '--type', 'removal', '--reason', 'shared a login')).code, 0, 'a user id with / and ? is sent percent-encoded')
+  t.equal((await gatewayctl('sanction', lapd, odd, '--type', 'removal', '--reason', 'shared a login', '--yes')).code, 0, 'a user id with / and ? is sent percent-encoded')
   t.equal((await query(gw.url, dl, token({ sub: odd }))).body.decision?.rule, 'officer.suspended')
   t.match(JSON.parse((await gatewayctl('show', lapd, odd, '--json')).stdout), { sub: odd, sanction: { type: 'removal' } })
 
@@ -50,7 +50,7 @@ t.test('sanction an officer, list and show them, reinstate: the gateway follows 
 })
 
 t.test("bad input: the API's refusal (exit 1) or the command line's (exit 2), and nothing changes", async (t) => {
-  const removal = await gatewayctl('sanction', lapd, 'officer-5', '--type', 'removal', '--scope', 'non_criminal_history', '--reason', 'x')
+  const removal = await gatewayctl('sanction', lapd, 'officer-5', '--type', 'removal', '--scope', 'non_criminal_history', '--reason', 'x', '--yes')
   t.equal(removal.code, 1)
   t.match(removal.stderr, /^error 400: invalid_sanction: /m)
   t.match(removal.stderr, /^ {2}scope: must be "all" for a removal$/m)
@@ -62,7 +62,7 @@ t.test("bad input: the API's refusal (exit 1) or the command line's (exit 2), an
   t.match(unknown.stderr, /^error 404: agency_not_found: no agency is registered with ORI CA0194201$/m)
   const usage: [string[], RegExp][] = [
     [['sanction', lapd, 'officer-5', '--type', 'suspension'], /sanction needs --reason/],
-    [['sanction', lapd, '--type', 'suspension', '--reason', 'x'], /needs the officer's user id/],
+    [['sanction', lapd, '--type', 'suspension', '--reason', 'x'], /missing required argument 'user'/],
     [['sanction', 'lapd', 'officer-5', '--type', 'suspension', '--reason', 'x'], /needs an ORI such as CA0194200/],
     [['reinstate', lapd, 'officer 5', '--reason', 'x'], /needs the officer's user id/],
     [['list', '--ori', 'lapd'], /--ori: expected an ORI/],

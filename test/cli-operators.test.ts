@@ -42,7 +42,7 @@ t.test('sanction and reinstate from the command line bind the gateway', async (t
   t.equal(sanction.code, 0, sanction.stderr)
   t.match(sanction.stdout, /suspension \(non_criminal_history\)/)
   t.equal((await query(gw.url, dl, token({ sub: 'cli-1' }))).body.decision.rule, 'agency.suspended')
-  const bad = await gatewayctl('agencies', 'sanction', lapd, '--type', 'removal', '--scope', 'non_criminal_history', '--reason', 'x')
+  const bad = await gatewayctl('agencies', 'sanction', lapd, '--type', 'removal', '--scope', 'non_criminal_history', '--reason', 'x', '--yes')
   t.equal(bad.code, 1)
   t.match(bad.stderr, /^error 400: invalid_sanction: /m)
   t.match(bad.stderr, /^ {2}scope: must be "all" for a removal$/m)
@@ -53,7 +53,7 @@ t.test('sanction and reinstate from the command line bind the gateway', async (t
   t.match(register.stdout, /^CA0010100 +Oakland Police Department +local +- +- +no +1$/m)
   const agreement = await gatewayctl('agencies', 'agreement', 'CA0010100', '--version', 'PPP-2019-02', '--signed-at', '2026-05-01T00:00:00Z', '--reason', 'signed')
   t.match(agreement.stdout, /PPP-2019-02 \(2026-05-01\)/)
-  t.equal((await gatewayctl('agencies', 'revoke', 'CA0010100', '--reason', 'withdrawn')).code, 0)
+  t.equal((await gatewayctl('agencies', 'revoke', 'CA0010100', '--reason', 'withdrawn', '--yes')).code, 0)
   const usage = await gatewayctl('agencies', 'sanction', lapd, '--type', 'censure')
   t.equal(usage.code, 2)
   t.match(usage.stderr, /sanction needs --reason/)
@@ -61,7 +61,7 @@ t.test('sanction and reinstate from the command line bind the gateway', async (t
 
 t.test("state export, Redis lost, state import: the registry and its sanctions, officers' too, come back", async (t) => {
   await gatewayctl('agencies', 'sanction', 'CA0370000', '--type', 'suspension', '--reason', 'CCW checks on criminal history')
-  t.equal((await gatewayctl('officers', 'sanction', lapd, 'officer-96', '--type', 'removal', '--reason', 'stalking (invented example)')).code, 0)
+  t.equal((await gatewayctl('officers', 'sanction', lapd, 'officer-96', '--type', 'removal', '--reason', 'stalking (invented example)', '--yes')).code, 0)
   const file = join(tempDir('backup'), 'registry.json')
   const exported = await gatewayctl('state', 'export', '--out', file)
   t.equal(exported.code, 0, exported.stderr)

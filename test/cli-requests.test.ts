@@ -35,7 +35,7 @@ t.test('an operator puts an agency under written requests from the command line'
   t.match(sanction.stdout, /censure, written requests only/)
   const denied = await call(gw.url, 'POST', '/v1/query', { token: terminal, body: { database: 'criminal_history', purpose: 'criminal_investigation', subject: rapRequest.subject, caseNumber: '26-000101' } })
   t.equal(denied.body.decision.rule, 'agency.written_request_required')
-  const refused = await gatewayctl('agencies', 'sanction', lapd, '--type', 'removal', '--written-requests', '--reason', 'x')
+  const refused = await gatewayctl('agencies', 'sanction', lapd, '--type', 'removal', '--written-requests', '--reason', 'x', '--yes')
   t.equal(refused.code, 1)
   t.match(refused.stderr, /^error 400: invalid_sanction: /m)
   t.match(refused.stderr, /^ {2}writtenRequests: only with a censure or a non_criminal_history suspension$/m)

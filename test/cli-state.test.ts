@@ -130,7 +130,7 @@ t.test('a valid import: the audit record is written and verifies, then the regis
   const first = await gatewayctl('state', 'import', writeBackup(backup([{ ...lapd, ori: 'CA0010100', name: 'Oakland PD' }])), '--redis', url)
   t.equal(first.code, 0, first.stderr)
   const file = writeBackup(backup([lapd, sheriff], [officer96]))
-  const imported = await gatewayctl('state', 'import', file, '--redis', url, '--operator', 'doj-operator-7', '--reason', 'Redis lost its data; restoring the 06-01 export')
+  const imported = await gatewayctl('state', 'import', file, '--redis', url, '--operator', 'doj-operator-7', '--reason', 'Redis lost its data; restoring the 06-01 export', '--yes')
   t.equal(imported.code, 0, imported.stderr)
   t.match(imported.stdout, /imported 2 agencies and 1 officer sanction record/)
 

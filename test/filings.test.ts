@@ -1,7 +1,8 @@
 // Annual misuse filings (issue 13, point 5): DOJ operators record what each agency filed for a year
 // (PUT /v1/agencies/:ori/filings/:year, audited, kept by both stores across restarts), and `gatewayctl
 // report compliance` lists filings, overdue agencies and the reporting rate, with each agency's own
-// figures beside the ledger's. The filings' figures are invented for the test.
+// figures beside the ledger's; `gatewayctl filings` records and reads them from a terminal. The filings'
+// figures are invented for the test.
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -11,7 +12,7 @@ import { misuseReport } from '../src/audit/report.js'
 import { ledgerRecords as readLedger } from '../src/audit/search.js'
 import type { AgencyState } from '../src/policy/types.js'
 import type { MisuseFiling } from '../src/state/types.js'
-import { call, cbp, iceEro, lapd, ledgerRecords, operatorToken, query, root, sheriff, startTestGateway, tempDir, testPopulation, TestClock, token, type TestGateway } from './helpers.js'
+import { call, cbp, iceEro, lapd, ledgerRecords, operatorToken, query, root, runGatewayctl, sheriff, startTestGateway, tempDir, testPopulation, TestClock, token, type TestGateway } from './helpers.js'
 import { startRedis } from './redis.js'
 
 const exec = promisify(execFile)
@@ -133,3 +134,46 @@ for (const [name, start] of stores) {
     })
   })
 }
+
+t.test('gatewayctl filings record, show and list: the admin API from a terminal, audited like the API', async (t) => {
+  const clock = new TestClock(Date.parse('2026-02-15T10:00:00-08:00'))
+  const gw = await startTestGateway({ clock, stateDir: tempDir('filings-cli') })
+  t.teardown(() => gw.close())
+  const env = { ...process.env, GATEWAY_URL: gw.url, GATEWAY_TOKEN: operatorToken() }
+  const filings = (...args: string[]) => runGatewayctl(['filings', ...args], { env })
+  const figures = ['--investigations', '4', '--violations', '2', '--individuals', '2', '--pending', '1', '--discipline', 'suspension=1', '--discipline', 'training=1', '--category', 'personal_query=2']
+
+  const recorded = await filings('record', sheriff, '2025', ...figures, '--reason', 'sheriff annual misuse report received', '--json')
+  t.equal(recorded.code, 0, recorded.stderr)
+  t.match(JSON.parse(recorded.stdout), { ori: sheriff, year: 2025, investigations: 4, violations: 2, discipline: { suspension: 1, training: 1 }, categories: { personal_query: 2 }, version: 1 })
+  t.match(ledgerRecords(gw.auditDir).filter((record) => record.type === 'filing.recorded'), [{ operator: 'doj-operator-1', ori: sheriff, year: 2025, reason: 'sheriff annual misuse report received', before: null }])
+
+  const shown = await filings('show', sheriff, '2025')
+  t.equal(shown.code, 0)
+  t.match(shown.stdout, /^ORI +YEAR +INVESTIGATIONS +VIOLATIONS +INDIVIDUALS +PENDING +DISCIPLINE +CATEGORIES +RECORDED +VERSION\n/)
+  t.match(shown.stdout, new RegExp(`^${sheriff} +2025 +4 +2 +2 +1 +suspension 1, training 1 +personal_query 2 +2026-02-15T18:00:00.000Z +1$`, 'm'))
+  const listed = await filings('list', '--year', '2025', '--json')
+  t.same(JSON.parse(listed.stdout).map((filing: MisuseFiling) => filing.ori), [sheriff])
+
+  // The API's refusals come back as its error (exit 1); a wrong command line never reaches it (exit 2).
+  const refused = await filings('record', sheriff, '2025', ...figures, '--discipline', 'flogging=1', '--reason', 'x')
+  t.equal(refused.code, 1)
+  t.match(refused.stderr, /^error 400: /)
+  const missing = await filings('show', lapd, '2025')
+  t.equal(missing.code, 1)
+  t.match(missing.stderr, /^error 404: filing_not_found: /)
+  const usage: [string[], RegExp][] = [
+    [['record', sheriff, '2025', ...figures], /^gatewayctl: record needs --reason\n/],
+    [['record', sheriff, '2025', '--investigations', 'four', '--reason', 'x'], /^gatewayctl: --investigations: a whole number; got four\n/],
+    [['record', sheriff, '2025', ...figures, '--discipline', 'suspension', '--reason', 'x'], /^gatewayctl: --discipline: expected NAME=N; got suspension\n/],
+    [['show', 'sheriff', '2025'], /^gatewayctl: show needs an ORI such as CA0194200, then the year\n/],
+    [['show', sheriff, '25'], /^gatewayctl: show needs the year \(YYYY\) after the ORI\n/],
+    [['list'], /^gatewayctl: list needs --year YYYY\n/],
+  ]
+  for (const [args, message] of usage) {
+    const run = await filings(...args)
+    t.equal(run.code, 2, `filings ${args.join(' ')}: exit 2`)
+    t.match(run.stderr, message)
+  }
+  t.equal(ledgerRecords(gw.auditDir).filter((record) => record.type === 'filing.recorded').length, 1, 'nothing else recorded')
+})

@@ -208,3 +208,28 @@ export async function spawnGateway(command: string, args: readonly string[], opt
   })
   return { child, url, output: () => output, errors: () => errors }
 }
+
+export interface CliRun {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/**
+ * Runs the real gatewayctl (bin/gatewayctl.js) as a child process, stdin not a terminal (empty, or
+ * `input`), and resolves with its exit code and output; the test's event loop keeps running meanwhile.
+ */
+export async function runGatewayctl(args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<CliRun> {
+  const { spawn } = await import('node:child_process')
+  const child = spawn(process.execPath, [join(root, 'bin/gatewayctl.js'), ...args], { cwd: options.cwd ?? root, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  child.stdin.end(options.input ?? '')
+  const code = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject)
+    child.once('close', (exitCode, signal) => resolve(exitCode ?? (signal === null ? -1 : 128)))
+  })
+  return { code, stdout, stderr }
+}

@@ -3,6 +3,7 @@
 // allowed and denied queries, /metrics after a mixed workload, then SIGTERM under load.
 import { execFile } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
@@ -91,6 +92,25 @@ t.test("the README's answers trimmed to the purpose, and its new denials (issue 
   t.match(reentry.body.decision.reason, /^The case number cites 8 U\.S\.C\. 1326 /)
   const smuggling = await call(url, 'POST', '/v1/query', { token: cbp, body: { database: 'dmv.driver_license', purpose: 'criminal_investigation', subject: { licenseNumber: 'A1234567' }, caseNumber: '21USC952-4' } })
   t.equal(smuggling.body.decision.rule, 'ppp.justification_required')
+})
+
+t.test("the README's invented person with a criminal record, and its operator token and admin call", async (t) => {
+  const bearer = await gatewayctl('token', '--sub', 'officer-17', '--ori', 'CA0194200', '--role', 'terminal')
+  const subject = { lastName: 'PATEL', firstName: 'YESENIA', dateOfBirth: '1996-04-08' }
+  const investigation = await call(url, 'POST', '/v1/query', { token: bearer, body: { database: 'criminal_history', purpose: 'criminal_investigation', subject, caseNumber: '24-001234' } })
+  t.equal(investigation.status, 200)
+  t.match(investigation.body.records, [{ cii: 'A03149525' }], 'her rap sheet')
+  t.equal(investigation.body.records[0].arrests.length, 4, 'four arrests')
+  t.same(investigation.body.records[0].arrests.map((arrest: { date: string }) => arrest.date.slice(0, 4)), ['2011', '2013', '2019', '2020'], 'from 2011 to 2020')
+  const ccw = await call(url, 'POST', '/v1/query', { token: bearer, body: { database: 'criminal_history', purpose: 'ccw_licensing', subject } })
+  t.equal(ccw.body.decision?.rule, 'ppp.purpose_not_permitted')
+
+  const operator = await gatewayctl('token', '--sub', 'doj-operator-1', '--ori', 'CA0349400', '--role', 'doj_operator')
+  t.equal((await call(url, 'GET', '/v1/agencies/CA0194200', { token: operator })).status, 200)
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const shown = /GATEWAY_TOKEN=\$OPERATOR_TOKEN npx gatewayctl agencies show CA0194200\n```\n```\n([\s\S]*?)```/.exec(readme)?.[1]
+  const printed = await run(process.execPath, [join(root, 'bin/gatewayctl.js'), 'agencies', 'show', 'CA0194200'], { cwd, env: { ...env, GATEWAY_URL: url, GATEWAY_TOKEN: operator } })
+  t.equal(printed.stdout, shown, 'the table the README shows')
 })
 
 t.test('SIGTERM under load: in-flight queries finish, every answered decision is in the ledger, exit 0', async (t) => {

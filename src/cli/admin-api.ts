@@ -1,16 +1,80 @@
-// What the gatewayctl commands that drive the admin API share (agencies, officers): the gateway's URL
-// and the operator's token, one request, and an error answer shown as text.
+// What the gatewayctl commands that drive the admin API share (agencies, officers, requests, filings,
+// report compliance): their options (--url, --token, --json, and a sanction's), the gateway's URL and the
+// operator's token, one request, and the answer shown as a table, as JSON, or as the error text.
+import type { Command } from 'commander'
 import { request } from 'undici'
+import { oriPattern } from '../audit/record.js'
 import { printable } from '../printable.js'
-import { err, UsageError } from './io.js'
+import { redisTarget as withoutCredentials } from '../state/registry.js'
+import { err, out, Unreachable, UsageError } from './io.js'
+
+/** The options every admin API command takes. */
+export interface AdminOptions {
+  readonly url?: string
+  readonly token?: string
+  readonly json?: boolean
+}
 
 export interface AdminApi {
   readonly url: string
   readonly token: string
 }
 
+/** --url and --token: where the admin API is and the operator's token. */
+export function adminApiOptions(command: Command): Command {
+  return command
+    .option('--url <url>', 'the gateway (default: GATEWAY_URL, else http://127.0.0.1:8080)')
+    .option('--token <token>', "a DOJ operator's token (default: GATEWAY_TOKEN); `gatewayctl token --role doj_operator …` mints one")
+}
+
+/** A subcommand that calls the admin API: --url, --token and --json, then its own arguments and options. */
+export function adminCommand(group: Command, nameAndArguments: string, description: string): Command {
+  return adminApiOptions(group.command(nameAndArguments).description(description)).option('--json', 'print the answer as JSON, for scripts')
+}
+
+/** --type, --scope, --until, --reason and --yes: a sanction on an agency or an officer. */
+export function sanctionOptions(command: Command, types: string): Command {
+  return command
+    .option('--type <type>', `${types} (required)`)
+    .option('--scope <scope>', 'all (the default) or non_criminal_history; a removal is always all')
+    .option('--until <time>', 'a suspension ends then (ISO 8601, e.g. 2026-07-01T00:00:00Z); otherwise at reinstatement')
+    .option('--reason <text>', 'why, for the audit ledger (required)')
+    .option('--yes', 'a removal: do not ask for confirmation (needed when not run from a terminal)')
+}
+
+export interface SanctionOptions {
+  readonly type?: string
+  readonly scope?: string
+  readonly until?: string
+  readonly reason?: string
+  readonly yes?: boolean
+}
+
+/** The body of a sanction call; the API checks the values (type, scope, until) and says what is wrong. */
+export function sanctionBody(action: string, options: SanctionOptions): Record<string, unknown> {
+  return {
+    type: need(options, 'type', action),
+    reason: need(options, 'reason', action),
+    ...(options.scope === undefined ? {} : { scope: options.scope }),
+    ...(options.until === undefined ? {} : { until: options.until }),
+  }
+}
+
+/** An option the subcommand cannot go without: `sanction needs --reason`. */
+export function need<O extends object>(options: O, name: keyof O & string, action: string): string {
+  const value = options[name]
+  if (typeof value !== 'string') throw new UsageError(`${action} needs --${name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`)
+  return value
+}
+
+/** An argument parser for an ORI; `problem` says what was expected, e.g. `show needs an ORI such as CA0194200`. */
+export const oriArgument = (problem: string) => (value: string) => {
+  if (!oriPattern.test(value)) throw new UsageError(problem)
+  return value
+}
+
 /** The URL from --url or GATEWAY_URL, the operator token from --token or GATEWAY_TOKEN. */
-export function adminApi(values: { url?: string | undefined; token?: string | undefined }): AdminApi {
+export function adminApi(values: AdminOptions): AdminApi {
   const url = (values.url ?? process.env.GATEWAY_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '')
   const token = values.token ?? process.env.GATEWAY_TOKEN
   if (token === undefined) throw new UsageError('an operator token is needed: --token or GATEWAY_TOKEN (gatewayctl token --role doj_operator …)')
@@ -19,8 +83,11 @@ export function adminApi(values: { url?: string | undefined; token?: string | un
 
 type ErrorAnswer = { error?: { code: string; message: string; issues?: { path: string; message: string }[] } }
 
-/** One call; the answer's JSON, or null once the failure is printed (the command then exits 1). */
-export async function callAdminApi(api: AdminApi, method: 'GET' | 'PUT' | 'DELETE', path: string, body?: Record<string, unknown>): Promise<unknown> {
+/**
+ * One call; the answer's JSON, or null once an error answer is printed (the command then exits 1).
+ * A gateway that does not answer is Unreachable (exit 3).
+ */
+export async function callAdminApi(api: AdminApi, method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: Record<string, unknown>): Promise<unknown> {
   let response
   try {
     response = await request(api.url + path, {
@@ -31,8 +98,7 @@ export async function callAdminApi(api: AdminApi, method: 'GET' | 'PUT' | 'DELET
       bodyTimeout: 10_000,
     })
   } catch (error) {
-    err(`gatewayctl: cannot reach ${api.url}: ${(error as Error).message}`)
-    return null
+    throw new Unreachable(`cannot reach the gateway at ${withoutCredentials(api.url)}: ${(error as Error).message}`)
   }
   const answer = (await response.body.json().catch(() => null)) as unknown
   if (response.statusCode >= 400 || answer === null) {
@@ -43,4 +109,13 @@ export async function callAdminApi(api: AdminApi, method: 'GET' | 'PUT' | 'DELET
     return null
   }
   return answer
+}
+
+/** Calls the API and shows the answer: JSON with --json, else `print`. Exit 1 after an error answer. */
+export async function showAnswer<T>(options: AdminOptions, method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body: Record<string, unknown> | undefined, print: (answer: T) => void): Promise<number> {
+  const answer = (await callAdminApi(adminApi(options), method, path, body)) as T | null
+  if (answer === null) return 1
+  if (options.json === true) out(JSON.stringify(answer, null, 2))
+  else print(answer)
+  return 0
 }

@@ -1,35 +1,10 @@
 // gatewayctl agencies …: the admin API from a terminal, for DOJ operators. Tables by default, --json for
 // scripts. The URL comes from --url or GATEWAY_URL, the operator token from --token or GATEWAY_TOKEN.
-import { parseArgs } from 'node:util'
+import type { Command } from 'commander'
 import type { AgencyState } from '../policy/types.js'
-import { adminApi, callAdminApi } from './admin-api.js'
-import { out, table, UsageError } from './io.js'
-
-export const agenciesUsage = `  gatewayctl agencies list [--json]
-  gatewayctl agencies show ORI [--json]
-  gatewayctl agencies register ORI --name NAME --kind local|state|federal [--monitored | --not-monitored] --reason TEXT
-  gatewayctl agencies agreement ORI --version V --signed-at TIME --reason TEXT
-  gatewayctl agencies revoke ORI --reason TEXT
-  gatewayctl agencies sanction ORI --type censure|suspension|removal [--scope all|non_criminal_history] [--until TIME] [--written-requests] --reason TEXT
-  gatewayctl agencies reinstate ORI --reason TEXT
-    (every agencies command takes --url URL (GATEWAY_URL) and --token TOKEN (GATEWAY_TOKEN))`
-
-const options = {
-  url: { type: 'string' },
-  token: { type: 'string' },
-  json: { type: 'boolean', default: false },
-  name: { type: 'string' },
-  kind: { type: 'string' },
-  monitored: { type: 'boolean' },
-  'not-monitored': { type: 'boolean' },
-  reason: { type: 'string' },
-  version: { type: 'string' },
-  'signed-at': { type: 'string' },
-  type: { type: 'string' },
-  scope: { type: 'string' },
-  until: { type: 'string' },
-  'written-requests': { type: 'boolean' },
-} as const
+import { adminCommand, need, oriArgument, sanctionBody, sanctionOptions, showAnswer, type AdminOptions, type SanctionOptions } from './admin-api.js'
+import { commandGroup, exitWith } from './command.js'
+import { confirm, out, table } from './io.js'
 
 function sanctionText(agency: AgencyState): string {
   const sanction = agency.sanction
@@ -39,7 +14,8 @@ function sanctionText(agency: AgencyState): string {
   return `${sanction.type}${scope}${written}${sanction.until === undefined ? '' : ` until ${sanction.until}`}`
 }
 
-function print(agencies: readonly AgencyState[]): void {
+function print(answer: AgencyState | AgencyState[]): void {
+  const agencies = Array.isArray(answer) ? answer : [answer]
   out(
     table(
       ['ORI', 'NAME', 'KIND', 'AGREEMENT', 'SANCTION', 'MONITORED', 'VERSION'],
@@ -56,66 +32,72 @@ function print(agencies: readonly AgencyState[]): void {
   )
 }
 
-export async function agencies(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options, allowPositionals: true })
-  const [action, ori, ...rest] = positionals
-  if (action === undefined || rest.length > 0) throw new UsageError(agenciesUsage)
-  const api = adminApi(values)
-  const needOri = () => {
-    if (ori === undefined || !/^[A-Z]{2}[0-9A-Z]{7}$/.test(ori)) throw new UsageError(`${action} needs an ORI such as CA0194200`)
-    return ori
-  }
-  const need = (name: keyof typeof values) => {
-    const value = values[name]
-    if (typeof value !== 'string') throw new UsageError(`${action} needs --${name}`)
-    return value
-  }
+/** The ORI argument of a subcommand, checked before anything is sent. */
+const oriOf = (action: string) => oriArgument(`${action} needs an ORI such as CA0194200`)
+const oriHelp = "the agency's ORI, e.g. CA0194200"
 
-  let method: 'GET' | 'PUT' | 'DELETE' = 'GET'
-  let path: string
-  let body: Record<string, unknown> | undefined
-  switch (action) {
-    case 'list':
-      path = '/v1/agencies'
-      break
-    case 'show':
-      path = `/v1/agencies/${needOri()}`
-      break
-    case 'register':
-      method = 'PUT'
-      path = `/v1/agencies/${needOri()}`
-      body = { name: need('name'), kind: need('kind'), reason: need('reason') }
-      if (values.monitored === true) body.monitored = true
-      if (values['not-monitored'] === true) body.monitored = false
-      break
-    case 'agreement':
-      method = 'PUT'
-      path = `/v1/agencies/${needOri()}/agreement`
-      body = { version: need('version'), signedAt: need('signed-at'), reason: need('reason') }
-      break
-    case 'revoke':
-      method = 'DELETE'
-      path = `/v1/agencies/${needOri()}/agreement`
-      body = { reason: need('reason') }
-      break
-    case 'sanction':
-      method = 'PUT'
-      path = `/v1/agencies/${needOri()}/sanction`
-      body = { type: need('type'), reason: need('reason'), ...(values.scope === undefined ? {} : { scope: values.scope }), ...(values.until === undefined ? {} : { until: values.until }) }
-      if (values['written-requests'] === true) body.writtenRequests = true
-      break
-    case 'reinstate':
-      method = 'DELETE'
-      path = `/v1/agencies/${needOri()}/sanction`
-      body = { reason: need('reason') }
-      break
-    default:
-      throw new UsageError(`unknown agencies command ${action}\n${agenciesUsage}`)
-  }
+/** Registers `gatewayctl agencies …` under the program. */
+export function agenciesCommands(program: Command): void {
+  const agencies = commandGroup(program, 'agencies', "the agencies' registry, agreements and sanctions, through the admin API (DOJ operators)")
 
-  const answer = (await callAdminApi(api, method, path, body)) as AgencyState | AgencyState[] | null
-  if (answer === null) return 1
-  if (values.json) out(JSON.stringify(answer, null, 2))
-  else print(Array.isArray(answer) ? answer : [answer as AgencyState])
-  return 0
+  adminCommand(agencies, 'list', 'every registered agency').action(exitWith((options: AdminOptions) => showAnswer(options, 'GET', '/v1/agencies', undefined, print)))
+
+  adminCommand(agencies, 'show', 'one agency')
+    .argument('<ori>', oriHelp, oriOf('show'))
+    .action(exitWith((ori: string, options: AdminOptions) => showAnswer(options, 'GET', `/v1/agencies/${ori}`, undefined, print)))
+
+  adminCommand(agencies, 'register', 'register an agency, or update its name, kind or monitoring')
+    .argument('<ori>', oriHelp, oriOf('register'))
+    .option('--name <name>', "the agency's name (required)")
+    .option('--kind <kind>', 'local, state or federal (required)')
+    .option('--monitored', "watch the agency's queries closely (gateway_agency_decisions_total and the misuse signals)")
+    .option('--not-monitored', 'stop watching it closely')
+    .option('--reason <text>', 'why, for the audit ledger (required)')
+    .action(
+      exitWith((ori: string, options: AdminOptions & { name?: string; kind?: string; reason?: string; monitored?: boolean; notMonitored?: boolean }) => {
+        const body: Record<string, unknown> = { name: need(options, 'name', 'register'), kind: need(options, 'kind', 'register'), reason: need(options, 'reason', 'register') }
+        if (options.monitored === true) body.monitored = true
+        if (options.notMonitored === true) body.monitored = false
+        return showAnswer(options, 'PUT', `/v1/agencies/${ori}`, body, print)
+      }),
+    )
+
+  adminCommand(agencies, 'agreement', 'record the agency\'s signed agreement')
+    .argument('<ori>', oriHelp, oriOf('agreement'))
+    .option('--version <version>', 'the agreement version, e.g. PPP-2019-02 (required)')
+    .option('--signed-at <time>', 'when it was signed (ISO 8601; required)')
+    .option('--reason <text>', 'why, for the audit ledger (required)')
+    .action(
+      exitWith((ori: string, options: AdminOptions & { version?: string; signedAt?: string; reason?: string }) =>
+        showAnswer(options, 'PUT', `/v1/agencies/${ori}/agreement`, { version: need(options, 'version', 'agreement'), signedAt: need(options, 'signedAt', 'agreement'), reason: need(options, 'reason', 'agreement') }, print),
+      ),
+    )
+
+  adminCommand(agencies, 'revoke', "revoke the agency's agreement: every query from it is refused until a new one")
+    .argument('<ori>', oriHelp, oriOf('revoke'))
+    .option('--reason <text>', 'why, for the audit ledger (required)')
+    .option('--yes', 'do not ask for confirmation (needed when not run from a terminal)')
+    .action(
+      exitWith(async (ori: string, options: AdminOptions & { reason?: string; yes?: boolean }) => {
+        const body = { reason: need(options, 'reason', 'revoke') }
+        await confirm(`revoke the agreement of ${ori}: every query from it will be refused (agency.no_agreement) until a new agreement is recorded`, ori, options.yes === true)
+        return showAnswer(options, 'DELETE', `/v1/agencies/${ori}/agreement`, body, print)
+      }),
+    )
+
+  sanctionOptions(adminCommand(agencies, 'sanction', 'censure, suspend or remove an agency').argument('<ori>', oriHelp, oriOf('sanction')), 'censure, suspension or removal')
+    .option('--written-requests', 'the agency may still ask for criminal history in writing (DOJ approves each request)')
+    .action(
+      exitWith(async (ori: string, options: AdminOptions & SanctionOptions & { writtenRequests?: boolean }) => {
+        const body = sanctionBody('sanction', options)
+        if (options.writtenRequests === true) body.writtenRequests = true
+        if (options.type === 'removal') await confirm(`remove ${ori} from CLETS: every query from it will be refused until it is reinstated`, ori, options.yes === true)
+        return showAnswer(options, 'PUT', `/v1/agencies/${ori}/sanction`, body, print)
+      }),
+    )
+
+  adminCommand(agencies, 'reinstate', "end the agency's sanction")
+    .argument('<ori>', oriHelp, oriOf('reinstate'))
+    .option('--reason <text>', 'why, for the audit ledger (required)')
+    .action(exitWith((ori: string, options: AdminOptions & { reason?: string }) => showAnswer(options, 'DELETE', `/v1/agencies/${ori}/sanction`, { reason: need(options, 'reason', 'reinstate') }, print)))
 }

@@ -1,33 +1,10 @@
 // gatewayctl filings …: agencies' annual misuse filings (issue 13, point 5) through the admin API, for
 // DOJ operators: record what an agency filed for a year, show it, list a year's filings.
-import { parseArgs } from 'node:util'
-import { oriPattern } from '../audit/record.js'
+import type { Command } from 'commander'
 import { disciplineKinds, filingCategories, type MisuseFiling } from '../state/types.js'
-import { adminApi, callAdminApi } from './admin-api.js'
+import { adminCommand, need, oriArgument, showAnswer, type AdminOptions } from './admin-api.js'
+import { commandGroup, exitWith } from './command.js'
 import { out, table, UsageError } from './io.js'
-
-export const filingsUsage = `  gatewayctl filings record ORI YEAR --investigations N --violations N --individuals N --pending N
-                             [--discipline KIND=N]... [--category CATEGORY=N]... --reason TEXT
-      (discipline: ${disciplineKinds.join(', ')};
-       categories: ${filingCategories.join(', ')})
-  gatewayctl filings show ORI YEAR [--json]
-  gatewayctl filings list --year YEAR [--json]
-    (every filings command takes --url URL (GATEWAY_URL) and --token TOKEN (GATEWAY_TOKEN))`
-
-const text = { type: 'string' } as const
-const options = {
-  url: text,
-  token: text,
-  json: { type: 'boolean', default: false },
-  year: text,
-  reason: text,
-  investigations: text,
-  violations: text,
-  individuals: text,
-  pending: text,
-  discipline: { type: 'string', multiple: true },
-  category: { type: 'string', multiple: true },
-} as const
 
 /** `--name N` as a whole number; the admin API holds it to its limits (and answers what is wrong). */
 function count(name: string, value: string | undefined): number {
@@ -51,7 +28,8 @@ const listed = (values: Readonly<Partial<Record<string, number>>>) =>
     .map(([key, value]) => `${key} ${value}`)
     .join(', ') || '-'
 
-function print(filings: readonly MisuseFiling[]): void {
+function print(answer: MisuseFiling | MisuseFiling[]): void {
+  const filings = Array.isArray(answer) ? answer : [answer]
   out(
     table(
       ['ORI', 'YEAR', 'INVESTIGATIONS', 'VIOLATIONS', 'INDIVIDUALS', 'PENDING', 'DISCIPLINE', 'CATEGORIES', 'RECORDED', 'VERSION'],
@@ -60,45 +38,70 @@ function print(filings: readonly MisuseFiling[]): void {
   )
 }
 
-export async function filings(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options, allowPositionals: true })
-  const [action, ori, year, ...rest] = positionals
-  if (action === undefined || rest.length > 0) throw new UsageError(filingsUsage)
-  const api = adminApi(values)
-  const filingPath = () => {
-    if (ori === undefined || !oriPattern.test(ori)) throw new UsageError(`${action} needs an ORI such as CA0194200, then the year`)
-    if (year === undefined || !/^\d{4}$/.test(year)) throw new UsageError(`${action} needs the year (YYYY) after the ORI`)
-    return `/v1/agencies/${ori}/filings/${year}`
-  }
-  let answer: unknown
-  switch (action) {
-    case 'record': {
-      if (values.reason === undefined) throw new UsageError('record needs --reason')
-      const body = {
-        investigations: count('investigations', values.investigations),
-        violations: count('violations', values.violations),
-        individuals: count('individuals', values.individuals),
-        pending: count('pending', values.pending),
-        discipline: counts('discipline', values.discipline),
-        categories: counts('category', values.category),
-        reason: values.reason,
-      }
-      answer = await callAdminApi(api, 'PUT', filingPath(), body)
-      break
-    }
-    case 'show':
-      answer = await callAdminApi(api, 'GET', filingPath())
-      break
-    case 'list':
-      if (ori !== undefined) throw new UsageError(`list takes --year YEAR\n${filingsUsage}`)
-      if (values.year === undefined || !/^\d{4}$/.test(values.year)) throw new UsageError('list needs --year YYYY')
-      answer = await callAdminApi(api, 'GET', `/v1/filings?year=${values.year}`)
-      break
-    default:
-      throw new UsageError(`unknown filings command ${action}\n${filingsUsage}`)
-  }
-  if (answer === null) return 1
-  if (values.json) out(JSON.stringify(answer, null, 2))
-  else print(Array.isArray(answer) ? (answer as MisuseFiling[]) : [answer as MisuseFiling])
-  return 0
+/** A four-digit year, as an argument or --year. */
+const yearOf = (problem: string) => (value: string) => {
+  if (!/^\d{4}$/.test(value)) throw new UsageError(problem)
+  return value
+}
+
+/** Commander's parser for a repeated option: each value added to the list (undefined before the first). */
+const collect = (value: string, previous: readonly string[] = []) => [...previous, value]
+
+/** The <ori> <year> arguments of a subcommand, checked before anything is sent. */
+function filingArguments(command: Command, action: string): Command {
+  return command
+    .argument('<ori>', "the agency's ORI, e.g. CA0194200", oriArgument(`${action} needs an ORI such as CA0194200, then the year`))
+    .argument('<year>', 'the year filed for (YYYY)', yearOf(`${action} needs the year (YYYY) after the ORI`))
+}
+
+interface RecordOptions extends AdminOptions {
+  readonly investigations?: string
+  readonly violations?: string
+  readonly individuals?: string
+  readonly pending?: string
+  readonly discipline?: readonly string[]
+  readonly category?: readonly string[]
+  readonly reason?: string
+}
+
+/** Registers `gatewayctl filings …` under the program. */
+export function filingsCommands(program: Command): void {
+  const filings = commandGroup(program, 'filings', "agencies' annual misuse filings, through the admin API (DOJ operators)")
+
+  filingArguments(adminCommand(filings, 'record', "record what an agency filed for a year (replaces an earlier filing for that year), audited"), 'record')
+    .option('--investigations <n>', 'investigations of misuse opened (required)')
+    .option('--violations <n>', 'violations found (required)')
+    .option('--individuals <n>', 'individuals who committed them (required)')
+    .option('--pending <n>', 'investigations still pending (required)')
+    .option('--discipline <kind=n>', `discipline imposed, repeatable; KIND one of ${disciplineKinds.join(', ')}`, collect)
+    .option('--category <category=n>', `violations by category, repeatable; CATEGORY one of ${filingCategories.join(', ')}`, collect)
+    .option('--reason <text>', 'why, for the audit ledger (required)')
+    .action(
+      exitWith((ori: string, year: string, options: RecordOptions) => {
+        const reason = need(options, 'reason', 'record')
+        const body = {
+          investigations: count('investigations', options.investigations),
+          violations: count('violations', options.violations),
+          individuals: count('individuals', options.individuals),
+          pending: count('pending', options.pending),
+          discipline: counts('discipline', options.discipline),
+          categories: counts('category', options.category),
+          reason,
+        }
+        return showAnswer(options, 'PUT', `/v1/agencies/${ori}/filings/${year}`, body, print)
+      }),
+    )
+
+  filingArguments(adminCommand(filings, 'show', "an agency's filing for a year"), 'show').action(
+    exitWith((ori: string, year: string, options: AdminOptions) => showAnswer(options, 'GET', `/v1/agencies/${ori}/filings/${year}`, undefined, print)),
+  )
+
+  adminCommand(filings, 'list', "a year's filings")
+    .option('--year <yyyy>', 'the year filed for (required)', yearOf('list needs --year YYYY'))
+    .action(
+      exitWith((options: AdminOptions & { year?: string }) => {
+        if (options.year === undefined) throw new UsageError('list needs --year YYYY')
+        return showAnswer(options, 'GET', `/v1/filings?year=${options.year}`, undefined, print)
+      }),
+    )
 }

@@ -1,12 +1,31 @@
-// What every gatewayctl command shares: output, usage and failure errors, settings, plain-text tables.
+// What every gatewayctl command shares: output, the failures and their exit codes, settings, plain-text
+// tables, and the confirmation asked before a change that takes access away.
+import { createInterface } from 'node:readline/promises'
 import { ConfigError, loadConfig, type Config } from '../config.js'
 import { printable } from '../printable.js'
+
+/**
+ * gatewayctl's exit codes, one meaning each (the README's table says the same): scripts can tell a
+ * failed check from a mistyped command from a service that did not answer (worth retrying later).
+ */
+export const exitCodes = {
+  ok: 0,
+  /** A check found a problem (policy check/test, audit verify), or the change was refused or not confirmed. */
+  failed: 1,
+  /** The command line or an input file is wrong (missing, unreadable, not JSON), or --yes is needed. */
+  usage: 2,
+  /** Redis or the gateway could not be reached (refused, timed out, wrong password). */
+  unreachable: 3,
+} as const
 
 /** A bad command line or input file: the message and exit 2. */
 export class UsageError extends Error {}
 
-/** An expected failure (Redis down, audit unwritable, a refused change): the message and exit 1, no stack. */
+/** An expected failure (audit unwritable, a refused change): the message and exit 1, no stack. */
 export class CommandFailed extends Error {}
+
+/** Redis or the gateway did not answer: the message (naming it, without credentials) and exit 3. */
+export class Unreachable extends Error {}
 
 /** The gateway's settings from the environment (AUDIT_DIR, STATE_DIR, …); an invalid one is a usage error. */
 export function cliConfig(): Config {
@@ -39,4 +58,42 @@ export function parseTime(name: string, value: string | undefined): number | und
   const parsed = Date.parse(value)
   if (Number.isNaN(parsed)) throw new UsageError(`--${name}: expected a time such as 2026-01-31 or 2026-01-31T12:00:00Z; got ${value}`)
   return parsed
+}
+
+const fileProblems: Record<string, string> = {
+  ENOENT: 'no such file or folder',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'is a folder, not a file',
+  ENOTDIR: 'a part of the path is not a folder',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+}
+
+/**
+ * A file system error (a file named on the command line or by the environment: missing, unreadable,
+ * a folder) as one line naming the path, or undefined for anything else. `path` for the errors that
+ * do not carry theirs (reading a folder: EISDIR).
+ */
+export function fileProblem(error: unknown, path = (error as NodeJS.ErrnoException).path): string | undefined {
+  const { code, syscall } = error as NodeJS.ErrnoException
+  if (typeof code !== 'string' || typeof syscall !== 'string' || path === undefined) return undefined
+  return `${path}: ${fileProblems[code] ?? code}`
+}
+
+/**
+ * Asks before a change that takes access away (a removal, a revoked agreement, a replaced registry).
+ * `--yes` skips the question; without it, a terminal is asked to type `answer` back, and anything
+ * else (no terminal to ask: a script, a pipe) is refused, having changed nothing.
+ */
+export async function confirm(what: string, answer: string, yes: boolean): Promise<void> {
+  if (yes) return
+  if (process.stdin.isTTY !== true) throw new UsageError(`${what}: not confirmed (no terminal to ask); pass --yes to confirm. Nothing was changed.`)
+  const prompt = createInterface({ input: process.stdin, output: process.stderr })
+  try {
+    const typed = await prompt.question(`${what}.\nType ${answer} to confirm: `)
+    if (typed.trim() !== answer) throw new CommandFailed('not confirmed; nothing was changed')
+  } finally {
+    prompt.close()
+  }
 }

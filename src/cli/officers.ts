@@ -1,28 +1,12 @@
 // gatewayctl officers …: officer sanctions (issue 12, point 4) through the admin API, for DOJ operators.
 // An officer is a user id (the token's sub) at an agency (ORI). Tables by default, --json for scripts;
 // the URL from --url or GATEWAY_URL, the operator token from --token or GATEWAY_TOKEN.
-import { parseArgs } from 'node:util'
+import type { Command } from 'commander'
 import { oriPattern, subPattern } from '../audit/record.js'
 import type { OfficerState } from '../policy/types.js'
-import { adminApi, callAdminApi } from './admin-api.js'
-import { out, table, UsageError } from './io.js'
-
-export const officersUsage = `  gatewayctl officers list [--ori ORI] [--json]   (the officers under a sanction now)
-  gatewayctl officers show ORI USER [--json]
-  gatewayctl officers sanction ORI USER --type suspension|removal [--scope all|non_criminal_history] [--until TIME] --reason TEXT
-  gatewayctl officers reinstate ORI USER --reason TEXT
-    (every officers command takes --url URL (GATEWAY_URL) and --token TOKEN (GATEWAY_TOKEN))`
-
-const options = {
-  url: { type: 'string' },
-  token: { type: 'string' },
-  json: { type: 'boolean', default: false },
-  ori: { type: 'string' },
-  reason: { type: 'string' },
-  type: { type: 'string' },
-  scope: { type: 'string' },
-  until: { type: 'string' },
-} as const
+import { adminCommand, need, oriArgument, sanctionBody, sanctionOptions, showAnswer, type AdminOptions, type SanctionOptions } from './admin-api.js'
+import { commandGroup, exitWith } from './command.js'
+import { confirm, out, table, UsageError } from './io.js'
 
 function sanctionText(officer: OfficerState): string {
   const sanction = officer.sanction
@@ -31,7 +15,8 @@ function sanctionText(officer: OfficerState): string {
   return `${sanction.type}${scope}${sanction.until === undefined ? '' : ` until ${sanction.until}`}`
 }
 
-function print(officers: readonly OfficerState[]): void {
+function print(answer: OfficerState | OfficerState[]): void {
+  const officers = Array.isArray(answer) ? answer : [answer]
   out(
     table(
       ['ORI', 'USER', 'SANCTION', 'SINCE', 'REASON', 'VERSION'],
@@ -40,52 +25,48 @@ function print(officers: readonly OfficerState[]): void {
   )
 }
 
-export async function officers(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options, allowPositionals: true })
-  const [action, ori, sub, ...rest] = positionals
-  if (action === undefined || rest.length > 0) throw new UsageError(officersUsage)
-  const api = adminApi(values)
-  /** The officer's path: an ORI and a user id as tokens carry it, percent-encoded (a user id may hold `/`). */
-  const officerPath = () => {
-    if (ori === undefined || !oriPattern.test(ori)) throw new UsageError(`${action} needs an ORI such as CA0194200, then the officer's user id`)
-    if (sub === undefined || !subPattern.test(sub)) throw new UsageError(`${action} needs the officer's user id (the token's sub: 1 to 128 printable characters, no space) after the ORI`)
-    return `/v1/officers/${ori}/${encodeURIComponent(sub)}`
-  }
-  const need = (name: 'reason' | 'type') => {
-    const value = values[name]
-    if (value === undefined) throw new UsageError(`${action} needs --${name}`)
-    return value
-  }
+/** The officer's path: an ORI and a user id as tokens carry it, percent-encoded (a user id may hold `/`). */
+const officerPath = (ori: string, sub: string) => `/v1/officers/${ori}/${encodeURIComponent(sub)}`
 
-  let method: 'GET' | 'PUT' | 'DELETE' = 'GET'
-  let path: string
-  let body: Record<string, unknown> | undefined
-  switch (action) {
-    case 'list':
-      if (ori !== undefined) throw new UsageError(`list takes no ORI argument: --ori ORI\n${officersUsage}`)
-      if (values.ori !== undefined && !oriPattern.test(values.ori)) throw new UsageError(`--ori: expected an ORI such as CA0194200; got ${values.ori}`)
-      path = values.ori === undefined ? '/v1/officers' : `/v1/officers?ori=${values.ori}`
-      break
-    case 'show':
-      path = officerPath()
-      break
-    case 'sanction':
-      method = 'PUT'
-      path = `${officerPath()}/sanction`
-      body = { type: need('type'), reason: need('reason'), ...(values.scope === undefined ? {} : { scope: values.scope }), ...(values.until === undefined ? {} : { until: values.until }) }
-      break
-    case 'reinstate':
-      method = 'DELETE'
-      path = `${officerPath()}/sanction`
-      body = { reason: need('reason') }
-      break
-    default:
-      throw new UsageError(`unknown officers command ${action}\n${officersUsage}`)
-  }
+/** The <ori> <user> arguments of a subcommand, checked before anything is sent. */
+function officerArguments(command: Command, action: string): Command {
+  return command
+    .argument('<ori>', "the officer's agency, e.g. CA0194200", oriArgument(`${action} needs an ORI such as CA0194200, then the officer's user id`))
+    .argument('<user>', "the officer's user id (the token's sub)", (sub: string) => {
+      if (!subPattern.test(sub)) throw new UsageError(`${action} needs the officer's user id (the token's sub: 1 to 128 printable characters, no space) after the ORI`)
+      return sub
+    })
+}
 
-  const answer = (await callAdminApi(api, method, path, body)) as OfficerState | OfficerState[] | null
-  if (answer === null) return 1
-  if (values.json) out(JSON.stringify(answer, null, 2))
-  else print(Array.isArray(answer) ? answer : [answer])
-  return 0
+/** Registers `gatewayctl officers …` under the program. */
+export function officersCommands(program: Command): void {
+  const officers = commandGroup(program, 'officers', "officers' sanctions, through the admin API (DOJ operators)")
+
+  adminCommand(officers, 'list', 'the officers under a sanction now')
+    .option('--ori <ori>', "only this agency's officers")
+    // An ORI typed as an argument gets a message saying to use --ori, rather than commander's count of arguments.
+    .allowExcessArguments()
+    .action(
+      exitWith((options: AdminOptions & { ori?: string }, command: Command) => {
+        if (command.args.length > 0) throw new UsageError('list takes no ORI argument: --ori ORI')
+        if (options.ori !== undefined && !oriPattern.test(options.ori)) throw new UsageError(`--ori: expected an ORI such as CA0194200; got ${options.ori}`)
+        return showAnswer(options, 'GET', options.ori === undefined ? '/v1/officers' : `/v1/officers?ori=${options.ori}`, undefined, print)
+      }),
+    )
+
+  officerArguments(adminCommand(officers, 'show', "one officer's sanction state"), 'show').action(
+    exitWith((ori: string, sub: string, options: AdminOptions) => showAnswer(options, 'GET', officerPath(ori, sub), undefined, print)),
+  )
+
+  sanctionOptions(officerArguments(adminCommand(officers, 'sanction', 'suspend or remove one officer'), 'sanction'), 'suspension or removal').action(
+    exitWith(async (ori: string, sub: string, options: AdminOptions & SanctionOptions) => {
+      const body = sanctionBody('sanction', options)
+      if (options.type === 'removal') await confirm(`remove officer ${sub} of ${ori}: every query they make will be refused until they are reinstated`, sub, options.yes === true)
+      return showAnswer(options, 'PUT', `${officerPath(ori, sub)}/sanction`, body, print)
+    }),
+  )
+
+  officerArguments(adminCommand(officers, 'reinstate', "end one officer's sanction"), 'reinstate')
+    .option('--reason <text>', 'why, for the audit ledger (required)')
+    .action(exitWith((ori: string, sub: string, options: AdminOptions & { reason?: string }) => showAnswer(options, 'DELETE', `${officerPath(ori, sub)}/sanction`, { reason: need(options, 'reason', 'reinstate') }, print)))
 }

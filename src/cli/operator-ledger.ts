@@ -4,6 +4,7 @@
 // the operator named with --operator, else the OS user running the command.
 import { hostname, userInfo } from 'node:os'
 import { randomUUID } from 'node:crypto'
+import type { Command } from 'commander'
 import { loadSigningKey } from '../audit/checkpoint.js'
 import { AuditLedger } from '../audit/ledger.js'
 import { agencyTextLimits, oriPattern, type auditAccessActions } from '../audit/record.js'
@@ -51,11 +52,15 @@ export async function appendDurably(ledger: AuditLedger, event: Parameters<Audit
 /** Who reads the ledger: --operator (or the OS user) and --operator-ori (or `unknown`). */
 export interface Auditor {
   readonly operator?: string | undefined
-  readonly 'operator-ori'?: string | undefined
+  readonly operatorOri?: string | undefined
 }
 
-/** The options every reading command takes for the audit.access record. */
-export const auditorOptions = { operator: { type: 'string' }, 'operator-ori': { type: 'string' } } as const
+/** --operator and --operator-ori, which every command that reads the ledger takes for its audit.access record. */
+export function auditorOptions(command: Command): Command {
+  return command
+    .option('--operator <name>', 'who reads, for the audit.access record (default: the OS user)')
+    .option('--operator-ori <ori>', "the reader's agency, for the audit.access record (default: unknown)")
+}
 
 /**
  * Records an auditor's read (audit.access) in the gatewayctl chain of the ledger read, durably, before
@@ -63,7 +68,7 @@ export const auditorOptions = { operator: { type: 'string' }, 'operator-ori': { 
  * the query as given (the options set), so "who searched for whom" is in the ledger.
  */
 export async function recordAccess(auditDir: string, auditor: Auditor, action: (typeof auditAccessActions)[number], filter: Record<string, string | undefined>, resultCount: number): Promise<void> {
-  const ori = auditor['operator-ori'] ?? 'unknown'
+  const ori = auditor.operatorOri ?? 'unknown'
   if (ori !== 'unknown' && !oriPattern.test(ori)) throw new UsageError(`--operator-ori: expected an ORI such as CA0349400; got ${ori}`)
   const by = creator(auditor.operator, action)
   const given = Object.fromEntries(Object.entries(filter).filter((entry): entry is [string, string] => entry[1] !== undefined))

@@ -1,40 +1,44 @@
 // gatewayctl policy replay --against DIR --since TIME [--until TIME] [AUDIT_DIR]: what a candidate policy
 // set would have decided otherwise, from the ledger's recorded queries (issue 13, point 3). Prints the
 // changes per agency and rule (a table, or --json); the run is recorded in the ledger (audit.access,
-// action replay) before anything is shown.
-import { parseArgs } from 'node:util'
+// action replay) before anything is shown. Registered with the policy group (policy.ts).
 import { replayDecisions, StateHistory } from '../audit/replay.js'
 import { ledgerRecords } from '../audit/search.js'
-import { loadPolicyDir } from '../policy-files.js'
-import { PolicyError } from '../policy/compile.js'
-import { auditorOptions, recordAccess } from './operator-ledger.js'
-import { err, out, parseTime, table, UsageError } from './io.js'
+import type { PolicySet } from '../policy/compile.js'
+import { out, parseTime, table, UsageError } from './io.js'
+import { recordAccess, type Auditor } from './operator-ledger.js'
 
-export const replayUsage = `  gatewayctl policy replay --against DIR --since TIME [--until TIME] [--json] [AUDIT_DIR] [--operator NAME] [--operator-ori ORI]`
+export interface ReplayOptions extends Auditor {
+  readonly against?: string
+  readonly since?: string
+  readonly until?: string
+  readonly json?: boolean
+}
 
-export async function replay(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { against: { type: 'string' }, since: { type: 'string' }, until: { type: 'string' }, json: { type: 'boolean', default: false }, ...auditorOptions }, allowPositionals: true })
-  if (positionals.length > 1) throw new UsageError(replayUsage)
-  if (values.against === undefined || values.since === undefined) throw new UsageError(`policy replay needs --against DIR and --since TIME\n${replayUsage}`)
-  const since = parseTime('since', values.since)!
-  const until = parseTime('until', values.until)
+export interface ReplayRange {
+  readonly against: string
+  readonly since: number
+  readonly until: number | undefined
+}
+
+/** The candidate folder and the times, checked before anything is read: --against and --since are required. */
+export function replayRange(options: ReplayOptions): ReplayRange {
+  if (options.against === undefined || options.since === undefined) throw new UsageError('policy replay needs --against DIR and --since TIME')
+  const since = parseTime('since', options.since)!
+  const until = parseTime('until', options.until)
   if (until !== undefined && until < since) throw new UsageError('--until: before --since')
-  const dir = positionals[0] ?? process.env.AUDIT_DIR ?? './var/audit'
-  let candidate
-  try {
-    candidate = await loadPolicyDir(values.against)
-  } catch (error) {
-    if (!(error instanceof PolicyError)) throw error
-    for (const problem of error.problems) err(problem)
-    return 1
-  }
+  return { against: options.against, since, until }
+}
+
+/** Replays the ledger under `dir` with the candidate set, records the run, and prints what would change. */
+export async function replay(dir: string, candidate: PolicySet, range: ReplayRange, options: ReplayOptions): Promise<number> {
   // Two passes: the histories first (chains are read one after another, so a change in one chain may
   // come after a query it governed in another), then the queries.
   const history = new StateHistory()
   for await (const record of ledgerRecords(dir)) history.note(record)
-  const result = await replayDecisions(ledgerRecords(dir), history, candidate, since, until)
-  await recordAccess(dir, values, 'replay', { against: values.against, since: values.since, until: values.until }, result.changed)
-  if (values.json) {
+  const result = await replayDecisions(ledgerRecords(dir), history, candidate, range.since, range.until)
+  await recordAccess(dir, options, 'replay', { against: range.against, since: options.since, until: options.until }, result.changed)
+  if (options.json === true) {
     out(JSON.stringify(result, null, 2))
     return 0
   }

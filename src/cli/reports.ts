@@ -1,19 +1,17 @@
-// gatewayctl report misuse: the annual misuse report from the ledger (issue 13, point 4), whole for DOJ
-// or in its public variant; each run recorded in the ledger it reads (audit.access, point 6).
-import { parseArgs } from 'node:util'
+// gatewayctl report misuse|compliance: the annual misuse report from the ledger (issue 13, point 4),
+// whole for DOJ or in its public variant, and the agencies' filings beside it (point 5); each run is
+// recorded in the ledger it reads (audit.access, point 6) before anything is shown.
+import type { Command } from 'commander'
 import { complianceMarkdown, complianceReport, noteRegistration } from '../audit/compliance.js'
+import { misuseReport, publicReport, publicReportCsv, publicReportMarkdown, reportCsv, reportMarkdown } from '../audit/report.js'
 import { ledgerRecords, type LedgerRecord } from '../audit/search.js'
 import type { AgencyState } from '../policy/types.js'
 import type { MisuseFiling } from '../state/types.js'
-import { adminApi, callAdminApi } from './admin-api.js'
-import { misuseReport, publicReport, publicReportCsv, publicReportMarkdown, reportCsv, reportMarkdown } from '../audit/report.js'
-import { auditorOptions, recordAccess } from './operator-ledger.js'
+import { adminApi, adminApiOptions, callAdminApi, type AdminOptions } from './admin-api.js'
+import { auditDir, auditDirHelp } from './audit.js'
+import { commandGroup, exitWith } from './command.js'
 import { UsageError } from './io.js'
-
-export const reportUsage = `  gatewayctl report misuse --year YYYY [--dir DIR] [--format md|csv|json] [--public [--suppress-below N]]
-                           [--operator NAME] [--operator-ori ORI]
-  gatewayctl report compliance --year YYYY [--dir DIR] [--format md|json] [--url URL] [--token TOKEN]
-                           [--operator NAME] [--operator-ori ORI]   (filings through the admin API, beside the ledger)`
+import { auditorOptions, recordAccess, type Auditor } from './operator-ledger.js'
 
 /** The default threshold below which the public report shows a count as `<N`. */
 export const defaultSuppressBelow = 5
@@ -25,46 +23,63 @@ export function reportYear(text: string | undefined, command: string): number {
   return year
 }
 
-export async function report(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: { year: { type: 'string' }, dir: { type: 'string' }, format: { type: 'string', default: 'md' }, public: { type: 'boolean', default: false }, 'suppress-below': { type: 'string' }, url: { type: 'string' }, token: { type: 'string' }, ...auditorOptions },
-    allowPositionals: true,
-  })
-  if (positionals[0] === 'compliance' && positionals.length === 1) return compliance(values)
-  if (positionals[0] !== 'misuse' || positionals.length > 1) throw new UsageError(reportUsage)
-  if (values.url !== undefined || values.token !== undefined) throw new UsageError('--url and --token are for report compliance')
-  const year = reportYear(values.year, 'report misuse')
-  if (!['md', 'csv', 'json'].includes(values.format)) throw new UsageError(`--format: md, csv or json; got ${values.format}`)
-  if (values['suppress-below'] !== undefined && !values.public) throw new UsageError('--suppress-below goes with --public')
-  const threshold = Number(values['suppress-below'] ?? defaultSuppressBelow)
-  if (!/^\d+$/.test(values['suppress-below'] ?? '5') || threshold < 2 || threshold > 100) throw new UsageError(`--suppress-below: a whole number from 2 to 100; got ${values['suppress-below']}`)
-  const dir = values.dir ?? process.env.AUDIT_DIR ?? './var/audit'
-  const built = await misuseReport(ledgerRecords(dir), year, new Date())
-  await recordAccess(dir, values, 'report', { report: values.public ? 'misuse-public' : 'misuse', year: String(year) }, built.agencies.length)
-  if (values.public) {
-    const published = publicReport(built, threshold)
-    process.stdout.write(values.format === 'json' ? `${JSON.stringify(published, null, 2)}\n` : values.format === 'csv' ? publicReportCsv(published) : publicReportMarkdown(published))
-  } else {
-    process.stdout.write(values.format === 'json' ? `${JSON.stringify(built, null, 2)}\n` : values.format === 'csv' ? reportCsv(built) : reportMarkdown(built))
-  }
-  return 0
+interface ReportOptions extends Auditor {
+  readonly year?: string
+  readonly dir?: string
+  readonly format: string
+}
+
+/** --year, --dir and the auditor's options, which both reports take. */
+function reportCommand(group: Command, name: string, description: string): Command {
+  return auditorOptions(group.command(name).description(description).option('--year <yyyy>', 'the calendar year, in California (required)').option('--dir <dir>', auditDirHelp))
+}
+
+/** Registers `gatewayctl report …` under the program. */
+export function reportCommands(program: Command): void {
+  const report = commandGroup(program, 'report', 'reports computed from the audit ledger, each run recorded in it (audit.access)')
+
+  reportCommand(report, 'misuse', "the year's misuse report, from the ledger: whole for DOJ, or --public")
+    .option('--format <format>', 'md, csv or json', 'md')
+    .option('--public', 'the public variant: counts per agency, small counts suppressed; no reasons, officers or subjects')
+    .option('--suppress-below <n>', `with --public: counts below N shown as <N (2 to 100; default ${defaultSuppressBelow})`)
+    .action(
+      exitWith(async (options: ReportOptions & { public?: boolean; suppressBelow?: string }) => {
+        const year = reportYear(options.year, 'report misuse')
+        if (!['md', 'csv', 'json'].includes(options.format)) throw new UsageError(`--format: md, csv or json; got ${options.format}`)
+        if (options.suppressBelow !== undefined && options.public !== true) throw new UsageError('--suppress-below goes with --public')
+        const threshold = Number(options.suppressBelow ?? defaultSuppressBelow)
+        if (!/^\d+$/.test(options.suppressBelow ?? String(defaultSuppressBelow)) || threshold < 2 || threshold > 100) throw new UsageError(`--suppress-below: a whole number from 2 to 100; got ${options.suppressBelow}`)
+        const dir = auditDir(options.dir)
+        const built = await misuseReport(ledgerRecords(dir), year, new Date())
+        await recordAccess(dir, options, 'report', { report: options.public === true ? 'misuse-public' : 'misuse', year: String(year) }, built.agencies.length)
+        if (options.public === true) {
+          const published = publicReport(built, threshold)
+          process.stdout.write(options.format === 'json' ? `${JSON.stringify(published, null, 2)}\n` : options.format === 'csv' ? publicReportCsv(published) : publicReportMarkdown(published))
+        } else {
+          process.stdout.write(options.format === 'json' ? `${JSON.stringify(built, null, 2)}\n` : options.format === 'csv' ? reportCsv(built) : reportMarkdown(built))
+        }
+        return 0
+      }),
+    )
+
+  adminApiOptions(reportCommand(report, 'compliance', "the year's filings (through the admin API), overdue agencies and the reporting rate, each agency's figures beside the ledger's"))
+    .option('--format <format>', 'md or json', 'md')
+    .action(exitWith(compliance))
 }
 
 /**
  * gatewayctl report compliance: the year's filings from the store (through the admin API: the registry
  * and GET /v1/filings), overdue agencies and the reporting rate, each agency's figures beside the ledger's.
  */
-async function compliance(values: { year?: string | undefined; dir?: string | undefined; format: string; public: boolean; url?: string | undefined; token?: string | undefined; operator?: string | undefined; 'operator-ori'?: string | undefined; 'suppress-below'?: string | undefined }): Promise<number> {
-  const year = reportYear(values.year, 'report compliance')
-  if (!['md', 'json'].includes(values.format)) throw new UsageError(`--format: md or json; got ${values.format}`)
-  if (values.public || values['suppress-below'] !== undefined) throw new UsageError('--public and --suppress-below are for report misuse')
-  const api = adminApi(values)
+async function compliance(options: ReportOptions & AdminOptions): Promise<number> {
+  const year = reportYear(options.year, 'report compliance')
+  if (!['md', 'json'].includes(options.format)) throw new UsageError(`--format: md or json; got ${options.format}`)
+  const api = adminApi(options)
   const agencies = (await callAdminApi(api, 'GET', '/v1/agencies')) as AgencyState[] | null
   if (agencies === null) return 1
   const filings = (await callAdminApi(api, 'GET', `/v1/filings?year=${year}`)) as MisuseFiling[] | null
   if (filings === null) return 1
-  const dir = values.dir ?? process.env.AUDIT_DIR ?? './var/audit'
+  const dir = auditDir(options.dir)
   const registeredAt = new Map<string, number>()
   async function* noting(): AsyncGenerator<LedgerRecord> {
     for await (const record of ledgerRecords(dir)) {
@@ -74,7 +89,7 @@ async function compliance(values: { year?: string | undefined; dir?: string | un
   }
   const misuse = await misuseReport(noting(), year, new Date())
   const built = complianceReport(year, agencies, filings, misuse, registeredAt, Date.now())
-  await recordAccess(dir, values, 'report', { report: 'compliance', year: String(year) }, built.agencies.length)
-  process.stdout.write(values.format === 'json' ? `${JSON.stringify(built, null, 2)}\n` : complianceMarkdown(built))
+  await recordAccess(dir, options, 'report', { report: 'compliance', year: String(year) }, built.agencies.length)
+  process.stdout.write(options.format === 'json' ? `${JSON.stringify(built, null, 2)}\n` : complianceMarkdown(built))
   return 0
 }

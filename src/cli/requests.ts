@@ -1,26 +1,11 @@
 // gatewayctl requests …: written requests (issue 12, point 5) from a DOJ operator's terminal, through the
 // admin API: list and read them, approve or refuse them with a reason. Tables by default, --json for
 // scripts. The URL comes from --url or GATEWAY_URL, the operator token from --token or GATEWAY_TOKEN.
-import { parseArgs } from 'node:util'
-import { request } from 'undici'
+import type { Command } from 'commander'
 import { oriPattern } from '../audit/record.js'
-import { printable } from '../printable.js'
-import { err, out, table, UsageError } from './io.js'
-
-export const requestsUsage = `  gatewayctl requests list [--status pending|approved|refused|delivered|denied|expired] [--ori ORI] [--json]
-  gatewayctl requests show ID [--json]
-  gatewayctl requests approve ID --reason TEXT [--json]
-  gatewayctl requests refuse ID --reason TEXT [--json]
-    (every requests command takes --url URL (GATEWAY_URL) and --token TOKEN (GATEWAY_TOKEN))`
-
-const options = {
-  url: { type: 'string' },
-  token: { type: 'string' },
-  json: { type: 'boolean', default: false },
-  status: { type: 'string' },
-  ori: { type: 'string' },
-  reason: { type: 'string' },
-} as const
+import { adminCommand, need, showAnswer, type AdminOptions } from './admin-api.js'
+import { commandGroup, exitWith } from './command.js'
+import { out, table, UsageError } from './io.js'
 
 /** A written request as the API shows it. */
 interface RequestView {
@@ -42,8 +27,6 @@ interface RequestView {
   approvalExpiresAt: string | null
   executedAt: string | null
 }
-
-type ErrorAnswer = { error?: { code: string; message: string; issues?: { path: string; message: string }[] } }
 
 const dash = (value: string | null | undefined) => (value === null || value === undefined || value === '' ? '-' : value)
 
@@ -82,71 +65,42 @@ function printOne(view: RequestView): void {
   )
 }
 
-export async function requests(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options, allowPositionals: true })
-  const [action, id, ...rest] = positionals
-  if (action === undefined || rest.length > 0) throw new UsageError(requestsUsage)
-  const url = (values.url ?? process.env.GATEWAY_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '')
-  const token = values.token ?? process.env.GATEWAY_TOKEN
-  if (token === undefined) throw new UsageError('an operator token is needed: --token or GATEWAY_TOKEN (gatewayctl token --role doj_operator …)')
-  const needId = () => {
-    if (id === undefined || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) throw new UsageError(`${action} needs a request id (a UUID, as requests list shows it)`)
-    return id
-  }
-  const needReason = () => {
-    if (values.reason === undefined) throw new UsageError(`${action} needs --reason`)
-    return values.reason
-  }
+/** The request id argument of a subcommand, checked before anything is sent. */
+const requestId = (action: string) => (id: string) => {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) throw new UsageError(`${action} needs a request id (a UUID, as requests list shows it)`)
+  return id
+}
 
-  let method: 'GET' | 'POST' = 'GET'
-  let path: string
-  let body: Record<string, unknown> | undefined
-  switch (action) {
-    case 'list': {
-      if (id !== undefined) throw new UsageError(requestsUsage)
-      if (values.ori !== undefined && !oriPattern.test(values.ori)) throw new UsageError(`--ori: expected an ORI such as CA0194200; got ${values.ori}`)
-      const filters = new URLSearchParams()
-      if (values.status !== undefined) filters.set('status', values.status)
-      if (values.ori !== undefined) filters.set('ori', values.ori)
-      path = `/v1/requests${filters.size === 0 ? '' : `?${filters.toString()}`}`
-      break
-    }
-    case 'show':
-      path = `/v1/requests/${needId()}`
-      break
-    case 'approve':
-    case 'refuse':
-      method = 'POST'
-      path = `/v1/requests/${needId()}/${action}`
-      body = { reason: needReason() }
-      break
-    default:
-      throw new UsageError(`unknown requests command ${action}\n${requestsUsage}`)
-  }
+const print = (answer: RequestView | RequestView[]) => (Array.isArray(answer) ? printList(answer) : printOne(answer))
 
-  let response
-  try {
-    response = await request(url + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      headersTimeout: 10_000,
-      bodyTimeout: 10_000,
-    })
-  } catch (error) {
-    err(`gatewayctl: cannot reach ${url}: ${(error as Error).message}`)
-    return 1
+/** Registers `gatewayctl requests …` under the program. */
+export function requestsCommands(program: Command): void {
+  const requests = commandGroup(program, 'requests', 'written requests for criminal history: list, read, approve, refuse (DOJ operators)')
+
+  adminCommand(requests, 'list', 'written requests, newest first')
+    .option('--status <status>', 'only these: pending, approved, refused, delivered, denied or expired')
+    .option('--ori <ori>', "only this agency's")
+    .action(
+      exitWith((options: AdminOptions & { status?: string; ori?: string }) => {
+        if (options.ori !== undefined && !oriPattern.test(options.ori)) throw new UsageError(`--ori: expected an ORI such as CA0194200; got ${options.ori}`)
+        const filters = new URLSearchParams()
+        if (options.status !== undefined) filters.set('status', options.status)
+        if (options.ori !== undefined) filters.set('ori', options.ori)
+        return showAnswer(options, 'GET', `/v1/requests${filters.size === 0 ? '' : `?${filters.toString()}`}`, undefined, print)
+      }),
+    )
+
+  adminCommand(requests, 'show', 'one request, a field a line')
+    .argument('<id>', 'the request id (a UUID)', requestId('show'))
+    .action(exitWith((id: string, options: AdminOptions) => showAnswer(options, 'GET', `/v1/requests/${id}`, undefined, print)))
+
+  for (const [action, description] of [
+    ['approve', 'approve a pending request: the query runs once, for the requester to collect'],
+    ['refuse', 'refuse a pending request'],
+  ] as const) {
+    adminCommand(requests, action, description)
+      .argument('<id>', 'the request id (a UUID)', requestId(action))
+      .option('--reason <text>', 'why, for the audit ledger and the requester (required)')
+      .action(exitWith((id: string, options: AdminOptions & { reason?: string }) => showAnswer(options, 'POST', `/v1/requests/${id}/${action}`, { reason: need(options, 'reason', action) }, print)))
   }
-  const answer = (await response.body.json().catch(() => null)) as ErrorAnswer | RequestView | RequestView[] | null
-  if (response.statusCode >= 400 || answer === null) {
-    const error = (answer as ErrorAnswer | null)?.error
-    // The message and issues may quote what was sent: shown as text.
-    err(printable(`error ${response.statusCode}: ${error?.code ?? 'unknown'}: ${error?.message ?? 'no answer'}`))
-    for (const issue of error?.issues ?? []) err(printable(`  ${issue.path}: ${issue.message}`))
-    return 1
-  }
-  if (values.json) out(JSON.stringify(answer, null, 2))
-  else if (Array.isArray(answer)) printList(answer)
-  else printOne(answer as RequestView)
-  return 0
 }

@@ -6,7 +6,9 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
+import { isDeepStrictEqual } from 'node:util'
+import type { Command } from 'commander'
+import { Redis } from 'ioredis'
 import { z } from 'zod'
 import { officerRegistrySchema, registrySchema } from '../audit/record.js'
 import { loadPolicyDir } from '../policy-files.js'
@@ -16,11 +18,8 @@ import { redisTarget, registrySeen, registrySeenFile } from '../state/registry.j
 import { initializeRegistry, RegistryExistsError, sampleAgencies, type RegistryCreator } from '../state/seed.js'
 import { appendDurably, creator, openOperatorLedger } from './operator-ledger.js'
 import { StateUnavailableError } from '../state/types.js'
-import { cliConfig, CommandFailed, out, UsageError } from './io.js'
-
-export const stateUsage = `  gatewayctl state init [--samples] [--redis URL] [--operator NAME] [--reason TEXT]   (a new deployment)
-  gatewayctl state export [--redis URL] [--out FILE]   (REDIS_URL by default; stdout by default)
-  gatewayctl state import FILE [--redis URL] [--operator NAME] [--reason TEXT]`
+import { commandGroup, exitWith } from './command.js'
+import { cliConfig, CommandFailed, confirm, out, Unreachable, UsageError } from './io.js'
 
 const backupSchema = z
   .strictObject({
@@ -43,27 +42,87 @@ const officerRecords = (count: number) => `${count} officer sanction record${cou
 
 const restoreHint = 'a Redis that lost its data is restored with `gatewayctl state import FILE` from the latest export'
 
-export async function state(args: string[]): Promise<number> {
-  const text = { type: 'string' } as const
-  const { values, positionals } = parseArgs({ args, options: { redis: text, out: text, operator: text, reason: text, samples: { type: 'boolean', default: false } }, allowPositionals: true })
-  const [action, file, ...rest] = positionals
-  const url = values.redis ?? process.env.REDIS_URL
-  if (url === undefined || url === '') throw new UsageError('state commands need the Redis: --redis URL or REDIS_URL (the embedded store is backed up by copying STATE_DIR)')
-  const valid = rest.length === 0 && (action === 'import' ? file !== undefined : (action === 'init' || action === 'export') && file === undefined)
-  if (!valid) throw new UsageError(stateUsage)
-  const changes = action === 'init' || action === 'import'
-  if (!changes && (values.operator !== undefined || values.reason !== undefined)) throw new UsageError('--operator and --reason are for state init and state import')
-  if (action !== 'init' && values.samples) throw new UsageError('--samples is for state init')
+interface StateOptions {
+  readonly redis?: string
+  readonly operator?: string
+  readonly reason?: string
+}
 
+/** The Redis from --redis or REDIS_URL. */
+function redisUrl(options: StateOptions): string {
+  const url = options.redis ?? process.env.REDIS_URL
+  if (url === undefined || url === '') throw new UsageError('state commands need the Redis: --redis URL or REDIS_URL (the embedded store is backed up by copying STATE_DIR)')
+  return url
+}
+
+/** Runs a state command; a Redis that stops answering midway is Unreachable (exit 3) too. */
+async function onRedis(url: string, command: () => Promise<number>): Promise<number> {
   try {
-    if (action === 'export') return await exportRegistry(url, values.out)
-    const by = creator(values.operator, values.reason ?? (action === 'init' ? 'new deployment: gatewayctl state init' : `restore: gatewayctl state import ${file}`))
-    if (action === 'init') return await init(url, values.samples, by)
-    return await importRegistry(url, file!, by)
+    return await command()
   } catch (error) {
-    if (error instanceof StateUnavailableError) throw new CommandFailed(`cannot reach Redis at ${redisTarget(url)} (${error.message.replace(/^Redis: /, '')}); nothing was changed`)
+    if (error instanceof StateUnavailableError) throw new Unreachable(`cannot reach Redis at ${redisTarget(url)} (${error.message.replace(/^Redis: /, '')}); nothing was changed`)
     throw error
   }
+}
+
+/**
+ * The store, once Redis has answered a PING: the store itself retries quietly (what the gateway
+ * wants), so this asks first, to say why not (connection refused, wrong password) in one line.
+ */
+async function openStore(url: string): Promise<RedisStateStore> {
+  const probe = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5000, commandTimeout: 5000 })
+  // The connection's own error (ECONNREFUSED, WRONGPASS) says more than the command's "Connection is closed".
+  let connectionError: Error | undefined
+  probe.on('error', (error: Error) => (connectionError ??= error))
+  try {
+    await probe.connect()
+    await probe.ping()
+  } catch (error) {
+    throw new Unreachable(`cannot reach Redis at ${redisTarget(url)} (${(connectionError ?? (error as Error)).message}); nothing was changed`)
+  } finally {
+    probe.disconnect()
+  }
+  return RedisStateStore.open({ url, timeoutMs: 5000 })
+}
+
+/** Registers `gatewayctl state …` under the program. */
+export function stateCommands(program: Command): void {
+  const state = commandGroup(program, 'state', "a Redis store's agency registry: create it, back it up, restore it")
+  const redisHelp = 'the Redis (default: REDIS_URL)'
+  const operatorHelp = 'who does it, for the audit ledger (default: the OS user)'
+
+  state
+    .command('init')
+    .description('create the agency registry of a new deployment (refused where one exists or existed), audited')
+    .option('--samples', 'with the sample agencies')
+    .option('--redis <url>', redisHelp)
+    .option('--operator <name>', operatorHelp)
+    .option('--reason <text>', 'why, for the audit ledger', 'new deployment: gatewayctl state init')
+    .action(exitWith((options: StateOptions & { samples?: boolean; reason: string }) => onRedis(redisUrl(options), () => init(redisUrl(options), options.samples === true, creator(options.operator, options.reason)))))
+
+  state
+    .command('export')
+    .description("write the agency registry and the officers' sanctions to a JSON backup")
+    .option('--redis <url>', redisHelp)
+    .option('--out <file>', 'the backup file (default: stdout)')
+    .action(exitWith((options: StateOptions & { out?: string }) => onRedis(redisUrl(options), () => exportRegistry(redisUrl(options), options.out))))
+
+  state
+    .command('import')
+    .description('replace the registry with a backup (a Redis that lost its data), audited; asks first if Redis holds a registry')
+    .argument('<file>', 'a backup written by state export')
+    .option('--redis <url>', redisHelp)
+    .option('--dry-run', 'check the file and print what would change; write nothing (not Redis, not the ledger)')
+    .option('--yes', 'replace a registry without asking (needed when not run from a terminal)')
+    .option('--operator <name>', operatorHelp)
+    .option('--reason <text>', 'why, for the audit ledger (default: restore: gatewayctl state import FILE)')
+    .action(
+      exitWith((file: string, options: StateOptions & { dryRun?: boolean; yes?: boolean }) => {
+        const url = redisUrl(options)
+        const by = creator(options.operator, options.reason ?? `restore: gatewayctl state import ${file}`)
+        return onRedis(url, () => importRegistry(url, file, by, { dryRun: options.dryRun === true, yes: options.yes === true }))
+      }),
+    )
 }
 
 async function init(url: string, samples: boolean, by: RegistryCreator): Promise<number> {
@@ -85,7 +144,7 @@ async function init(url: string, samples: boolean, by: RegistryCreator): Promise
       throw error
     }
   }
-  const store = await RedisStateStore.open({ url, timeoutMs: 5000 })
+  const store = await openStore(url)
   try {
     const exists = async () => new CommandFailed(`${target} already holds an agency registry (${(await store.list()).length} agencies): state init is only for a new deployment; ${restoreHint}. Nothing was changed.`)
     if (await store.holdsRegistry()) throw await exists()
@@ -134,16 +193,64 @@ function readBackup(file: string): { bytes: Buffer; backup: z.infer<typeof backu
   return { bytes, backup: parsed.data }
 }
 
-async function importRegistry(url: string, file: string, by: RegistryCreator): Promise<number> {
+/** What an import changes: per kind, the keys added, replaced (held with other content) and removed. */
+interface Change {
+  readonly added: string[]
+  readonly replaced: string[]
+  readonly removed: string[]
+  readonly unchanged: number
+}
+
+function change<T>(current: readonly T[], incoming: readonly T[], keyOf: (item: T) => string): Change {
+  const now = new Map(current.map((item) => [keyOf(item), item]))
+  const next = new Map(incoming.map((item) => [keyOf(item), item]))
+  const added: string[] = []
+  const replaced: string[] = []
+  let unchanged = 0
+  for (const [key, item] of next) {
+    const held = now.get(key)
+    if (held === undefined) added.push(key)
+    else if (isDeepStrictEqual(held, item)) unchanged++
+    else replaced.push(key)
+  }
+  return { added, replaced, removed: [...now.keys()].filter((key) => !next.has(key)), unchanged }
+}
+
+/** `2 added (CA0194200, CA0370000), 0 replaced, 1 removed (CA0010100), 0 unchanged` */
+function changeText({ added, replaced, removed, unchanged }: Change): string {
+  const keys = (count: readonly string[]) => (count.length === 0 ? '' : ` (${count.join(', ')})`)
+  return `${added.length} added${keys(added)}, ${replaced.length} replaced${keys(replaced)}, ${removed.length} removed${keys(removed)}, ${unchanged} unchanged`
+}
+
+async function importRegistry(url: string, file: string, by: RegistryCreator, how: { readonly dryRun: boolean; readonly yes: boolean }): Promise<number> {
   const { bytes, backup } = readBackup(file)
   const config = cliConfig()
   const target = redisTarget(url)
-  const store = await RedisStateStore.open({ url, timeoutMs: 5000 })
-  let replaced: number
-  let officersReplaced: number
+  const store = await openStore(url)
   try {
-    replaced = (await store.list()).length
-    officersReplaced = (await store.listOfficers(undefined)).length
+    const agencies = await store.list()
+    const officers = await store.listOfficers(undefined)
+    const replaced = agencies.length
+    const officersReplaced = officers.length
+    const officerKey = (officer: { ori: string; sub: string }) => `${officer.ori}/${officer.sub}`
+    const summary = () => {
+      out(`agencies: ${changeText(change(agencies, backup.agencies, (agency) => agency.ori))}`)
+      out(`officer sanction records: ${changeText(change(officers, backup.officers, officerKey))}`)
+    }
+    if (how.dryRun) {
+      out(`dry run: importing ${file} (exported ${backup.exportedAt}) into ${target} would replace ${replaced} agencies and ${officerRecords(officersReplaced)}:`)
+      summary()
+      out('nothing was written: not Redis, not the audit ledger')
+      return 0
+    }
+    // Replacing a registry can take access away (an agency or a sanction the file lacks); restoring an empty Redis cannot.
+    if (replaced + officersReplaced > 0) {
+      if (!how.yes) {
+        out(`importing ${file} into ${target} replaces its ${replaced} agencies and ${officerRecords(officersReplaced)}:`)
+        summary()
+      }
+      await confirm(`replace the agency registry in ${target} with ${file}`, 'replace', how.yes)
+    }
     const nothing = 'nothing was imported'
     const ledger = await openOperatorLedger(config.auditDir, nothing)
     try {
@@ -160,15 +267,15 @@ async function importRegistry(url: string, file: string, by: RegistryCreator): P
     } finally {
       await ledger.close()
     }
+    out(`imported ${backup.agencies.length} agencies and ${officerRecords(backup.officers.length)} (exported ${backup.exportedAt}) into ${target}, replacing ${replaced} and ${officersReplaced}; audited in ${config.auditDir}`)
+    return 0
   } finally {
     await store.close()
   }
-  out(`imported ${backup.agencies.length} agencies and ${officerRecords(backup.officers.length)} (exported ${backup.exportedAt}) into ${target}, replacing ${replaced} and ${officersReplaced}; audited in ${config.auditDir}`)
-  return 0
 }
 
 async function exportRegistry(url: string, outFile: string | undefined): Promise<number> {
-  const store = await RedisStateStore.open({ url, timeoutMs: 5000 })
+  const store = await openStore(url)
   try {
     // Officers first: an agency is never removed from the registry, so every officer read here has its
     // agency in the list read next (the other order could catch an officer of an agency registered between).

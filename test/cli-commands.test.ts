@@ -1,0 +1,188 @@
+// gatewayctl when things go wrong (issue 14, point 7), run as a real child process: a missing file or an
+// unreachable Redis or gateway as one clear line with the README's exit code (never a stack trace, never
+// a password), a dry run of state import that writes nothing, and a confirmation before a change that
+// takes access away. test/cli-help.test.ts has --help, --version and the usage errors.
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Redis } from 'ioredis'
+import t from 'tap'
+import { call, freePort, lapd, ledgerRecords, operatorToken, root, runGatewayctl, startTestGateway, tempDir } from './helpers.js'
+import { startRedis } from './redis.js'
+
+const stackTrace = /\n\s+at /
+
+t.test('a missing, unreadable or malformed file: one line naming it, no stack trace', async (t) => {
+  const dir = tempDir('cli-files')
+  const missing = join(dir, 'missing')
+  const garbage = join(dir, 'garbage.pem')
+  writeFileSync(garbage, 'not a key\n')
+  const redisNobody = `redis://127.0.0.1:${await freePort()}`
+  const cases: [string[], number, string][] = [
+    [['audit', 'verify', dir, '--public-key', `${missing}.pem`], 2, `gatewayctl: ${missing}.pem: no such file or folder\n`],
+    [['audit', 'verify', dir, '--public-key', dir], 2, `gatewayctl: ${dir}: is a folder, not a file\n`],
+    [['audit', 'verify', dir, '--public-key', garbage], 2, `gatewayctl: ${garbage}: not an Ed25519 public key (PEM)`],
+    [['audit', 'search', '--dir', missing], 2, `gatewayctl: ${missing}: no such file or folder\n`],
+    [['report', 'misuse', '--year', '2026', '--dir', missing], 2, `gatewayctl: ${missing}: no such file or folder\n`],
+    // The contract: policy check exits non-zero with `file: path: problem`.
+    [['policy', 'check', missing], 1, `${missing}: (top): cannot read the policy directory`],
+    // The file is read and checked before Redis is asked anything.
+    [['state', 'import', `${missing}.json`, '--redis', redisNobody], 2, `gatewayctl: ${missing}.json: cannot read it`],
+    [['state', 'import', dir, '--redis', redisNobody, '--dry-run'], 2, `gatewayctl: ${dir}: cannot read it`],
+    [['state', 'import', garbage, '--redis', redisNobody], 2, `gatewayctl: ${garbage}: not JSON`],
+  ]
+  for (const [args, code, line] of cases) {
+    const run = await runGatewayctl(args, { env: { ...process.env, AUDIT_DIR: tempDir('cli-audit') } })
+    t.equal(run.code, code, `gatewayctl ${args.join(' ')}: exit ${code}`)
+    t.ok(run.stderr.startsWith(line), `gatewayctl ${args.join(' ')}: ${JSON.stringify(run.stderr)} starts with ${JSON.stringify(line)}`)
+    t.notMatch(run.stderr, stackTrace)
+  }
+})
+
+t.test('Redis or the gateway unreachable: exit 3, one line naming it without its password, nothing written', async (t) => {
+  const port = await freePort()
+  const auditDir = tempDir('cli-audit')
+  const env = { ...process.env, AUDIT_DIR: auditDir, STATE_DIR: tempDir('cli-state'), REDIS_URL: `redis://:hunter2@127.0.0.1:${port}/1` }
+  const file = join(tempDir('backup'), 'registry.json')
+  writeFileSync(file, JSON.stringify({ format: 'clets-agency-registry/1', exportedAt: '2026-06-01T12:00:00.000Z', agencies: [] }))
+  for (const args of [['state', 'export'], ['state', 'init'], ['state', 'import', file], ['state', 'import', file, '--dry-run']]) {
+    const run = await runGatewayctl(args, { env })
+    t.equal(run.code, 3, `${args.join(' ')}: exit 3`)
+    t.equal(run.stderr, `gatewayctl: cannot reach Redis at redis://127.0.0.1:${port}/1 (connect ECONNREFUSED 127.0.0.1:${port}); nothing was changed\n`, `${args.join(' ')}: one line, no password`)
+  }
+  t.notOk(existsSync(auditDir) && readdirSync(auditDir).length > 0, 'nothing audited')
+
+  const gatewayPort = await freePort()
+  const admin = await runGatewayctl(['agencies', 'list', '--url', `http://doj:secret@127.0.0.1:${gatewayPort}`, '--token', 'x'])
+  t.equal(admin.code, 3)
+  t.equal(admin.stderr, `gatewayctl: cannot reach the gateway at http://127.0.0.1:${gatewayPort}: connect ECONNREFUSED 127.0.0.1:${gatewayPort}\n`)
+
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const raw = new Redis(redis.url)
+  await raw.config('SET', 'requirepass', 'the-right-one')
+  raw.disconnect()
+  for (const [url, problem] of [[`redis://:hunter2@127.0.0.1:${redis.port}`, 'WRONGPASS'], [redis.url, 'NOAUTH']] as const) {
+    const run = await runGatewayctl(['state', 'export', '--redis', url])
+    t.equal(run.code, 3, `${problem}: exit 3`)
+    t.match(run.stderr, new RegExp(`^gatewayctl: cannot reach Redis at redis://127\\.0\\.0\\.1:${redis.port} \\(${problem} [^\\n]*\\); nothing was changed\\n$`))
+    t.notMatch(run.stderr, /hunter2/)
+  }
+})
+
+/** Every key of a Redis database as DUMP gives it, with its TTL: equal snapshots, byte-identical data. */
+async function redisSnapshot(raw: Redis): Promise<[string, string, number][]> {
+  const keys = (await raw.keys('*')).sort()
+  return Promise.all(keys.map(async (key) => [key, (await raw.dumpBuffer(key))!.toString('base64'), await raw.pttl(key)] as [string, string, number]))
+}
+
+/** Every file under a folder with its content's hash. */
+function folderSnapshot(dir: string): Record<string, string> {
+  const files: Record<string, string> = {}
+  const walk = (folder: string) => {
+    if (!existsSync(folder)) return
+    for (const name of readdirSync(folder)) {
+      const path = join(folder, name)
+      if (statSync(path).isDirectory()) walk(path)
+      else files[path] = createHash('sha256').update(readFileSync(path)).digest('hex')
+    }
+  }
+  walk(dir)
+  return files
+}
+
+t.test('state import --dry-run says what would change and writes nothing; replacing a registry needs --yes', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const raw = new Redis(redis.url)
+  t.teardown(() => raw.quit())
+  const auditDir = tempDir('cli-audit')
+  const env = { ...process.env, AUDIT_DIR: auditDir, STATE_DIR: tempDir('cli-state'), REDIS_URL: redis.url }
+  const agency = (ori: string, name: string) => ({ ori, name, kind: 'local', agreement: { version: 'PPP-2019-02', signedAt: '2019-05-20T00:00:00.000Z' }, sanction: null, monitored: false, version: 1 })
+  const officer96 = { ori: lapd, sub: 'officer-96', sanction: { type: 'suspension', scope: 'all', reason: 'queried a neighbour (invented example)', since: '2026-05-30T08:00:00.000Z' }, version: 1 }
+  const backup = (agencies: unknown[], officers: unknown[]) => {
+    const file = join(tempDir('backup'), 'registry.json')
+    writeFileSync(file, JSON.stringify({ format: 'clets-agency-registry/1', exportedAt: '2026-06-01T12:00:00.000Z', agencies, officers }))
+    return file
+  }
+  const first = await runGatewayctl(['state', 'import', backup([agency(lapd, 'Los Angeles Police Department'), agency('CA0010100', 'Oakland Police Department')], [officer96])], { env })
+  t.equal(first.code, 0, 'an empty Redis is restored without a question')
+  const second = backup([agency(lapd, 'LAPD (renamed)'), agency('CA0370000', "San Diego County Sheriff's Department")], [])
+  const redisBefore = await redisSnapshot(raw)
+  const ledgerBefore = folderSnapshot(auditDir)
+
+  const dryRun = await runGatewayctl(['state', 'import', second, '--dry-run'], { env })
+  t.equal(dryRun.code, 0, dryRun.stderr)
+  t.match(dryRun.stdout, `dry run: importing ${second} (exported 2026-06-01T12:00:00.000Z) into ${redis.url} would replace 2 agencies and 1 officer sanction record:`)
+  t.match(dryRun.stdout, /^agencies: 1 added \(CA0370000\), 1 replaced \(CA0194200\), 1 removed \(CA0010100\), 0 unchanged$/m)
+  t.match(dryRun.stdout, /^officer sanction records: 0 added, 0 replaced, 1 removed \(CA0194200\/officer-96\), 0 unchanged$/m)
+  t.match(dryRun.stdout, /nothing was written: not Redis, not the audit ledger/)
+  t.same(await redisSnapshot(raw), redisBefore, 'Redis byte-identical')
+  t.same(folderSnapshot(auditDir), ledgerBefore, 'the ledger untouched')
+
+  const unconfirmed = await runGatewayctl(['state', 'import', second], { env, input: 'replace\n' })
+  t.equal(unconfirmed.code, 2, 'stdin is not a terminal: refused without --yes')
+  t.match(unconfirmed.stderr, /not confirmed \(no terminal to ask\); pass --yes to confirm\. Nothing was changed\./)
+  t.match(unconfirmed.stdout, /^agencies: 1 added \(CA0370000\), 1 replaced/m, 'after saying what it would replace')
+  t.same(await redisSnapshot(raw), redisBefore, 'Redis byte-identical')
+  t.same(folderSnapshot(auditDir), ledgerBefore, 'the ledger untouched')
+
+  const confirmed = await runGatewayctl(['state', 'import', second, '--yes'], { env })
+  t.equal(confirmed.code, 0, confirmed.stderr)
+  t.same((await raw.smembers('clets:agencies')).sort(), ['CA0194200', 'CA0370000'], '--yes: replaced')
+  t.match(ledgerRecords(auditDir).at(-1), { type: 'operator.import', file: second, replaced: 2, officersReplaced: 1 })
+})
+
+/** gatewayctl under a pseudo-terminal (util-linux `script`), typing `typed` at its prompt. */
+async function onTerminal(args: readonly string[], env: NodeJS.ProcessEnv, typed: string): Promise<{ code: number; output: string }> {
+  const quoted = [process.execPath, join(root, 'bin/gatewayctl.js'), ...args].map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ')
+  const child = spawn('script', ['-qec', quoted, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
+  child.stdin.end(typed)
+  const code = await new Promise<number>((resolve, reject) => {
+    child.once('error', (error) => reject(new Error(`cannot run script (util-linux): ${error.message}`)))
+    child.once('close', (exitCode) => resolve(exitCode ?? -1))
+  })
+  return { code, output }
+}
+
+t.test('a removal or a revoked agreement asks first: refused without a terminal or --yes, typed ORI on a terminal', async (t) => {
+  const gw = await startTestGateway()
+  t.teardown(() => gw.close())
+  const env = { ...process.env, GATEWAY_URL: gw.url, GATEWAY_TOKEN: operatorToken() }
+  const agencyNow = async (ori: string) => (await call(gw.url, 'GET', `/v1/agencies/${ori}`, { token: operatorToken() })).body
+  const changes = () => ledgerRecords(gw.auditDir).filter((record) => String(record.type).startsWith('operator.')).length
+  const before = changes()
+
+  for (const args of [
+    ['agencies', 'sanction', lapd, '--type', 'removal', '--reason', 'repeated misuse'],
+    ['agencies', 'revoke', lapd, '--reason', 'agreement withdrawn'],
+    ['officers', 'sanction', lapd, 'officer-9', '--type', 'removal', '--reason', 'shared a login'],
+  ]) {
+    const refused = await runGatewayctl(args, { env, input: `${lapd}\ny\n` })
+    t.equal(refused.code, 2, `${args.slice(0, 2).join(' ')}: exit 2`)
+    t.match(refused.stderr, /: not confirmed \(no terminal to ask\); pass --yes to confirm\. Nothing was changed\.\n$/)
+  }
+  t.match(await agencyNow(lapd), { sanction: null, agreement: { version: 'PPP-2019-02' } }, 'LAPD untouched')
+  t.match((await call(gw.url, 'GET', `/v1/officers/${lapd}/officer-9`, { token: operatorToken() })).body, { sanction: null })
+  t.equal(changes(), before, 'and nothing audited')
+
+  const censure = await runGatewayctl(['agencies', 'sanction', 'CA0370000', '--type', 'censure', '--reason', 'late audit'], { env })
+  t.equal(censure.code, 0, 'a censure changes no access: no question')
+
+  const declined = await onTerminal(['agencies', 'revoke', lapd, '--reason', 'agreement withdrawn'], env, 'y\n')
+  t.match(declined.output, `Type ${lapd} to confirm:`)
+  t.match(declined.output, /gatewayctl: not confirmed; nothing was changed/)
+  t.equal(declined.code, 1, 'anything but the ORI declines (exit 1)')
+  t.match(await agencyNow(lapd), { agreement: { version: 'PPP-2019-02' } })
+
+  const typed = await onTerminal(['agencies', 'revoke', lapd, '--reason', 'agreement withdrawn'], env, `${lapd}\n`)
+  t.equal(typed.code, 0, typed.output)
+  t.match(await agencyNow(lapd), { agreement: null }, 'the typed ORI confirms')
+
+  const yes = await runGatewayctl(['agencies', 'sanction', lapd, '--type', 'removal', '--reason', 'repeated misuse', '--yes'], { env })
+  t.equal(yes.code, 0, yes.stderr)
+  t.match(await agencyNow(lapd), { sanction: { type: 'removal' } }, '--yes confirms')
+})
