@@ -8,7 +8,7 @@ import { agencyKinds, sanctionScopes, sanctionTypes, type AgencyKind, type Agenc
 import { AgencyConflictError } from '../state/redis.js'
 import type { AgencyChange, BeforeCommit } from '../state/types.js'
 import { auditedChange, requireRole, type AppDependencies } from './context.js'
-import { errorResponseSchema } from './errors.js'
+import { errorResponses } from './errors.js'
 
 /** Clock skew tolerated on a signing date that lies slightly in the future. */
 const signedAtSkewMs = 5 * 60_000
@@ -49,7 +49,7 @@ const agencyView = {
     version: { type: 'integer' },
   },
 } as const
-const errors = { '4xx': errorResponseSchema, '5xx': errorResponseSchema }
+const errors = errorResponses
 const reasonOnly = { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason } } as const
 
 interface OriParams {

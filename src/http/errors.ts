@@ -20,6 +20,9 @@ export const errorResponseSchema = {
   },
 } as const
 
+/** A route's error responses for its schema: every 4xx and 5xx answers the error body. */
+export const errorResponses = { '4xx': errorResponseSchema, '5xx': errorResponseSchema } as const
+
 interface ValidationDetail {
   instancePath?: string
   keyword?: string

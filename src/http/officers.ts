@@ -13,7 +13,7 @@ import { OfficerConflictError } from '../state/redis.js'
 import type { BeforeCommit, OfficerChange } from '../state/types.js'
 import { instantOf } from './admin.js'
 import { auditedChange, requireRole, type AppDependencies } from './context.js'
-import { errorResponseSchema } from './errors.js'
+import { errorResponses } from './errors.js'
 
 const reason = { type: 'string', minLength: 1, maxLength: agencyTextLimits.reason } as const
 const ori = { type: 'string', pattern: oriPattern.source } as const
@@ -35,7 +35,7 @@ const officerView = {
     version: { type: 'integer' },
   },
 } as const
-const errors = { '4xx': errorResponseSchema, '5xx': errorResponseSchema }
+const errors = errorResponses
 
 interface OfficerParams {
   ori: string

@@ -4,7 +4,7 @@
 // counted twice. The console polls and differences them into block rates per rule and per agency.
 import type { FastifyInstance } from 'fastify'
 import { requireRole, type AppDependencies } from './context.js'
-import { errorResponseSchema } from './errors.js'
+import { errorResponses } from './errors.js'
 
 const count = { type: 'integer' } as const
 const text = { type: 'string' } as const
@@ -27,7 +27,7 @@ export function statsRoutes(app: FastifyInstance, deps: AppDependencies): void {
   const { metrics, clock } = deps
   app.get(
     '/v1/stats/decisions',
-    { onRequest: requireRole(deps, 'doj_operator'), schema: { summary: 'Decision counts by rule and agency since start (for block rates)', response: { 200: statsView, '4xx': errorResponseSchema, '5xx': errorResponseSchema } } },
+    { onRequest: requireRole(deps, 'doj_operator'), schema: { summary: 'Decision counts by rule and agency since start (for block rates)', response: { 200: statsView, ...errorResponses } } },
     async () => ({
       at: new Date(clock()).toISOString(),
       decisions: metrics.decisions.get().values.map(({ labels, value }) => ({
