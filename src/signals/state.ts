@@ -94,14 +94,17 @@ for i = 0, #KEYS / 3 - 1 do
   local member, threshold, id, ttl = ARGV[i * 4 + 1], tonumber(ARGV[i * 4 + 2]), ARGV[i * 4 + 3], tonumber(ARGV[i * 4 + 4])
   local n = redis.call('SCARD', set)
   if n < threshold then
-    n = n + redis.call('SADD', set, member)
-    redis.call('EXPIRE', set, ttl)
+    local added = redis.call('SADD', set, member)
+    n = n + added
+    -- A key is made here and given its window's TTL at once (atomically): set it only then.
+    if n == 1 and added == 1 then redis.call('EXPIRE', set, ttl) end
   end
-  redis.call('LPUSH', ids, id)
-  redis.call('LTRIM', ids, 0, keep - 1)
-  redis.call('EXPIRE', ids, ttl)
+  local length = redis.call('LPUSH', ids, id)
+  if length == 1 then redis.call('EXPIRE', ids, ttl) end
+  -- Trimmed to the newest keep ids once it holds twice that: not on every push.
+  if length >= 2 * keep then redis.call('LTRIM', ids, 0, keep - 1) end
   if n >= threshold and redis.call('SET', raised, '1', 'NX', 'EX', ttl) then
-    results[i + 1] = { n, redis.call('LRANGE', ids, 0, -1) }
+    results[i + 1] = { n, redis.call('LRANGE', ids, 0, keep - 1) }
   else
     results[i + 1] = { n, 0 }
   end
