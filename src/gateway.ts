@@ -188,6 +188,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
       }
     })
     await app.listen({ host: config.host, port: config.port })
+    load.arm()
     const address = app.server.address()
     const port = typeof address === 'object' && address !== null ? address.port : config.port
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`

@@ -19,11 +19,15 @@ export class LoadShedder {
   private readonly delay: IntervalHistogram
   private readonly timer: NodeJS.Timeout
   private readonly heapLimit = getHeapStatistics().heap_size_limit
+  private readonly intervalMs: number
+  /** performance.now() from which the shedder judges; until arm(), never. */
+  private judgesFrom = Number.POSITIVE_INFINITY
 
   constructor(private readonly options: SheddingOptions) {
     this.delay = monitorEventLoopDelay({ resolution: 10 })
     this.delay.enable()
-    this.timer = setInterval(() => this.check(), options.intervalMs ?? 100)
+    this.intervalMs = options.intervalMs ?? 100
+    this.timer = setInterval(() => this.check(), this.intervalMs)
     this.timer.unref()
   }
 
@@ -32,9 +36,18 @@ export class LoadShedder {
     return this.shedding
   }
 
+  /**
+   * Starts judging, two intervals from now: a stall before this call is recorded by the delay monitor
+   * only when the loop next turns, and the looks until then forget it.
+   */
+  arm(): void {
+    this.judgesFrom = performance.now() + 2 * this.intervalMs
+  }
+
   private check(): void {
     const worstDelayMs = this.delay.max / 1e6
     this.delay.reset()
+    if (performance.now() < this.judgesFrom) return
     const delayed = this.options.maxEventLoopDelayMs > 0 && worstDelayMs > this.options.maxEventLoopDelayMs
     const heavy = this.options.maxHeapUsedRatio > 0 && process.memoryUsage().heapUsed > this.options.maxHeapUsedRatio * this.heapLimit
     if (delayed || heavy) {

@@ -45,7 +45,7 @@ t.test('kill -9 under load loses no acknowledged decision; the restarted gateway
 
   const second = await spawnGateway(process.execPath, [join(root, 'dist/src/main.js')], { cwd: root, env })
   const after = await query(second.url, body(1), token({ sub: 'officer-after' }))
-  t.equal(after.status, 200)
+  t.equal(after.status, 200, 'the restarted gateway answers', { body: after.body, stderr: second.errors() })
   second.child.kill('SIGTERM')
   await once(second.child, 'exit')
   const records = ledgerRecords(auditDir)

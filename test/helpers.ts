@@ -169,7 +169,9 @@ export function ledgerRecords(auditDir: string): any[] {
   const instances = readdirSync(auditDir, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name)
   for (const instance of instances.sort()) {
     for (const segment of readdirSync(join(auditDir, instance)).filter((name) => name.startsWith('segment-')).sort()) {
-      for (const line of readFileSync(join(auditDir, instance, segment), 'utf8').split('\n')) if (line !== '') records.push(JSON.parse(line))
+      const lines = readFileSync(join(auditDir, instance, segment), 'utf8').split('\n')
+      // After the last newline: '' or a line torn by a crash mid-append (never acknowledged; verify leaves it out too).
+      for (const line of lines.slice(0, -1)) if (line !== '') records.push(JSON.parse(line))
     }
   }
   return records

@@ -2,6 +2,7 @@
 // blocking the gateway's. Past the threshold, queries are refused at once with 503 overloaded and
 // Retry-After, /readyz says so, the metric counts; once the loop is healthy again, queries are served.
 import t from 'tap'
+import { LoadShedder } from '../src/overload.js'
 import { call, query, startTestGateway, token } from './helpers.js'
 
 const gw = await startTestGateway({ env: { SHED_EVENT_LOOP_DELAY_MS: '100' } })
@@ -39,4 +40,33 @@ t.test('an event loop stalled past the threshold sheds queries, then recovers', 
   t.match((await call(gw.url, 'GET', '/metrics')).body, /^gateway_load_shed_total [1-9]/m)
   t.equal(await served('after'), 200, 'served again once three intervals were healthy')
   t.equal((await call(gw.url, 'GET', '/readyz')).status, 200)
+})
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+t.test('a stall while the gateway starts is not overload: the shedder judges only once armed', async (t) => {
+  const shedder = new LoadShedder({ maxEventLoopDelayMs: 50, maxHeapUsedRatio: 0, intervalMs: 20 })
+  t.teardown(() => shedder.stop())
+  blockEventLoop(200) // loading, before listen
+  await pause(60)
+  t.equal(shedder.overloaded, false, 'not armed: the start-up stall refuses nothing')
+  shedder.arm()
+  t.equal(shedder.overloaded, false)
+  await pause(60)
+  t.equal(shedder.overloaded, false, 'armed, healthy')
+  blockEventLoop(200)
+  await pause(30)
+  t.equal(shedder.overloaded, true, 'armed, a stall sheds')
+})
+
+t.test('a stall just before arm() is forgotten', async (t) => {
+  const shedder = new LoadShedder({ maxEventLoopDelayMs: 50, maxHeapUsedRatio: 0, intervalMs: 20 })
+  t.teardown(() => shedder.stop())
+  await pause(30)
+  blockEventLoop(200)
+  shedder.arm() // as when listen() resolves right after a stall, before the loop turned again
+  for (let i = 0; i < 8; i++) {
+    await pause(10)
+    t.equal(shedder.overloaded, false, `${(i + 1) * 10} ms after arm()`)
+  }
 })
