@@ -2,13 +2,14 @@
 // impose and lift sanctions. Every change takes a reason and is audited (operator, reason, before and
 // after) before it takes effect: if the audit record cannot be written, nothing changes.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { agencyTextLimits, oriPattern, sanctionShapeProblem } from '../audit/record.js'
+import { agencyTextLimits, oriPattern } from '../audit/record.js'
 import { GatewayError } from '../errors.js'
 import { agencyKinds, sanctionScopes, sanctionTypes, type AgencyKind, type AgencyState, type SanctionScope, type SanctionType } from '../policy/types.js'
 import { AgencyConflictError } from '../state/redis.js'
 import type { AgencyChange, BeforeCommit } from '../state/types.js'
 import { auditedChange, requireRole, type AppDependencies } from './context.js'
 import { errorResponses } from './errors.js'
+import { instantOf, sanctionFrom, withoutLapsedSanction } from './sanctions.js'
 
 /** Clock skew tolerated on a signing date that lies slightly in the future. */
 const signedAtSkewMs = 5 * 60_000
@@ -56,28 +57,6 @@ interface OriParams {
   ori: string
 }
 
-/**
- * The instant a schema-checked date-time names. The schema's date-time format (RFC 3339) admits a
- * leap second, 23:59:60, which Date.parse cannot read (NaN), so every time an operator sends goes
- * through here: a time the gateway cannot read is bad input, refused before anything changes.
- */
-export function instantOf(value: string, path: string): number {
-  const instant = Date.parse(value)
-  if (Number.isNaN(instant)) {
-    throw new GatewayError('invalid_request', `${path}: ${JSON.stringify(value)} is not a time the gateway can read`, [
-      { path, message: 'must be a date-time such as 2026-05-01T09:30:00Z, without a leap second' },
-    ])
-  }
-  return instant
-}
-
-/** What operators see: a suspension whose `until` has passed is no longer in force, so it shows as none. */
-export function agencyViewOf(agency: AgencyState, now: number): AgencyState {
-  const sanction = agency.sanction
-  if (sanction?.type === 'suspension' && sanction.until !== undefined && now >= Date.parse(sanction.until)) return { ...agency, sanction: null }
-  return agency
-}
-
 export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
   const { store, clock } = deps
   const onRequest = requireRole(deps, 'doj_operator')
@@ -98,18 +77,18 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
       apply,
     )
     if (applied.action === 'agency.register') reply.code(201)
-    return agencyViewOf(applied.after, now)
+    return withoutLapsedSanction(applied.after, now)
   }
 
   app.get('/v1/agencies', { onRequest, schema: { summary: 'List the registered agencies', response: { 200: { type: 'array', items: agencyView }, ...errors } } }, async () => {
     const now = clock()
-    return (await store.list()).map((agency) => agencyViewOf(agency, now))
+    return (await store.list()).map((agency) => withoutLapsedSanction(agency, now))
   })
 
   app.get<{ Params: OriParams }>('/v1/agencies/:ori', { onRequest, schema: { summary: 'One agency', params: oriParams, response: { 200: agencyView, ...errors } } }, async (request) => {
     const agency = await store.get(request.params.ori)
     if (agency === null) throw new GatewayError('agency_not_found', `no agency is registered with ORI ${request.params.ori}`)
-    return agencyViewOf(agency, clock())
+    return withoutLapsedSanction(agency, clock())
   })
 
   app.put<{ Params: OriParams; Body: { name: string; kind: AgencyKind; monitored?: boolean; reason: string } }>(
@@ -196,24 +175,8 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
       },
     },
     async (request, reply) => {
-      const { type, scope = 'all', reason: why, until, writtenRequests } = request.body
-      const now = clock()
-      const shape = sanctionShapeProblem({ type, scope, until, writtenRequests })
-      if (shape !== null) throw new GatewayError('invalid_sanction', shape.message, [{ path: shape.path, message: shape.issue }])
-      const ends = until === undefined ? undefined : instantOf(until, 'until')
-      if (ends !== undefined && ends <= now) {
-        throw new GatewayError('invalid_sanction', 'the end of a suspension must lie in the future', [{ path: 'until', message: 'must be in the future' }])
-      }
-      const sanction = {
-        type,
-        scope,
-        reason: why,
-        since: new Date(now).toISOString(),
-        ...(ends === undefined ? {} : { until: new Date(ends).toISOString() }),
-        // Kept only when true: a sanction without the measure keeps the shape it always had.
-        ...(writtenRequests === true ? { writtenRequests: true as const } : {}),
-      }
-      return change(request, reply, why, (at, beforeCommit) => store.impose(request.params.ori, sanction, at, beforeCommit))
+      const sanction = sanctionFrom(request.body, clock())
+      return change(request, reply, request.body.reason, (at, beforeCommit) => store.impose(request.params.ori, sanction, at, beforeCommit))
     },
   )
 

@@ -12,7 +12,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { oriPattern, subPattern, type AuditEvent } from '../audit/record.js'
 import { ledgerOrder, ledgerRecords, searchLedgerFirst, type LedgerRecord } from '../audit/search.js'
 import { GatewayError } from '../errors.js'
-import { instantOf } from './admin.js'
+import { instantOf } from './sanctions.js'
 import { requireRole, sourceOf, type AppDependencies } from './context.js'
 import { errorResponses } from './errors.js'
 

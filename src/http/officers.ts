@@ -6,14 +6,14 @@
 // the query path reads it from the store with the agency's state (one round trip), never from the token,
 // so a token verified and cached before the sanction is refused as soon as the sanction call answers.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { agencyTextLimits, oriPattern, sanctionShapeProblem, subPattern } from '../audit/record.js'
+import { agencyTextLimits, oriPattern, subPattern } from '../audit/record.js'
 import { GatewayError } from '../errors.js'
 import { officerSanctionTypes, sanctionScopes, type OfficerSanctionType, type OfficerState, type SanctionScope } from '../policy/types.js'
 import { OfficerConflictError } from '../state/redis.js'
 import type { BeforeCommit, OfficerChange } from '../state/types.js'
-import { instantOf } from './admin.js'
 import { auditedChange, requireRole, type AppDependencies } from './context.js'
 import { errorResponses } from './errors.js'
+import { sanctionFrom, withoutLapsedSanction } from './sanctions.js'
 
 const reason = { type: 'string', minLength: 1, maxLength: agencyTextLimits.reason } as const
 const ori = { type: 'string', pattern: oriPattern.source } as const
@@ -42,13 +42,6 @@ interface OfficerParams {
   sub: string
 }
 
-/** What operators see: a suspension whose `until` has passed is no longer in force, so it shows as none. */
-export function officerViewOf(officer: OfficerState, now: number): OfficerState {
-  const sanction = officer.sanction
-  if (sanction?.type === 'suspension' && sanction.until !== undefined && now >= Date.parse(sanction.until)) return { ...officer, sanction: null }
-  return officer
-}
-
 export function officerRoutes(app: FastifyInstance, deps: AppDependencies): void {
   const { store, clock } = deps
   const onRequest = requireRole(deps, 'doj_operator')
@@ -73,7 +66,7 @@ export function officerRoutes(app: FastifyInstance, deps: AppDependencies): void
       (error) => (error instanceof OfficerConflictError ? 'officer_conflict' : 'state_unavailable'),
       apply,
     )
-    return officerViewOf(applied.after, now)
+    return withoutLapsedSanction(applied.after, now)
   }
 
   app.get<{ Querystring: { ori?: string } }>(
@@ -89,7 +82,7 @@ export function officerRoutes(app: FastifyInstance, deps: AppDependencies): void
     async (request) => {
       // The officers under a sanction now: a reinstated officer, or one whose suspension lapsed, is not listed.
       const now = clock()
-      return (await store.listOfficers(request.query.ori)).map((officer) => officerViewOf(officer, now)).filter((officer) => officer.sanction !== null)
+      return (await store.listOfficers(request.query.ori)).map((officer) => withoutLapsedSanction(officer, now)).filter((officer) => officer.sanction !== null)
     },
   )
 
@@ -99,7 +92,7 @@ export function officerRoutes(app: FastifyInstance, deps: AppDependencies): void
     // The gateway keeps no officer registry (the identity provider does): an officer DOJ never
     // sanctioned is simply one without a sanction, at version 0.
     const officer = (await store.getOfficer(agency, sub)) ?? { ori: agency, sub, sanction: null, version: 0 }
-    return officerViewOf(officer, clock())
+    return withoutLapsedSanction(officer, clock())
   })
 
   app.put<{ Params: OfficerParams; Body: { type: OfficerSanctionType; scope?: SanctionScope; reason: string; until?: string } }>(
@@ -119,25 +112,10 @@ export function officerRoutes(app: FastifyInstance, deps: AppDependencies): void
       },
     },
     async (request, reply) => {
-      // The rules of an agency's sanction (src/http/admin.ts): a removal covers all, without end; a
-      // suspension's end lies in the future and is a time the gateway can read.
-      const { type, scope = 'all', reason: why, until } = request.body
-      const now = clock()
-      const shape = sanctionShapeProblem({ type, scope, until })
-      if (shape !== null) throw new GatewayError('invalid_sanction', shape.message, [{ path: shape.path, message: shape.issue }])
-      const ends = until === undefined ? undefined : instantOf(until, 'until')
-      if (ends !== undefined && ends <= now) {
-        throw new GatewayError('invalid_sanction', 'the end of a suspension must lie in the future', [{ path: 'until', message: 'must be in the future' }])
-      }
-      const sanction = {
-        type,
-        scope,
-        reason: why,
-        since: new Date(now).toISOString(),
-        ...(ends === undefined ? {} : { until: new Date(ends).toISOString() }),
-      }
+      // The same rules as an agency's sanction (src/http/sanctions.ts).
+      const sanction = sanctionFrom(request.body, clock())
       const { ori: agency, sub } = request.params
-      return change(request, reply, why, (at, beforeCommit) => store.sanctionOfficer(agency, sub, sanction, at, beforeCommit))
+      return change(request, reply, request.body.reason, (at, beforeCommit) => store.sanctionOfficer(agency, sub, sanction, at, beforeCommit))
     },
   )
 
