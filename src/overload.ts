@@ -64,7 +64,8 @@ export class LoadShedder {
     this.lastLook = now
     if (now < this.judgesFrom) return
     const delayed = this.options.maxEventLoopDelayMs > 0 && worstDelayMs > this.options.maxEventLoopDelayMs
-    const heavy = this.options.maxHeapUsedRatio > 0 && process.memoryUsage().heapUsed > this.options.maxHeapUsedRatio * this.heapLimit
+    // getHeapStatistics, not process.memoryUsage(): the same heapUsed without reading /proc for the RSS.
+    const heavy = this.options.maxHeapUsedRatio > 0 && getHeapStatistics().used_heap_size > this.options.maxHeapUsedRatio * this.heapLimit
     if (delayed || heavy) {
       this.shedding = true
       this.healthyIntervals = 0
