@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { call, lapd, operatorToken, root, startTestGateway, testPopulation, token } from './helpers.js'
+import { call, lapd, operatorToken, root, startTestGateway, rapSheetRequest, token } from './helpers.js'
 
 const exec = promisify(execFile)
 const gw = await startTestGateway()
@@ -17,15 +17,11 @@ const gatewayctl = (...args: string[]) =>
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
   )
-const person = testPopulation().rapSheets[0]!.person
-const rapRequest = {
-  database: 'criminal_history',
-  purpose: 'criminal_investigation',
-  subject: { lastName: person.lastName, firstName: person.firstName, dateOfBirth: person.dateOfBirth },
+const rapRequest = rapSheetRequest({
   caseNumber: '26-000101',
   justification: 'Armed robbery at a corner store; the suspect was identified on video.',
   requester: { name: 'Det. Sam Invented', title: 'Detective' },
-}
+})
 const terminal = token({ ori: lapd, sub: 'det-invented' })
 const fileRequest = (body: unknown) => call(gw.url, 'POST', '/v1/requests', { token: terminal, body })
 
@@ -56,7 +52,7 @@ t.test('requests list, show, approve and refuse', async (t) => {
   t.equal(show.code, 0)
   t.match(show.stdout, /^status +pending$/m)
   t.match(show.stdout, /^requester +Det\. Sam Invented, Detective$/m)
-  t.match(show.stdout, new RegExp(`^subject +lastName=${person.lastName} firstName=${person.firstName} dateOfBirth=${person.dateOfBirth}$`, 'm'))
+  t.match(show.stdout, new RegExp(`^subject +lastName=${rapRequest.subject.lastName} firstName=${rapRequest.subject.firstName} dateOfBirth=${rapRequest.subject.dateOfBirth}$`, 'm'))
   t.match(show.stdout, /^justification +Background\\u001b\[2J check\\nfor a friend$/m, "the agency's text is shown as text")
 
   const approved = await gatewayctl('requests', 'approve', first, '--reason', 'case number matches the robbery report')

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { call, lapd, ledgerRecords, operatorToken, query, root, sheriff, startTestGateway, TestClock, testPopulation, token } from './helpers.js'
+import { call, lapd, ledgerRecords, operatorToken, query, root, sheriff, startTestGateway, rapSheetRequest, TestClock, token } from './helpers.js'
 import { startBrowser } from './browser.js'
 
 // The gateway's clock is the test's: the screenshot shows the same times on every run.
@@ -159,17 +159,13 @@ t.test('live block rates show the suspension denial by rule and by agency', asyn
 
 t.test('written requests: an operator approves a pending request with a reason', async (t) => {
   t.equal((await call(gw.url, 'PUT', `/v1/agencies/${sheriff}/sanction`, { token: op, body: { type: 'censure', writtenRequests: true, reason: 'criminal history only in writing (test)' } })).status, 200)
-  const person = testPopulation().rapSheets[0]!.person
   const filed = await call(gw.url, 'POST', '/v1/requests', {
     token: token({ ori: sheriff, sub: 'det-invented' }),
-    body: {
-      database: 'criminal_history',
-      purpose: 'criminal_investigation',
-      subject: { lastName: person.lastName, firstName: person.firstName, dateOfBirth: person.dateOfBirth },
+    body: rapSheetRequest({
       caseNumber: '26-000042',
       justification: 'Invented for this test: a burglary series, the suspect named by a witness.',
       requester: { name: 'Det. Invented Example', title: 'Detective' },
-    },
+    }),
   })
   t.equal(filed.status, 201)
   await page.getByRole('link', { name: 'Written requests' }).click()

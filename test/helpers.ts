@@ -26,6 +26,21 @@ export function testPopulation(): Population {
   return population
 }
 
+/**
+ * A written request for the criminal history of the test population's first person with a record (what
+ * POST /v1/requests takes); `fields` replace the case, justification or requester. The detective and the
+ * case are invented.
+ */
+export function rapSheetRequest(fields: { caseNumber: string; justification: string; requester: Record<string, string> }) {
+  const person = testPopulation().rapSheets[0]!.person
+  return {
+    database: 'criminal_history',
+    purpose: 'criminal_investigation',
+    subject: { lastName: person.lastName, firstName: person.firstName, dateOfBirth: person.dateOfBirth },
+    ...fields,
+  }
+}
+
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `clets-${prefix}-`))
 }

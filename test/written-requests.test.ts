@@ -13,22 +13,18 @@ import { verifyLedger } from '../src/audit/verify.js'
 import { approvalValidityMs } from '../src/http/requests.js'
 import { loadPolicyDir } from '../src/policy-files.js'
 import { maxPendingRequests } from '../src/state/types.js'
-import { call, iceEro, lapd, ledgerRecords, operatorToken, policyDir, query, startTestGateway, tempDir, testPopulation, TestClock, token, type TestGateway } from './helpers.js'
+import { call, iceEro, lapd, ledgerRecords, operatorToken, policyDir, query, startTestGateway, rapSheetRequest, tempDir, TestClock, token, type TestGateway } from './helpers.js'
 import { startRedis } from './redis.js'
 
 /** An invented agency: "Fictional Bay Police Department". */
 const bay = 'CA0990100'
 const op = operatorToken()
-const person = testPopulation().rapSheets[0]!.person
-const rapSubject = { lastName: person.lastName, firstName: person.firstName, dateOfBirth: person.dateOfBirth }
-const rapRequest = {
-  database: 'criminal_history',
-  purpose: 'criminal_investigation',
-  subject: rapSubject,
+const rapRequest = rapSheetRequest({
   caseNumber: '26-004711',
   justification: 'Burglary series on Harbor Street; the suspect named by a witness. Our terminal access is under a DOJ censure.',
   requester: { name: 'Det. Alex Example', title: 'Detective', ori: bay },
-}
+})
+const rapSubject = rapRequest.subject
 const licence = { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } }
 
 const admin = (gw: TestGateway, method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown) => call(gw.url, method, path, { token: op, ...(body === undefined ? {} : { body }) })
@@ -106,7 +102,7 @@ async function story(t: Test, deployment: Deployment): Promise<void> {
     t.match(result.body.decision, { outcome: 'allow', rule: 'ppp.permitted' })
     t.equal(result.body.request.status, 'delivered')
     t.ok(result.body.records.length >= 1, 'the rap sheet')
-    t.match(result.body.records[0], { person: { lastName: person.lastName } })
+    t.match(result.body.records[0], { person: { lastName: rapSubject.lastName } })
     const second = await retrieve(b, approvedId)
     t.equal(second.status, 410)
     t.equal(second.body.error.code, 'request_gone')
@@ -151,7 +147,7 @@ async function story(t: Test, deployment: Deployment): Promise<void> {
     t.match(approvedSteps[2], { outcome: 'allow', rule: 'ppp.permitted', status: 200, code: null })
     t.ok(approvedSteps[2].recordCount >= 1)
     t.equal(approvedSteps[3].recordCount, approvedSteps[2].recordCount)
-    t.notOk(JSON.stringify(approvedSteps.slice(1)).includes(person.lastName), 'the subject is in the filing record only, and no record holds the records returned')
+    t.notOk(JSON.stringify(approvedSteps.slice(1)).includes(rapSubject.lastName), 'the subject is in the filing record only, and no record holds the records returned')
     t.same(stepsOf(deployment.auditDirs, refusedId).map((record) => record.type), ['request.filed', 'request.refused'])
   })
 }
