@@ -3,7 +3,7 @@
 import { appendFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { AgencyState } from '../src/policy/types.js'
 import { MemoryStateStore } from '../src/state/memory.js'
 import { RedisStateStore } from '../src/state/redis.js'
@@ -213,14 +213,24 @@ for (const [name, make] of stores) {
   })
 }
 
-t.test('redis store: rate times are stored exactly, and the rate hash expires a window after its last write', async (t) => {
-  const url = `${redis.url}/15`
+/** A Redis database of its own, emptied, a raw client on it, and a test clock; closed at the test's end. */
+async function emptyRedis(t: Test, database: number): Promise<{ raw: Redis; clock: TestClock; open: () => Promise<RedisStateStore> }> {
+  const url = `${redis.url}/${database}`
   const raw = new Redis(url)
   t.teardown(() => raw.quit())
   await raw.flushdb()
   const clock = new TestClock()
-  const store = await RedisStateStore.open({ url, timeoutMs: 500, clock: clock.now })
-  t.teardown(() => store.close())
+  const open = async () => {
+    const store = await RedisStateStore.open({ url, timeoutMs: 500, clock: clock.now })
+    t.teardown(() => store.close())
+    return store
+  }
+  return { raw, clock, open }
+}
+
+t.test('redis store: rate times are stored exactly, and the rate hash expires a window after its last write', async (t) => {
+  const { raw, clock, open } = await emptyRedis(t, 15)
+  const store = await open()
   await store.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
   // 7 a minute: an interval of 8571.428571428572 ms, which no fixed number of decimals holds.
   const odd = { perUser: { limit: 7, windowSeconds: 60 }, perAgency: { limit: 1000, windowSeconds: 30 } }
@@ -326,13 +336,8 @@ t.test('embedded store: requests survive a restart; finished ones past their ret
 })
 
 t.test('redis store: a finished request expires after its retention, a pending one never; a listing drops the ids of expired ones', async (t) => {
-  const url = `${redis.url}/14`
-  const raw = new Redis(url)
-  t.teardown(() => raw.quit())
-  await raw.flushdb()
-  const clock = new TestClock()
-  const store = await RedisStateStore.open({ url, timeoutMs: 500, clock: clock.now })
-  t.teardown(() => store.close())
+  const { raw, clock, open } = await emptyRedis(t, 14)
+  const store = await open()
   const pending = filed('req-p', 'CA0194200', clock.value)
   const refused = filed('req-r', 'CA0194200', clock.value + 1)
   await store.saveRequest(pending, 0, clock.value)
@@ -348,14 +353,9 @@ t.test('redis store: a finished request expires after its retention, a pending o
 })
 
 t.test('redis store: an officer sanctioned through one instance binds the next admit on another, which had read the officer before', async (t) => {
-  const url = `${redis.url}/14`
-  const raw = new Redis(url)
-  t.teardown(() => raw.quit())
-  await raw.flushdb()
-  const clock = new TestClock()
-  const a = await RedisStateStore.open({ url, timeoutMs: 500, clock: clock.now })
-  const b = await RedisStateStore.open({ url, timeoutMs: 500, clock: clock.now })
-  t.teardown(() => Promise.all([a.close(), b.close()]))
+  const { raw, clock, open } = await emptyRedis(t, 14)
+  const a = await open()
+  const b = await open()
   await a.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
   const removal = { type: 'removal' as const, scope: 'all' as const, reason: 'r', since: '2026-06-01T12:00:00.000Z' }
   t.equal((await b.admit('CA0194200', officerKey('CA0194200', 'a'), limits, clock.value)).officer, null)
