@@ -86,24 +86,24 @@ const querySchema = {
   },
 } as const
 
-/** The database a query names, from the policies in force; 400 unknown_database otherwise. */
-export function databaseOf(policy: PolicySet, id: string): CompiledDatabase {
-  const database = policy.databases.get(id)
-  if (database === undefined) throw new GatewayError('unknown_database', `unknown database ${JSON.stringify(id)}`, [{ path: 'database', message: `expected one of ${[...policy.databases.keys()].join(', ')}` }])
-  return database
-}
-
-/** The purpose a query declares, from the policies in force; 400 unknown_purpose otherwise. */
-export function purposeOf(policy: PolicySet, id: string): CompiledPurpose {
-  const purpose = policy.purposes.get(id)
-  if (purpose === undefined) throw new GatewayError('unknown_purpose', `unknown purpose ${JSON.stringify(id)}`, [{ path: 'purpose', message: `expected one of ${[...policy.purposes.keys()].join(', ')}` }])
-  return purpose
-}
-
-/** The subject must be exactly one of the database's lookups; 400 invalid_subject otherwise. */
-export function checkSubject(database: CompiledDatabase, subject: unknown): void {
-  const issues = database.validateSubject(subject)
+/**
+ * The database and the purpose a query (or a written request) names, from the policies in force, with
+ * its subject checked against the database's lookups: 400 unknown_database, unknown_purpose or
+ * invalid_subject otherwise.
+ */
+export function resolveQuery(policy: PolicySet, body: { readonly database: string; readonly purpose: string; readonly subject: unknown }): { database: CompiledDatabase; purpose: CompiledPurpose } {
+  const database = policy.databases.get(body.database)
+  if (database === undefined) {
+    throw new GatewayError('unknown_database', `unknown database ${JSON.stringify(body.database)}`, [{ path: 'database', message: `expected one of ${[...policy.databases.keys()].join(', ')}` }])
+  }
+  const purpose = policy.purposes.get(body.purpose)
+  if (purpose === undefined) {
+    throw new GatewayError('unknown_purpose', `unknown purpose ${JSON.stringify(body.purpose)}`, [{ path: 'purpose', message: `expected one of ${[...policy.purposes.keys()].join(', ')}` }])
+  }
+  // The subject must be exactly one of the database's lookups.
+  const issues = database.validateSubject(body.subject)
   if (issues !== null) throw new GatewayError('invalid_subject', undefined, issues)
+  return { database, purpose }
 }
 
 /** RateLimit-Policy depends only on the policy set: built once per set. */
@@ -161,9 +161,7 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     }
     const body = request.body
     const policy = deps.policy.current
-    const database = databaseOf(policy, body.database)
-    const purpose = purposeOf(policy, body.purpose)
-    checkSubject(database, body.subject)
+    const { database, purpose } = resolveQuery(policy, body)
 
     // The officer's sanction comes back with the agency's state, read on every query, not from the token:
     // a token verified and cached before DOJ suspended its officer is refused on its next query.

@@ -27,7 +27,7 @@ import { evaluate } from '../policy/evaluate.js'
 import { fullProjectionId, type Decision } from '../policy/types.js'
 import { maxPendingRequests, officerKey, StateUnavailableError, storedRequestStatuses, type RequestRequester, type WrittenRequest } from '../state/types.js'
 import { requesterOf, requireRole, sourceOf, type AppDependencies } from './context.js'
-import { checkSubject, databaseOf, purposeOf } from './query.js'
+import { resolveQuery } from './query.js'
 import { errorResponseSchema, errorResponses } from './errors.js'
 
 /** An approval holds this long: a request not retrieved by then is gone (410), and is filed again if still needed. */
@@ -178,9 +178,7 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
       const body = request.body
       const policy = deps.policy.current
       // Validated as a query is: ids from the policies, the database's own lookups.
-      const database = databaseOf(policy, body.database)
-      const purpose = purposeOf(policy, body.purpose)
-      checkSubject(database, body.subject)
+      const { database, purpose } = resolveQuery(policy, body)
 
       // The agency's state and the rate limits in one round trip, as for a query: filing counts against
       // the officer's and the agency's allowance, and a Redis without a registry is refused (503).
