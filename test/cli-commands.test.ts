@@ -32,8 +32,10 @@ t.test('a missing, unreadable or malformed file: one line naming it, no stack tr
     [['state', 'import', dir, '--redis', redisNobody, '--dry-run'], 2, `gatewayctl: ${dir}: cannot read it`],
     [['state', 'import', garbage, '--redis', redisNobody], 2, `gatewayctl: ${garbage}: not JSON`],
   ]
-  for (const [args, code, line] of cases) {
-    const run = await runGatewayctl(args, { env: { ...process.env, AUDIT_DIR: tempDir('cli-audit') } })
+  // Side by side, each a process of its own with its own AUDIT_DIR (none changes anything); checked in order.
+  const runs = await Promise.all(cases.map(([args]) => runGatewayctl(args, { env: { ...process.env, AUDIT_DIR: tempDir('cli-audit') } })))
+  for (const [index, [args, code, line]] of cases.entries()) {
+    const run = runs[index]!
     t.equal(run.code, code, `gatewayctl ${args.join(' ')}: exit ${code}`)
     t.ok(run.stderr.startsWith(line), `gatewayctl ${args.join(' ')}: ${JSON.stringify(run.stderr)} starts with ${JSON.stringify(line)}`)
     t.notMatch(run.stderr, stackTrace)
@@ -46,15 +48,17 @@ t.test('Redis or the gateway unreachable: exit 3, one line naming it without its
   const env = { ...process.env, AUDIT_DIR: auditDir, STATE_DIR: tempDir('cli-state'), REDIS_URL: `redis://:hunter2@127.0.0.1:${port}/1` }
   const file = join(tempDir('backup'), 'registry.json')
   writeFileSync(file, JSON.stringify({ format: 'clets-agency-registry/1', exportedAt: '2026-06-01T12:00:00.000Z', agencies: [] }))
-  for (const args of [['state', 'export'], ['state', 'init'], ['state', 'import', file], ['state', 'import', file, '--dry-run']]) {
-    const run = await runGatewayctl(args, { env })
+  const gatewayPort = await freePort()
+  // Side by side, each a process of its own (nothing answers them); checked in order.
+  const unreachable = [['state', 'export'], ['state', 'init'], ['state', 'import', file], ['state', 'import', file, '--dry-run']]
+  const [admin, ...runs] = await Promise.all([runGatewayctl(['agencies', 'list', '--url', `http://doj:secret@127.0.0.1:${gatewayPort}`, '--token', 'x']), ...unreachable.map((args) => runGatewayctl(args, { env }))])
+  for (const [index, args] of unreachable.entries()) {
+    const run = runs[index]!
     t.equal(run.code, 3, `${args.join(' ')}: exit 3`)
     t.equal(run.stderr, `gatewayctl: cannot reach Redis at redis://127.0.0.1:${port}/1 (connect ECONNREFUSED 127.0.0.1:${port}); nothing was changed\n`, `${args.join(' ')}: one line, no password`)
   }
   t.notOk(existsSync(auditDir) && readdirSync(auditDir).length > 0, 'nothing audited')
 
-  const gatewayPort = await freePort()
-  const admin = await runGatewayctl(['agencies', 'list', '--url', `http://doj:secret@127.0.0.1:${gatewayPort}`, '--token', 'x'])
   t.equal(admin.code, 3)
   t.equal(admin.stderr, `gatewayctl: cannot reach the gateway at http://127.0.0.1:${gatewayPort}: connect ECONNREFUSED 127.0.0.1:${gatewayPort}\n`)
 
@@ -63,8 +67,10 @@ t.test('Redis or the gateway unreachable: exit 3, one line naming it without its
   const raw = new Redis(redis.url)
   await raw.config('SET', 'requirepass', 'the-right-one')
   raw.disconnect()
-  for (const [url, problem] of [[`redis://:hunter2@127.0.0.1:${redis.port}`, 'WRONGPASS'], [redis.url, 'NOAUTH']] as const) {
-    const run = await runGatewayctl(['state', 'export', '--redis', url])
+  const refusals = [[`redis://:hunter2@127.0.0.1:${redis.port}`, 'WRONGPASS'], [redis.url, 'NOAUTH']] as const
+  const refused = await Promise.all(refusals.map(([url]) => runGatewayctl(['state', 'export', '--redis', url])))
+  for (const [index, [, problem]] of refusals.entries()) {
+    const run = refused[index]!
     t.equal(run.code, 3, `${problem}: exit 3`)
     t.match(run.stderr, new RegExp(`^gatewayctl: cannot reach Redis at redis://127\\.0\\.0\\.1:${redis.port} \\(${problem} [^\\n]*\\); nothing was changed\\n$`))
     t.notMatch(run.stderr, /hunter2/)
@@ -156,12 +162,15 @@ t.test('a removal or a revoked agreement asks first: refused without a terminal 
   const changes = () => ledgerRecords(gw.auditDir).filter((record) => String(record.type).startsWith('operator.')).length
   const before = changes()
 
-  for (const args of [
+  const unconfirmed = [
     ['agencies', 'sanction', lapd, '--type', 'removal', '--reason', 'repeated misuse'],
     ['agencies', 'revoke', lapd, '--reason', 'agreement withdrawn'],
     ['officers', 'sanction', lapd, 'officer-9', '--type', 'removal', '--reason', 'shared a login'],
-  ]) {
-    const refused = await runGatewayctl(args, { env, input: `${lapd}\ny\n` })
+  ]
+  // Side by side (each is refused before it asks the gateway anything); checked in order.
+  const runs = await Promise.all(unconfirmed.map((args) => runGatewayctl(args, { env, input: `${lapd}\ny\n` })))
+  for (const [index, args] of unconfirmed.entries()) {
+    const refused = runs[index]!
     t.equal(refused.code, 2, `${args.slice(0, 2).join(' ')}: exit 2`)
     t.match(refused.stderr, /: not confirmed \(no terminal to ask\); pass --yes to confirm\. Nothing was changed\.\n$/)
   }

@@ -42,12 +42,14 @@ t.test('--help on every command and subcommand prints its usage on stdout and ex
   for (const command of every) {
     t.ok(seen.includes(command), `${command} has its help`)
   }
-  const root = await runGatewayctl(['--help'])
+  const [root, stateImport] = await Promise.all([runGatewayctl(['--help']), runGatewayctl(['state', 'import', '--help'])])
   t.match(root.stdout, /Exit codes:\n {2}0 +done\n {2}1 .*\n {2}2 +usage.*\n {2}3 +Redis or the gateway could not be reached/, 'the exit codes are listed')
-  t.match((await runGatewayctl(['state', 'import', '--help'])).stdout, /--dry-run/)
+  t.match(stateImport.stdout, /--dry-run/)
 
-  for (const flag of ['--version', '-V']) {
-    const printed = await runGatewayctl([flag])
+  const flags = ['--version', '-V']
+  const versions = await Promise.all(flags.map((flag) => runGatewayctl([flag])))
+  for (const [index, flag] of flags.entries()) {
+    const printed = versions[index]!
     t.equal(printed.code, 0)
     t.equal(printed.stdout, `${version}\n`, `${flag}: package.json's version`)
   }
@@ -77,8 +79,10 @@ t.test('usage errors: a short message on stderr, exit 2, no stack trace', async 
     [['signals', 'hash'], /^gatewayctl: unknown signals command hash/],
     [['filings', 'record', 'lapd', '2025'], /^gatewayctl: record needs an ORI such as CA0194200, then the year/],
   ]
-  for (const [args, message] of usage) {
-    const run = await runGatewayctl(args)
+  // Side by side, each a process of its own (a usage error changes nothing); checked in order.
+  const runs = await Promise.all(usage.map(([args]) => runGatewayctl(args)))
+  for (const [index, [args, message]] of usage.entries()) {
+    const run = runs[index]!
     t.equal(run.code, 2, `gatewayctl ${args.join(' ')}: exit 2`)
     t.match(run.stderr, message, `gatewayctl ${args.join(' ')}: says what is wrong`)
     t.notMatch(run.stderr, stackTrace)

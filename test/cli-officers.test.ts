@@ -50,14 +50,17 @@ t.test('sanction an officer, list and show them, reinstate: the gateway follows 
 })
 
 t.test("bad input: the API's refusal (exit 1) or the command line's (exit 2), and nothing changes", async (t) => {
-  const removal = await gatewayctl('sanction', lapd, 'officer-5', '--type', 'removal', '--scope', 'non_criminal_history', '--reason', 'x', '--yes')
+  // Side by side, each a process of its own (each is refused, so none changes anything); checked in order.
+  const [removal, censure, unknown] = await Promise.all([
+    gatewayctl('sanction', lapd, 'officer-5', '--type', 'removal', '--scope', 'non_criminal_history', '--reason', 'x', '--yes'),
+    gatewayctl('sanction', lapd, 'officer-5', '--type', 'censure', '--reason', 'x'),
+    gatewayctl('sanction', 'CA0194201', 'officer-5', '--type', 'suspension', '--reason', 'x'),
+  ])
   t.equal(removal.code, 1)
   t.match(removal.stderr, /^error 400: invalid_sanction: /m)
   t.match(removal.stderr, /^ {2}scope: must be "all" for a removal$/m)
-  const censure = await gatewayctl('sanction', lapd, 'officer-5', '--type', 'censure', '--reason', 'x')
   t.equal(censure.code, 1)
   t.match(censure.stderr, /^error 400: invalid_request: /m)
-  const unknown = await gatewayctl('sanction', 'CA0194201', 'officer-5', '--type', 'suspension', '--reason', 'x')
   t.equal(unknown.code, 1)
   t.match(unknown.stderr, /^error 404: agency_not_found: no agency is registered with ORI CA0194201$/m)
   const usage: [string[], RegExp][] = [
@@ -69,8 +72,9 @@ t.test("bad input: the API's refusal (exit 1) or the command line's (exit 2), an
     [['list', lapd], /list takes no ORI argument/],
     [['suspend', lapd, 'officer-5'], /unknown officers command suspend/],
   ]
-  for (const [args, message] of usage) {
-    const answer = await gatewayctl(...args)
+  const answers = await Promise.all(usage.map(([args]) => gatewayctl(...args)))
+  for (const [index, [args, message]] of usage.entries()) {
+    const answer = answers[index]!
     t.equal(answer.code, 2, args.join(' '))
     t.match(answer.stderr, message)
   }

@@ -75,15 +75,20 @@ t.test('requests list, show, approve and refuse', async (t) => {
 })
 
 t.test('usage errors exit 2 and reach no gateway', async (t) => {
-  const noReason = await gatewayctl('requests', 'approve', '00000000-0000-4000-8000-000000000000')
+  // Side by side, each a process of its own (none changes anything); checked in order.
+  const [noReason, badId, badOri, unknown, missing] = await Promise.all([
+    gatewayctl('requests', 'approve', '00000000-0000-4000-8000-000000000000'),
+    gatewayctl('requests', 'show', 'REQ-1'),
+    gatewayctl('requests', 'list', '--ori', 'lapd'),
+    gatewayctl('requests', 'cancel'),
+    gatewayctl('requests', 'show', '00000000-0000-4000-8000-000000000000'),
+  ])
   t.equal(noReason.code, 2)
   t.match(noReason.stderr, /approve needs --reason/)
-  const badId = await gatewayctl('requests', 'show', 'REQ-1')
   t.equal(badId.code, 2)
   t.match(badId.stderr, /show needs a request id/)
-  t.equal((await gatewayctl('requests', 'list', '--ori', 'lapd')).code, 2)
-  t.equal((await gatewayctl('requests', 'cancel')).code, 2)
-  const missing = await gatewayctl('requests', 'show', '00000000-0000-4000-8000-000000000000')
+  t.equal(badOri.code, 2)
+  t.equal(unknown.code, 2)
   t.equal(missing.code, 1)
   t.match(missing.stderr, /^error 404: request_not_found: /m)
 })

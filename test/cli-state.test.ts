@@ -104,17 +104,23 @@ t.test('import validates the file by the admin API rules: each bad file is refus
     ['a user id with a space', backup([lapd], [{ ...officer96, sub: 'officer 96' }]), /officers\.0\.sub: must be a user id/],
     ['the same officer twice', backup([lapd], [officer96, { ...officer96, version: 2 }]), /officers\.1\.sub: officer-96 of CA0194200 appears more than once \(first as officers\.0\)/],
   ]
-  for (const [what, content, problem] of bad) {
-    const file = writeBackup(content)
-    const refused = await gatewayctl('state', 'import', file, '--redis', url)
+  // Side by side, each a process of its own (each file is refused before Redis is asked); checked in order.
+  const files = bad.map(([, content]) => writeBackup(content))
+  const runs = await Promise.all(files.map((file) => gatewayctl('state', 'import', file, '--redis', url)))
+  for (const [index, [what, , problem]] of bad.entries()) {
+    const file = files[index]!
+    const refused = runs[index]!
     t.not(refused.code, 0, `${what}: refused`)
     t.match(refused.stderr, `${file}: not a registry backup:`, `${what}: the message names the file`)
     t.match(refused.stderr, problem, `${what}: and the problem`)
     t.notMatch(refused.stderr, /\n\s+at /, `${what}: no stack trace`)
   }
-  for (const [what, content] of [['a file that is not JSON', '{"format": "clets-agency-registry/1", "agencies": ['], ['a file that does not exist', null]] as const) {
-    const file = content === null ? join(tempDir('backup'), 'missing.json') : writeBackup(content)
-    const refused = await gatewayctl('state', 'import', file, '--redis', url)
+  const unreadable = [['a file that is not JSON', '{"format": "clets-agency-registry/1", "agencies": ['], ['a file that does not exist', null]] as const
+  const unreadableFiles = unreadable.map(([, content]) => (content === null ? join(tempDir('backup'), 'missing.json') : writeBackup(content)))
+  const unreadableRuns = await Promise.all(unreadableFiles.map((file) => gatewayctl('state', 'import', file, '--redis', url)))
+  for (const [index, [what]] of unreadable.entries()) {
+    const file = unreadableFiles[index]!
+    const refused = unreadableRuns[index]!
     t.not(refused.code, 0, `${what}: refused`)
     t.match(refused.stderr, file, `${what}: the message names the file`)
     t.notMatch(refused.stderr, /\n\s+at /, `${what}: no stack trace`)

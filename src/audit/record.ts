@@ -2,11 +2,14 @@
 // documents them; `gatewayctl audit verify` checks every line against them). The ledger is the one place
 // subject identifiers are kept; never a token, never the records a database returned.
 import { z } from 'zod'
-import { agencyKinds, databaseClasses, immigrationBases, officerSanctionTypes, oriPattern, ruleIds, sanctionScopes, sanctionTypes, signalKinds } from '../policy/types.js'
+import { agencyKinds, agencyTextLimits, databaseClasses, immigrationBases, officerSanctionTypes, oriPattern, ruleIds, sanctionScopes, sanctionTypes, signalKinds, subPattern } from '../policy/types.js'
 import { disciplineKinds, filingCategories, officerActions, operatorActions } from '../state/types.js'
 
-/** An ORI (defined with the policy vocabulary; exported here too for the admin API and the CLI). */
-export { oriPattern }
+/**
+ * An ORI, a user id and the longest texts, defined with the policy vocabulary (a module without zod, so
+ * gatewayctl checks its arguments without loading the schemas) and exported here too for the admin API.
+ */
+export { agencyTextLimits, oriPattern, subPattern }
 
 export const auditRecordVersion = 1
 
@@ -15,10 +18,6 @@ export const auditAccessActions = ['search', 'report', 'history', 'replay'] as c
 
 const text = z.string()
 
-/** A user id (a token's `sub`, an officer in the admin API): 1 to 128 printable ASCII characters, no space. */
-export const subPattern = /^[\x21-\x7e]{1,128}$/
-/** The longest texts the admin API takes; a registry file is held to the same. */
-export const agencyTextLimits = { name: 200, reason: 1000, agreementVersion: 64 } as const
 
 /**
  * What is wrong with a sanction's shape, as the admin API refuses it, or null. A removal cuts the

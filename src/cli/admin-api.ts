@@ -2,10 +2,8 @@
 // report compliance): their options (--url, --token, --json, and a sanction's), the gateway's URL and the
 // operator's token, one request, and the answer shown as a table, as JSON, or as the error text.
 import type { Command } from 'commander'
-import { request } from 'undici'
-import { oriPattern } from '../audit/record.js'
+import { oriPattern } from '../policy/types.js'
 import { printable } from '../printable.js'
-import { redisTarget as withoutCredentials } from '../state/registry.js'
 import { err, out, Unreachable, UsageError } from './io.js'
 
 /** The options every admin API command takes. */
@@ -88,6 +86,8 @@ type ErrorAnswer = { error?: { code: string; message: string; issues?: { path: s
  * A gateway that does not answer is Unreachable (exit 3).
  */
 export async function callAdminApi(api: AdminApi, method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: Record<string, unknown>): Promise<unknown> {
+  // undici only when a call is made: the command tree (command.ts) and the usage errors need none of it.
+  const { request } = await import('undici')
   let response
   try {
     response = await request(api.url + path, {
@@ -98,6 +98,7 @@ export async function callAdminApi(api: AdminApi, method: 'GET' | 'PUT' | 'POST'
       bodyTimeout: 10_000,
     })
   } catch (error) {
+    const { redisTarget: withoutCredentials } = await import('../state/registry.js')
     throw new Unreachable(`cannot reach the gateway at ${withoutCredentials(api.url)}: ${(error as Error).message}`)
   }
   const answer = (await response.body.json().catch(() => null)) as unknown

@@ -4,14 +4,11 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { devKeyFiles, readPublicKey } from '../audit/checkpoint.js'
-import { oriPattern } from '../audit/record.js'
-import { segmentAges } from '../audit/retention.js'
-import { searchLedger } from '../audit/search.js'
+// subjects.ts is light (node:crypto only) and names the fields in --help; the rest loads in the actions (command.ts).
 import { identifierFields, loadSubjectKey, searchIdentifiers, SubjectHasher } from '../audit/subjects.js'
-import { verifyLedger } from '../audit/verify.js'
+import { oriPattern } from '../policy/types.js'
 import { commandGroup, exitWith } from './command.js'
-import { cliConfig, err, fileProblem, out, parseTime, table, UsageError } from './io.js'
+import { err, fileProblem, out, parseTime, table, UsageError } from './io.js'
 import { auditorOptions, recordAccess, type Auditor } from './operator-ledger.js'
 
 /** The ledger folder: the argument or option, else AUDIT_DIR, else ./var/audit. */
@@ -19,7 +16,8 @@ export const auditDir = (dir: string | undefined) => dir ?? process.env.AUDIT_DI
 export const auditDirHelp = 'the audit ledger folder (default: AUDIT_DIR, else ./var/audit)'
 
 /** An Ed25519 public key (PEM); a file that holds none is a usage error naming it. */
-function publicKey(file: string) {
+async function publicKey(file: string) {
+  const { readPublicKey } = await import('../audit/checkpoint.js')
   try {
     return readPublicKey(file)
   } catch (error) {
@@ -34,10 +32,11 @@ function publicKey(file: string) {
  * The subject key for a --subject search, or undefined (said on stderr): the records a query returned are
  * in the ledger only as keyed hashes, so without the key only the lookups (in the clear) are searched.
  */
-function subjectHasher(subject: string): SubjectHasher | undefined {
+async function subjectHasher(subject: string): Promise<SubjectHasher | undefined> {
   if (searchIdentifiers(subject) === null && !/^(firstName|dateOfBirth)=/.test(subject)) {
     throw new UsageError(`--subject: expected VALUE or FIELD=VALUE with FIELD one of ${[...identifierFields, 'firstName', 'dateOfBirth'].join(', ')}`)
   }
+  const { cliConfig } = await import('./settings.js')
   const settings = cliConfig()
   const key = loadSubjectKey(settings.audit.subjectKeyFile, settings.stateDir, false)
   if (key === undefined) err(`--subject: no subject key (AUDIT_SUBJECT_KEY, or ${settings.stateDir}/dev-subject-key): only the queries' lookups are searched, not the records they returned`)
@@ -71,12 +70,13 @@ export function auditCommands(program: Command): void {
     .option('--public-key <file>', "DOJ's Ed25519 public key (PEM) for the checkpoint signatures (default: the development key beside the ledger, which is weaker)")
     .action(
       exitWith(async (dirArgument: string | undefined, options: { publicKey?: string }) => {
+        const [{ devKeyFiles }, { verifyLedger }] = await Promise.all([import('../audit/checkpoint.js'), import('../audit/verify.js')])
         const dir = auditDir(dirArgument)
         // Without --public-key, the development key beside the ledger is used, and said to be weaker: whoever
         // could rewrite the ledger could have replaced that key too.
         const besideLedger = join(dir, devKeyFiles.public)
         const keyFile = options.publicKey ?? (existsSync(besideLedger) ? besideLedger : undefined)
-        const key = keyFile === undefined ? undefined : publicKey(keyFile)
+        const key = keyFile === undefined ? undefined : await publicKey(keyFile)
         if (keyFile === undefined) err('checkpoint signatures not checked: no --public-key')
         else if (options.publicKey === undefined) err(`checkpoint signatures checked with ${keyFile}, the key stored beside the ledger; pass --public-key to check with the key DOJ holds`)
         const report = await verifyLedger(dir, { publicKey: key })
@@ -115,7 +115,8 @@ export function auditCommands(program: Command): void {
       }
       const { dir: dirOption, json, operator, operatorOri, ...filter } = options
       const dir = auditDir(dirOption)
-      const hasher = filter.subject === undefined ? undefined : subjectHasher(filter.subject)
+      const hasher = filter.subject === undefined ? undefined : await subjectHasher(filter.subject)
+      const { searchLedger } = await import('../audit/search.js')
       const found = await searchLedger(dir, { ...filter, since: parseTime('since', filter.since), until: parseTime('until', filter.until) }, hasher)
       // Issue 13, point 6: who searched for whom, durable in the ledger before any record is shown.
       await recordAccess(dir, { operator, operatorOri }, 'search', filter, found.length)
@@ -142,6 +143,7 @@ export function auditCommands(program: Command): void {
     .option('--json', 'the retention and every segment, as JSON')
     .action(
       exitWith(async (dirArgument: string | undefined, options: { json?: boolean }) => {
+        const [{ cliConfig }, { segmentAges }] = await Promise.all([import('./settings.js'), import('../audit/retention.js')])
         const config = cliConfig()
         const ages = await segmentAges(dirArgument ?? config.auditDir, config.audit.retentionDays, Date.now())
         if (options.json === true) {

@@ -1,7 +1,7 @@
-// What every gatewayctl command shares: output, the failures and their exit codes, settings, plain-text
-// tables, and the confirmation asked before a change that takes access away.
+// What every gatewayctl command shares: output, the failures and their exit codes, plain-text tables,
+// and the confirmation asked before a change that takes access away. Every command loads this file at
+// start-up, so it imports nothing heavy; the gateway's settings are in settings.ts.
 import { createInterface } from 'node:readline/promises'
-import { ConfigError, loadConfig, type Config } from '../config.js'
 import { printable } from '../printable.js'
 
 /**
@@ -26,16 +26,6 @@ export class CommandFailed extends Error {}
 
 /** Redis or the gateway did not answer: the message (naming it, without credentials) and exit 3. */
 export class Unreachable extends Error {}
-
-/** The gateway's settings from the environment (AUDIT_DIR, STATE_DIR, …); an invalid one is a usage error. */
-export function cliConfig(): Config {
-  try {
-    return loadConfig()
-  } catch (error) {
-    if (error instanceof ConfigError) throw new UsageError(error.message)
-    throw error
-  }
-}
 
 export const out = (text: string) => process.stdout.write(`${text}\n`)
 export const err = (text: string) => process.stderr.write(`${text}\n`)

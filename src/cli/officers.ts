@@ -2,8 +2,7 @@
 // An officer is a user id (the token's sub) at an agency (ORI). Tables by default, --json for scripts;
 // the URL from --url or GATEWAY_URL, the operator token from --token or GATEWAY_TOKEN.
 import type { Command } from 'commander'
-import { oriPattern, subPattern } from '../audit/record.js'
-import type { OfficerState } from '../policy/types.js'
+import { oriPattern, subPattern, type OfficerState } from '../policy/types.js'
 import { adminCommand, need, oriArgument, sanctionBody, sanctionOptions, showAnswer, type AdminOptions, type SanctionOptions } from './admin-api.js'
 import { commandGroup, exitWith } from './command.js'
 import { confirm, out, table, UsageError } from './io.js'

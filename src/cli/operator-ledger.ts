@@ -5,11 +5,11 @@
 import { hostname, userInfo } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import type { Command } from 'commander'
-import { loadSigningKey } from '../audit/checkpoint.js'
-import { AuditLedger } from '../audit/ledger.js'
-import { agencyTextLimits, oriPattern, type auditAccessActions } from '../audit/record.js'
+import type { AuditLedger } from '../audit/ledger.js'
+import type { auditAccessActions } from '../audit/record.js'
+import { agencyTextLimits, oriPattern } from '../policy/types.js'
 import type { RegistryCreator } from '../state/seed.js'
-import { cliConfig, CommandFailed, UsageError } from './io.js'
+import { CommandFailed, UsageError } from './io.js'
 
 /** The operator named, or the OS user running the command; the reason, held to the admin API's limits. */
 export function creator(operator: string | undefined, reason: string): RegistryCreator {
@@ -28,6 +28,8 @@ export function creator(operator: string | undefined, reason: string): RegistryC
 
 /** The ledger's `gatewayctl` chain under `auditDir`; if it cannot be opened, the command fails having done `nothing`. */
 export async function openOperatorLedger(auditDir: string, nothing: string): Promise<AuditLedger> {
+  // The ledger and its record schemas load only here: auditorOptions, in the command tree, needs none (command.ts).
+  const [{ cliConfig }, { loadSigningKey }, { AuditLedger }] = await Promise.all([import('./settings.js'), import('../audit/checkpoint.js'), import('../audit/ledger.js')])
   const config = cliConfig()
   try {
     return await AuditLedger.open(auditDir, 'gatewayctl', {

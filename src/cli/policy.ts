@@ -2,9 +2,7 @@
 // their test cases run (input -> expected rule), each failure saying what was expected and what came,
 // and a candidate set replayed on the ledger's recorded queries (replay.ts).
 import type { Command } from 'commander'
-import { loadPolicyDir } from '../policy-files.js'
-import { PolicyError, type PolicySet } from '../policy/compile.js'
-import { describeOutcome, projectionId, runPolicyTests } from '../policy/run-tests.js'
+import type { PolicySet } from '../policy/compile.js'
 import { auditDir, auditDirHelp } from './audit.js'
 import { commandGroup, exitWith } from './command.js'
 import { err, out } from './io.js'
@@ -13,6 +11,8 @@ import { replay, replayRange, type ReplayOptions } from './replay.js'
 
 /** The policy set in DIR, or null once its problems are printed (`file: path: problem`, exit 1). */
 async function load(dir: string | undefined) {
+  // The policy compiler (yaml, zod) loads when a command reads policies, not with the command tree (command.ts).
+  const [{ loadPolicyDir }, { PolicyError }] = await Promise.all([import('../policy-files.js'), import('../policy/compile.js')])
   try {
     return await loadPolicyDir(dir ?? process.env.POLICY_DIR ?? './policies')
   } catch (error) {
@@ -28,7 +28,7 @@ export function policyCommands(program: Command): void {
   const dirHelp = 'the policy folder (default: POLICY_DIR, else ./policies)'
 
   /** A subcommand that loads the policy set in [dir] (exit 1 with its problems) and acts on it. */
-  const onPolicySet = (name: string, description: string, action: (set: PolicySet) => number) =>
+  const onPolicySet = (name: string, description: string, action: (set: PolicySet) => number | Promise<number>) =>
     policy
       .command(name)
       .description(description)
@@ -45,7 +45,8 @@ export function policyCommands(program: Command): void {
     return 0
   })
 
-  onPolicySet('test', "run the policy files' test cases; exit 1 if one fails", (set) => {
+  onPolicySet('test', "run the policy files' test cases; exit 1 if one fails", async (set) => {
+    const { describeOutcome, projectionId, runPolicyTests } = await import('../policy/run-tests.js')
     const results = runPolicyTests(set)
     for (const { testCase, decision, passed } of results) {
       const line = `${passed ? 'pass' : 'FAIL'}  ${testCase.file}: ${testCase.name}`

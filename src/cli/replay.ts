@@ -2,8 +2,6 @@
 // set would have decided otherwise, from the ledger's recorded queries (issue 13, point 3). Prints the
 // changes per agency and rule (a table, or --json); the run is recorded in the ledger (audit.access,
 // action replay) before anything is shown. Registered with the policy group (policy.ts).
-import { replayDecisions, StateHistory } from '../audit/replay.js'
-import { ledgerRecords } from '../audit/search.js'
 import type { PolicySet } from '../policy/compile.js'
 import { out, parseTime, table, UsageError } from './io.js'
 import { recordAccess, type Auditor } from './operator-ledger.js'
@@ -32,6 +30,8 @@ export function replayRange(options: ReplayOptions): ReplayRange {
 
 /** Replays the ledger under `dir` with the candidate set, records the run, and prints what would change. */
 export async function replay(dir: string, candidate: PolicySet, range: ReplayRange, options: ReplayOptions): Promise<number> {
+  // The replay's modules load when it runs, not with the command tree (command.ts says why).
+  const [{ replayDecisions, StateHistory }, { ledgerRecords }] = await Promise.all([import('../audit/replay.js'), import('../audit/search.js')])
   // Two passes: the histories first (chains are read one after another, so a change in one chain may
   // come after a query it governed in another), then the queries.
   const history = new StateHistory()

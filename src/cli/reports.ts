@@ -2,9 +2,7 @@
 // whole for DOJ or in its public variant, and the agencies' filings beside it (point 5); each run is
 // recorded in the ledger it reads (audit.access, point 6) before anything is shown.
 import type { Command } from 'commander'
-import { complianceMarkdown, complianceReport, noteRegistration } from '../audit/compliance.js'
-import { misuseReport, publicReport, publicReportCsv, publicReportMarkdown, reportCsv, reportMarkdown } from '../audit/report.js'
-import { ledgerRecords, type LedgerRecord } from '../audit/search.js'
+import type { LedgerRecord } from '../audit/search.js'
 import type { AgencyState } from '../policy/types.js'
 import type { MisuseFiling } from '../state/types.js'
 import { adminApi, adminApiOptions, callAdminApi, type AdminOptions } from './admin-api.js'
@@ -49,6 +47,8 @@ export function reportCommands(program: Command): void {
         if (options.suppressBelow !== undefined && options.public !== true) throw new UsageError('--suppress-below goes with --public')
         const threshold = Number(options.suppressBelow ?? defaultSuppressBelow)
         if (!/^\d+$/.test(options.suppressBelow ?? String(defaultSuppressBelow)) || threshold < 2 || threshold > 100) throw new UsageError(`--suppress-below: a whole number from 2 to 100; got ${options.suppressBelow}`)
+        // The report's modules load when it runs, not with the command tree (command.ts says why).
+        const [{ misuseReport, publicReport, publicReportCsv, publicReportMarkdown, reportCsv, reportMarkdown }, { ledgerRecords }] = await Promise.all([import('../audit/report.js'), import('../audit/search.js')])
         const dir = auditDir(options.dir)
         const built = await misuseReport(ledgerRecords(dir), year, new Date())
         await recordAccess(dir, options, 'report', { report: options.public === true ? 'misuse-public' : 'misuse', year: String(year) }, built.agencies.length)
@@ -79,6 +79,7 @@ async function compliance(options: ReportOptions & AdminOptions): Promise<number
   if (agencies === null) return 1
   const filings = (await callAdminApi(api, 'GET', `/v1/filings?year=${year}`)) as MisuseFiling[] | null
   if (filings === null) return 1
+  const [{ complianceMarkdown, complianceReport, noteRegistration }, { misuseReport }, { ledgerRecords }] = await Promise.all([import('../audit/compliance.js'), import('../audit/report.js'), import('../audit/search.js')])
   const dir = auditDir(options.dir)
   const registeredAt = new Map<string, number>()
   async function* noting(): AsyncGenerator<LedgerRecord> {

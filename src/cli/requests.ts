@@ -2,7 +2,7 @@
 // admin API: list and read them, approve or refuse them with a reason. Tables by default, --json for
 // scripts. The URL comes from --url or GATEWAY_URL, the operator token from --token or GATEWAY_TOKEN.
 import type { Command } from 'commander'
-import { oriPattern } from '../audit/record.js'
+import { oriPattern } from '../policy/types.js'
 import { adminCommand, need, showAnswer, type AdminOptions } from './admin-api.js'
 import { commandGroup, exitWith } from './command.js'
 import { out, table, UsageError } from './io.js'

@@ -4,14 +4,15 @@ import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { identifierFields, loadSubjectKey, searchIdentifiers, SubjectHasher } from '../audit/subjects.js'
 import { commandGroup, exitWith } from './command.js'
-import { cliConfig, out, UsageError } from './io.js'
+import { out, UsageError } from './io.js'
 
 /**
  * Reads identifiers, one `FIELD=VALUE` a line (a licence number, a plate, a person as
  * `person=LAST,FIRST,YYYY-MM-DD`...), and prints their keyed hashes, one a line. The list in the clear
  * stays with whoever keeps it; a problem names the line, never its text.
  */
-function hashWatchlist(file: string | undefined): number {
+async function hashWatchlist(file: string | undefined): Promise<number> {
+  const { cliConfig } = await import('./settings.js')
   const settings = cliConfig()
   const key = loadSubjectKey(settings.audit.subjectKeyFile, settings.stateDir, false)
   if (key === undefined) throw new UsageError(`no subject key: set AUDIT_SUBJECT_KEY (the gateway's), or start the gateway once so it makes ${settings.stateDir}/dev-subject-key`)

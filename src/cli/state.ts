@@ -3,44 +3,10 @@
 // registry in one transaction. A file is held to the admin API's rules before anything happens, and
 // init and import are audited like any operator change: the record is durable in the ledger under
 // AUDIT_DIR (instance `gatewayctl`) before Redis is touched; if it cannot be written, nothing changes.
-import { createHash, randomUUID } from 'node:crypto'
-import { readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { isDeepStrictEqual } from 'node:util'
 import type { Command } from 'commander'
-import { Redis } from 'ioredis'
-import { z } from 'zod'
-import { officerRegistrySchema, registrySchema } from '../audit/record.js'
-import { loadPolicyDir } from '../policy-files.js'
-import { PolicyError } from '../policy/compile.js'
-import { RedisStateStore } from '../state/redis.js'
-import { redisTarget, registrySeen, registrySeenFile } from '../state/registry.js'
-import { initializeRegistry, RegistryExistsError, sampleAgencies, type RegistryCreator } from '../state/seed.js'
-import { appendDurably, creator, openOperatorLedger } from './operator-ledger.js'
-import { StateUnavailableError } from '../state/types.js'
 import { commandGroup, exitWith } from './command.js'
-import { cliConfig, CommandFailed, confirm, out, Unreachable, UsageError } from './io.js'
-
-const backupSchema = z
-  .strictObject({
-    format: z.literal('clets-agency-registry/1'),
-    exportedAt: z.iso.datetime({ offset: true }),
-    agencies: registrySchema,
-    // The officers' sanctions (issue 12). A file exported before them holds none: it restores none.
-    officers: officerRegistrySchema.default([]),
-  })
-  .superRefine((backup, context) => {
-    // An officer's sanction under an ORI the registry lacks would bind nobody: the file is inconsistent.
-    const oris = new Set(backup.agencies.map((agency) => agency.ori))
-    backup.officers.forEach((officer, index) => {
-      if (!oris.has(officer.ori)) context.addIssue({ code: 'custom', path: ['officers', index, 'ori'], message: `no agency ${officer.ori} in the file` })
-    })
-  })
-
-/** "1 officer sanction record", "3 officer sanction records" (reinstated officers keep theirs). */
-const officerRecords = (count: number) => `${count} officer sanction record${count === 1 ? '' : 's'}`
-
-const restoreHint = 'a Redis that lost its data is restored with `gatewayctl state import FILE` from the latest export'
+import { UsageError } from './io.js'
+import { creator } from './operator-ledger.js'
 
 interface StateOptions {
   readonly redis?: string
@@ -53,36 +19,6 @@ function redisUrl(options: StateOptions): string {
   const url = options.redis ?? process.env.REDIS_URL
   if (url === undefined || url === '') throw new UsageError('state commands need the Redis: --redis URL or REDIS_URL (the embedded store is backed up by copying STATE_DIR)')
   return url
-}
-
-/** Runs a state command; a Redis that stops answering midway is Unreachable (exit 3) too. */
-async function onRedis(url: string, command: () => Promise<number>): Promise<number> {
-  try {
-    return await command()
-  } catch (error) {
-    if (error instanceof StateUnavailableError) throw new Unreachable(`cannot reach Redis at ${redisTarget(url)} (${error.message.replace(/^Redis: /, '')}); nothing was changed`)
-    throw error
-  }
-}
-
-/**
- * The store, once Redis has answered a PING: the store itself retries quietly (what the gateway
- * wants), so this asks first, to say why not (connection refused, wrong password) in one line.
- */
-async function openStore(url: string): Promise<RedisStateStore> {
-  const probe = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5000, commandTimeout: 5000 })
-  // The connection's own error (ECONNREFUSED, WRONGPASS) says more than the command's "Connection is closed".
-  let connectionError: Error | undefined
-  probe.on('error', (error: Error) => (connectionError ??= error))
-  try {
-    await probe.connect()
-    await probe.ping()
-  } catch (error) {
-    throw new Unreachable(`cannot reach Redis at ${redisTarget(url)} (${(connectionError ?? (error as Error)).message}); nothing was changed`)
-  } finally {
-    probe.disconnect()
-  }
-  return RedisStateStore.open({ url, timeoutMs: 5000 })
 }
 
 /** Registers `gatewayctl state …` under the program. */
@@ -98,14 +34,27 @@ export function stateCommands(program: Command): void {
     .option('--redis <url>', redisHelp)
     .option('--operator <name>', operatorHelp)
     .option('--reason <text>', 'why, for the audit ledger', 'new deployment: gatewayctl state init')
-    .action(exitWith((options: StateOptions & { samples?: boolean; reason: string }) => onRedis(redisUrl(options), () => init(redisUrl(options), options.samples === true, creator(options.operator, options.reason)))))
+    .action(
+      exitWith(async (options: StateOptions & { samples?: boolean; reason: string }) => {
+        const url = redisUrl(options)
+        // ioredis and the rest load when a state command runs, not with the command tree (command.ts).
+        const { init, onRedis } = await import('./state-redis.js')
+        return onRedis(url, () => init(url, options.samples === true, creator(options.operator, options.reason)))
+      }),
+    )
 
   state
     .command('export')
     .description("write the agency registry and the officers' sanctions to a JSON backup")
     .option('--redis <url>', redisHelp)
     .option('--out <file>', 'the backup file (default: stdout)')
-    .action(exitWith((options: StateOptions & { out?: string }) => onRedis(redisUrl(options), () => exportRegistry(redisUrl(options), options.out))))
+    .action(
+      exitWith(async (options: StateOptions & { out?: string }) => {
+        const url = redisUrl(options)
+        const { exportRegistry, onRedis } = await import('./state-redis.js')
+        return onRedis(url, () => exportRegistry(url, options.out))
+      }),
+    )
 
   state
     .command('import')
@@ -117,178 +66,11 @@ export function stateCommands(program: Command): void {
     .option('--operator <name>', operatorHelp)
     .option('--reason <text>', 'why, for the audit ledger (default: restore: gatewayctl state import FILE)')
     .action(
-      exitWith((file: string, options: StateOptions & { dryRun?: boolean; yes?: boolean }) => {
+      exitWith(async (file: string, options: StateOptions & { dryRun?: boolean; yes?: boolean }) => {
         const url = redisUrl(options)
         const by = creator(options.operator, options.reason ?? `restore: gatewayctl state import ${file}`)
+        const { importRegistry, onRedis } = await import('./state-redis.js')
         return onRedis(url, () => importRegistry(url, file, by, { dryRun: options.dryRun === true, yes: options.yes === true }))
       }),
     )
-}
-
-async function init(url: string, samples: boolean, by: RegistryCreator): Promise<number> {
-  const config = cliConfig()
-  const target = redisTarget(url)
-  // Run where a gateway keeps its STATE_DIR, this knows what Redis cannot: that it held a registry.
-  const seen = registrySeen(config.stateDir)
-  if (seen !== null) {
-    throw new CommandFailed(
-      `${join(config.stateDir, registrySeenFile)} records that the gateway saw an agency registry in Redis (${seen.redis}, first on ${seen.firstSeen}): ${restoreHint}; state init is only for a new deployment (delete that file only if this truly is one). Nothing was changed.`,
-    )
-  }
-  let agreementVersion = ''
-  if (samples) {
-    try {
-      agreementVersion = (await loadPolicyDir(config.policyDir)).agreementVersion
-    } catch (error) {
-      if (error instanceof PolicyError) throw new CommandFailed(`the sample agencies need the policies' agreement version:\n${error.problems.join('\n')}`)
-      throw error
-    }
-  }
-  const store = await openStore(url)
-  try {
-    const exists = async () => new CommandFailed(`${target} already holds an agency registry (${(await store.list()).length} agencies): state init is only for a new deployment; ${restoreHint}. Nothing was changed.`)
-    if (await store.holdsRegistry()) throw await exists()
-    const nothing = 'nothing was initialized'
-    const ledger = await openOperatorLedger(config.auditDir, nothing)
-    try {
-      await initializeRegistry(store, {
-        samples,
-        agreementVersion,
-        now: Date.now(),
-        target,
-        by,
-        audit: (event) => appendDurably(ledger, event, nothing),
-      })
-    } catch (error) {
-      if (error instanceof RegistryExistsError) throw await exists()
-      throw error
-    } finally {
-      await ledger.close()
-    }
-  } finally {
-    await store.close()
-  }
-  out(samples ? `initialized the agency registry with ${sampleAgencies.length} sample agencies in ${target}` : `initialized an empty agency registry in ${target}; register agencies with gatewayctl agencies register`)
-  return 0
-}
-
-/** The file's bytes and its registry, held to the admin API's rules; a bad file is a usage error naming it. */
-function readBackup(file: string): { bytes: Buffer; backup: z.infer<typeof backupSchema> } {
-  let bytes: Buffer
-  try {
-    bytes = readFileSync(file)
-  } catch (error) {
-    throw new UsageError(`${file}: cannot read it: ${(error as Error).message}`)
-  }
-  let content: unknown
-  try {
-    content = JSON.parse(bytes.toString('utf8'))
-  } catch (error) {
-    throw new UsageError(`${file}: not JSON: ${(error as Error).message}`)
-  }
-  const parsed = backupSchema.safeParse(content)
-  if (!parsed.success) {
-    throw new UsageError(`${file}: not a registry backup:\n${parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(top)'}: ${issue.message}`).join('\n')}`)
-  }
-  return { bytes, backup: parsed.data }
-}
-
-/** What an import changes: per kind, the keys added, replaced (held with other content) and removed. */
-interface Change {
-  readonly added: string[]
-  readonly replaced: string[]
-  readonly removed: string[]
-  readonly unchanged: number
-}
-
-function change<T>(current: readonly T[], incoming: readonly T[], keyOf: (item: T) => string): Change {
-  const now = new Map(current.map((item) => [keyOf(item), item]))
-  const next = new Map(incoming.map((item) => [keyOf(item), item]))
-  const added: string[] = []
-  const replaced: string[] = []
-  let unchanged = 0
-  for (const [key, item] of next) {
-    const held = now.get(key)
-    if (held === undefined) added.push(key)
-    else if (isDeepStrictEqual(held, item)) unchanged++
-    else replaced.push(key)
-  }
-  return { added, replaced, removed: [...now.keys()].filter((key) => !next.has(key)), unchanged }
-}
-
-/** `2 added (CA0194200, CA0370000), 0 replaced, 1 removed (CA0010100), 0 unchanged` */
-function changeText({ added, replaced, removed, unchanged }: Change): string {
-  const keys = (count: readonly string[]) => (count.length === 0 ? '' : ` (${count.join(', ')})`)
-  return `${added.length} added${keys(added)}, ${replaced.length} replaced${keys(replaced)}, ${removed.length} removed${keys(removed)}, ${unchanged} unchanged`
-}
-
-async function importRegistry(url: string, file: string, by: RegistryCreator, how: { readonly dryRun: boolean; readonly yes: boolean }): Promise<number> {
-  const { bytes, backup } = readBackup(file)
-  const config = cliConfig()
-  const target = redisTarget(url)
-  const store = await openStore(url)
-  try {
-    const agencies = await store.list()
-    const officers = await store.listOfficers(undefined)
-    const replaced = agencies.length
-    const officersReplaced = officers.length
-    const officerKey = (officer: { ori: string; sub: string }) => `${officer.ori}/${officer.sub}`
-    const summary = () => {
-      out(`agencies: ${changeText(change(agencies, backup.agencies, (agency) => agency.ori))}`)
-      out(`officer sanction records: ${changeText(change(officers, backup.officers, officerKey))}`)
-    }
-    if (how.dryRun) {
-      out(`dry run: importing ${file} (exported ${backup.exportedAt}) into ${target} would replace ${replaced} agencies and ${officerRecords(officersReplaced)}:`)
-      summary()
-      out('nothing was written: not Redis, not the audit ledger')
-      return 0
-    }
-    // Replacing a registry can take access away (an agency or a sanction the file lacks); restoring an empty Redis cannot.
-    if (replaced + officersReplaced > 0) {
-      if (!how.yes) {
-        out(`importing ${file} into ${target} replaces its ${replaced} agencies and ${officerRecords(officersReplaced)}:`)
-        summary()
-      }
-      await confirm(`replace the agency registry in ${target} with ${file}`, 'replace', how.yes)
-    }
-    const nothing = 'nothing was imported'
-    const ledger = await openOperatorLedger(config.auditDir, nothing)
-    try {
-      const id = randomUUID()
-      const sha256 = createHash('sha256').update(bytes).digest('hex')
-      await appendDurably(ledger, { type: 'operator.import', id, operator: by.operator, source: by.source, reason: by.reason, target, file, sha256, agencies: backup.agencies.length, replaced, officers: backup.officers.length, officersReplaced }, nothing)
-      try {
-        await store.importRegistry(backup.agencies, backup.officers)
-      } catch (error) {
-        // The record said the registry was replaced; say that it was not.
-        await ledger.append({ type: 'operator.failed', id, code: 'state_unavailable' }, Date.now()).catch(() => undefined)
-        throw error
-      }
-    } finally {
-      await ledger.close()
-    }
-    out(`imported ${backup.agencies.length} agencies and ${officerRecords(backup.officers.length)} (exported ${backup.exportedAt}) into ${target}, replacing ${replaced} and ${officersReplaced}; audited in ${config.auditDir}`)
-    return 0
-  } finally {
-    await store.close()
-  }
-}
-
-async function exportRegistry(url: string, outFile: string | undefined): Promise<number> {
-  const store = await openStore(url)
-  try {
-    // Officers first: an agency is never removed from the registry, so every officer read here has its
-    // agency in the list read next (the other order could catch an officer of an agency registered between).
-    const officers = await store.listOfficers(undefined)
-    const agencies = await store.exportRegistry()
-    const text = `${JSON.stringify({ format: 'clets-agency-registry/1', exportedAt: new Date().toISOString(), agencies, officers }, null, 2)}\n`
-    if (outFile === undefined) process.stdout.write(text)
-    else {
-      writeFileSync(outFile, text, { mode: 0o600 })
-      out(`exported ${agencies.length} agencies and ${officerRecords(officers.length)} to ${outFile}`)
-    }
-    return 0
-  } finally {
-    await store.close()
-  }
 }

@@ -1,11 +1,9 @@
 // gatewayctl token: a development token signed with GATEWAY_JWT_SECRET, or with the secret `npm start`
 // keeps under STATE_DIR. Production tokens come from the identity provider (GATEWAY_JWT_PUBLIC_KEYS).
 import type { Command } from 'commander'
-import { oriPattern } from '../audit/record.js'
-import { developmentSecret } from '../dev-secret.js'
-import { mintToken } from '../http/auth.js'
+import { oriPattern } from '../policy/types.js'
 import { exitWith } from './command.js'
-import { cliConfig, out, UsageError } from './io.js'
+import { out, UsageError } from './io.js'
 
 /** `90s`, `15m`, `1h`, `7d` -> seconds. */
 export function parseTtl(text: string): number {
@@ -35,12 +33,14 @@ export function tokenCommand(program: Command): void {
     .option('--terminal <mnemonic>', 'the terminal mnemonic')
     .option('--ttl <duration>', 'how long it is valid: 90s, 15m, 1h, 7d (at most 30d)', '1h')
     .action(
-      exitWith((options: TokenOptions) => {
+      exitWith(async (options: TokenOptions) => {
         const { sub, ori, role } = options
         if (sub === undefined || ori === undefined || role === undefined) throw new UsageError('token needs --sub, --ori and --role')
         if (!oriPattern.test(ori)) throw new UsageError(`--ori: expected an ORI such as CA0194200; got ${ori}`)
         for (const each of role) if (each !== 'terminal' && each !== 'doj_operator') throw new UsageError(`--role: terminal or doj_operator; got ${each}`)
         const ttlSeconds = parseTtl(options.ttl)
+        // Loaded once the command line is found good (command.ts says why).
+        const [{ cliConfig }, { developmentSecret }, { mintToken }] = await Promise.all([import('./settings.js'), import('../dev-secret.js'), import('../http/mint.js')])
         const settings = cliConfig()
         const secret = settings.jwt.secret ?? developmentSecret(settings.stateDir, false)
         if (secret === undefined) {

@@ -8,7 +8,6 @@ import { createHash, createPublicKey, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import fastifyJwt, { type FastifyJWTOptions } from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
-import { createSigner } from 'fast-jwt'
 import { request as undiciRequest } from 'undici'
 import { subPattern } from '../audit/record.js'
 import { GatewayError } from '../errors.js'
@@ -392,23 +391,5 @@ function identityOf(payload: Record<string, unknown>, hasher: SubjectHasher | un
   })
 }
 
-export interface TokenRequest {
-  readonly sub: string
-  readonly ori: string
-  readonly roles: readonly string[]
-  readonly terminal?: string | undefined
-  /** The officer's own identifiers (issue 13, self_lookup). */
-  readonly licenseNumber?: string | undefined
-  readonly plates?: readonly string[] | undefined
-  readonly ttlSeconds: number
-}
-
-/** Mints an HS256 development token (gatewayctl token, tests, the benchmark). */
-export function mintToken(secret: string, issuer: string, audience: string, request: TokenRequest): string {
-  const sign = createSigner({ key: secret, algorithm: 'HS256', iss: issuer, aud: audience, expiresIn: request.ttlSeconds * 1000 })
-  const claims: Record<string, unknown> = { sub: request.sub, ori: request.ori, roles: request.roles }
-  if (request.terminal !== undefined) claims.terminal = request.terminal
-  if (request.licenseNumber !== undefined) claims.licenseNumber = request.licenseNumber
-  if (request.plates !== undefined) claims.plates = request.plates
-  return sign(claims)
-}
+// Minting lives in mint.ts (fast-jwt's signer only), so `gatewayctl token` does not load the plugin.
+export { mintToken, type TokenRequest } from './mint.js'

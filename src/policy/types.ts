@@ -7,6 +7,11 @@ export type DatabaseClass = (typeof databaseClasses)[number]
 /** An ORI: the state's two letters, then seven letters or digits (DESIGN.md). */
 export const oriPattern = /^[A-Z]{2}[0-9A-Z]{7}$/
 
+/** A user id (a token's `sub`, an officer in the admin API): 1 to 128 printable ASCII characters, no space. */
+export const subPattern = /^[\x21-\x7e]{1,128}$/
+/** The longest texts the admin API takes; a registry file is held to the same. */
+export const agencyTextLimits = { name: 200, reason: 1000, agreementVersion: 64 } as const
+
 export const agencyKinds = ['local', 'state', 'federal'] as const
 export type AgencyKind = (typeof agencyKinds)[number]
 

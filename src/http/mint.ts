@@ -1,0 +1,25 @@
+// Development tokens, HS256-signed with the development secret: `gatewayctl token`, the tests, the
+// benchmark. Apart from auth.ts (which re-exports it) so that minting one loads fast-jwt's signer only,
+// not @fastify/jwt and the rest of the request path: gatewayctl token starts in a fraction of the time.
+import { createSigner } from 'fast-jwt'
+
+export interface TokenRequest {
+  readonly sub: string
+  readonly ori: string
+  readonly roles: readonly string[]
+  readonly terminal?: string | undefined
+  /** The officer's own identifiers (issue 13, self_lookup). */
+  readonly licenseNumber?: string | undefined
+  readonly plates?: readonly string[] | undefined
+  readonly ttlSeconds: number
+}
+
+/** Mints an HS256 development token (gatewayctl token, tests, the benchmark). */
+export function mintToken(secret: string, issuer: string, audience: string, request: TokenRequest): string {
+  const sign = createSigner({ key: secret, algorithm: 'HS256', iss: issuer, aud: audience, expiresIn: request.ttlSeconds * 1000 })
+  const claims: Record<string, unknown> = { sub: request.sub, ori: request.ori, roles: request.roles }
+  if (request.terminal !== undefined) claims.terminal = request.terminal
+  if (request.licenseNumber !== undefined) claims.licenseNumber = request.licenseNumber
+  if (request.plates !== undefined) claims.plates = request.plates
+  return sign(claims)
+}
