@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Ledger } from '../audit/ledger.js'
 import type { QueryOutcomeEvent, SignalRaisedEvent } from '../audit/record.js'
-import { lookupIdentifiers, recordIdentifiers, recordPrimaries, type SubjectHasher } from '../audit/subjects.js'
+import { lookupIdentifiers, recordIdentifiers, type SubjectHasher } from '../audit/subjects.js'
 import type { Metrics } from '../metrics.js'
 import type { SignalPolicy } from '../policy/signals.js'
 import { planSignals, type Observation, type ObservedSubjects, type PlannedSignal } from './detect.js'
@@ -88,7 +88,9 @@ export class DecisionStream {
       return found
     }
     for (const decided of batch) {
-      const returned = decided.records === null ? null : [...recordIdentifiers(decided.records)].map(hash)
+      // The records' identifiers, and with the signals on the one that names each record, in one pass.
+      const primaries: string[] | undefined = counting && decided.records !== null ? [] : undefined
+      const returned = decided.records === null ? null : [...recordIdentifiers(decided.records, new Set(), primaries)].map(hash)
       if (decided.outcome !== null) {
         const outcome: QueryOutcomeEvent = returned === null || returned.length === 0 ? decided.outcome : { ...decided.outcome, subjects: returned }
         // Not waited for, as before: the ledger counts its own write failures.
@@ -98,7 +100,7 @@ export class DecisionStream {
       let subjects: ObservedSubjects | null = null
       const lookup = lookupIdentifiers(decided.subject).map(hash)
       if (lookup.length > 0) {
-        const primary = new Set([lookup[0]!, ...(decided.records === null ? [] : recordPrimaries(decided.records).map(hash))])
+        const primary = new Set([lookup[0]!, ...(primaries ?? []).map(hash)])
         subjects = { lookup: lookup[0]!, primary: [...primary], all: [...new Set([...lookup, ...(returned ?? [])])], self: decided.self }
       }
       planned.push(...planSignals(policy, decided.query, subjects))
