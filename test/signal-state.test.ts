@@ -28,6 +28,24 @@ for (const [name, open] of states) {
     const results = await state.count(many, now)
     t.equal(results.at(-1)!.raised!.length, recentIds, `at most ${recentIds} decision ids are kept`)
   })
+
+  t.test(`${name}: a key's facets count and raise apart, and list each decision once`, async (t) => {
+    const state = open()
+    t.teardown(() => state.close())
+    const key = `facets:${name}:${Math.random()}`
+    // subject_spread's pattern: one subject, its officers (3 raise) and its agencies (2 raise).
+    const officer = (member: string, decisionId: string): SignalCount => ({ ...count(key, member, decisionId, 3), facet: 'officers' })
+    const agency = (member: string, decisionId: string): SignalCount => ({ ...count(key, member, decisionId, 2), facet: 'agencies' })
+    const results = await state.count([officer('o1', 'd1'), agency('A', 'd1'), officer('o2', 'd2'), agency('B', 'd2'), officer('o3', 'd3'), agency('B', 'd3')], Date.now())
+    t.same(results, [
+      { count: 1, raised: null },
+      { count: 1, raised: null },
+      { count: 2, raised: null },
+      { count: 2, raised: ['d2', 'd1'] },
+      { count: 3, raised: ['d3', 'd2', 'd1'] },
+      { count: 2, raised: null },
+    ])
+  })
 }
 
 t.test('Redis: every key expires with its window', async (t) => {
@@ -36,10 +54,10 @@ t.test('Redis: every key expires with its window', async (t) => {
   await state.count([count('expiry', 'a', 'd1', 1, 42)], Date.now())
   const client = new Redis(redis.url)
   t.teardown(() => client.quit())
-  for (const suffix of ['m', 'ids', 'raised']) {
-    const ttl = await client.ttl(`clets:signal:expiry:${suffix}`)
-    t.ok(ttl > 0 && ttl <= 42, `${suffix} expires in ${ttl} s`)
-  }
+  const keys = await client.keys('clets:signal:*expiry*')
+  t.same(keys, ['clets:signal:2:expiry'], 'one hash a key')
+  const ttl = await client.ttl(keys[0]!)
+  t.ok(ttl > 0 && ttl <= 42, `it expires in ${ttl} s`)
 })
 
 t.test('in process: an expired key starts again, and the number of keys is bounded', async (t) => {

@@ -97,10 +97,11 @@ function matching(subjects: ObservedSubjects, matches: (hash: string) => boolean
 export function planSignals(policy: SignalPolicy, query: Observation, subjects: ObservedSubjects | null, into: PlannedSignal[] = []): PlannedSignal[] {
   const { ori, sub, id, time } = query
   const officer = `${ori}:${sub}`
-  const plan = (kind: SignalKind, seconds: number, key: string, member: string, threshold: number, signalSub: string | null, subject: string | null, detail: Record<string, string | number>) => {
+  const plan = (kind: SignalKind, seconds: number, key: string, facet: string, member: string, threshold: number, signalSub: string | null, subject: string | null, detail: Record<string, string | number>) => {
     const window = windowOf(kind, time, seconds)
     into.push({
       key: window.prefix + key,
+      facet,
       member,
       threshold,
       decisionId: id,
@@ -118,30 +119,31 @@ export function planSignals(policy: SignalPolicy, query: Observation, subjects: 
   const { distinctSubjects, subjectSpread, watchlist, selfLookup, sharedLogin, offHours } = policy
   if (sharedLogin !== null) {
     // Two terminals, or two addresses, for one user id inside the window: a login used by more than one person.
-    plan('shared_login', sharedLogin.windowSeconds, officer, `${query.terminal ?? '-'} ${query.source}`, sharedLogin.places, sub, null, { places: sharedLogin.places })
+    plan('shared_login', sharedLogin.windowSeconds, officer, '', `${query.terminal ?? '-'} ${query.source}`, sharedLogin.places, sub, null, { places: sharedLogin.places })
   }
   const hours = offHours?.agencies.get(ori)
   if (offHours !== null && hours !== undefined) {
     const localTime = outsideHours(hours, time)
-    if (localTime !== null) plan('off_hours', offHours.windowSeconds, officer, id, 1, sub, null, { declaredHours: hours.text, localTime })
+    if (localTime !== null) plan('off_hours', offHours.windowSeconds, officer, '', id, 1, sub, null, { declaredHours: hours.text, localTime })
   }
   if (subjects === null) return into
   if (distinctSubjects !== null) {
-    plan('distinct_subjects', distinctSubjects.windowSeconds, officer, subjects.lookup[0]!, distinctSubjects.subjects, sub, null, { subjects: distinctSubjects.subjects })
+    plan('distinct_subjects', distinctSubjects.windowSeconds, officer, '', subjects.lookup[0]!, distinctSubjects.subjects, sub, null, { subjects: distinctSubjects.subjects })
   }
   if (subjectSpread !== null) {
+    // One key per subject with two facets, the officers and the agencies, which share its decisions.
     const { primary } = subjects
     for (let index = 0; index < primary.length && index < maxSpreadSubjects; index++) {
       const subject = primary[index]!
-      plan('subject_spread', subjectSpread.windowSeconds, `officers:${subject}`, officer, subjectSpread.officers, null, subject, { officers: subjectSpread.officers })
-      plan('subject_spread', subjectSpread.windowSeconds, `agencies:${subject}`, ori, subjectSpread.agencies, null, subject, { agencies: subjectSpread.agencies })
+      plan('subject_spread', subjectSpread.windowSeconds, subject, 'officers', officer, subjectSpread.officers, null, subject, { officers: subjectSpread.officers })
+      plan('subject_spread', subjectSpread.windowSeconds, subject, 'agencies', ori, subjectSpread.agencies, null, subject, { agencies: subjectSpread.agencies })
     }
   }
   if (watchlist !== null && watchlist.hashes.size > 0) {
-    for (const subject of matching(subjects, (hash) => watchlist.hashes.has(hash))) plan('watchlist', watchlist.windowSeconds, `${officer}:${subject}`, id, 1, sub, subject, {})
+    for (const subject of matching(subjects, (hash) => watchlist.hashes.has(hash))) plan('watchlist', watchlist.windowSeconds, `${officer}:${subject}`, '', id, 1, sub, subject, {})
   }
   if (selfLookup !== null && subjects.self.length > 0) {
-    for (const subject of matching(subjects, (hash) => subjects.self.includes(hash))) plan('self_lookup', selfLookup.windowSeconds, `${officer}:${subject}`, id, 1, sub, subject, {})
+    for (const subject of matching(subjects, (hash) => subjects.self.includes(hash))) plan('self_lookup', selfLookup.windowSeconds, `${officer}:${subject}`, '', id, 1, sub, subject, {})
   }
   return into
 }

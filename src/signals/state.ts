@@ -7,9 +7,16 @@
 import type { Redis } from 'ioredis'
 import { connect } from '../state/redis.js'
 
-/** One count to make: add `member` to `key`'s set; raise when the set reaches `threshold`. */
+/**
+ * One count to make: add `member` to `key`'s set; raise when the set reaches `threshold`. A key may have
+ * facets, each with its own set and its own signal, sharing the key's decision ids: subject_spread counts a
+ * subject's officers and its agencies on one key, not on two whose ids would be the same. A decision counts
+ * all of a key's facets, one after the other.
+ */
 export interface SignalCount {
   readonly key: string
+  /** The set counted: '' (or none) when the key has one. */
+  readonly facet?: string
   readonly member: string
   readonly threshold: number
   /** The decision behind this count. */
@@ -33,12 +40,25 @@ export interface SignalState {
 /** The decision ids a signal lists: the most recent behind its key (the ledger has the rest, by officer and time). */
 export const recentIds = 20
 
-interface MemoryKey {
-  readonly members: Set<string>
-  readonly ids: string[]
+/** Up to this threshold a facet's members are an array (most keys get one or two): a Set above it. */
+const arrayMembers = 16
+
+/** One facet of a key: its distinct members, up to the threshold, and whether it raised its signal. */
+interface MemoryFacet {
+  readonly facet: string
+  readonly members: string[] | Set<string>
   raised: boolean
+  /** The key's next facet (subject_spread's agencies after its officers). */
+  next: MemoryFacet | null
+}
+
+/** A key: its first facet, the decision ids behind it (oldest first) and when it expires. */
+interface MemoryKey extends MemoryFacet {
+  readonly ids: string[]
   readonly expires: number
 }
+
+const newMembers = (threshold: number, member: string): string[] | Set<string> => (threshold <= arrayMembers ? [member] : new Set([member]))
 
 /** Counts in this process: the embedded store's, bounded to maxKeys keys (expired ones go first, then the oldest). */
 export class MemorySignalState implements SignalState {
@@ -46,25 +66,57 @@ export class MemorySignalState implements SignalState {
   constructor(private readonly maxKeys = 100_000) {}
 
   async count(counts: readonly SignalCount[], now: number): Promise<CountResult[]> {
-    return counts.map((count) => {
-      let entry = this.keys.get(count.key)
-      if (entry !== undefined && entry.expires <= now) {
-        this.keys.delete(count.key)
-        entry = undefined
+    const results = new Array<CountResult>(counts.length)
+    for (let index = 0; index < counts.length; index++) results[index] = this.countOne(counts[index]!, now)
+    return results
+  }
+
+  private countOne(count: SignalCount, now: number): CountResult {
+    const { key, member, threshold, decisionId } = count
+    const facetName = count.facet ?? ''
+    let entry = this.keys.get(key)
+    if (entry !== undefined && entry.expires <= now) {
+      this.keys.delete(key)
+      entry = undefined
+    }
+    if (entry === undefined) {
+      if (this.keys.size >= this.maxKeys) this.evict(now)
+      // Made with its first member and id: an empty array's first push would reserve 17 places.
+      entry = { facet: facetName, members: newMembers(threshold, member), raised: false, next: null, ids: [decisionId], expires: now + count.ttlSeconds * 1000 }
+      this.keys.set(key, entry)
+      return this.reached(entry, entry, 1, threshold)
+    }
+    let facet: MemoryFacet | null = entry
+    let last: MemoryFacet = entry
+    for (; facet !== null && facet.facet !== facetName; facet = facet.next) last = facet
+    let size: number
+    if (facet === null) {
+      last.next = facet = { facet: facetName, members: newMembers(threshold, member), raised: false, next: null }
+      size = 1
+    } else {
+      const members = facet.members
+      size = Array.isArray(members) ? members.length : members.size
+      // Once raised, a facet has nothing left to count in its window: its signal fires once.
+      if (facet.raised) return { count: size, raised: null }
+      if (size < threshold) {
+        if (!Array.isArray(members)) size = members.add(member).size
+        else if (!members.includes(member)) size = members.push(member)
       }
-      if (entry === undefined) {
-        if (this.keys.size >= this.maxKeys) this.evict(now)
-        entry = { members: new Set(), ids: [], raised: false, expires: now + count.ttlSeconds * 1000 }
-        this.keys.set(count.key, entry)
-      }
-      if (entry.members.size < count.threshold) entry.members.add(count.member)
-      // Oldest first, trimmed now and then (not shifted on every count); the signal lists the newest first.
-      entry.ids.push(count.decisionId)
-      if (entry.ids.length >= 2 * recentIds) entry.ids.splice(0, entry.ids.length - recentIds)
-      if (entry.raised || entry.members.size < count.threshold) return { count: entry.members.size, raised: null }
-      entry.raised = true
-      return { count: entry.members.size, raised: entry.ids.slice(-recentIds).reverse() }
-    })
+    }
+    // Oldest first, trimmed now and then (not shifted on every count); the signal lists the newest first.
+    // A decision is listed once, though it counts each facet of the key.
+    const ids = entry.ids
+    if (ids[ids.length - 1] !== decisionId) {
+      ids.push(decisionId)
+      if (ids.length >= 2 * recentIds) ids.splice(0, ids.length - recentIds)
+    }
+    return this.reached(entry, facet, size, threshold)
+  }
+
+  private reached(entry: MemoryKey, facet: MemoryFacet, size: number, threshold: number): CountResult {
+    if (size < threshold) return { count: size, raised: null }
+    facet.raised = true
+    return { count: size, raised: entry.ids.slice(-recentIds).reverse() }
   }
 
   private evict(now: number): void {
@@ -84,29 +136,51 @@ export class MemorySignalState implements SignalState {
   }
 }
 
-// KEYS: per count, its member set, its ids list and its raised flag. ARGV: per count, member, threshold,
-// decision id, ttl; then recentIds. Returns per count {count, ids or 0}.
+// One hash per key, its fields: per facet f, `nf` its members' count, `mf:MEMBER` each member (up to the
+// threshold) and `rf` once raised; `i` the number of decision ids listed, and the newest `keep` of them in a
+// ring, `i0`..`i{keep-1}` (id number k in i{k % keep}). One HMGET and at most one HSET a count (and an
+// EXPIRE when the key is made), where a set, a list and a flag took 3-5 commands a count, and a facet
+// that raised takes the HMGET alone: it has nothing left to count in its window.
+// KEYS: per count, its hash. ARGV: per count, facet, member, threshold, decision id, ttl; then keep.
+// Returns per count {count, ids newest first or 0}.
 const countScript = `
 local keep = tonumber(ARGV[#ARGV])
 local results = {}
-for i = 0, #KEYS / 3 - 1 do
-  local set, ids, raised = KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3]
-  local member, threshold, id, ttl = ARGV[i * 4 + 1], tonumber(ARGV[i * 4 + 2]), ARGV[i * 4 + 3], tonumber(ARGV[i * 4 + 4])
-  local n = redis.call('SCARD', set)
-  if n < threshold then
-    local added = redis.call('SADD', set, member)
-    n = n + added
-    -- A key is made here and given its window's TTL at once (atomically): set it only then.
-    if n == 1 and added == 1 then redis.call('EXPIRE', set, ttl) end
-  end
-  local length = redis.call('LPUSH', ids, id)
-  if length == 1 then redis.call('EXPIRE', ids, ttl) end
-  -- Trimmed to the newest keep ids once it holds twice that: not on every push.
-  if length >= 2 * keep then redis.call('LTRIM', ids, 0, keep - 1) end
-  if n >= threshold and redis.call('SET', raised, '1', 'NX', 'EX', ttl) then
-    results[i + 1] = { n, redis.call('LRANGE', ids, 0, keep - 1) }
+-- The decision last listed per key in this call: a decision counting a key's two facets is listed once.
+local listed = {}
+for i = 1, #KEYS do
+  local key, at = KEYS[i], (i - 1) * 5
+  local facet, member, threshold, id = ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 3]), ARGV[at + 4]
+  local countField, raisedField, memberField = 'n' .. facet, 'r' .. facet, 'm' .. facet .. ':' .. member
+  local got = redis.call('HMGET', key, countField, raisedField, memberField, 'i')
+  local n = tonumber(got[1]) or 0
+  if got[2] then
+    results[i] = { n, 0 }
   else
-    results[i + 1] = { n, 0 }
+    local writes, w = {}, 0
+    if n < threshold and not got[3] then
+      n = n + 1
+      writes[1], writes[2], writes[3], writes[4] = countField, n, memberField, '1'
+      w = 4
+    end
+    local ids = tonumber(got[4]) or 0
+    if listed[key] ~= id then
+      listed[key] = id
+      ids = ids + 1
+      writes[w + 1], writes[w + 2], writes[w + 3], writes[w + 4] = 'i', ids, 'i' .. (ids % keep), id
+      w = w + 4
+    end
+    if n >= threshold then writes[w + 1], writes[w + 2] = raisedField, '1' end
+    if #writes > 0 then redis.call('HSET', key, unpack(writes)) end
+    -- The key was made by this count (its first lists an id): it lives to the end of its window.
+    if not got[4] then redis.call('EXPIRE', key, ARGV[at + 5]) end
+    if n >= threshold then
+      local slots = {}
+      for k = ids, math.max(1, ids - keep + 1), -1 do slots[#slots + 1] = 'i' .. (k % keep) end
+      results[i] = { n, redis.call('HMGET', key, unpack(slots)) }
+    else
+      results[i] = { n, 0 }
+    end
   end
 end
 return results
@@ -114,7 +188,11 @@ return results
 
 type CountingRedis = Redis & { clets_signal_count(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<[number, string[] | 0][]> }
 
-/** Counts in Redis, shared by every instance on it; keys under `clets:signal:`. */
+/**
+ * Counts in Redis, shared by every instance on it; keys under `clets:signal:2:` (2: the layout's version;
+ * the first kept a set, a list and a flag per key, so instances of both on one Redis during an upgrade
+ * never meet each other's keys as the wrong type).
+ */
 export class RedisSignalState implements SignalState {
   private constructor(private readonly redis: CountingRedis) {}
 
@@ -128,14 +206,18 @@ export class RedisSignalState implements SignalState {
   async count(counts: readonly SignalCount[], _now: number): Promise<CountResult[]> {
     if (counts.length === 0) return []
     if (this.redis.status === 'wait') await this.redis.connect()
-    const keys: string[] = []
-    const args: (string | number)[] = []
-    for (const count of counts) {
-      const base = `clets:signal:${count.key}`
-      keys.push(`${base}:m`, `${base}:ids`, `${base}:raised`)
-      args.push(count.member, count.threshold, count.decisionId, count.ttlSeconds)
-    }
-    const replies = await this.redis.clets_signal_count(keys.length, ...keys, ...args, recentIds)
+    const keysThenArgs = new Array<string | number>(6 * counts.length + 1)
+    counts.forEach((count, index) => {
+      keysThenArgs[index] = `clets:signal:2:${count.key}`
+      const at = counts.length + 5 * index
+      keysThenArgs[at] = count.facet ?? ''
+      keysThenArgs[at + 1] = count.member
+      keysThenArgs[at + 2] = count.threshold
+      keysThenArgs[at + 3] = count.decisionId
+      keysThenArgs[at + 4] = count.ttlSeconds
+    })
+    keysThenArgs[6 * counts.length] = recentIds
+    const replies = await this.redis.clets_signal_count(counts.length, ...keysThenArgs)
     return replies.map(([count, ids]) => ({ count, raised: ids === 0 ? null : ids }))
   }
 
