@@ -27,6 +27,8 @@ for (const [name, open] of states) {
     const many = Array.from({ length: recentIds + 5 }, (_, index) => count(`${key}:ids`, `m${index}`, `id${index}`, recentIds + 5))
     const results = await state.count(many, now)
     t.equal(results.at(-1)!.raised!.length, recentIds, `at most ${recentIds} decision ids are kept`)
+    const after = await state.count([count(`${key}:after`, 'a', 'e1', 2), count(`${key}:after`, 'b', 'e2', 2), count(`${key}:after`, 'c', 'e3', 2)], now)
+    t.same(after, [{ count: 1, raised: null }, { count: 2, raised: ['e2', 'e1'] }, { count: 2, raised: null }], 'a signal lists the decisions up to its own, not those counted after it in the same call')
   })
 
   t.test(`${name}: a key's facets count and raise apart, and list each decision once`, async (t) => {
