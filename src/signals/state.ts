@@ -40,25 +40,29 @@ export interface SignalState {
 /** The decision ids a signal lists: the most recent behind its key (the ledger has the rest, by officer and time). */
 export const recentIds = 20
 
-/** Up to this threshold a facet's members are an array (most keys get one or two): a Set above it. */
+/** Up to this threshold a facet's members are an array: a Set above it. */
 const arrayMembers = 16
 
-/** One facet of a key: its distinct members, up to the threshold, and whether it raised its signal. */
+/**
+ * One facet of a key: its distinct members, up to the threshold, and whether it raised its signal. Most
+ * keys are counted once in their window (a subject looked up once), so a lone member is kept as itself,
+ * not in an array: the embedded store holds tens of thousands of keys, and each object is copied by the
+ * garbage collector until it is old.
+ */
 interface MemoryFacet {
   readonly facet: string
-  readonly members: string[] | Set<string>
+  members: string | string[] | Set<string>
+  size: number
   raised: boolean
   /** The key's next facet (subject_spread's agencies after its officers). */
   next: MemoryFacet | null
 }
 
-/** A key: its first facet, the decision ids behind it (oldest first) and when it expires. */
+/** A key: its first facet, the decision ids behind it (oldest first; a lone one as itself) and when it expires. */
 interface MemoryKey extends MemoryFacet {
-  readonly ids: string[]
+  ids: string | string[]
   readonly expires: number
 }
-
-const newMembers = (threshold: number, member: string): string[] | Set<string> => (threshold <= arrayMembers ? [member] : new Set([member]))
 
 /** Counts in this process: the embedded store's, bounded to maxKeys keys (expired ones go first, then the oldest). */
 export class MemorySignalState implements SignalState {
@@ -81,42 +85,45 @@ export class MemorySignalState implements SignalState {
     }
     if (entry === undefined) {
       if (this.keys.size >= this.maxKeys) this.evict(now)
-      // Made with its first member and id: an empty array's first push would reserve 17 places.
-      entry = { facet: facetName, members: newMembers(threshold, member), raised: false, next: null, ids: [decisionId], expires: now + count.ttlSeconds * 1000 }
+      entry = { facet: facetName, members: member, size: 1, raised: false, next: null, ids: decisionId, expires: now + count.ttlSeconds * 1000 }
       this.keys.set(key, entry)
-      return this.reached(entry, entry, 1, threshold)
+      return this.reached(entry, entry, threshold)
     }
     let facet: MemoryFacet | null = entry
     let last: MemoryFacet = entry
     for (; facet !== null && facet.facet !== facetName; facet = facet.next) last = facet
-    let size: number
-    if (facet === null) {
-      last.next = facet = { facet: facetName, members: newMembers(threshold, member), raised: false, next: null }
-      size = 1
-    } else {
-      const members = facet.members
-      size = Array.isArray(members) ? members.length : members.size
+    if (facet === null) last.next = facet = { facet: facetName, members: member, size: 1, raised: false, next: null }
+    else if (facet.raised) {
       // Once raised, a facet has nothing left to count in its window: its signal fires once.
-      if (facet.raised) return { count: size, raised: null }
-      if (size < threshold) {
-        if (!Array.isArray(members)) size = members.add(member).size
-        else if (!members.includes(member)) size = members.push(member)
-      }
+      return { count: facet.size, raised: null }
+    } else if (facet.size < threshold) {
+      const members = facet.members
+      if (typeof members === 'string') {
+        if (members !== member) {
+          facet.members = threshold <= arrayMembers ? [members, member] : new Set([members, member])
+          facet.size = 2
+        }
+      } else if (Array.isArray(members)) {
+        if (!members.includes(member)) facet.size = members.push(member)
+      } else facet.size = members.add(member).size
     }
     // Oldest first, trimmed now and then (not shifted on every count); the signal lists the newest first.
     // A decision is listed once, though it counts each facet of the key.
     const ids = entry.ids
-    if (ids[ids.length - 1] !== decisionId) {
+    if (typeof ids === 'string') {
+      if (ids !== decisionId) entry.ids = [ids, decisionId]
+    } else if (ids[ids.length - 1] !== decisionId) {
       ids.push(decisionId)
       if (ids.length >= 2 * recentIds) ids.splice(0, ids.length - recentIds)
     }
-    return this.reached(entry, facet, size, threshold)
+    return this.reached(entry, facet, threshold)
   }
 
-  private reached(entry: MemoryKey, facet: MemoryFacet, size: number, threshold: number): CountResult {
-    if (size < threshold) return { count: size, raised: null }
+  private reached(entry: MemoryKey, facet: MemoryFacet, threshold: number): CountResult {
+    if (facet.size < threshold) return { count: facet.size, raised: null }
     facet.raised = true
-    return { count: size, raised: entry.ids.slice(-recentIds).reverse() }
+    const ids = entry.ids
+    return { count: facet.size, raised: typeof ids === 'string' ? [ids] : ids.slice(-recentIds).reverse() }
   }
 
   private evict(now: number): void {
