@@ -97,10 +97,19 @@ function matching(subjects: ObservedSubjects, matches: (hash: string) => boolean
 export function planSignals(policy: SignalPolicy, query: Observation, subjects: ObservedSubjects | null, into: PlannedSignal[] = []): PlannedSignal[] {
   const { ori, sub, id, time } = query
   const officer = `${ori}:${sub}`
+  // The last key made: a subject's two facets count on one key string, which the state then hashes once.
+  let lastKind: SignalKind | null = null
+  let lastKey = ''
+  let lastFull = ''
   const plan = (kind: SignalKind, seconds: number, key: string, facet: string, member: string, threshold: number, signalSub: string | null, subject: string | null, detail: Record<string, string | number>) => {
     const window = windowOf(kind, time, seconds)
+    if (kind !== lastKind || key !== lastKey) {
+      lastKind = kind
+      lastKey = key
+      lastFull = window.prefix + key
+    }
     into.push({
-      key: window.prefix + key,
+      key: lastFull,
       facet,
       member,
       threshold,
