@@ -62,13 +62,13 @@ interface Window {
   readonly start: number
   readonly end: number
   readonly startText: string
-  /** The kind and the window's index, the start of every key counted in it. */
+  /** The kind and the window's index: the scope of every key counted in it. */
   readonly prefix: string
 }
 
 /**
  * The last window seen per kind: most queries fall in the window the one before them did, so its start's
- * ISO text and its keys' prefix are made once per window, not once per count (toISOString was a tenth of
+ * ISO text and its keys' scope are made once per window, not once per count (toISOString was a tenth of
  * the signals' cost, the index's text and the key's concatenation a tenth again).
  */
 const lastWindows = new Map<SignalKind, Window>()
@@ -97,19 +97,11 @@ function matching(subjects: ObservedSubjects, matches: (hash: string) => boolean
 export function planSignals(policy: SignalPolicy, query: Observation, subjects: ObservedSubjects | null, into: PlannedSignal[] = []): PlannedSignal[] {
   const { ori, sub, id, time } = query
   const officer = `${ori}:${sub}`
-  // The last key made: a subject's two facets count on one key string, which the state then hashes once.
-  let lastKind: SignalKind | null = null
-  let lastKey = ''
-  let lastFull = ''
   const plan = (kind: SignalKind, seconds: number, key: string, facet: string, member: string, threshold: number, signalSub: string | null, subject: string | null, detail: Record<string, string | number>) => {
     const window = windowOf(kind, time, seconds)
-    if (kind !== lastKind || key !== lastKey) {
-      lastKind = kind
-      lastKey = key
-      lastFull = window.prefix + key
-    }
     into.push({
-      key: lastFull,
+      scope: window.prefix,
+      key,
       facet,
       member,
       threshold,

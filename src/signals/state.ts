@@ -14,6 +14,13 @@ import { connect } from '../state/redis.js'
  * all of a key's facets, one after the other.
  */
 export interface SignalCount {
+  /**
+   * Where the key is counted: the kind and its window ('distinct_subjects:493812:'), '' (or none) for a
+   * key of its own. The key's name is scope + key: the in-process state keeps a scope's keys in a map of
+   * their own, so the officer or subject named by `key` is looked up as it is, not in a string made for
+   * each count (hashing and comparing those was most of the in-process counting's cost).
+   */
+  readonly scope?: string
   readonly key: string
   /** The set counted: '' (or none) when the key has one. */
   readonly facet?: string
@@ -66,7 +73,9 @@ interface MemoryKey extends MemoryFacet {
 
 /** Counts in this process: the embedded store's, bounded to maxKeys keys (expired ones go first, then the oldest). */
 export class MemorySignalState implements SignalState {
-  private readonly keys = new Map<string, MemoryKey>()
+  /** Per scope, its keys. */
+  private readonly scopes = new Map<string, Map<string, MemoryKey>>()
+  private size = 0
   constructor(private readonly maxKeys = 100_000) {}
 
   async count(counts: readonly SignalCount[], now: number): Promise<CountResult[]> {
@@ -78,15 +87,20 @@ export class MemorySignalState implements SignalState {
   private countOne(count: SignalCount, now: number): CountResult {
     const { key, member, threshold, decisionId } = count
     const facetName = count.facet ?? ''
-    let entry = this.keys.get(key)
+    const scopeName = count.scope ?? ''
+    let scope = this.scopes.get(scopeName)
+    let entry = scope?.get(key)
     if (entry !== undefined && entry.expires <= now) {
-      this.keys.delete(key)
+      this.remove(scopeName, scope!, key)
       entry = undefined
     }
     if (entry === undefined) {
-      if (this.keys.size >= this.maxKeys) this.evict(now)
+      if (this.size >= this.maxKeys) this.evict(now)
+      scope = this.scopes.get(scopeName)
+      if (scope === undefined) this.scopes.set(scopeName, (scope = new Map()))
       entry = { facet: facetName, members: member, size: 1, raised: false, next: null, ids: decisionId, expires: now + count.ttlSeconds * 1000 }
-      this.keys.set(key, entry)
+      scope.set(key, entry)
+      this.size++
       return this.reached(entry, entry, threshold)
     }
     let facet: MemoryFacet | null = entry
@@ -126,20 +140,29 @@ export class MemorySignalState implements SignalState {
     return { count: facet.size, raised: typeof ids === 'string' ? [ids] : ids.slice(-recentIds).reverse() }
   }
 
+  private remove(scopeName: string, scope: Map<string, MemoryKey>, key: string): void {
+    scope.delete(key)
+    this.size--
+    if (scope.size === 0) this.scopes.delete(scopeName)
+  }
+
   private evict(now: number): void {
-    for (const [key, entry] of this.keys) if (entry.expires <= now) this.keys.delete(key)
-    // Still full: the oldest keys (Map order is insertion order) make room for a tenth of the bound.
-    if (this.keys.size >= this.maxKeys) {
-      let drop = Math.max(1, Math.floor(this.maxKeys / 10))
-      for (const key of this.keys.keys()) {
-        this.keys.delete(key)
-        if (--drop === 0) break
+    for (const [scopeName, scope] of this.scopes) for (const [key, entry] of scope) if (entry.expires <= now) this.remove(scopeName, scope, key)
+    // Still full: the oldest keys (Map order is insertion order: the oldest scopes, then their oldest
+    // keys) make room for a tenth of the bound.
+    if (this.size < this.maxKeys) return
+    let drop = Math.max(1, Math.floor(this.maxKeys / 10))
+    for (const [scopeName, scope] of this.scopes) {
+      for (const key of scope.keys()) {
+        this.remove(scopeName, scope, key)
+        if (--drop === 0) return
       }
     }
   }
 
   async close(): Promise<void> {
-    this.keys.clear()
+    this.scopes.clear()
+    this.size = 0
   }
 }
 
@@ -219,7 +242,7 @@ export class RedisSignalState implements SignalState {
     if (this.redis.status === 'wait') await this.redis.connect()
     const keysThenArgs = new Array<string | number>(6 * counts.length + 1)
     counts.forEach((count, index) => {
-      keysThenArgs[index] = `clets:signal:2:${count.key}`
+      keysThenArgs[index] = `clets:signal:2:${count.scope ?? ''}${count.key}`
       const at = counts.length + 5 * index
       keysThenArgs[at] = count.facet ?? ''
       keysThenArgs[at + 1] = count.member
