@@ -27,6 +27,26 @@ for (const [name, open] of states) {
     const many = Array.from({ length: recentIds + 5 }, (_, index) => count(`${key}:ids`, `m${index}`, `id${index}`, recentIds + 5))
     const results = await state.count(many, now)
     t.equal(results.at(-1)!.raised!.length, recentIds, `at most ${recentIds} decision ids are kept`)
+    const after = await state.count([count(`${key}:after`, 'a', 'e1', 2), count(`${key}:after`, 'b', 'e2', 2), count(`${key}:after`, 'c', 'e3', 2)], now)
+    t.same(after, [{ count: 1, raised: null }, { count: 2, raised: ['e2', 'e1'] }, { count: 2, raised: null }], 'a signal lists the decisions up to its own, not those counted after it in the same call')
+  })
+
+  t.test(`${name}: a key's facets count and raise apart, and list each decision once`, async (t) => {
+    const state = open()
+    t.teardown(() => state.close())
+    const key = `facets:${name}:${Math.random()}`
+    // subject_spread's pattern: one subject, its officers (3 raise) and its agencies (2 raise).
+    const officer = (member: string, decisionId: string): SignalCount => ({ ...count(key, member, decisionId, 3), facet: 'officers' })
+    const agency = (member: string, decisionId: string): SignalCount => ({ ...count(key, member, decisionId, 2), facet: 'agencies' })
+    const results = await state.count([officer('o1', 'd1'), agency('A', 'd1'), officer('o2', 'd2'), agency('B', 'd2'), officer('o3', 'd3'), agency('B', 'd3')], Date.now())
+    t.same(results, [
+      { count: 1, raised: null },
+      { count: 1, raised: null },
+      { count: 2, raised: null },
+      { count: 2, raised: ['d2', 'd1'] },
+      { count: 3, raised: ['d3', 'd2', 'd1'] },
+      { count: 2, raised: null },
+    ])
   })
 }
 
@@ -36,10 +56,10 @@ t.test('Redis: every key expires with its window', async (t) => {
   await state.count([count('expiry', 'a', 'd1', 1, 42)], Date.now())
   const client = new Redis(redis.url)
   t.teardown(() => client.quit())
-  for (const suffix of ['m', 'ids', 'raised']) {
-    const ttl = await client.ttl(`clets:signal:expiry:${suffix}`)
-    t.ok(ttl > 0 && ttl <= 42, `${suffix} expires in ${ttl} s`)
-  }
+  const keys = await client.keys('clets:signal:*expiry*')
+  t.same(keys, ['clets:signal:2:expiry'], 'one hash a key')
+  const ttl = await client.ttl(keys[0]!)
+  t.ok(ttl > 0 && ttl <= 42, `it expires in ${ttl} s`)
 })
 
 t.test('in process: an expired key starts again, and the number of keys is bounded', async (t) => {
@@ -47,8 +67,8 @@ t.test('in process: an expired key starts again, and the number of keys is bound
   const now = Date.parse('2026-06-01T12:00:00Z')
   t.same(await state.count([count('k', 'a', 'd1', 1, 60)], now), [{ count: 1, raised: ['d1'] }])
   t.same(await state.count([count('k', 'b', 'd2', 1, 60)], now + 61_000), [{ count: 1, raised: ['d2'] }], 'a new window raises again')
-  await state.count(Array.from({ length: 50 }, (_, index) => count(`k${index}`, 'a', `d${index}`, 2, 60)), now)
-  t.ok((state as unknown as { keys: Map<string, unknown> }).keys.size <= 10, 'never more keys than the bound')
+  await state.count(Array.from({ length: 50 }, (_, index) => ({ ...count(`k${index}`, 'a', `d${index}`, 2, 60), scope: `s${index % 5}:` })), now)
+  t.ok((state as unknown as { size: number }).size <= 10, 'never more keys than the bound')
 })
 
 t.test('Redis unavailable: the count rejects (the stream counts it in gateway_signal_errors_total)', async (t) => {

@@ -196,40 +196,36 @@ function addPerson(into: Set<string>, person: Record<string, unknown>): void {
   if (text(dateOfBirth)) into.add(identifier('person', `${name},${dateOfBirth.trim()}`))
 }
 
-/** The identifiers found in the records a database returned (licences, registrations, rap sheets). */
-export function recordIdentifiers(records: readonly object[], into = new Set<string>()): Set<string> {
+/** The order in which a record's own identifier is chosen as the one that names it (a primary): its rank by field. */
+const primaryRank: Readonly<Record<string, number>> = { licenseNumber: 0, cii: 1, plate: 2, vin: 3 }
+
+/**
+ * The identifiers found in the records a database returned (licences, registrations, rap sheets). With
+ * `primaries`, also the one that names each record, pushed to it: its licence number, CII number, or plate
+ * (a VIN when it has no plate), so a vehicle found by plate or by VIN counts as one subject. One pass and
+ * one string per identifier (the decision stream made the primaries' a second time).
+ */
+export function recordIdentifiers(records: readonly object[], into = new Set<string>(), primaries?: string[]): Set<string> {
   for (const record of records as readonly Record<string, unknown>[]) {
+    let primary: string | undefined
+    let rank = 4
     for (const field of recordIdentifierFields) {
       const value = record[field]
-      if (text(value)) into.add(identifier(field, value))
+      if (!text(value)) continue
+      const found = identifier(field, value)
+      into.add(found)
+      if (primaryRank[field]! < rank) {
+        rank = primaryRank[field]!
+        primary = found
+      }
     }
+    if (primaries !== undefined && primary !== undefined) primaries.push(primary)
     for (const member of personMembers) {
       const person = record[member]
       if (person !== null && typeof person === 'object') addPerson(into, person as Record<string, unknown>)
     }
   }
   return into
-}
-
-/** The order in which a record's own identifier is chosen as the one that names it (see recordPrimaries). */
-const primaryOrder = ['licenseNumber', 'cii', 'plate', 'vin'] as const
-
-/**
- * One identifier per returned record: its licence number, CII number, or plate (a VIN when it has no
- * plate), so a vehicle found by plate or by VIN counts as one subject.
- */
-export function recordPrimaries(records: readonly object[]): string[] {
-  const found: string[] = []
-  for (const record of records as readonly Record<string, unknown>[]) {
-    for (const field of primaryOrder) {
-      const value = record[field]
-      if (text(value)) {
-        found.push(identifier(field, value))
-        break
-      }
-    }
-  }
-  return found
 }
 
 /**
@@ -242,10 +238,15 @@ export function lookupIdentifiers(subject: Readonly<Record<string, string>>): st
     const value = subject[field]
     if (text(value)) found.push(identifier(field, value))
   }
-  const person = new Set<string>()
-  addPerson(person, subject)
-  // The most precise first: person, then name, then family name.
-  found.push(...[...person].reverse())
+  // The most precise first: person, then name, then family name (addPerson's, in reverse; no Set per query).
+  const { lastName, firstName, dateOfBirth } = subject
+  if (!text(lastName)) return found
+  if (text(firstName)) {
+    const name = `${lastName.trim()},${firstName.trim()}`
+    if (text(dateOfBirth)) found.push(identifier('person', `${name},${dateOfBirth.trim()}`))
+    found.push(identifier('name', name))
+  }
+  found.push(identifier('lastName', lastName))
   return found
 }
 

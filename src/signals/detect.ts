@@ -22,82 +22,129 @@ export interface Observation {
 
 /** The keyed hashes of a query's subjects. */
 export interface ObservedSubjects {
-  /** The lookup's own identifier: what one query counts as one subject. */
-  readonly lookup: string
-  /** One identifier per person or vehicle the query touched (the lookup's and the returned records'). */
+  /** The lookup's identifiers, its own first: what one query counts as one subject. */
+  readonly lookup: readonly string[]
+  /** One identifier per person or vehicle the query touched (the lookup's and the returned records'), each once. */
   readonly primary: readonly string[]
-  /** Every identifier hash of the lookup and the records (watch-list and self-look-up matching). */
-  readonly all: readonly string[]
+  /** The identifiers of the records returned (with the lookup's: watch-list and self-look-up matching). */
+  readonly returned: readonly string[]
   /** The officer's own identifiers (token claims), hashed. */
   readonly self: readonly string[]
 }
 
-/** A count to make, and the signal it raises. */
-export interface PlannedSignal {
-  readonly count: SignalCount
+/**
+ * A count to make, and the signal it raises. Its detail is completed only when it raises (signalDetail):
+ * nearly every count raises nothing, so a count is one object, not three.
+ */
+export interface PlannedSignal extends SignalCount {
   readonly kind: SignalKind
   readonly ori: string
   readonly sub: string | null
+  /** The subject the signal names (a keyed hash), or null. */
+  readonly subject: string | null
+  /** The kind's own detail (its threshold, or the declared hours). */
   readonly detail: Readonly<Record<string, string | number>>
+  readonly windowStart: string
+  readonly windowSeconds: number
+}
+
+/** A raised signal's detail: the subject, the kind's own, the window and the count reached. */
+export function signalDetail(plan: PlannedSignal, count: number): Record<string, string | number> {
+  const { detail, windowStart, windowSeconds } = plan
+  return plan.subject === null ? { ...detail, windowStart, windowSeconds, count } : { subject: plan.subject, ...detail, windowStart, windowSeconds, count }
 }
 
 /** At most this many subjects of one query count towards subject_spread (a name look-up may return several people). */
 const maxSpreadSubjects = 4
 
-/** The last window seen per width: most queries fall in the window the one before them did. */
-const lastWindows = new Map<number, { readonly index: number; readonly start: string }>()
-
-function windowOf(time: number, windowSeconds: number): { readonly index: number; readonly start: string; readonly ttlSeconds: number } {
-  const width = windowSeconds * 1000
-  const index = Math.floor(time / width)
-  let last = lastWindows.get(windowSeconds)
-  // The start's ISO text once per window, not once per count (toISOString was a tenth of the signals' cost).
-  if (last === undefined || last.index !== index) lastWindows.set(windowSeconds, (last = { index, start: new Date(index * width).toISOString() }))
-  return { index, start: last.start, ttlSeconds: Math.max(1, Math.ceil(((index + 1) * width - time) / 1000)) }
+interface Window {
+  readonly seconds: number
+  readonly start: number
+  readonly end: number
+  readonly startText: string
+  /** The kind and the window's index: the scope of every key counted in it. */
+  readonly prefix: string
 }
 
-/** The counts one query makes under the signal policy. */
-export function planSignals(policy: SignalPolicy, query: Observation, subjects: ObservedSubjects | null): PlannedSignal[] {
-  const planned: PlannedSignal[] = []
+/**
+ * The last window seen per kind: most queries fall in the window the one before them did, so its start's
+ * ISO text and its keys' scope are made once per window, not once per count (toISOString was a tenth of
+ * the signals' cost, the index's text and the key's concatenation a tenth again).
+ */
+const lastWindows = new Map<SignalKind, Window>()
+
+function windowOf(kind: SignalKind, time: number, seconds: number): Window {
+  const last = lastWindows.get(kind)
+  if (last !== undefined && last.seconds === seconds && time >= last.start && time < last.end) return last
+  const width = seconds * 1000
+  const index = Math.floor(time / width)
+  const window = { seconds, start: index * width, end: (index + 1) * width, startText: new Date(index * width).toISOString(), prefix: `${kind}:${index}:` }
+  lastWindows.set(kind, window)
+  return window
+}
+
+/**
+ * The identifiers of the lookup then of the records that `matches` holds, each once: the lookup's and the
+ * records' are not merged into one list per query, as hits are rare.
+ */
+function matching(subjects: ObservedSubjects, matches: (hash: string) => boolean): string[] {
+  const hits: string[] = []
+  for (const list of [subjects.lookup, subjects.returned]) for (const hash of list) if (matches(hash) && !hits.includes(hash)) hits.push(hash)
+  return hits
+}
+
+/** The counts one query makes under the signal policy, appended to `into`. */
+export function planSignals(policy: SignalPolicy, query: Observation, subjects: ObservedSubjects | null, into: PlannedSignal[] = []): PlannedSignal[] {
   const { ori, sub, id, time } = query
   const officer = `${ori}:${sub}`
-  const plan = (kind: SignalKind, windowSeconds: number, key: string, member: string, threshold: number, signalSub: string | null, detail: Record<string, string | number>) => {
-    const window = windowOf(time, windowSeconds)
-    planned.push({
-      count: { key: `${kind}:${window.index}:${key}`, member, threshold, decisionId: id, ttlSeconds: window.ttlSeconds },
+  const plan = (kind: SignalKind, seconds: number, key: string, facet: string, member: string, threshold: number, signalSub: string | null, subject: string | null, detail: Record<string, string | number>) => {
+    const window = windowOf(kind, time, seconds)
+    into.push({
+      scope: window.prefix,
+      key,
+      facet,
+      member,
+      threshold,
+      decisionId: id,
+      ttlSeconds: Math.max(1, Math.ceil((window.end - time) / 1000)),
       kind,
       ori,
       sub: signalSub,
-      // The caller's literal, completed in place: one object a count, not two.
-      detail: Object.assign(detail, { windowStart: window.start, windowSeconds }),
+      subject,
+      detail,
+      windowStart: window.startText,
+      windowSeconds: seconds,
     })
   }
 
   const { distinctSubjects, subjectSpread, watchlist, selfLookup, sharedLogin, offHours } = policy
   if (sharedLogin !== null) {
     // Two terminals, or two addresses, for one user id inside the window: a login used by more than one person.
-    plan('shared_login', sharedLogin.windowSeconds, officer, `${query.terminal ?? '-'} ${query.source}`, sharedLogin.places, sub, { places: sharedLogin.places })
+    plan('shared_login', sharedLogin.windowSeconds, officer, '', `${query.terminal ?? '-'} ${query.source}`, sharedLogin.places, sub, null, { places: sharedLogin.places })
   }
   const hours = offHours?.agencies.get(ori)
   if (offHours !== null && hours !== undefined) {
     const localTime = outsideHours(hours, time)
-    if (localTime !== null) plan('off_hours', offHours.windowSeconds, officer, id, 1, sub, { declaredHours: hours.text, localTime })
+    if (localTime !== null) plan('off_hours', offHours.windowSeconds, officer, '', id, 1, sub, null, { declaredHours: hours.text, localTime })
   }
-  if (subjects === null) return planned
+  if (subjects === null) return into
   if (distinctSubjects !== null) {
-    plan('distinct_subjects', distinctSubjects.windowSeconds, officer, subjects.lookup, distinctSubjects.subjects, sub, { subjects: distinctSubjects.subjects })
+    plan('distinct_subjects', distinctSubjects.windowSeconds, officer, '', subjects.lookup[0]!, distinctSubjects.subjects, sub, null, { subjects: distinctSubjects.subjects })
   }
   if (subjectSpread !== null) {
-    for (const subject of subjects.primary.slice(0, maxSpreadSubjects)) {
-      plan('subject_spread', subjectSpread.windowSeconds, `officers:${subject}`, officer, subjectSpread.officers, null, { subject, officers: subjectSpread.officers })
-      plan('subject_spread', subjectSpread.windowSeconds, `agencies:${subject}`, ori, subjectSpread.agencies, null, { subject, agencies: subjectSpread.agencies })
+    // One key per subject with two facets, the officers and the agencies, which share its decisions.
+    const { primary } = subjects
+    for (let index = 0; index < primary.length && index < maxSpreadSubjects; index++) {
+      const subject = primary[index]!
+      plan('subject_spread', subjectSpread.windowSeconds, subject, 'officers', officer, subjectSpread.officers, null, subject, { officers: subjectSpread.officers })
+      plan('subject_spread', subjectSpread.windowSeconds, subject, 'agencies', ori, subjectSpread.agencies, null, subject, { agencies: subjectSpread.agencies })
     }
   }
   if (watchlist !== null && watchlist.hashes.size > 0) {
-    for (const subject of subjects.all) if (watchlist.hashes.has(subject)) plan('watchlist', watchlist.windowSeconds, `${officer}:${subject}`, id, 1, sub, { subject })
+    for (const subject of matching(subjects, (hash) => watchlist.hashes.has(hash))) plan('watchlist', watchlist.windowSeconds, `${officer}:${subject}`, '', id, 1, sub, subject, {})
   }
   if (selfLookup !== null && subjects.self.length > 0) {
-    for (const subject of subjects.all) if (subjects.self.includes(subject)) plan('self_lookup', selfLookup.windowSeconds, `${officer}:${subject}`, id, 1, sub, { subject })
+    for (const subject of matching(subjects, (hash) => subjects.self.includes(hash))) plan('self_lookup', selfLookup.windowSeconds, `${officer}:${subject}`, '', id, 1, sub, subject, {})
   }
-  return planned
+  return into
 }

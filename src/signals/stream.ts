@@ -9,10 +9,10 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Ledger } from '../audit/ledger.js'
 import type { QueryOutcomeEvent, SignalRaisedEvent } from '../audit/record.js'
-import { lookupIdentifiers, recordIdentifiers, recordPrimaries, type SubjectHasher } from '../audit/subjects.js'
+import { lookupIdentifiers, recordIdentifiers, type SubjectHasher } from '../audit/subjects.js'
 import type { Metrics } from '../metrics.js'
 import type { SignalPolicy } from '../policy/signals.js'
-import { planSignals, type Observation, type ObservedSubjects, type PlannedSignal } from './detect.js'
+import { planSignals, signalDetail, type Observation, type ObservedSubjects, type PlannedSignal } from './detect.js'
 import type { SignalState } from './state.js'
 import type { SignalWebhook } from './webhook.js'
 
@@ -88,7 +88,12 @@ export class DecisionStream {
       return found
     }
     for (const decided of batch) {
-      const returned = decided.records === null ? null : [...recordIdentifiers(decided.records)].map(hash)
+      let returned: string[] | null = null
+      let primaries: string[] | undefined
+      if (decided.records !== null) {
+        if (counting) primaries = []
+        returned = [...recordIdentifiers(decided.records, new Set(), primaries)].map(hash)
+      }
       if (decided.outcome !== null) {
         const outcome: QueryOutcomeEvent = returned === null || returned.length === 0 ? decided.outcome : { ...decided.outcome, subjects: returned }
         // Not waited for, as before: the ledger counts its own write failures.
@@ -98,15 +103,22 @@ export class DecisionStream {
       let subjects: ObservedSubjects | null = null
       const lookup = lookupIdentifiers(decided.subject).map(hash)
       if (lookup.length > 0) {
-        const primary = new Set([lookup[0]!, ...(decided.records === null ? [] : recordPrimaries(decided.records).map(hash))])
-        subjects = { lookup: lookup[0]!, primary: [...primary], all: [...new Set([...lookup, ...(returned ?? [])])], self: decided.self }
+        // The lookup's subject, then each returned record's, once (a licence look-up returns that licence).
+        const primary = [lookup[0]!]
+        if (primaries !== undefined) {
+          for (const identifier of primaries) {
+            const found = hash(identifier)
+            if (!primary.includes(found)) primary.push(found)
+          }
+        }
+        subjects = { lookup, primary, returned: returned ?? [], self: decided.self }
       }
-      planned.push(...planSignals(policy, decided.query, subjects))
+      planSignals(policy, decided.query, subjects, planned)
     }
     if (planned.length === 0) return
     let results
     try {
-      results = await this.options.state.count(planned.map((plan) => plan.count), clock())
+      results = await this.options.state.count(planned, clock())
     } catch (error) {
       metrics.signalErrors.labels('state').inc()
       this.options.log.error({ err: error, queries: batch.length }, 'misuse signals not computed for a batch: the signal state is unavailable')
@@ -116,7 +128,7 @@ export class DecisionStream {
     results.forEach((result, index) => {
       if (result.raised === null) return
       const plan = planned[index]!
-      const query = batch.find((decided) => decided.query.id === plan.count.decisionId)!.query
+      const query = batch.find((decided) => decided.query.id === plan.decisionId)!.query
       raised.push(this.raise(plan, result.raised, result.count, query.registered))
     })
     await Promise.all(raised)
@@ -125,7 +137,7 @@ export class DecisionStream {
   private async raise(plan: PlannedSignal, decisionIds: readonly string[], count: number, registered: boolean): Promise<void> {
     const { ledger, metrics, clock } = this.options
     const now = clock()
-    const signal: SignalRaisedEvent = { type: 'signal.raised', id: randomUUID(), kind: plan.kind, ori: plan.ori, sub: plan.sub, decisionIds: [...decisionIds], detail: { ...plan.detail, count }, blocked: false }
+    const signal: SignalRaisedEvent = { type: 'signal.raised', id: randomUUID(), kind: plan.kind, ori: plan.ori, sub: plan.sub, decisionIds: [...decisionIds], detail: signalDetail(plan, count), blocked: false }
     try {
       await ledger.append(signal, now)
     } catch (error) {
