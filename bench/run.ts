@@ -129,7 +129,9 @@ const backends = await start('backends', 'dist/src/backends/main.js', { DMV_PORT
 const dmvUrl = backends.match[1]!
 const criminalHistoryUrl = backends.match[2]!
 const proxy = await start('bare proxy', 'dist/bench/bare-proxy.js', { DMV_URL: dmvUrl }, /listening on (http:\S+)/)
-const fastifyProxy = await start('fastify proxy', 'dist/bench/fastify-proxy.js', { DMV_URL: dmvUrl }, /listening on (http:\S+)/)
+// BENCH_PROXY_NODE_ARGS: node options for the @fastify/http-proxy pass-through (e), to profile it the same way.
+const proxyNodeArgs = (process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '')
+const fastifyProxy = await start('fastify proxy', 'dist/bench/fastify-proxy.js', { DMV_URL: dmvUrl }, /listening on (http:\S+)/, proxyNodeArgs)
 
 const policyDir = join(work, 'policies')
 cpSync(join(root, 'policies'), policyDir, { recursive: true })
@@ -353,4 +355,5 @@ writeFileSync(join(root, 'bench', 'last-run.md'), `${lines.join('\n')}\n`)
 redis.disconnect()
 for (const child of children) child.kill('SIGTERM')
 if (gatewayNodeArgs.length > 0) await new Promise((resolve) => gateway.child.once('exit', resolve))
+if (proxyNodeArgs.length > 0) await new Promise((resolve) => fastifyProxy.child.once('exit', resolve))
 process.exit(0)
