@@ -124,13 +124,16 @@ const median = (values: number[]) => {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
 
+/** Node options from a space-separated environment variable (profiling flags for one server). */
+const nodeArgs = (name: string) => (process.env[name] ?? '').split(' ').filter((arg) => arg !== '')
+
 // --- the servers -------------------------------------------------------------------------------------
 const backends = await start('backends', 'dist/src/backends/main.js', { DMV_PORT: '0', CRIMINAL_HISTORY_PORT: '0', HOST: '127.0.0.1' }, /DMV\s+(http:\S+)[\s\S]*criminal history\s+(http:\S+)/)
 const dmvUrl = backends.match[1]!
 const criminalHistoryUrl = backends.match[2]!
 const proxy = await start('bare proxy', 'dist/bench/bare-proxy.js', { DMV_URL: dmvUrl }, /listening on (http:\S+)/)
 // BENCH_PROXY_NODE_ARGS: node options for the @fastify/http-proxy pass-through (e), to profile it the same way.
-const proxyNodeArgs = (process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '')
+const proxyNodeArgs = nodeArgs('BENCH_PROXY_NODE_ARGS')
 const fastifyProxy = await start('fastify proxy', 'dist/bench/fastify-proxy.js', { DMV_URL: dmvUrl }, /listening on (http:\S+)/, proxyNodeArgs)
 
 const policyDir = join(work, 'policies')
@@ -153,7 +156,7 @@ const gatewayEnv = {
 }
 // BENCH_GATEWAY_NODE_ARGS: node options for the embedded-store gateway (c), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
 // (the gateway is then stopped with SIGTERM and awaited at the end, so a profile gets written).
-const gatewayNodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '')
+const gatewayNodeArgs = nodeArgs('BENCH_GATEWAY_NODE_ARGS')
 const gateway = await start('gateway', 'dist/src/main.js', gatewayEnv, /listening on (http:\S+)/, gatewayNodeArgs)
 const gatewayNoAudit = await start('gateway-noaudit', 'dist/bench/gateway-without-ledger.js', { ...gatewayEnv, STATE_DIR: join(work, 'state-noaudit'), AUDIT_DIR: join(work, 'audit-noaudit') }, /listening on (http:\S+)/)
 

@@ -2,8 +2,8 @@
 // record its zod schema refuses, and must pass the records the query route writes (or it saves nothing).
 // Records are mutated one member at a time, in every way a bug upstream could shape them.
 import t from 'tap'
-import { certainlyValid } from '../src/audit/fast-check.js'
-import { eventSchemas, type AuditEvent } from '../src/audit/record.js'
+import { certainlyValid, checkedMembers } from '../src/audit/fast-check.js'
+import { eventKeys, eventSchemas, type AuditEvent, type EventType } from '../src/audit/record.js'
 import { AuditLedger } from '../src/audit/ledger.js'
 import { ruleIds } from '../src/policy/types.js'
 import { sampleDecision } from './fixtures/events.js'
@@ -65,6 +65,10 @@ function mutations(valid: Record<string, unknown>): Record<string, unknown>[] {
   for (const type of ['query.decision', 'query.outcome', 'constructor', '__proto__', 'toString', 'query.rejected']) out.push({ ...valid, type })
   return out
 }
+
+t.test('each cheaper check knows exactly its schema\'s members', async (t) => {
+  for (const [type, members] of Object.entries(checkedMembers)) t.same([...members!].sort(), [...eventKeys[type as EventType]].sort(), type)
+})
 
 t.test('every record the query route writes passes without zod (so zod is not run on the query path)', async (t) => {
   for (const event of [...decisions(), ...outcomes()]) {
