@@ -8,7 +8,7 @@ import { agencyKinds, sanctionScopes, sanctionTypes, type AgencyKind, type Agenc
 import { AgencyConflictError } from '../state/redis.js'
 import type { AgencyChange, BeforeCommit } from '../state/types.js'
 import { auditedChange, requireRole, type AppDependencies } from './context.js'
-import { errorResponses } from './errors.js'
+import { errorResponses as errors } from './errors.js'
 import { instantOf, sanctionFrom, withoutLapsedSanction } from './sanctions.js'
 
 /** Clock skew tolerated on a signing date that lies slightly in the future. */
@@ -50,7 +50,6 @@ const agencyView = {
     version: { type: 'integer' },
   },
 } as const
-const errors = errorResponses
 const reasonOnly = { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason } } as const
 
 interface OriParams {

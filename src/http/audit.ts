@@ -14,7 +14,7 @@ import { ledgerOrder, ledgerRecords, searchLedgerFirst, type LedgerRecord } from
 import { GatewayError } from '../errors.js'
 import { instantOf } from './sanctions.js'
 import { requireRole, sourceOf, type AppDependencies } from './context.js'
-import { errorResponses } from './errors.js'
+import { errorResponses as errors } from './errors.js'
 
 /** Records a search answers with unless told fewer, and the most it answers with. */
 export const searchLimits = { default: 200, max: 1000 } as const
@@ -24,7 +24,6 @@ const historyTypes = new Set(['operator.change', 'officer.change', 'request.file
 
 const ori = { type: 'string', pattern: oriPattern.source } as const
 const word = { type: 'string', minLength: 1, maxLength: 64 } as const
-const errors = errorResponses
 const state = { type: ['object', 'null'], additionalProperties: true } as const
 const historyEntry = {
   type: 'object',

@@ -12,7 +12,7 @@ import { GatewayError } from '../errors.js'
 import { FilingConflictError } from '../state/redis.js'
 import { disciplineKinds, filingCategories, type FilingChange, type MisuseFiling } from '../state/types.js'
 import { auditedChange, requireRole, type AppDependencies } from './context.js'
-import { errorResponses } from './errors.js'
+import { errorResponses as errors } from './errors.js'
 
 /** The earliest year a filing may be for: 2017, the first year of reporting DOMAIN.md gives figures for. */
 export const firstFilingYear = 2017
@@ -46,7 +46,6 @@ export const filingView = {
     version: { type: 'integer' },
   },
 } as const
-const errors = errorResponses
 
 /** A year an agency may have filed for: from firstFilingYear to the last whole year in California. */
 function filingYear(text: string, now: number): number {

@@ -12,7 +12,7 @@ import { officerSanctionTypes, sanctionScopes, type OfficerSanctionType, type Of
 import { OfficerConflictError } from '../state/redis.js'
 import type { BeforeCommit, OfficerChange } from '../state/types.js'
 import { auditedChange, requireRole, type AppDependencies } from './context.js'
-import { errorResponses } from './errors.js'
+import { errorResponses as errors } from './errors.js'
 import { sanctionFrom, withoutLapsedSanction } from './sanctions.js'
 
 const reason = { type: 'string', minLength: 1, maxLength: agencyTextLimits.reason } as const
@@ -35,7 +35,6 @@ const officerView = {
     version: { type: 'integer' },
   },
 } as const
-const errors = errorResponses
 
 interface OfficerParams {
   ori: string

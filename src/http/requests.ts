@@ -28,7 +28,7 @@ import { fullProjectionId, type Decision } from '../policy/types.js'
 import { maxPendingRequests, officerKey, StateUnavailableError, storedRequestStatuses, type RequestRequester, type WrittenRequest } from '../state/types.js'
 import { requesterOf, requireRole, sourceOf, type AppDependencies } from './context.js'
 import { resolveQuery } from './query.js'
-import { errorResponseSchema, errorResponses } from './errors.js'
+import { errorResponseSchema, errorResponses as errors } from './errors.js'
 
 /** An approval holds this long: a request not retrieved by then is gone (410), and is filed again if still needed. */
 export const approvalValidityMs = 7 * 86_400_000
@@ -108,7 +108,6 @@ const decisionSchema = {
 } as const
 /** A 403 is a policy denial or a wrong role; a 429 a rate limit: one schema with both members (see query.ts). */
 const deniedOrError = { type: 'object', properties: { decision: decisionSchema, ...errorResponseSchema.properties } } as const
-const errors = errorResponses
 
 /** The status a request shows at `now`: an approval past its validity is `expired`. */
 export function requestStatusAt(request: WrittenRequest, now: number): RequestStatus {
