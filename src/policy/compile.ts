@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { z } from 'zod'
+import { authorityFile, authoritySchema, compileAuthority, noAuthority, type AuthorityPolicy } from './authority.js'
 import { agenciesFile, checkAgencies, compileAgencies, type AgencyRules } from './agencies.js'
 import { citationProblem, citationWords, compileStatuteMatcher, type Statute, type StatuteMatcher } from './immigration.js'
 import { checkProjections, compileProjections, projectionsFile, type AnswerChannel, type AnswerRule } from './projection.js'
@@ -34,8 +35,11 @@ import {
 
 /** The policy files the gateway reads; any other file at the top of the directory is an error. */
 export const policyFileNames = ['gateway.yaml', 'databases.yaml', 'purposes.yaml', 'agencies.yaml', 'projections.yaml', 'limits.yaml'] as const
-/** Policy files a directory may leave out: signals.yaml (issue 13; without it no misuse signal is computed). */
-export const optionalPolicyFileNames = [signalsFile] as const
+/**
+ * Policy files a directory may leave out: signals.yaml (without it no misuse signal is computed) and
+ * authority.yaml (without it no token acts as DOJ).
+ */
+export const optionalPolicyFileNames = [signalsFile, authorityFile] as const
 /** The database and purpose ids the public contract promises terminals. */
 const contractDatabases = ['dmv.driver_license', 'dmv.vehicle_registration', 'criminal_history']
 const contractPurposes = ['criminal_investigation', 'traffic_enforcement', 'immigration_enforcement', 'ccw_licensing']
@@ -120,6 +124,8 @@ export interface PolicySet {
   readonly limits: { readonly perUser: RateLimitPolicy; readonly perAgency: RateLimitPolicy }
   /** The misuse signals (signals.yaml); they never change a decision. */
   readonly signals: SignalPolicy
+  /** Who may act as DOJ, and which changes need a second DOJ operator (authority.yaml). */
+  readonly authority: AuthorityPolicy
   readonly tests: readonly PolicyTestCase[]
 }
 
@@ -377,6 +383,9 @@ export function compilePolicySet(sources: readonly PolicySource[]): PolicySet {
   const signalsSource = byName.get(signalsFile)
   const signalsDoc = signalsSource === undefined ? undefined : parseFile(signalsSource, signalsSchema, problems)
   const signals = signalsDoc === undefined ? noSignals : compileSignals(signalsDoc, problems)
+  const authoritySource = byName.get(authorityFile)
+  const authorityDoc = authoritySource === undefined ? undefined : parseFile(authoritySource, authoritySchema, problems)
+  const authority = authorityDoc === undefined ? noAuthority : compileAuthority(authorityDoc, problems)
   const testDocs = sources
     .filter((source) => source.file.startsWith('tests/'))
     .map((source) => ({ file: source.file, doc: parseFile(source, testsFile, problems) }))
@@ -507,6 +516,7 @@ export function compilePolicySet(sources: readonly PolicySource[]): PolicySet {
     answers: answers.answers,
     limits,
     signals,
+    authority,
     tests,
   })
 }
