@@ -95,6 +95,9 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     // The gateway shares this process's event loop with the test itself: load shedding is off here,
     // and on in test/overload.test.ts, which drives it.
     SHED_EVENT_LOOP_DELAY_MS: '0',
+    // Tests read /metrics right after the requests they count: a fresh serialisation each time here,
+    // and the cache in the tests that check it (test/floods.test.ts).
+    METRICS_CACHE_MS: '0',
     ...(options.logs === undefined ? {} : { LOG_LEVEL: 'info' }),
     ...options.env,
   })
