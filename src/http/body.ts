@@ -26,11 +26,14 @@ export function nestsDeeperThan(text: string, limit: number): boolean {
   for (let i = 0; i < length; i++) {
     const c = text.charCodeAt(i)
     if (c === 0x22) {
-      // A string: skip to its closing quote, past escaped characters.
-      for (i++; i < length; i++) {
-        const s = text.charCodeAt(i)
-        if (s === 0x5c) i++
-        else if (s === 0x22) break
+      // A string: on to its closing quote, the first one after an even number of backslashes (an odd
+      // number escapes it). indexOf, not a character loop: a quarter of the time on a query body.
+      for (;;) {
+        i = text.indexOf('"', i + 1)
+        if (i === -1) return false // unterminated: JSON.parse refuses it
+        let backslashes = 0
+        while (text.charCodeAt(i - 1 - backslashes) === 0x5c) backslashes++
+        if ((backslashes & 1) === 0) break
       }
     } else if (c === 0x5b || c === 0x7b) {
       if (++depth > limit) return true
