@@ -51,6 +51,10 @@ const environment = z.object({
   // An answer is held in memory and decoded to one string; V8's strings stop near 512 M characters.
   UPSTREAM_MAX_ANSWER_BYTES: z.coerce.number().int().min(1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
   REQUEST_TIMEOUT_MS: millis(120_000).default(10_000),
+  // /metrics: closed with a bearer token when set (what Prometheus sends); its text is serialised at
+  // most once per METRICS_CACHE_MS, however many scrape.
+  METRICS_TOKEN: z.string().regex(/^[\x21-\x7e]{16,512}$/, 'must be 16 to 512 printable characters without spaces').optional(),
+  METRICS_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   JWT_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
   BACKEND_POPULATION: z.coerce.number().int().min(100).max(2_000_000).default(100_000),
   BACKEND_SEED: z.coerce.number().int().min(0).default(54),
@@ -113,6 +117,8 @@ export interface Config {
     readonly maxAnswerBytes: number
   }
   readonly requestTimeoutMs: number
+  /** GET /metrics: the bearer token it requires (unset: open), and how long one serialisation is served. */
+  readonly metrics: { readonly token: string | undefined; readonly cacheMs: number }
   /** Where raised misuse signals are POSTed (issue 13), with the timeout of one try and the retries after it. */
   readonly signalWebhook: { readonly url: string | undefined; readonly timeoutMs: number; readonly retries: number }
   readonly shedding: { readonly maxEventLoopDelayMs: number; readonly maxHeapUsedRatio: number }
@@ -181,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAnswerBytes: e.UPSTREAM_MAX_ANSWER_BYTES,
     },
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    metrics: { token: e.METRICS_TOKEN, cacheMs: e.METRICS_CACHE_MS },
     signalWebhook: { url: e.SIGNAL_WEBHOOK_URL, timeoutMs: e.SIGNAL_WEBHOOK_TIMEOUT_MS, retries: e.SIGNAL_WEBHOOK_RETRIES },
     shedding: { maxEventLoopDelayMs: e.SHED_EVENT_LOOP_DELAY_MS, maxHeapUsedRatio: e.SHED_HEAP_USED_RATIO },
     backends: {

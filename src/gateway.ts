@@ -173,7 +173,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
     // Closed after the app (no more queries) and before the signal state and the ledger it writes to.
     closers.push(() => stream.close())
     const deps: AppDependencies = { policy, store, ledger, auditDir: config.auditDir, hasher, upstreams, authenticator, metrics, clock, load, seeding, decided: stream.decided }
-    const app = buildApp({ logger, requestTimeoutMs: config.requestTimeoutMs }, deps)
+    const app = buildApp({ logger, requestTimeoutMs: config.requestTimeoutMs, metricsEndpoint: config.metrics }, deps)
     // Closed first: stop accepting, finish in-flight requests; then the ledger flushes. Keep-alive
     // connections that go idle after close() began are closed as they go idle, and whatever is still
     // open after the request timeout is cut, so shutdown is bounded.

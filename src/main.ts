@@ -20,6 +20,12 @@ function warnDevelopmentSettings(config: Config, gateway: Gateway, logger: Logge
       `NODE_ENV=production, but tokens are checked with ${which}: set GATEWAY_JWT_JWKS_URL (or GATEWAY_JWT_PUBLIC_KEYS) to the identity provider's keys`,
     )
   }
+  if (config.metrics.token === undefined) {
+    logger.warn(
+      { nodeEnv: 'production', set: ['METRICS_TOKEN'] },
+      'NODE_ENV=production, but GET /metrics is open to anyone who reaches the port: set METRICS_TOKEN and have Prometheus send it (docs/hardening.md)',
+    )
+  }
   const unset = [config.dmvUrl === undefined ? 'DMV_URL' : null, config.criminalHistoryUrl === undefined ? 'CRIMINAL_HISTORY_URL' : null].filter((name) => name !== null)
   if (unset.length > 0) {
     logger.warn(

@@ -252,6 +252,12 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    /**
+     * Request bodies handed to the JSON parser (src/http/body.ts), by outcome: parsed, invalid (not
+     * JSON, or a forbidden __proto__ key) or too_deep (refused by the depth scan, never parsed). Only
+     * requests to a route, with a verified token where the route needs one, come this far.
+     */
+    jsonBodies: new HotCounter('gateway_json_bodies_total', 'JSON request bodies read and judged by the parser, by outcome (parsed, invalid, too_deep)', ['outcome'], registry),
     requestDuration: new HotHistogram('gateway_http_request_duration_seconds', 'Time from request to response, by route, method and status code', ['route', 'method', 'status'], latencyBuckets, registry),
     buildInfo: new Gauge({
       name: 'gateway_build_info',
@@ -318,6 +324,11 @@ export function createMetrics() {
       help: 'Raised signals the webhook did not accept after every retry, or dropped because too many were waiting',
       registers: [registry],
     }),
+    expositions: new Counter({
+      name: 'gateway_metrics_serialisations_total',
+      help: 'Times this text was serialised for GET /metrics: at most once per METRICS_CACHE_MS, and once for scrapes that arrive together',
+      registers: [registry],
+    }),
     loadShed: new Counter({
       name: 'gateway_load_shed_total',
       help: 'Queries refused with 503 overloaded because the event loop or the heap was past its threshold',
@@ -375,6 +386,34 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>
+
+/**
+ * The exposition text of a registry, serialised at most once per `maxAgeMs` of `clock` (epoch ms):
+ * a serialisation costs ~3.6 ms of event loop, and 8 scrapers looping on it cut query throughput
+ * from ~3,000 to ~60 a second. Scrapes that come while one is being serialised share it, whatever
+ * `maxAgeMs` is (0: every scrape after it gets a new one).
+ */
+export function cachedExposition(metrics: Pick<Metrics, 'registry' | 'expositions'>, clock: () => number, maxAgeMs: number): () => Promise<string> {
+  const { registry, expositions } = metrics
+  let text: string | null = null
+  let freshUntil = Number.NEGATIVE_INFINITY
+  let serialising: Promise<string> | null = null
+  return () => {
+    if (text !== null && clock() < freshUntil) return Promise.resolve(text)
+    if (serialising !== null) return serialising
+    // Counted before, so the text itself says which serialisation it is.
+    expositions.inc()
+    serialising = registry
+      .metrics()
+      .then((serialised) => {
+        text = serialised
+        freshUntil = clock() + maxAgeMs
+        return serialised
+      })
+      .finally(() => (serialising = null))
+    return serialising
+  }
+}
 
 /** The Redis store's view of the metrics. */
 export function redisObserver(metrics: Metrics) {

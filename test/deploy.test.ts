@@ -2,13 +2,13 @@
 // names that exist, with the contract's ports and variables; Prometheus's config passes promtool; every
 // dashboard panel reads only metrics the gateway exports; the Dockerfile builds what npm start runs.
 import { execFile } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { parse } from 'yaml'
 import { environmentVariables } from '../src/config.js'
-import { root } from './helpers.js'
+import { root, tempDir } from './helpers.js'
 import { exportedSeries, metricsIn } from './metric-names.js'
 
 const exec = promisify(execFile)
@@ -25,9 +25,11 @@ const compose = parse(readFileSync(join(docker, 'compose.yaml'), 'utf8'), { merg
       volumes?: string[]
       depends_on?: Record<string, { condition: string }>
       healthcheck?: { test: string[] }
+      secrets?: string[]
     }
   >
   volumes: Record<string, unknown>
+  secrets?: Record<string, { environment?: string; file?: string }>
 }
 const services = compose.services
 const gateways = Object.entries(services).filter(([name]) => name.startsWith('gateway-'))
@@ -82,12 +84,34 @@ t.test('compose: a gateway that seeds the samples keeps STATE_DIR on a named vol
   }
 })
 
+/** Where compose mounts the metrics_token secret in the Prometheus container, and so where prometheus.yml reads it. */
+const metricsTokenFile = '/run/secrets/metrics_token'
+
 t.test('prometheus.yml passes promtool, scrapes both replicas by service name, and loads the rules', async (t) => {
-  const check = await exec('promtool', ['check', 'config', 'prometheus.yml'], { cwd: join(docker, 'prometheus') })
+  // promtool checks that the token file exists: a copy of the folder, the secret's path pointing at a stand-in.
+  const copy = tempDir('prometheus-config')
+  cpSync(join(docker, 'prometheus'), copy, { recursive: true })
+  writeFileSync(join(copy, 'metrics_token'), 'stand-in-token-0123456789\n')
+  const text = readFileSync(join(docker, 'prometheus/prometheus.yml'), 'utf8')
+  t.ok(text.includes(metricsTokenFile))
+  writeFileSync(join(copy, 'prometheus.yml'), text.replaceAll(metricsTokenFile, join(copy, 'metrics_token')))
+  const check = await exec('promtool', ['check', 'config', 'prometheus.yml'], { cwd: copy })
   t.match(check.stdout, /SUCCESS/)
-  const config = parse(readFileSync(join(docker, 'prometheus/prometheus.yml'), 'utf8')) as { scrape_configs: { static_configs: { targets: string[] }[] }[] }
+  const config = parse(text) as { scrape_configs: { static_configs: { targets: string[] }[] }[] }
   const targets = config.scrape_configs.flatMap((scrape) => scrape.static_configs.flatMap((group) => group.targets))
   t.same(targets.sort(), gateways.map(([name, service]) => `${name}:${service.environment!.PORT}`).sort())
+})
+
+t.test('compose: the gateways require METRICS_TOKEN on /metrics, and Prometheus sends it from a secret', async (t) => {
+  for (const [name, service] of gateways) t.match(service.environment!.METRICS_TOKEN, /^\$\{METRICS_TOKEN:\?[^}]*\}$/, `${name}: METRICS_TOKEN from the environment, required`)
+  t.same(compose.secrets?.metrics_token, { environment: 'METRICS_TOKEN' }, 'the secret metrics_token holds that same variable')
+  t.ok(services.prometheus!.secrets?.includes('metrics_token'), 'mounted in the Prometheus container (at /run/secrets/metrics_token)')
+  const config = parse(readFileSync(join(docker, 'prometheus/prometheus.yml'), 'utf8')) as { scrape_configs: { job_name: string; authorization?: { type?: string; credentials_file?: string; credentials?: string } }[] }
+  for (const scrape of config.scrape_configs) {
+    t.equal(scrape.authorization?.type ?? 'Bearer', 'Bearer', `${scrape.job_name}: a bearer token`)
+    t.equal(scrape.authorization?.credentials_file, metricsTokenFile, `${scrape.job_name}: read from the secret's file`)
+    t.equal(scrape.authorization?.credentials, undefined, `${scrape.job_name}: no token written in the configuration`)
+  }
 })
 
 t.test('the dashboard: provisioned datasource, no dead panel, only exported metrics and defined recording rules', async (t) => {

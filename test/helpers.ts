@@ -3,7 +3,8 @@
 // and the sockets are the real ones.
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { createServer } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
+import { once } from 'node:events'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { request as undiciRequest } from 'undici'
@@ -95,6 +96,9 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     // The gateway shares this process's event loop with the test itself: load shedding is off here,
     // and on in test/overload.test.ts, which drives it.
     SHED_EVENT_LOOP_DELAY_MS: '0',
+    // Tests read /metrics right after the requests they count: a fresh serialisation each time here,
+    // and the cache in the tests that check it (test/floods.test.ts).
+    METRICS_CACHE_MS: '0',
     ...(options.logs === undefined ? {} : { LOG_LEVEL: 'info' }),
     ...options.env,
   })
@@ -172,6 +176,43 @@ export async function call(
   }
   return { status: response.statusCode, headers: response.headers, body: parsed }
 }
+
+export interface RawConnection {
+  readonly socket: Socket
+  /** Resolves with everything received once the first answer is complete or the connection closes. */
+  readonly answer: Promise<string>
+  /** Resolves, once the connection closes, with the milliseconds it was open. */
+  readonly closed: Promise<number>
+}
+
+/**
+ * A raw socket to the gateway that sends `head` (and whatever follows it) exactly as given: for what an
+ * HTTP client would not send, such as headers announcing a body that never comes.
+ */
+export async function rawConnection(port: number, head: string): Promise<RawConnection> {
+  const socket = connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  socket.on('error', () => undefined)
+  const started = Date.now()
+  let received = ''
+  const answer = new Promise<string>((resolve) => {
+    socket.on('data', (chunk) => {
+      received += String(chunk)
+      const end = received.indexOf('\r\n\r\n')
+      const length = /content-length: (\d+)/i.exec(received)
+      if (end !== -1 && length !== null && received.length >= end + 4 + Number(length[1])) resolve(received)
+    })
+    socket.once('close', () => resolve(received))
+  })
+  const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - started)))
+  socket.write(head)
+  return { socket, answer, closed }
+}
+
+/** The status code of a raw answer. */
+export const statusOf = (answer: string) => Number(answer.slice(9, 12))
+/** The JSON body of a raw answer. */
+export const bodyOf = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))
 
 /** A query as a terminal sends it. */
 export function query(url: string, body: unknown, bearer = token()): Promise<Answer> {

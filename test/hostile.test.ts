@@ -1,48 +1,19 @@
 // Hostile input on the query route: what a client without a token can cost the gateway, and how long a
 // slow client can hold a connection. Raw sockets, so the test controls exactly what is sent and when.
-import { once } from 'node:events'
 import { cpSync, readFileSync, writeFileSync } from 'node:fs'
-import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
 import { verifyLedger } from '../src/audit/verify.js'
-import { call, ledgerRecords, operatorToken, policyDir, query, startTestGateway, tempDir, TestClock, token } from './helpers.js'
+import { bodyOf, call, ledgerRecords, operatorToken, policyDir, query, rawConnection, startTestGateway, statusOf, tempDir, TestClock, token } from './helpers.js'
 
 const gw = await startTestGateway({ env: { REQUEST_TIMEOUT_MS: '1000' } })
 t.teardown(() => gw.close())
 const { port } = new URL(gw.url)
 
-interface Connection {
-  readonly socket: Socket
-  /** Resolves with everything received once the first answer is complete or the connection closes. */
-  readonly answer: Promise<string>
-  readonly closed: Promise<number>
-}
-
-async function open(head: string): Promise<Connection> {
-  const socket = connect(Number(port), '127.0.0.1')
-  await once(socket, 'connect')
-  socket.on('error', () => undefined)
-  const started = Date.now()
-  let received = ''
-  const answer = new Promise<string>((resolve) => {
-    socket.on('data', (chunk) => {
-      received += String(chunk)
-      const end = received.indexOf('\r\n\r\n')
-      const length = /content-length: (\d+)/i.exec(received)
-      if (end !== -1 && length !== null && received.length >= end + 4 + Number(length[1])) resolve(received)
-    })
-    socket.once('close', () => resolve(received))
-  })
-  const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - started)))
-  socket.write(head)
-  return { socket, answer, closed }
-}
+const open = (head: string) => rawConnection(Number(port), head)
 
 const head = (authorization: string | null, length: number) =>
   `POST /v1/query HTTP/1.1\r\nhost: 127.0.0.1\r\n${authorization === null ? '' : `authorization: ${authorization}\r\n`}content-type: application/json\r\ncontent-length: ${length}\r\n\r\n`
-const statusOf = (answer: string) => Number(answer.slice(9, 12))
-const bodyOf = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))
 
 t.test('a request without a valid token is refused before its body is read', async (t) => {
   // Regression: the token was checked after the body was read and parsed, so a 1 MiB deeply nested body

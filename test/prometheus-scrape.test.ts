@@ -17,7 +17,9 @@ if (spawnSync('prometheus', ['--version']).error !== undefined) throw new Error(
 const policies = tempDir('policies')
 cpSync(policyDir, policies, { recursive: true })
 writeFileSync(join(policies, 'limits.yaml'), readFileSync(join(policies, 'limits.yaml'), 'utf8').replace('limit: 120', 'limit: 5'))
-const gw = await startTestGateway({ env: { POLICY_DIR: policies } })
+// /metrics closed, as the shipped stack runs it: Prometheus must send the token (from a file, as there).
+const metricsToken = 'metrics-token-for-the-scrape-test'
+const gw = await startTestGateway({ env: { POLICY_DIR: policies, METRICS_TOKEN: metricsToken } })
 t.teardown(() => gw.close())
 
 const population = testPopulation()
@@ -95,12 +97,36 @@ t.test('a real Prometheus sums each rule to exactly the decisions the ledger hol
   t.ok(ledger.some((record) => record.type === 'query.rejected'), 'the rejections are audited as rejections')
   t.equal(countBy(decisions, ['rule'])['ppp.immigration_non_criminal'], 6, 'six immigration denials in the ledger, on two DMV databases')
 
+  // Closed to anyone without the token: nothing of the counters shows.
+  const bare = await call(gw.url, 'GET', '/metrics')
+  t.equal(bare.status, 401, '/metrics without a token: 401')
+  t.equal(bare.body.error.code, 'token_missing')
+  t.match(bare.headers['www-authenticate'], /^Bearer realm=/)
+  const wrong = await call(gw.url, 'GET', '/metrics', { token: `${metricsToken}x` })
+  t.equal(wrong.status, 401, 'with another token: 401')
+  t.equal(wrong.body.error.code, 'token_invalid')
+  t.equal((await call(gw.url, 'GET', '/metrics', { token: token() })).body.error.code, 'token_invalid', "an officer's valid JWT is not the metrics token")
+
   const dir = tempDir('prometheus')
   const port = await freePort()
   const target = new URL(gw.url).host
+  // As docker/prometheus/prometheus.yml: the token read from a file (there, the compose secret).
+  writeFileSync(join(dir, 'metrics_token'), `${metricsToken}\n`)
   writeFileSync(
     join(dir, 'prometheus.yml'),
-    ['global:', '  scrape_interval: 1s', '  scrape_timeout: 1s', 'scrape_configs:', '  - job_name: clets-gateway', '    static_configs:', `      - targets: ['${target}']`, ''].join('\n'),
+    [
+      'global:',
+      '  scrape_interval: 1s',
+      '  scrape_timeout: 1s',
+      'scrape_configs:',
+      '  - job_name: clets-gateway',
+      '    authorization:',
+      '      type: Bearer',
+      `      credentials_file: ${join(dir, 'metrics_token')}`,
+      '    static_configs:',
+      `      - targets: ['${target}']`,
+      '',
+    ].join('\n'),
   )
   const prometheus = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''

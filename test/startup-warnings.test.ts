@@ -30,7 +30,7 @@ async function startUpLines(gateway: GatewayProcess): Promise<LogLine[]> {
 
 async function start(extra: NodeJS.ProcessEnv): Promise<GatewayProcess> {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', POLICY_DIR: policyDir, LOG_LEVEL: 'info', ...extra }
-  for (const name of ['GATEWAY_JWT_SECRET', 'GATEWAY_JWT_PUBLIC_KEYS', 'GATEWAY_JWT_JWKS_URL', 'DMV_URL', 'CRIMINAL_HISTORY_URL', 'REDIS_URL']) if (!(name in extra)) delete env[name]
+  for (const name of ['GATEWAY_JWT_SECRET', 'GATEWAY_JWT_PUBLIC_KEYS', 'GATEWAY_JWT_JWKS_URL', 'DMV_URL', 'CRIMINAL_HISTORY_URL', 'REDIS_URL', 'METRICS_TOKEN']) if (!(name in extra)) delete env[name]
   if (!('NODE_ENV' in extra)) delete env.NODE_ENV
   const gateway = await spawnGateway(process.execPath, [join(root, 'dist/src/main.js')], { cwd: tempDir('startup'), env })
   t.teardown(async () => {
@@ -45,19 +45,21 @@ t.test('NODE_ENV=production with the development secret and the simulated databa
   const gateway = await start({ NODE_ENV: 'production' })
   const lines = await startUpLines(gateway)
   const warnings = lines.filter((line) => line.level === 40)
-  t.equal(warnings.length, 2, 'two warnings')
+  t.equal(warnings.length, 3, 'three warnings')
   t.match(warnings, [
     { msg: /^NODE_ENV=production, but tokens are checked with the development secret var\/state\/dev-jwt-secret .*: set GATEWAY_JWT_JWKS_URL \(or GATEWAY_JWT_PUBLIC_KEYS\) /, set: ['GATEWAY_JWT_JWKS_URL', 'GATEWAY_JWT_PUBLIC_KEYS'] },
+    { msg: /^NODE_ENV=production, but GET \/metrics is open to anyone who reaches the port: set METRICS_TOKEN /, set: ['METRICS_TOKEN'] },
     { msg: /^NODE_ENV=production, but the simulated databases answer \(invented people, in this process: dmv, criminal_history\): set DMV_URL and CRIMINAL_HISTORY_URL to the real databases$/, set: ['DMV_URL', 'CRIMINAL_HISTORY_URL'] },
   ])
   t.equal(lines.find((line) => line.msg === 'gateway listening')?.reload, `kill -HUP ${gateway.child.pid}`, 'the listening line says which pid to signal')
 })
 
 t.test('NODE_ENV=production with GATEWAY_JWT_SECRET: the warning names it', async (t) => {
-  const gateway = await start({ NODE_ENV: 'production', GATEWAY_JWT_SECRET: 'a-secret-that-is-long-enough-for-hs256-x' })
+  const gateway = await start({ NODE_ENV: 'production', GATEWAY_JWT_SECRET: 'a-secret-that-is-long-enough-for-hs256-x', METRICS_TOKEN: 'a-metrics-token-for-prometheus' })
   const warnings = (await startUpLines(gateway)).filter((line) => line.level === 40)
   t.match(warnings[0], { msg: /tokens are checked with GATEWAY_JWT_SECRET \(HS256/ })
-  t.equal(warnings.length, 2)
+  t.equal(warnings.length, 2, 'METRICS_TOKEN set: no warning about /metrics')
+  t.notOk(warnings.some((line) => line.set !== undefined && JSON.stringify(line.set).includes('METRICS_TOKEN')))
 })
 
 t.test('without NODE_ENV=production: no warning', async (t) => {

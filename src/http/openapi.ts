@@ -14,6 +14,8 @@ import { bearerRealm, errorResponseSchema } from './errors.js'
 export interface RouteDocumentation {
   /** Responses added to the document only (a text answer, an answer without a serializing schema). */
   readonly response?: Record<string, unknown>
+  /** A token other than the JWT the route requires (GET /metrics with METRICS_TOKEN set): its security scheme's name. */
+  readonly securityScheme?: string
 }
 
 declare module 'fastify' {
@@ -67,7 +69,11 @@ function documented(route: RouteOptions): Record<string, unknown> {
           : shape
   }
   const role = roleOf(route)
-  if (role === undefined) {
+  const scheme = route.config?.openapi?.securityScheme
+  if (scheme !== undefined) {
+    schema.security = [{ [scheme]: [] }]
+    response['401'] ??= errorResponse('no bearer token (`token_missing`) or not this one (`token_invalid`)')
+  } else if (role === undefined) {
     schema.security = []
   } else {
     schema.security = [{ bearer: [] }]
@@ -107,7 +113,10 @@ export function openapiRoutes(app: FastifyInstance, version: string): void {
         description: 'A policy-enforcement proxy between law-enforcement terminals and the DMV and criminal-history databases. Every error answers `{ error: { code, message, issues } }` with a stable code (README, Error codes).',
       },
       components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A JWT from the DOJ identity provider: `sub`, `ori`, `roles`, `iss`, `aud`, `exp` required; pinned algorithms.' } },
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A JWT from the DOJ identity provider: `sub`, `ori`, `roles`, `iss`, `aud`, `exp` required; pinned algorithms.' },
+          metricsToken: { type: 'http', scheme: 'bearer', description: 'The metrics token (METRICS_TOKEN), when the deployment sets one: what Prometheus sends to GET /metrics.' },
+        },
         schemas: {},
       },
     },

@@ -1,11 +1,35 @@
 // Operations endpoints: /healthz (alive), /readyz (policies loaded, state reachable and holding a
-// registry, audit writable),
-// /metrics (Prometheus text).
-import type { FastifyInstance } from 'fastify'
+// registry, audit writable), /metrics (Prometheus text: cached, and closed by METRICS_TOKEN when set).
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { GatewayError } from '../errors.js'
+import { cachedExposition } from '../metrics.js'
 import { noRegistryMessage, type StateReadiness } from '../state/types.js'
 import type { AppDependencies } from './context.js'
 
-export function operationsRoutes(app: FastifyInstance, deps: AppDependencies): void {
+/** What GET /metrics requires and how often it serialises (METRICS_TOKEN, METRICS_CACHE_MS). */
+export interface MetricsEndpointOptions {
+  /** The bearer token a scrape must send; undefined: /metrics is open. */
+  readonly token: string | undefined
+  readonly cacheMs: number
+}
+
+/**
+ * An onRequest hook requiring `Authorization: Bearer <token>`. The tokens are compared as SHA-256
+ * digests with timingSafeEqual: equal lengths whatever was sent, and no early exit on the first
+ * differing byte, so the time taken says nothing about the token.
+ */
+function requireMetricsToken(token: string) {
+  const expected = createHash('sha256').update(token).digest()
+  return function metricsTokenHook(request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
+    const authorization = request.headers.authorization
+    if (authorization === undefined || !authorization.startsWith('Bearer ')) return done(new GatewayError('token_missing', 'a bearer token is required: the metrics token (METRICS_TOKEN)'))
+    const given = createHash('sha256').update(authorization.slice(7)).digest()
+    done(timingSafeEqual(given, expected) ? undefined : new GatewayError('token_invalid', 'the bearer token is not the metrics token (METRICS_TOKEN)'))
+  }
+}
+
+export function operationsRoutes(app: FastifyInstance, deps: AppDependencies, metricsEndpoint: MetricsEndpointOptions): void {
   app.get('/healthz', { schema: { summary: 'Alive', response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }))
 
   const readySchema = {
@@ -32,8 +56,10 @@ export function operationsRoutes(app: FastifyInstance, deps: AppDependencies): v
 
   // Prometheus text, not JSON: documented only (a response schema would have fastify serialize it as JSON).
   const exposition = { 200: { description: 'Prometheus text exposition', content: { 'text/plain': { schema: { type: 'string' } } } } }
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics' }, config: { openapi: { response: exposition } } }, async (_request, reply) => {
+  const metricsText = cachedExposition(deps.metrics, deps.clock, metricsEndpoint.cacheMs)
+  const onRequest = metricsEndpoint.token === undefined ? [] : [requireMetricsToken(metricsEndpoint.token)]
+  app.get('/metrics', { onRequest, schema: { summary: 'Prometheus metrics' }, config: { openapi: { response: exposition, ...(metricsEndpoint.token === undefined ? {} : { securityScheme: 'metricsToken' }) } } }, async (_request, reply) => {
     reply.type(deps.metrics.registry.contentType)
-    return deps.metrics.registry.metrics()
+    return metricsText()
   })
 }
