@@ -6,6 +6,7 @@ import fastifyPlugin from 'fastify-plugin'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
 import { adminRoutes } from './http/admin.js'
 import { auditRoutes } from './http/audit.js'
+import { changeRoutes } from './http/changes.js'
 import { consoleRoutes } from './http/console.js'
 import { filingRoutes } from './http/filings.js'
 import { officerRoutes } from './http/officers.js'
@@ -167,6 +168,7 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
       adminRoutes(api, deps)
       requestRoutes(api, deps)
       officerRoutes(api, deps)
+      changeRoutes(api, deps)
       operationsRoutes(api, deps)
       filingRoutes(api, deps)
       auditRoutes(api, deps)
