@@ -8,7 +8,7 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { call, lapd, ledgerRecords, operatorToken, policyDir, query, startTestGateway, tempDir, TestClock, token, type TestGateway } from './helpers.js'
+import { call, lapd, ledgerRecords, operatorToken, policyDir, query, runGatewayctl, startTestGateway, tempDir, TestClock, token, type TestGateway } from './helpers.js'
 import { startRedis } from './redis.js'
 
 const pendingSeconds = 3600
@@ -150,6 +150,7 @@ t.test('embedded store', async (t) => {
     t.equal(refused.body.error.code, 'change_stale')
     t.equal((await query(gw.url, dl, officer())).body.decision?.rule, 'agency.suspended', 'the new removal binds')
     t.notOk(ledgerRecords(gw.auditDir).some((record) => record.change === stale.id && record.type !== 'change.proposed'), 'nothing recorded for the refused approval')
+    t.equal((await as(gw, op2)('POST', `/v1/changes/${stale.id}/cancel`, { reason: 'its sanction was replaced' })).status, 200, 'a stale proposal is cancelled (or lapses)')
 
     const current = (await lift(gw)).body.change
     t.equal((await approve(gw, current.id)).status, 200, 'a proposal of the sanction in force is approved')
@@ -169,6 +170,46 @@ t.test('embedded store', async (t) => {
     t.match(approved.body, { officer: { ori: lapd, sub: 'officer-remove-1', sanction: null } })
     t.equal((await query(gw.url, dl, removed)).status, 200)
     t.match(ledgerRecords(gw.auditDir).find((record) => record.type === 'officer.change' && record.change === proposed.body.change.id), { operator: 'doj-operator-2', sub: 'officer-remove-1', after: { sanction: null } })
+  })
+
+  t.test('gatewayctl: reinstate says the change is pending a second operator (exit 0, its id); changes list, show, approve', async (t) => {
+    const ctl = (bearer: string, ...args: string[]) => runGatewayctl(args, { env: { ...process.env, GATEWAY_URL: gw.url, GATEWAY_TOKEN: bearer } })
+    t.equal((await impose(gw, 'removal')).status, 200)
+    const proposed = await ctl(op1, 'agencies', 'reinstate', lapd, '--reason', 'remedied (invented)')
+    t.equal(proposed.code, 0, proposed.stderr)
+    const id = /change ([0-9a-f-]{36})/.exec(proposed.stdout)?.[1]
+    t.ok(id, 'the change id is printed')
+    t.match(proposed.stdout, /^pending a second operator: lifting the removal of CA0194200 needs another DOJ operator's approval; nothing has changed yet$/m)
+    t.equal((await query(gw.url, dl, officer())).body.decision?.rule, 'agency.suspended', 'nothing changed')
+
+    const listed = await ctl(op2, 'changes', 'list', '--json')
+    t.equal(listed.code, 0)
+    t.same(JSON.parse(listed.stdout).map((change: { id: string }) => change.id), [id])
+    const table = await ctl(op2, 'changes', 'list')
+    const [header, line, count] = table.stdout.split('\n')
+    t.match(header, /^ID +PROPOSED +ACTION +TARGET +SANCTION +BY +EXPIRES +STATUS$/)
+    t.same(line!.split(/ {2,}/), [id, new Date(clock.value).toISOString(), 'sanction.lift', lapd, 'removal', 'doj-operator-1 (CA0349400)', new Date(clock.value + pendingSeconds * 1000).toISOString(), 'pending'])
+    t.equal(count, '1 changes')
+    t.match((await ctl(op2, 'changes', 'show', id!)).stdout, /sanction lifted +removal since /)
+
+    const own = await ctl(op1, 'changes', 'approve', id!, '--reason', 'mine')
+    t.equal(own.code, 1)
+    t.match(own.stderr, /^error 403: change_self_approval: /)
+    t.equal((await ctl(op2, 'changes', 'approve', 'nope', '--reason', 'x')).code, 2, 'a malformed id is a usage error')
+    t.equal((await ctl(op2, 'changes', 'approve', id!)).code, 2, '--reason is required')
+    const approved = await ctl(op2, 'changes', 'approve', id!, '--reason', 'checked')
+    t.equal(approved.code, 0, approved.stderr)
+    t.match(approved.stdout, `approved: change ${id} applied; the removal of CA0194200 is lifted`)
+    t.equal((await query(gw.url, dl, officer())).status, 200)
+
+    t.equal((await as(gw, op1)('PUT', `/v1/officers/${lapd}/officer-cli-1/sanction`, { type: 'suspension', reason: 'invented' })).status, 200)
+    const officerLift = await ctl(op1, 'officers', 'reinstate', lapd, 'officer-cli-1', '--reason', 'served (invented)')
+    t.equal(officerLift.code, 0, officerLift.stderr)
+    t.match(officerLift.stdout, /lifting the suspension of CA0194200 officer officer-cli-1 needs another DOJ operator's approval/)
+    const officerId = /change ([0-9a-f-]{36})/.exec(officerLift.stdout)![1]!
+    const cancelled = await ctl(op2, 'changes', 'cancel', officerId, '--reason', 'not yet', '--json')
+    t.equal(cancelled.code, 0, cancelled.stderr)
+    t.match(JSON.parse(cancelled.stdout), { id: officerId, status: 'cancelled' })
   })
 
   t.test('proposals survive a restart of the embedded store', async (t) => {
