@@ -10,6 +10,8 @@ import { join } from 'node:path'
 import t from 'tap'
 import { call, lapd, ledgerRecords, operatorToken, policyDir, query, runGatewayctl, startTestGateway, tempDir, TestClock, token, type TestGateway } from './helpers.js'
 import { startRedis } from './redis.js'
+import { searchLedger } from '../src/audit/search.js'
+import { verifyLedger } from '../src/audit/verify.js'
 
 const pendingSeconds = 3600
 const policies = tempDir('policies')
@@ -210,6 +212,15 @@ t.test('embedded store', async (t) => {
     const cancelled = await ctl(op2, 'changes', 'cancel', officerId, '--reason', 'not yet', '--json')
     t.equal(cancelled.code, 0, cancelled.stderr)
     t.match(JSON.parse(cancelled.stdout), { id: officerId, status: 'cancelled' })
+  })
+
+  t.test('the ledger with every step verifies, and the audit search finds the steps by agency, officer and type', async (t) => {
+    const report = await verifyLedger(gw.auditDir)
+    t.equal(report.problem, null, 'gatewayctl audit verify finds nothing wrong')
+    const proposals = await searchLedger(gw.auditDir, { ori: lapd, type: 'change.proposed' })
+    t.ok(proposals.length >= 5, `${proposals.length} proposals of LAPD's lifts`)
+    t.same((await searchLedger(gw.auditDir, { sub: 'officer-remove-1' })).map((record) => record.type).filter((type) => !type.startsWith('query.')), ['officer.change', 'change.proposed', 'change.approved', 'officer.change'], "the officer's sanction, the proposal, the approval, the lift (beside the officer's queries)")
+    t.ok((await searchLedger(gw.auditDir, { type: 'change.cancelled' })).length >= 2)
   })
 
   t.test('proposals survive a restart of the embedded store', async (t) => {
