@@ -23,7 +23,7 @@ import type { Sanction } from '../policy/types.js'
 import { storedProposalStatuses, type BeforeCommit, type ProposalOperator, type ProposedAction, type ProposedChange } from '../state/types.js'
 import { agencyChange } from './admin.js'
 import { requireRole, sourceOf, type AppDependencies } from './context.js'
-import { errorResponses as errors } from './errors.js'
+import { errorResponses as errors, toGatewayError } from './errors.js'
 import { officerChange } from './officers.js'
 import { withoutLapsedSanction } from './sanctions.js'
 
@@ -287,7 +287,7 @@ export function changeRoutes(app: FastifyInstance, deps: AppDependencies): void 
       } catch (error) {
         // The lift did not apply: the claim is let go (the proposal is pending again) and the approval recorded as failed.
         await store.saveProposal({ ...current, version: claimed.version + 1 }, claimed.version, clock()).catch(() => false)
-        void ledger.append({ type: 'operator.failed', id: approvalId, code: error instanceof GatewayError ? error.code : 'state_unavailable' }, clock()).catch(() => undefined)
+        void ledger.append({ type: 'operator.failed', id: approvalId, code: toGatewayError(error).code }, clock()).catch(() => undefined)
         throw error
       }
     },
