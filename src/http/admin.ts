@@ -59,7 +59,7 @@ interface OriParams {
 
 /**
  * Runs one operator change (auditedChange) and answers with the agency after: 201 for a new one. An
- * approved proposal (src/http/changes.ts) applies its lift here too, its id in the record (`proposal`).
+ * approved proposal (src/http/changes.ts) applies its lift here too, its id in the record's `change`.
  */
 export async function agencyChange(
   deps: AppDependencies,

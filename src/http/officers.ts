@@ -44,7 +44,7 @@ interface OfficerParams {
 
 /**
  * Runs one change to an officer's sanction (auditedChange) and answers with the officer after. An
- * approved proposal (src/http/changes.ts) applies its lift here too, its id in the record (`proposal`).
+ * approved proposal (src/http/changes.ts) applies its lift here too, its id in the record's `change`.
  */
 export async function officerChange(
   deps: AppDependencies,
