@@ -1,10 +1,10 @@
 // The DOJ operators' console: one page, a view per hash route (#/agencies, #/agency/ORI, #/rates,
-// #/requests, #/audit, #/signals). Everything shown comes from the admin API; text from the API or the
+// #/requests, #/changes, #/audit, #/signals). Everything shown comes from the admin API; text from the API or the
 // ledger is only ever set as text (textContent), never parsed as HTML: a ledger line is data.
 import { api, ApiError, claimsOf, forgetToken, keepToken, queryString, storedToken } from './api.js'
 
 const $ = (id) => document.getElementById(id)
-const viewNames = ['sign-in', 'agencies', 'agency', 'rates', 'requests', 'audit', 'signals']
+const viewNames = ['sign-in', 'agencies', 'agency', 'rates', 'requests', 'changes', 'audit', 'signals']
 /** How often the block rates are read while their view is open. */
 const ratesPollMs = 5000
 
@@ -208,6 +208,7 @@ let policyAgreementVersion = null
 
 /** What a change did, field by field: `sanction: none → suspension, all databases`. */
 function changeText(entry) {
+  if (entry.after === null && entry.change) return `${entry.sub ? `officer ${entry.sub}: ` : ''}change ${entry.change}`
   if (entry.after === null) return entry.type === 'request.filed' ? `request ${entry.request} filed` : entry.request ? `request ${entry.request}` : '-'
   const before = entry.before ?? {}
   const after = entry.after
@@ -266,7 +267,8 @@ function agencyChange(formId, describe) {
       }
       const agency = await api(method, `/v1/agencies/${encodeURIComponent(currentOri)}${path}`, body)
       form.reset()
-      say(`${agency.ori}: ${done}. Sanction: ${sanctionText(agency.sanction)}; agreement: ${agreementText(agency.agreement)}.`)
+      if (agency.change) say(proposedText(agency.change))
+      else say(`${agency.ori}: ${done}. Sanction: ${sanctionText(agency.sanction)}; agreement: ${agreementText(agency.agreement)}.`)
       await loadAgency(currentOri)
     })
   })
@@ -308,6 +310,72 @@ agencyChange('revoke-form', (form) => ({
   },
   done: 'agreement revoked',
 }))
+
+// Two-person control: a lift answered 202 is a proposed change, which a second operator approves here.
+function proposedText(change) {
+  return `${change.ori}: the lift of the ${change.sanction.type} needs a second DOJ operator. Proposed as change ${change.id}; nothing has changed yet. Another operator approves it under Pending changes before ${change.expiresAt}.`
+}
+
+const changeTarget = (change) => (change.officer ? `${change.ori}, officer ${change.officer}` : change.ori)
+const operatorText = (operator) => (operator ? `${operator.operator} (${operator.operatorOri})` : '-')
+
+async function loadChanges() {
+  const status = $('change-filters').status.value
+  const changes = await api('GET', `/v1/changes${queryString({ status })}`)
+  fillTable(
+    $('change-table'),
+    changes.map((change) =>
+      row(
+        change.proposedAt,
+        `${change.action} · ${changeTarget(change)}`,
+        sanctionText(change.sanction),
+        change.reason,
+        operatorText(change.proposedBy),
+        change.expiresAt,
+        change.status,
+        change.status === 'pending' ? changeForm(change) : `${operatorText(change.decidedBy)}: ${change.decisionReason ?? '-'}`,
+      ),
+    ),
+    status === 'all' ? 'No proposed changes.' : `No ${status} changes.`,
+  )
+}
+
+function changeForm(change) {
+  const id = `change-${change.id}`
+  const form = el(
+    'form',
+    { class: 'decide', 'aria-label': `Decide change ${change.id}` },
+    el('label', { for: id, text: 'Reason (required)' }),
+    el('textarea', { id, name: 'reason', required: true, rows: 2, maxlength: 1000 }),
+    el('button', { type: 'submit', name: 'verdict', value: 'approve', text: 'Approve' }),
+    el('button', { type: 'submit', name: 'verdict', value: 'cancel', text: 'Cancel change' }),
+  )
+  form.addEventListener('submit', (event) => {
+    event.preventDefault()
+    const verdict = event.submitter?.value === 'cancel' ? 'cancel' : 'approve'
+    void busy(event.submitter, async () => {
+      if (
+        verdict === 'approve' &&
+        !(await confirmStep(
+          'Approve the lift?',
+          `Lift the ${change.sanction.type} of ${changeTarget(change)} (proposed by ${operatorText(change.proposedBy)}: “${change.reason}”). Its queries are served again on every gateway instance from the moment this answers. Your reason: “${form.reason.value}”.`,
+          'Confirm approval',
+        ))
+      ) {
+        say('Not approved: nothing was changed.')
+        return
+      }
+      const answer = await api('POST', `/v1/changes/${change.id}/${verdict}`, { reason: form.reason.value })
+      if (verdict === 'approve') say(`Change ${answer.change.id} approved: the ${answer.change.sanction.type} of ${changeTarget(answer.change)} is lifted.`)
+      else say(`Change ${answer.id} cancelled: the ${answer.sanction.type} of ${changeTarget(answer)} stays.`)
+      await loadChanges()
+    })
+  })
+  return form
+}
+
+$('change-filters').addEventListener('change', () => void busy(null, loadChanges))
+$('change-filters').addEventListener('submit', (event) => event.preventDefault())
 
 // Live block rates: the counters, differenced between readings.
 let pollTimer = null
@@ -451,6 +519,7 @@ async function route() {
       await readRates()
       pollTimer = setInterval(() => void readRates().catch(complain), ratesPollMs)
     } else if (name === 'requests') await loadRequests()
+    else if (name === 'changes') await loadChanges()
     else if (name === 'signals') await loadSignals($('signal-form'))
   })
 }

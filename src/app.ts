@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { adminRoutes } from './http/admin.js'
 import { auditRoutes } from './http/audit.js'
 import { registerJsonParser } from './http/body.js'
+import { changeRoutes } from './http/changes.js'
 import { consoleRoutes } from './http/console.js'
 import { filingRoutes } from './http/filings.js'
 import { officerRoutes } from './http/officers.js'
@@ -180,6 +181,7 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
       adminRoutes(api, deps)
       requestRoutes(api, deps)
       officerRoutes(api, deps)
+      changeRoutes(api, deps)
       operationsRoutes(api, deps, options.metricsEndpoint ?? { token: undefined, cacheMs: 0 })
       filingRoutes(api, deps)
       auditRoutes(api, deps)

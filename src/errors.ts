@@ -32,6 +32,12 @@ export const errorCatalogue = {
   request_gone: { status: 410, category: 'input', message: 'the written request yields no records: already retrieved, refused, denied, or its approval expired' },
   pending_requests_limit: { status: 429, category: 'input', message: 'the agency has too many written requests pending' },
   filing_not_found: { status: 404, category: 'not_found', message: 'no misuse filing of this agency for this year is recorded' },
+  // Two-person control (policies/authority.yaml, dualControl): proposed changes and their approval.
+  change_not_found: { status: 404, category: 'not_found', message: 'no proposed change with this id' },
+  change_self_approval: { status: 403, category: 'auth', message: 'a proposed change is approved by a DOJ operator other than the one who proposed it' },
+  change_not_pending: { status: 409, category: 'input', message: 'the proposed change was already approved or cancelled' },
+  change_stale: { status: 409, category: 'input', message: 'the sanction the change would lift is no longer the one in force; propose it again if still needed' },
+  change_expired: { status: 410, category: 'input', message: 'the proposed change lapsed unapproved; propose it again if still needed' },
   officer_conflict: { status: 409, category: 'input', message: "the officer's sanction was changed by another operator meanwhile; read it again and retry" },
   body_too_large: { status: 413, category: 'input', message: 'the body exceeds the 1 MiB limit' },
   unsupported_media_type: { status: 415, category: 'input', message: 'the body must be application/json' },

@@ -33,6 +33,7 @@ t.test('--help on every command and subcommand prints its usage on stdout and ex
     'signals hash-watchlist',
     ...['list', 'show', 'register', 'agreement', 'revoke', 'sanction', 'reinstate'].map((sub) => `agencies ${sub}`),
     ...['list', 'show', 'sanction', 'reinstate'].map((sub) => `officers ${sub}`),
+    ...['list', 'show', 'approve', 'cancel'].map((sub) => `changes ${sub}`),
     ...['init', 'export', 'import'].map((sub) => `state ${sub}`),
     ...['list', 'show', 'approve', 'refuse'].map((sub) => `requests ${sub}`),
     ...['record', 'show', 'list'].map((sub) => `filings ${sub}`),

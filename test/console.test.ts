@@ -3,10 +3,10 @@
 // nothing), sees a terminal query denied, reinstates it and sees the query allowed, reads the history,
 // searches the ledger, decides a written request, lists misuse signals and registers an agency by
 // keyboard alone. The page the README shows (docs/console.png) is taken here.
-import { readFileSync } from 'node:fs'
+import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { call, lapd, ledgerRecords, operatorToken, query, root, sheriff, startTestGateway, rapSheetRequest, TestClock, token } from './helpers.js'
+import { call, lapd, ledgerRecords, operatorToken, policyDir, query, root, sheriff, startTestGateway, rapSheetRequest, tempDir, TestClock, token } from './helpers.js'
 import { startBrowser } from './browser.js'
 
 // The gateway's clock is the test's: the screenshot shows the same times on every run.
@@ -218,6 +218,57 @@ t.test('a form by keyboard alone: register an agency with Tab, typing, arrows, S
   await page.keyboard.press('Enter')
   await status(/Agency CA9990200 \(Invented Harbor Police Department\) saved: federal, monitored/)
   t.match((await call(gw.url, 'GET', '/v1/agencies/CA9990200', { token: op })).body, { kind: 'federal', monitored: true, agreement: null })
+})
+
+t.test('two-person control: a lift is proposed (202), the proposer cannot approve it, a second operator approves it under Pending changes', async (t) => {
+  // A gateway whose authority.yaml turns dual control on (the shipped one keeps it off).
+  const policies = tempDir('policies')
+  cpSync(policyDir, policies, { recursive: true })
+  const authority = join(policies, 'authority.yaml')
+  writeFileSync(authority, readFileSync(authority, 'utf8').replace('liftSuspension: false', 'liftSuspension: true'))
+  const dual = await startTestGateway({ clock, env: { POLICY_DIR: policies } })
+  t.teardown(() => dual.close())
+  const signIn = async (bearer: string) => {
+    await page.goto(`${dual.url}/console/`)
+    await page.getByLabel(/Operator token/).fill(bearer)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.locator('#agency-caption').filter({ hasText: '4 of 4 shown' }).waitFor()
+  }
+  t.equal((await call(dual.url, 'PUT', `/v1/agencies/${lapd}/sanction`, { token: op, body: { type: 'suspension', reason: 'misuse found in an audit (invented)' } })).status, 200)
+
+  await signIn(op)
+  await page.getByRole('link', { name: lapd }).click()
+  await page.getByRole('form', { name: 'Lift the sanction (reinstate)' }).getByLabel('Reason (required)').fill('findings remedied (invented)')
+  await page.getByRole('button', { name: 'Reinstate' }).click()
+  await status(/the lift of the suspension needs a second DOJ operator\. Proposed as change [0-9a-f-]{36}; nothing has changed yet/)
+  t.equal((await query(dual.url, traffic, lapdOfficer)).body.decision?.rule, 'agency.suspended', 'the suspension still binds')
+  await page.locator('#history-table tbody tr').filter({ hasText: 'change.proposed' }).waitFor()
+
+  await page.getByRole('link', { name: 'Pending changes' }).click()
+  const pending = page.locator('#change-table tbody tr').filter({ hasText: 'findings remedied (invented)' })
+  await pending.waitFor()
+  t.match(await pending.textContent(), /sanction\.lift · CA0194200.*suspension, all databases.*doj-operator-1 \(CA0349400\).*pending/)
+  await pending.getByLabel('Reason (required)').fill('my own')
+  await pending.getByRole('button', { name: 'Approve' }).click()
+  await page.getByRole('dialog', { name: 'Approve the lift?' }).getByRole('button', { name: 'Confirm approval' }).click()
+  await page.locator('#problem').filter({ hasText: 'change_self_approval' }).waitFor()
+
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  await signIn(token({ sub: 'doj-operator-2', ori: 'CA0349400', roles: ['doj_operator'] }))
+  await page.getByRole('link', { name: 'Pending changes' }).click()
+  await pending.waitFor()
+  await pending.getByLabel('Reason (required)').fill('checked the findings (invented)')
+  await pending.getByRole('button', { name: 'Approve' }).click()
+  const dialog = page.getByRole('dialog', { name: 'Approve the lift?' })
+  t.match(await dialog.textContent(), /Lift the suspension of CA0194200 \(proposed by doj-operator-1 \(CA0349400\)/)
+  await dialog.getByRole('button', { name: 'Cancel' }).click()
+  await status(/Not approved: nothing was changed/)
+  t.equal((await query(dual.url, traffic, lapdOfficer)).body.decision?.rule, 'agency.suspended')
+  await pending.getByRole('button', { name: 'Approve' }).click()
+  await dialog.getByRole('button', { name: 'Confirm approval' }).click()
+  await status(/approved: the suspension of CA0194200 is lifted/)
+  await page.locator('#change-table tbody').filter({ hasText: 'No pending changes' }).waitFor()
+  t.equal((await query(dual.url, traffic, lapdOfficer)).status, 200, 'served again')
 })
 
 t.test('sign-out forgets the token; the page broke no CSP rule and threw nothing', async (t) => {

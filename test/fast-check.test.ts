@@ -106,3 +106,21 @@ t.test('the ledger still refuses, with zod\'s message, what the cheaper check do
   await t.rejects(ledger.append({ type: 'query.outcome', id: 'o', status: 200, code: null, recordCount: 1, latencyMs: Number.NaN } as unknown as AuditEvent, Date.now()), /latencyMs/)
   await ledger.append(base as unknown as AuditEvent, Date.now())
 })
+
+t.test('two-person control records (change.*) are judged by zod: valid ones are appended, malformed ones refused', async (t) => {
+  const dir = tempDir('fast-check')
+  const ledger = await AuditLedger.open(dir, 'gw-a', { explicit: true })
+  t.teardown(() => ledger.close())
+  const operator = { operator: 'doj-operator-1', operatorOri: 'CA0349400', source: '127.0.0.1' }
+  const proposed = { type: 'change.proposed', id: 'c-1', ...operator, action: 'sanction.lift', ori: 'CA0194200', reason: 'remedied', sanction: { type: 'removal', scope: 'all', reason: 'misuse', since: '2026-06-01T12:00:00.000Z' }, expiresAt: '2026-06-02T12:00:00.000Z' }
+  const approved = { type: 'change.approved', id: 'a-1', change: 'c-1', action: 'officer.sanction.lift', ori: 'CA0194200', sub: 'officer-9', ...operator, operator: 'doj-operator-2', reason: 'checked' }
+  const cancelled = { ...approved, type: 'change.cancelled', id: 'x-1', sub: undefined }
+  for (const event of [proposed, approved, cancelled]) {
+    t.notOk(certainlyValid(event as unknown as AuditEvent), `${event.type} is not passed without zod`)
+    t.ok(zodAccepts(event), `zod accepts ${event.type}`)
+    await ledger.append(event as unknown as AuditEvent, Date.now())
+  }
+  await t.rejects(ledger.append({ ...approved, action: 'agency.register' } as unknown as AuditEvent, Date.now()), /action/)
+  await t.rejects(ledger.append({ ...proposed, sanction: null } as unknown as AuditEvent, Date.now()), /sanction/)
+  await t.rejects(ledger.append({ ...cancelled, change: undefined } as unknown as AuditEvent, Date.now()), /change/)
+})

@@ -8,7 +8,7 @@ import type { AgencyState } from '../src/policy/types.js'
 import { MemoryStateStore } from '../src/state/memory.js'
 import { RedisStateStore } from '../src/state/redis.js'
 import { officerKey, type AgencyChange, type OfficerChange, type StateStore } from '../src/state/types.js'
-import { requestRetentionMs, type WrittenRequest } from '../src/state/types.js'
+import { proposalRetentionMs, requestRetentionMs, type ProposedChange, type WrittenRequest } from '../src/state/types.js'
 import { tempDir, TestClock } from './helpers.js'
 import { startRedis } from './redis.js'
 
@@ -364,4 +364,84 @@ t.test('redis store: an officer sanctioned through one instance binds the next a
   await b.reinstateOfficer('CA0194200', 'a', clock.value, async () => undefined)
   t.equal((await a.admit('CA0194200', officerKey('CA0194200', 'a'), limits, clock.value)).officer, null, 'and back')
   t.same(Object.keys(await raw.hgetall('clets:officers')), ['user:CA0194200:a'], 'one hash, a field per officer')
+})
+
+// Two-person control: proposed changes, kept by both stores and replaced only by compare-and-set.
+/** A pending proposal to lift LAPD's removal (fictional). */
+const proposal = (id: string, proposedAt: number): ProposedChange => ({
+  id,
+  action: 'sanction.lift',
+  ori: 'CA0194200',
+  reason: 'the audit findings were remedied',
+  sanction: { type: 'removal', scope: 'all', reason: 'misuse', since: '2026-05-01T00:00:00.000Z' },
+  proposedBy: { operator: 'doj-operator-1', operatorOri: 'CA0349400' },
+  proposedAt: new Date(proposedAt).toISOString(),
+  expiresAt: new Date(proposedAt + 86_400_000).toISOString(),
+  status: 'pending',
+  decidedBy: null,
+  decidedAt: null,
+  decisionReason: null,
+  version: 1,
+})
+
+for (const [name, make] of stores) {
+  t.test(`${name} store: proposed changes`, async (t) => {
+    t.test('saved by compare-and-set on the version, listed newest first; of two concurrent claims exactly one applies', async (t) => {
+      const clock = new TestClock()
+      const store = await make(clock)
+      t.teardown(() => store.close())
+      const first = proposal('chg-1', clock.value)
+      t.equal(await store.saveProposal(first, 0, clock.value), true, 'a new proposal is stored')
+      t.equal(await store.saveProposal({ ...first, reason: 'other' }, 0, clock.value), false, 'an id is stored once')
+      await store.saveProposal({ ...proposal('chg-2', clock.value + 1000), officer: 'officer-9', action: 'officer.sanction.lift' }, 0, clock.value)
+      t.same((await store.listProposals()).map((change) => change.id), ['chg-2', 'chg-1'])
+      t.match(await store.getProposal('chg-2'), { officer: 'officer-9', action: 'officer.sanction.lift' })
+      t.equal(await store.getProposal('chg-9'), null)
+
+      const decided = (operator: string) => ({ ...first, status: 'applied' as const, decidedBy: { operator, operatorOri: 'CA0349400' }, decidedAt: new Date(clock.value).toISOString(), decisionReason: 'ok', version: 2 })
+      const race = await Promise.all([store.saveProposal(decided('doj-operator-2'), 1, clock.value), store.saveProposal(decided('doj-operator-3'), 1, clock.value)])
+      t.same(race.filter(Boolean).length, 1, 'of two approvals of one version exactly one claims it')
+      t.match(await store.getProposal('chg-1'), { status: 'applied', version: 2 })
+      t.equal(await store.saveProposal({ ...first, status: 'cancelled', version: 2 }, 1, clock.value), false, 'a claim from a stale version is refused')
+    })
+
+    t.test('a decided proposal is kept for its retention, then gone', async (t) => {
+      const clock = new TestClock()
+      const store = await make(clock)
+      t.teardown(() => store.close())
+      const first = proposal('chg-r', clock.value)
+      await store.saveProposal(first, 0, clock.value)
+      await store.saveProposal({ ...first, status: 'cancelled', decidedBy: first.proposedBy, decidedAt: new Date(clock.value).toISOString(), decisionReason: 'withdrawn', version: 2 }, 1, clock.value)
+      clock.advance(proposalRetentionMs - 1000)
+      t.match(await store.getProposal('chg-r'), { status: 'cancelled' }, 'kept a while')
+      if (name === 'redis') {
+        // What Redis does when the key's expiry comes (the test clock does not move Redis's own).
+        const raw = new Redis(`${redis.url}/${(database - 1) % 16}`)
+        t.teardown(() => raw.quit())
+        const ttl = await raw.pttl('clets:proposal:chg-r')
+        t.ok(ttl > proposalRetentionMs - 60_000 && ttl <= proposalRetentionMs, `expires after its retention (${ttl} ms left)`)
+        await raw.del('clets:proposal:chg-r')
+      } else {
+        clock.advance(1000)
+      }
+      t.equal(await store.getProposal('chg-r'), null, 'then gone')
+      t.same(await store.listProposals(), [])
+    })
+  })
+}
+
+t.test('embedded store: proposed changes survive a restart (they are journaled with the operator changes)', async (t) => {
+  const dir = tempDir('proposals')
+  const clock = new TestClock()
+  let store = await MemoryStateStore.open(dir, clock.now)
+  const first = proposal('chg-p', clock.value)
+  await store.saveProposal(first, 0, clock.value)
+  await store.saveProposal({ ...first, status: 'applied', decidedBy: { operator: 'doj-operator-2', operatorOri: 'CA0349400' }, decidedAt: new Date(clock.value).toISOString(), decisionReason: 'ok', version: 2 }, 1, clock.value)
+  await store.saveProposal(proposal('chg-q', clock.value + 1), 0, clock.value)
+  await store.close()
+  t.match(readFileSync(join(dir, 'agencies.jsonl'), 'utf8'), /"proposal":\{/, 'in the one journal')
+  store = await MemoryStateStore.open(dir, clock.now)
+  t.teardown(() => store.close())
+  t.same((await store.listProposals()).map((change) => [change.id, change.status, change.version]), [['chg-q', 'pending', 1], ['chg-p', 'applied', 2]])
+  t.equal(await store.saveProposal({ ...first, status: 'cancelled', version: 3 }, 1, clock.value), false, 'the version after a restart is the last one written')
 })

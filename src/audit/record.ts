@@ -3,7 +3,7 @@
 // subject identifiers are kept; never a token, never the records a database returned.
 import { z } from 'zod'
 import { agencyKinds, agencyTextLimits, databaseClasses, immigrationBases, officerSanctionTypes, oriPattern, ruleIds, sanctionScopes, sanctionTypes, signalKinds, subPattern } from '../policy/types.js'
-import { disciplineKinds, filingCategories, officerActions, operatorActions } from '../state/types.js'
+import { disciplineKinds, filingCategories, officerActions, operatorActions, proposedActions } from '../state/types.js'
 
 /**
  * An ORI, a user id and the longest texts, defined with the policy vocabulary (a module without zod, so
@@ -243,6 +243,8 @@ export const eventSchemas = {
     reason: text,
     before: agencyStateSchema.nullable(),
     after: agencyStateSchema,
+    /** The proposed change this applies, when the lift needed a second operator (two-person control). */
+    change: text.optional(),
   }),
   /**
    * A DOJ operator's change to one officer's sanction (issue 12, point 4): `ori` and `sub` name the
@@ -261,6 +263,55 @@ export const eventSchemas = {
     reason: text,
     before: officerStateSchema.nullable(),
     after: officerStateSchema,
+    /** The proposed change this applies, when the lift needed a second operator (two-person control). */
+    change: text.optional(),
+  }),
+  // Two-person control (policies/authority.yaml, dualControl): lifting a removal or a suspension is
+  // proposed by one DOJ operator and applied when a different one approves it. Each step is a record
+  // before it applies; the applied lift is then the usual operator.change or officer.change (its
+  // `operator` the approver, its `reason` the proposal's, its `change` the proposal's id).
+  /** A lift proposed, before the proposal is stored: `id` is the proposal's. */
+  'change.proposed': z.strictObject({
+    type: z.literal('change.proposed'),
+    id: text,
+    operator: text,
+    operatorOri: text,
+    source: text,
+    action: z.enum(proposedActions),
+    ori: text,
+    /** The officer, for an officer's sanction. */
+    sub: text.optional(),
+    reason: text,
+    /** The sanction in force, which the lift would end. */
+    sanction: agencyStateSchema.shape.sanction.unwrap(),
+    expiresAt: text,
+  }),
+  /** A second DOJ operator approves a proposal, before the approval applies (the lift's own record follows). */
+  'change.approved': z.strictObject({
+    type: z.literal('change.approved'),
+    id: text,
+    /** The proposal's id. */
+    change: text,
+    action: z.enum(proposedActions),
+    ori: text,
+    sub: text.optional(),
+    operator: text,
+    operatorOri: text,
+    source: text,
+    reason: text,
+  }),
+  /** A DOJ operator withdraws a pending proposal, before the withdrawal applies: the sanction stays. */
+  'change.cancelled': z.strictObject({
+    type: z.literal('change.cancelled'),
+    id: text,
+    change: text,
+    action: z.enum(proposedActions),
+    ori: text,
+    sub: text.optional(),
+    operator: text,
+    operatorOri: text,
+    source: text,
+    reason: text,
   }),
   /**
    * An agency registry created in a store that never held one (gatewayctl state init, or a demo

@@ -2,6 +2,7 @@
 // scripts. The URL comes from --url or GATEWAY_URL, the operator token from --token or GATEWAY_TOKEN.
 import type { Command } from 'commander'
 import type { AgencyState } from '../policy/types.js'
+import { pendingNotice, type ChangeView } from './changes.js'
 import { adminCommand, need, oriArgument, sanctionBody, sanctionOptions, showAnswer, type AdminOptions, type SanctionOptions } from './admin-api.js'
 import { commandGroup, exitWith } from './command.js'
 import { confirm, out, table } from './io.js'
@@ -99,5 +100,12 @@ export function agenciesCommands(program: Command): void {
   adminCommand(agencies, 'reinstate', "end the agency's sanction")
     .argument('<ori>', oriHelp, oriOf('reinstate'))
     .option('--reason <text>', 'why, for the audit ledger (required)')
-    .action(exitWith((ori: string, options: AdminOptions & { reason?: string }) => showAnswer(options, 'DELETE', `/v1/agencies/${ori}/sanction`, { reason: need(options, 'reason', 'reinstate') }, print)))
+    .action(
+      exitWith((ori: string, options: AdminOptions & { reason?: string }) =>
+        // A lift the policy reserves for two operators answers with the proposed change (exit 0: it was proposed).
+        showAnswer(options, 'DELETE', `/v1/agencies/${ori}/sanction`, { reason: need(options, 'reason', 'reinstate') }, (answer: AgencyState | { change: ChangeView }) =>
+          'change' in answer ? pendingNotice(answer.change) : print(answer),
+        ),
+      ),
+    )
 }

@@ -3,6 +3,7 @@
 // one is a line here (see command.ts).
 import { agenciesCommands } from './agencies.js'
 import { auditCommands } from './audit.js'
+import { changesCommands } from './changes.js'
 import { createProgram, run } from './command.js'
 import { filingsCommands } from './filings.js'
 import { officersCommands } from './officers.js'
@@ -14,5 +15,5 @@ import { stateCommands } from './state.js'
 import { tokenCommand } from './token.js'
 
 const program = createProgram()
-for (const register of [tokenCommand, policyCommands, auditCommands, reportCommands, signalsCommands, agenciesCommands, officersCommands, stateCommands, requestsCommands, filingsCommands]) register(program)
+for (const register of [tokenCommand, policyCommands, auditCommands, reportCommands, signalsCommands, agenciesCommands, officersCommands, changesCommands, stateCommands, requestsCommands, filingsCommands]) register(program)
 await run(program, process.argv.slice(2))

@@ -3,6 +3,7 @@
 // the URL from --url or GATEWAY_URL, the operator token from --token or GATEWAY_TOKEN.
 import type { Command } from 'commander'
 import { oriPattern, subPattern, type OfficerState } from '../policy/types.js'
+import { pendingNotice, type ChangeView } from './changes.js'
 import { adminCommand, need, oriArgument, sanctionBody, sanctionOptions, showAnswer, type AdminOptions, type SanctionOptions } from './admin-api.js'
 import { commandGroup, exitWith } from './command.js'
 import { confirm, out, table, UsageError } from './io.js'
@@ -67,5 +68,12 @@ export function officersCommands(program: Command): void {
 
   officerArguments(adminCommand(officers, 'reinstate', "end one officer's sanction"), 'reinstate')
     .option('--reason <text>', 'why, for the audit ledger (required)')
-    .action(exitWith((ori: string, sub: string, options: AdminOptions & { reason?: string }) => showAnswer(options, 'DELETE', `${officerPath(ori, sub)}/sanction`, { reason: need(options, 'reason', 'reinstate') }, print)))
+    .action(
+      exitWith((ori: string, sub: string, options: AdminOptions & { reason?: string }) =>
+        // A lift the policy reserves for two operators answers with the proposed change (exit 0: it was proposed).
+        showAnswer(options, 'DELETE', `${officerPath(ori, sub)}/sanction`, { reason: need(options, 'reason', 'reinstate') }, (answer: OfficerState | { change: ChangeView }) =>
+          'change' in answer ? pendingNotice(answer.change) : print(answer),
+        ),
+      ),
+    )
 }

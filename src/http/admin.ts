@@ -7,6 +7,7 @@ import { GatewayError } from '../errors.js'
 import { agencyKinds, sanctionScopes, sanctionTypes, type AgencyKind, type AgencyState, type SanctionScope, type SanctionType } from '../policy/types.js'
 import { AgencyConflictError } from '../state/redis.js'
 import type { AgencyChange, BeforeCommit } from '../state/types.js'
+import { proposalAnswer, proposeLift } from './changes.js'
 import { auditedChange, requireRole, type AppDependencies } from './context.js'
 import { errorResponses as errors } from './errors.js'
 import { instantOf, sanctionFrom, withoutLapsedSanction } from './sanctions.js'
@@ -56,28 +57,45 @@ interface OriParams {
   ori: string
 }
 
+/**
+ * Runs one operator change (auditedChange) and answers with the agency after: 201 for a new one. An
+ * approved proposal (src/http/changes.ts) applies its lift here too, its id in the record's `change`.
+ */
+export async function agencyChange(
+  deps: AppDependencies,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  why: string,
+  apply: (now: number, beforeCommit: BeforeCommit) => Promise<AgencyChange>,
+  proposal?: string,
+): Promise<AgencyState> {
+  const { applied, now } = await auditedChange<AgencyChange>(
+    deps,
+    request,
+    reply,
+    (computed, id, author) => ({
+      type: 'operator.change',
+      id,
+      ...author,
+      action: computed.action,
+      ori: computed.ori,
+      reason: why,
+      before: computed.before,
+      after: computed.after,
+      ...(proposal === undefined ? {} : { change: proposal }),
+    }),
+    (error) => (error instanceof AgencyConflictError ? 'agency_conflict' : 'state_unavailable'),
+    apply,
+  )
+  if (applied.action === 'agency.register') reply.code(201)
+  return withoutLapsedSanction(applied.after, now)
+}
+
 export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
   const { store, clock } = deps
   const onRequest = requireRole(deps, 'doj_operator')
-
-  /** Runs one operator change (auditedChange) and answers with the agency after: 201 for a new one. */
-  async function change(
-    request: FastifyRequest<{ Params: OriParams }>,
-    reply: FastifyReply,
-    why: string,
-    apply: (now: number, beforeCommit: BeforeCommit) => Promise<AgencyChange>,
-  ): Promise<AgencyState> {
-    const { applied, now } = await auditedChange<AgencyChange>(
-      deps,
-      request,
-      reply,
-      (computed, id, author) => ({ type: 'operator.change', id, ...author, action: computed.action, ori: computed.ori, reason: why, before: computed.before, after: computed.after }),
-      (error) => (error instanceof AgencyConflictError ? 'agency_conflict' : 'state_unavailable'),
-      apply,
-    )
-    if (applied.action === 'agency.register') reply.code(201)
-    return withoutLapsedSanction(applied.after, now)
-  }
+  const change = (request: FastifyRequest, reply: FastifyReply, why: string, apply: (now: number, beforeCommit: BeforeCommit) => Promise<AgencyChange>) =>
+    agencyChange(deps, request, reply, why, apply)
 
   app.get('/v1/agencies', { onRequest, schema: { summary: 'List the registered agencies', response: { 200: { type: 'array', items: agencyView }, ...errors } } }, async () => {
     const now = clock()
@@ -181,7 +199,21 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
 
   app.delete<{ Params: OriParams; Body: { reason: string } }>(
     '/v1/agencies/:ori/sanction',
-    { onRequest, schema: { summary: "Lift the agency's sanction (audited)", params: oriParams, body: reasonOnly, response: { 200: agencyView, ...errors } } },
-    async (request, reply) => change(request, reply, request.body.reason, (now, beforeCommit) => store.reinstate(request.params.ori, now, beforeCommit)),
+    {
+      onRequest,
+      schema: {
+        summary: "Lift the agency's sanction (audited); 202 with a proposed change where a second DOJ operator must approve it",
+        params: oriParams,
+        body: reasonOnly,
+        response: { 200: agencyView, 202: proposalAnswer, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { ori } = request.params
+      // Two-person control: a lift policy reserves for two operators is proposed here, not applied.
+      const proposed = await proposeLift(deps, request, reply, { ori, reason: request.body.reason })
+      if (proposed !== null) return proposed
+      return change(request, reply, request.body.reason, (now, beforeCommit) => store.reinstate(ori, now, beforeCommit))
+    },
   )
 }

@@ -19,8 +19,8 @@ import { errorResponses as errors } from './errors.js'
 /** Records a search answers with unless told fewer, and the most it answers with. */
 export const searchLimits = { default: 200, max: 1000 } as const
 
-/** The record types an agency's history shows: what DOJ did to it, its officers and its written requests. */
-const historyTypes = new Set(['operator.change', 'officer.change', 'request.filed', 'request.approved', 'request.refused'])
+/** The record types an agency's history shows: what DOJ did to it, its officers, its written requests, and lifts proposed for two operators. */
+const historyTypes = new Set(['operator.change', 'officer.change', 'request.filed', 'request.approved', 'request.refused', 'change.proposed', 'change.approved', 'change.cancelled'])
 
 const ori = { type: 'string', pattern: oriPattern.source } as const
 const word = { type: 'string', minLength: 1, maxLength: 64 } as const
@@ -39,6 +39,8 @@ const historyEntry = {
     sub: { type: 'string' },
     /** The written request a request.* record is about. */
     request: { type: 'string' },
+    /** The proposed change a change.* record (or the lift it became) is about. */
+    change: { type: 'string' },
     before: state,
     after: state,
     /** True when the store then failed to make the change (an operator.failed or request.failed follows). */
@@ -89,11 +91,13 @@ function historyEntryOf(record: LedgerRecord, failed: ReadonlySet<string>) {
     time: record.time,
     type: record.type,
     id: field('id') ?? '',
-    action: field('action') ?? record.type,
+    // A proposal step shows as itself (change.proposed …), not as the lift it is about.
+    action: record.type.startsWith('change.') ? record.type : (field('action') ?? record.type),
     operator: (filing ? field('sub') : field('operator')) ?? '',
     reason: field('reason') ?? null,
-    ...(record.type === 'officer.change' ? { sub: field('sub') } : {}),
+    ...(record.type === 'officer.change' || record.type.startsWith('change.') ? { sub: field('sub') } : {}),
     ...(record.type.startsWith('request.') ? { request: field('request') ?? field('id') } : {}),
+    ...(record.type === 'change.proposed' ? { change: field('id') } : field('change') === undefined ? {} : { change: field('change') }),
     before: (record.before as object | undefined) ?? null,
     after: (record.after as object | undefined) ?? null,
     failed: failed.has(field('id') ?? ''),

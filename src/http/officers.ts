@@ -11,6 +11,7 @@ import { GatewayError } from '../errors.js'
 import { officerSanctionTypes, sanctionScopes, type OfficerSanctionType, type OfficerState, type SanctionScope } from '../policy/types.js'
 import { OfficerConflictError } from '../state/redis.js'
 import type { BeforeCommit, OfficerChange } from '../state/types.js'
+import { proposalAnswer, proposeLift } from './changes.js'
 import { auditedChange, requireRole, type AppDependencies } from './context.js'
 import { errorResponses as errors } from './errors.js'
 import { sanctionFrom, withoutLapsedSanction } from './sanctions.js'
@@ -41,6 +42,40 @@ interface OfficerParams {
   sub: string
 }
 
+/**
+ * Runs one change to an officer's sanction (auditedChange) and answers with the officer after. An
+ * approved proposal (src/http/changes.ts) applies its lift here too, its id in the record's `change`.
+ */
+export async function officerChange(
+  deps: AppDependencies,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  why: string,
+  apply: (now: number, beforeCommit: BeforeCommit<OfficerChange>) => Promise<OfficerChange>,
+  proposal?: string,
+): Promise<OfficerState> {
+  const { applied, now } = await auditedChange<OfficerChange>(
+    deps,
+    request,
+    reply,
+    (computed, id, author) => ({
+      type: 'officer.change',
+      id,
+      ...author,
+      action: computed.action,
+      ori: computed.ori,
+      sub: computed.sub,
+      reason: why,
+      before: computed.before,
+      after: computed.after,
+      ...(proposal === undefined ? {} : { change: proposal }),
+    }),
+    (error) => (error instanceof OfficerConflictError ? 'officer_conflict' : 'state_unavailable'),
+    apply,
+  )
+  return withoutLapsedSanction(applied.after, now)
+}
+
 export function officerRoutes(app: FastifyInstance, deps: AppDependencies): void {
   const { store, clock } = deps
   const onRequest = requireRole(deps, 'doj_operator')
@@ -50,23 +85,8 @@ export function officerRoutes(app: FastifyInstance, deps: AppDependencies): void
     if ((await store.get(params.ori)) === null) throw new GatewayError('agency_not_found', `no agency is registered with ORI ${params.ori}`)
   }
 
-  /** Runs one change to an officer's sanction (auditedChange) and answers with the officer after. */
-  async function change(
-    request: FastifyRequest<{ Params: OfficerParams }>,
-    reply: FastifyReply,
-    why: string,
-    apply: (now: number, beforeCommit: BeforeCommit<OfficerChange>) => Promise<OfficerChange>,
-  ): Promise<OfficerState> {
-    const { applied, now } = await auditedChange<OfficerChange>(
-      deps,
-      request,
-      reply,
-      (computed, id, author) => ({ type: 'officer.change', id, ...author, action: computed.action, ori: computed.ori, sub: computed.sub, reason: why, before: computed.before, after: computed.after }),
-      (error) => (error instanceof OfficerConflictError ? 'officer_conflict' : 'state_unavailable'),
-      apply,
-    )
-    return withoutLapsedSanction(applied.after, now)
-  }
+  const change = (request: FastifyRequest, reply: FastifyReply, why: string, apply: (now: number, beforeCommit: BeforeCommit<OfficerChange>) => Promise<OfficerChange>) =>
+    officerChange(deps, request, reply, why, apply)
 
   app.get<{ Querystring: { ori?: string } }>(
     '/v1/officers',
@@ -123,14 +143,17 @@ export function officerRoutes(app: FastifyInstance, deps: AppDependencies): void
     {
       onRequest,
       schema: {
-        summary: 'Lift an officer\'s sanction (audited)',
+        summary: "Lift an officer's sanction (audited); 202 with a proposed change where a second DOJ operator must approve it",
         params: officerParams,
         body: { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason } },
-        response: { 200: officerView, ...errors },
+        response: { 200: officerView, 202: proposalAnswer, ...errors },
       },
     },
     async (request, reply) => {
       const { ori: agency, sub } = request.params
+      // Two-person control: a lift policy reserves for two operators is proposed here, not applied.
+      const proposed = await proposeLift(deps, request, reply, { ori: agency, officer: sub, reason: request.body.reason })
+      if (proposed !== null) return proposed
       return change(request, reply, request.body.reason, (now, beforeCommit) => store.reinstateOfficer(agency, sub, now, beforeCommit))
     },
   )

@@ -22,10 +22,18 @@ import {
   type StateReadiness,
   type StateStore,
 } from './types.js'
-import { requestKeepUntil, requestListLimit, type WrittenRequest } from './types.js'
+import { proposalKeepUntil, proposalListLimit, requestKeepUntil, requestListLimit, type ProposedChange, type WrittenRequest } from './types.js'
 
-/** A journal line: an agency's state after a change, (issue 12) an officer's, or (issue 13) a misuse filing. */
-type JournalEntry = { readonly at: string; readonly action: string } & ({ readonly state: AgencyState } | { readonly officer: OfficerState } | { readonly filing: MisuseFiling })
+/**
+ * A journal line: an agency's state after a change, (issue 12) an officer's, (issue 13) a misuse filing,
+ * or a proposed change as a step left it (two-person control): a restart keeps what awaits a second operator.
+ */
+type JournalEntry = { readonly at: string; readonly action: string } & (
+  | { readonly state: AgencyState }
+  | { readonly officer: OfficerState }
+  | { readonly filing: MisuseFiling }
+  | { readonly proposal: ProposedChange }
+)
 
 /** A filing's key in the embedded store. */
 const filingKey = (ori: string, year: number) => `${year}:${ori}`
@@ -34,15 +42,16 @@ const journalName = 'agencies.jsonl'
 const sweepEvery = 4096
 
 /** Reads the journal: the last state of each agency; a torn final line (never acknowledged) is cut off. */
-async function replay(path: string): Promise<{ agencies: Map<string, AgencyState>; officers: Map<string, OfficerState>; filings: Map<string, MisuseFiling>; existed: boolean }> {
+async function replay(path: string): Promise<{ agencies: Map<string, AgencyState>; officers: Map<string, OfficerState>; filings: Map<string, MisuseFiling>; proposals: Map<string, ProposedChange>; existed: boolean }> {
   const agencies = new Map<string, AgencyState>()
   const officers = new Map<string, OfficerState>()
   const filings = new Map<string, MisuseFiling>()
+  const proposals = new Map<string, ProposedChange>()
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { agencies, officers, filings, existed: false }
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { agencies, officers, filings, proposals, existed: false }
     throw error
   }
   let offset = 0
@@ -65,9 +74,10 @@ async function replay(path: string): Promise<{ agencies: Map<string, AgencyState
     }
     if ('officer' in entry) officers.set(officerKey(entry.officer.ori, entry.officer.sub), entry.officer)
     else if ('filing' in entry) filings.set(filingKey(entry.filing.ori, entry.filing.year), entry.filing)
+    else if ('proposal' in entry) proposals.set(entry.proposal.id, entry.proposal)
     else agencies.set(entry.state.ori, entry.state)
   }
-  return { agencies, officers, filings, existed: true }
+  return { agencies, officers, filings, proposals, existed: true }
 }
 
 // Issue 12, point 5: written requests, journaled in requests.jsonl (one line per transition: the
@@ -150,6 +160,7 @@ export class MemoryStateStore implements StateStore {
     private requestJournalSize: number,
     private readonly clock: () => number,
     private readonly filings: Map<string, MisuseFiling>,
+    private readonly proposals: Map<string, ProposedChange>,
   ) {
     this.agencies = agencies
     this.officers = officers
@@ -161,13 +172,13 @@ export class MemoryStateStore implements StateStore {
   static async open(stateDir: string, clock: () => number = Date.now): Promise<MemoryStateStore> {
     await mkdir(stateDir, { recursive: true, mode: 0o700 })
     const path = join(stateDir, journalName)
-    const { agencies, officers, filings, existed } = await replay(path)
+    const { agencies, officers, filings, proposals, existed } = await replay(path)
     const journal = await open(path, 'a', 0o600)
     const { size } = await journal.stat()
     const requests = await replayRequests(stateDir, clock())
     const requestJournal = await open(join(stateDir, requestJournalName), 'a', 0o600)
     const { size: requestJournalSize } = await requestJournal.stat()
-    return new MemoryStateStore(journal, agencies, officers, existed, size, requests, requestJournal, requestJournalSize, clock, filings)
+    return new MemoryStateStore(journal, agencies, officers, existed, size, requests, requestJournal, requestJournalSize, clock, filings, proposals)
   }
 
   admit(ori: string, userKey: string, limits: RateLimits, now: number): Promise<Admission> {
@@ -288,23 +299,57 @@ export class MemoryStateStore implements StateStore {
     const run = this.writes.then(async () => {
       const change = compute()
       await beforeCommit(change)
-      const line = `${JSON.stringify(entry(change))}\n`
-      const bytes = Buffer.from(line)
-      try {
-        await this.journal.appendFile(bytes)
-        await this.journal.datasync()
-        this.size += bytes.length
-      } catch (error) {
-        // Cut off a partly written line so the next change starts on a line of its own.
-        await this.journal.truncate(this.size).catch(() => undefined)
-        throw new StateUnavailableError(`cannot journal the change: ${(error as Error).message}`, { cause: error })
-      }
+      await this.append(entry(change))
       apply(change)
       this.pristine = false
       return change
     })
     this.writes = run.catch(() => undefined)
     return run
+  }
+
+  /** Appends one line to the journal and makes it durable; a failed write is cut back off. Inside `writes` only. */
+  private async append(entry: JournalEntry): Promise<void> {
+    const bytes = Buffer.from(`${JSON.stringify(entry)}\n`)
+    try {
+      await this.journal.appendFile(bytes)
+      await this.journal.datasync()
+      this.size += bytes.length
+    } catch (error) {
+      // Cut off a partly written line so the next change starts on a line of its own.
+      await this.journal.truncate(this.size).catch(() => undefined)
+      throw new StateUnavailableError(`cannot journal the change: ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  /** A proposal still kept at `now` (decided or lapsed ones go after their retention). */
+  private liveProposal(id: string, now: number): ProposedChange | undefined {
+    const proposal = this.proposals.get(id)
+    return proposal === undefined || proposalKeepUntil(proposal) <= now ? undefined : proposal
+  }
+
+  saveProposal(change: ProposedChange, expectedVersion: number, now: number): Promise<boolean> {
+    // In the journal's queue, behind the operator changes: the version compared is the one the last write left.
+    const run = this.writes.then(async () => {
+      if ((this.liveProposal(change.id, now)?.version ?? 0) !== expectedVersion) return false
+      await this.append({ at: new Date(now).toISOString(), action: `proposal.${change.status}`, proposal: change })
+      this.proposals.set(change.id, change)
+      return true
+    })
+    this.writes = run.catch(() => undefined)
+    return run
+  }
+
+  getProposal(id: string): Promise<ProposedChange | null> {
+    return Promise.resolve(this.liveProposal(id, this.clock()) ?? null)
+  }
+
+  listProposals(): Promise<ProposedChange[]> {
+    const now = this.clock()
+    const kept = [...this.proposals.values()].filter((proposal) => proposalKeepUntil(proposal) > now)
+    // Newest first, as the Redis store's index gives them; ids break ties.
+    kept.sort((left, right) => right.proposedAt.localeCompare(left.proposedAt) || right.id.localeCompare(left.id))
+    return Promise.resolve(kept.slice(0, proposalListLimit))
   }
 
   /** Request writes run one at a time, so the version each compares is the one the last one left. */

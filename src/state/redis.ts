@@ -22,7 +22,7 @@
 import { Redis } from 'ioredis'
 import type { Agreement, AgencyState, OfficerSanction, OfficerState, Sanction } from '../policy/types.js'
 import { agreementChange, filingChange, officerSanctionChange, registerChange, sanctionChange } from './changes.js'
-import { requestKeepUntil, requestListLimit, type FilingChange, type FilingFigures, type MisuseFiling, type WrittenRequest } from './types.js'
+import { proposalKeepUntil, proposalListLimit, requestKeepUntil, requestListLimit, type FilingChange, type FilingFigures, type MisuseFiling, type ProposedChange, type WrittenRequest } from './types.js'
 import {
   noRegistryMessage,
   officerKey,
@@ -194,6 +194,25 @@ if ARGV[7] == '0' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE',
 return 1
 `
 
+// Two-person control: each proposed change is a hash (version, state) under clets:proposal:<id>, indexed
+// newest first in clets:proposals (scored by the time it was proposed). A save is one script, so the
+// compare-and-set on the version is atomic across instances: of two approvals of one proposal, on any
+// instances, exactly one claims it. The key expires after the proposal's retention; a listing drops
+// the ids of expired ones from the index as it meets them.
+const proposalKey = (id: string) => `${prefix}proposal:${id}`
+const proposalsKey = `${prefix}proposals`
+
+// KEYS: the proposal, the index. ARGV: expected version ('0' = none), new version, state, id, score
+// (proposal ms), expiry ms (at least 1).
+const saveProposalScript = `
+local current = redis.call('HGET', KEYS[1], 'version') or '0'
+if current ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return 1
+`
+
 /** 0 (no registry), or 1 followed by nine values per query (see the script). */
 type AdmitReply = (number | string | null)[]
 /** The most queries one script call admits: a longer script would hold Redis (single-threaded) too long. */
@@ -205,6 +224,7 @@ interface ScriptedRedis extends Redis {
   clets_apply_officer(officers: string, agency: string, field: string, read: string, state: string): Promise<number>
   clets_initialize(marker: string, agencies: string): Promise<number>
   clets_save_request(request: string, index: string, agencyIndex: string, pending: string, ...args: string[]): Promise<number>
+  clets_save_proposal(proposal: string, index: string, ...args: string[]): Promise<number>
 }
 
 interface PendingAdmit {
@@ -269,6 +289,7 @@ export class RedisStateStore implements StateStore {
     redis.defineCommand('clets_apply_officer', { numberOfKeys: 2, lua: applyOfficerScript })
     redis.defineCommand('clets_initialize', { numberOfKeys: 2, lua: initializeScript })
     redis.defineCommand('clets_save_request', { numberOfKeys: 4, lua: saveRequestScript })
+    redis.defineCommand('clets_save_proposal', { numberOfKeys: 2, lua: saveProposalScript })
     const subscriber = connect(options.url, options.timeoutMs)
     const store = new RedisStateStore(redis, subscriber, options)
     subscriber.on('message', (_channel: string, ori: string) => store.copies.delete(ori))
@@ -470,27 +491,58 @@ export class RedisStateStore implements StateStore {
     }
   }
 
-  async listRequests(ori: string | null): Promise<WrittenRequest[]> {
-    const index = ori === null ? requestsKey : agencyRequestsKey(ori)
+  listRequests(ori: string | null): Promise<WrittenRequest[]> {
+    return this.listIndexed<WrittenRequest>(ori === null ? requestsKey : agencyRequestsKey(ori), requestKey, requestListLimit)
+  }
+
+  /** The newest `limit` entries of an index of hashes (version, state), newest first; ids whose key expired are dropped from it. */
+  private async listIndexed<T>(index: string, keyOf: (id: string) => string, limit: number): Promise<T[]> {
     try {
-      const ids = await this.redis.zrevrange(index, 0, requestListLimit - 1)
+      const ids = await this.redis.zrevrange(index, 0, limit - 1)
       if (ids.length === 0) return []
       const pipeline = this.redis.pipeline()
-      for (const id of ids) pipeline.hget(requestKey(id), 'state')
+      for (const id of ids) pipeline.hget(keyOf(id), 'state')
       const states = (await pipeline.exec()) ?? []
-      const found: WrittenRequest[] = []
+      const found: T[] = []
       const gone: string[] = []
       states.forEach(([error, state], at) => {
         if (error !== null) throw error
         if (state === null) gone.push(ids[at]!)
-        else found.push(JSON.parse(state as string) as WrittenRequest)
+        else found.push(JSON.parse(state as string) as T)
       })
-      // Ids of requests past their retention: dropped from the index this listing read.
+      // Ids past their retention: dropped from the index this listing read.
       if (gone.length > 0) await this.redis.zrem(index, ...gone)
       return found
     } catch (error) {
       throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
     }
+  }
+
+  async saveProposal(change: ProposedChange, expectedVersion: number, now: number): Promise<boolean> {
+    // At least a millisecond: PEXPIRE with 0 would delete the proposal at once.
+    const expiry = String(Math.max(1, Math.ceil(proposalKeepUntil(change) - now)))
+    const state = JSON.stringify(change)
+    try {
+      return (await this.redis.clets_save_proposal(proposalKey(change.id), proposalsKey, String(expectedVersion), String(change.version), state, change.id, String(Date.parse(change.proposedAt)), expiry)) === 1
+    } catch (error) {
+      // A timeout leaves it open whether Redis applied the write: look before saying it failed.
+      const stored = await this.redis.hget(proposalKey(change.id), 'state').catch(() => null)
+      if (stored === state) return true
+      throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  async getProposal(id: string): Promise<ProposedChange | null> {
+    try {
+      const state = await this.redis.hget(proposalKey(id), 'state')
+      return state === null ? null : (JSON.parse(state) as ProposedChange)
+    } catch (error) {
+      throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  listProposals(): Promise<ProposedChange[]> {
+    return this.listIndexed<ProposedChange>(proposalsKey, proposalKey, proposalListLimit)
   }
 
   async pendingRequests(ori: string): Promise<number> {

@@ -98,7 +98,7 @@ export function officerKey(ori: string, sub: string): string {
   return `user:${ori}:${sub}`
 }
 
-export interface StateStore extends RequestStore, FilingStore {
+export interface StateStore extends RequestStore, FilingStore, ProposalStore {
   /**
    * The hot path: the agency's current state, the officer's sanction and the rate verdict for the
    * officer (`userKey` = officerKey(ori, sub)), in one round trip.
@@ -266,4 +266,68 @@ export interface FilingStore {
   getFiling(ori: string, year: number): Promise<MisuseFiling | null>
   /** Every agency's filing for the year, by ORI. */
   listFilings(year: number): Promise<MisuseFiling[]>
+}
+
+// Two-person control of the gravest lifts (policies/authority.yaml, dualControl): lifting a removal (or
+// a suspension) is proposed by one DOJ operator and applied only when a different one approves it. The
+// store keeps each proposal so every instance sees it, and replaces it only by compare-and-set on its
+// version (as written requests), so two approvals on two instances can never both apply it.
+
+/** What a proposal changes when it is approved: the lift of an agency's or of an officer's sanction. */
+export const proposedActions = ['sanction.lift', 'officer.sanction.lift'] as const
+export type ProposedAction = (typeof proposedActions)[number]
+
+/** A proposal's status as stored; `expired` (not approved in time) is computed when it is read. */
+export const storedProposalStatuses = ['pending', 'applied', 'cancelled'] as const
+export type StoredProposalStatus = (typeof storedProposalStatuses)[number]
+
+/** A DOJ operator as the token names them: the sub at the ORI. */
+export interface ProposalOperator {
+  readonly operator: string
+  readonly operatorOri: string
+}
+
+export interface ProposedChange {
+  readonly id: string
+  readonly action: ProposedAction
+  /** The agency whose sanction (or whose officer's sanction) is lifted. */
+  readonly ori: string
+  /** The officer (the token's sub) for an officer's sanction; absent for the agency's. */
+  readonly officer?: string | undefined
+  /** Why the sanction is lifted, in the proposer's words: the reason of the operator change it becomes. */
+  readonly reason: string
+  /** The sanction in force when it was proposed: approved, the lift applies only while this one is still in force. */
+  readonly sanction: Sanction
+  readonly proposedBy: ProposalOperator
+  readonly proposedAt: string
+  /** A proposal not approved by then lapses (authority.yaml, dualControl.pendingSeconds). */
+  readonly expiresAt: string
+  readonly status: StoredProposalStatus
+  /** Who approved or cancelled it, when, why. */
+  readonly decidedBy: ProposalOperator | null
+  readonly decidedAt: string | null
+  readonly decisionReason: string | null
+  readonly version: number
+}
+
+/** A decided or lapsed proposal is kept this long in the store; the ledger keeps its history. */
+export const proposalRetentionMs = 30 * 86_400_000
+/** The newest proposals a listing reads. */
+export const proposalListLimit = 1000
+
+/** Until when the store keeps a proposal (epoch ms): its retention after it was decided, or after it lapses. */
+export function proposalKeepUntil(change: ProposedChange): number {
+  return Date.parse(change.decidedAt ?? change.expiresAt) + proposalRetentionMs
+}
+
+/** The store's part of two-person control (both stores; test/state-contract.test.ts). */
+export interface ProposalStore {
+  /**
+   * Stores `change` if the stored version is `expectedVersion` (0: none with this id yet), at `now`;
+   * false, and nothing written, otherwise. Throws StateUnavailableError when it cannot write.
+   */
+  saveProposal(change: ProposedChange, expectedVersion: number, now: number): Promise<boolean>
+  getProposal(id: string): Promise<ProposedChange | null>
+  /** The newest first (at most proposalListLimit), those still kept. */
+  listProposals(): Promise<ProposedChange[]>
 }
