@@ -160,7 +160,10 @@ export const officerRegistrySchema = z
 /** Who asked, from where: taken from the verified token and the connection. */
 const requester = {
   ori: text,
+  /** The user id as the token spells it. */
   sub: text,
+  /** The user id folded (NFKC, lower case: the person), when it differs from `sub`; absent in older records. */
+  officer: text.optional(),
   terminal: text.nullable(),
   source: text,
 }
