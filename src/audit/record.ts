@@ -342,6 +342,10 @@ export const eventSchemas = {
     operatorOri: text,
     source: text,
     reason: text,
+    /** The officer (folded user id) the approval names to retrieve the records besides the filer; absent when none. */
+    retriever: text.optional(),
+    /** When the approval expires unused. Absent in records written before it. */
+    expiresAt: text.optional(),
   }),
   /** A DOJ operator refuses a pending request, before the refusal applies. */
   'request.refused': z.strictObject({

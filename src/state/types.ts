@@ -156,8 +156,13 @@ export interface WrittenRequest {
   readonly id: string
   /** The requesting agency (the filing token's ORI): the only one that may read or retrieve it. */
   readonly ori: string
-  /** The officer who filed it, and the terminal. */
+  /** The officer who filed it (the token's spelling), and the terminal. */
   readonly sub: string
+  /**
+   * The filing officer's folded user id (NFKC, lower case): with the retriever, the only person who may
+   * retrieve the records. Absent in requests filed before it; their `sub` is folded when they are read.
+   */
+  readonly officer?: string
   readonly terminal: string | null
   readonly database: string
   readonly purpose: string
@@ -171,6 +176,11 @@ export interface WrittenRequest {
   readonly decidedAt: string | null
   readonly decidedBy: string | null
   readonly decisionReason: string | null
+  /**
+   * The officer DOJ's approval names to retrieve the records besides the filer (a folded user id of the
+   * requesting agency), or null; absent in requests approved before it.
+   */
+  readonly retriever?: string | null
   /** An approval holds until then; a retrieval afterwards is refused as gone. */
   readonly approvalExpiresAt: string | null
   /** A retrieval under way holds the request until then; one that died lets go at that time. */
