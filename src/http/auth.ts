@@ -15,6 +15,7 @@ import { GatewayError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import type { SubjectHasher } from '../audit/subjects.js'
 import { foldUserId } from '../policy/identity.js'
+import { lifetimeText } from './mint.js'
 import { subjectFields } from '../policy/subject.js'
 
 export const roles = ['terminal', 'doj_operator'] as const
@@ -69,12 +70,6 @@ const cacheMilliseconds = 600_000
  */
 export const tokenClockSkewSeconds = 60
 
-/** `43200` -> `12 h`, `90` -> `90 s`: a lifetime as the refusal names it. */
-export function lifetimeText(seconds: number): string {
-  if (seconds % 3600 === 0) return `${seconds / 3600} h`
-  if (seconds % 60 === 0) return `${seconds / 60} min`
-  return `${seconds} s`
-}
 
 /**
  * Why a verified token's lifetime is refused, or null. `exp − iat` may not exceed the maximum; `iat` may
@@ -437,4 +432,4 @@ function identityOf(payload: Record<string, unknown>, hasher: SubjectHasher | un
 }
 
 // Minting lives in mint.ts (fast-jwt's signer only), so `gatewayctl token` does not load the plugin.
-export { mintToken, type TokenRequest } from './mint.js'
+export { lifetimeText, mintToken, type TokenRequest } from './mint.js'

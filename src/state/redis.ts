@@ -293,17 +293,18 @@ export class RedisStateStore implements StateStore {
     const subscriber = connect(options.url, options.timeoutMs)
     const store = new RedisStateStore(redis, subscriber, options)
     subscriber.on('message', (_channel: string, ori: string) => store.copies.delete(ori))
-    // Sanctions stored under another spelling of a user id (before ids were folded, or by an older
-    // instance during an upgrade) are folded whenever the connection is (re)established; a failure
-    // leaves them for the next connection.
-    redis.on('ready', () => {
-      store.foldOfficerSpellings().then((count) => {
-        if (count > 0) options.onOfficersFolded?.(count)
-      }, () => undefined)
-    })
     // After a reconnect the subscription is renewed (ioredis does it); messages sent meanwhile are lost,
     // which costs only a refresh, since admit compares versions anyway.
     await Promise.all([redis.connect().catch(() => undefined), subscriber.connect().then(() => subscriber.subscribe(changedChannel)).catch(() => undefined)])
+    // Sanctions stored under another spelling of a user id (before ids were folded, or by an older
+    // instance during an upgrade) are folded before the first query, and again whenever the connection
+    // is re-established; a failure leaves them for the next connection.
+    const fold = () =>
+      store.foldOfficerSpellings().then((count) => {
+        if (count > 0) options.onOfficersFolded?.(count)
+      }, () => undefined)
+    if (redis.status === 'ready') await fold()
+    redis.on('ready', () => void fold())
     return store
   }
 
