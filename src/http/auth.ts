@@ -70,7 +70,6 @@ const cacheMilliseconds = 600_000
  */
 export const tokenClockSkewSeconds = 60
 
-
 /**
  * Why a verified token's lifetime is refused, or null. `exp − iat` may not exceed the maximum; `iat` may
  * not lie in the future beyond the clock skew; a token without `iat` is judged by what is left of it

@@ -90,9 +90,10 @@ export interface OfficerChange {
 }
 
 /**
- * The officer's key in the stores: the token's sub at its ORI (the same sub at another agency is
- * another officer). It names the officer's rate-limit allowance and their sanction, so the query path
- * builds it once and both come back from one lookup.
+ * The officer's key in the stores: the folded user id (Identity.officer: the token's sub after NFKC and
+ * lower case, so every spelling is one person) at its ORI (the same id at another agency is another
+ * officer). It names the officer's rate-limit allowance and their sanction, so the query path builds it
+ * once and both come back from one lookup. The stores take user ids already folded.
  */
 export function officerKey(ori: string, sub: string): string {
   return `user:${ori}:${sub}`
