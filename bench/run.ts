@@ -202,7 +202,7 @@ async function redisCommands(): Promise<number> {
 
 // --- the request mixes -------------------------------------------------------------------------------
 const population = generatePopulation(100_000, 54)
-const officers = Array.from({ length: 50 }, (_, n) => mintToken(secret, 'doj-idp', 'clets-gateway', { sub: `officer-${n}`, ori: 'CA0194200', roles: ['terminal'], ttlSeconds: 86_400 }))
+const officers = Array.from({ length: 50 }, (_, n) => mintToken(secret, 'doj-idp', 'clets-gateway', { sub: `officer-${n}`, ori: 'CA0194200', roles: ['terminal'], ttlSeconds: 43_200 }))
 const json = { 'content-type': 'application/json' }
 const licences = Array.from({ length: 1000 }, (_, n) => population.licenses[(n * 97) % population.licenses.length]!.licenseNumber)
 const query = (n: number, purpose: string) => ({

@@ -42,7 +42,7 @@ function decided(index: number, time: number): DecidedQuery {
   const license = population.licenses[index % population.licenses.length]!
   const sub = officers[index % officers.length]!
   return {
-    query: { id: `q-${index}`, ori: 'CA0194200', sub, terminal: `T${index % 500}`, source: '127.0.0.1', registered: true, time },
+    query: { id: `q-${index}`, ori: 'CA0194200', sub, officer: sub, terminal: `T${index % 500}`, source: '127.0.0.1', registered: true, time },
     subject: { licenseNumber: license.licenseNumber },
     self: [],
     outcome: { type: 'query.outcome', id: `q-${index}`, status: 200, code: null, recordCount: 1, latencyMs: 1 },

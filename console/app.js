@@ -445,6 +445,9 @@ function decisionForm(request) {
     { class: 'decide', 'aria-label': `Decide request ${request.id}` },
     el('label', { for: id, text: 'Reason (required)' }),
     el('textarea', { id, name: 'reason', required: true, rows: 2, maxlength: 1000 }),
+    // Besides the filing officer, the one officer of the agency who may collect the records (optional).
+    el('label', { for: `${id}-retriever`, text: 'Also collected by (user id, optional)' }),
+    el('input', { id: `${id}-retriever`, name: 'retriever', maxlength: 128, autocomplete: 'off' }),
     el('button', { type: 'submit', name: 'verdict', value: 'approve', text: 'Approve' }),
     el('button', { type: 'submit', name: 'verdict', value: 'refuse', text: 'Refuse' }),
   )
@@ -452,7 +455,9 @@ function decisionForm(request) {
     event.preventDefault()
     const verdict = event.submitter?.value === 'refuse' ? 'refuse' : 'approve'
     void busy(event.submitter, async () => {
-      const decided = await api('POST', `/v1/requests/${request.id}/${verdict}`, { reason: form.reason.value })
+      const retriever = form.retriever.value.trim()
+      const body = verdict === 'approve' && retriever !== '' ? { reason: form.reason.value, retriever } : { reason: form.reason.value }
+      const decided = await api('POST', `/v1/requests/${request.id}/${verdict}`, body)
       say(`Request ${decided.id} of ${decided.ori}: ${decided.status}.`)
       await loadRequests()
     })

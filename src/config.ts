@@ -56,6 +56,8 @@ const environment = z.object({
   METRICS_TOKEN: z.string().regex(/^[\x21-\x7e]{16,512}$/, 'must be 16 to 512 printable characters without spaces').optional(),
   METRICS_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   JWT_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+  // A stolen token is good until its exp: no token lives longer than this (docs/identity.md).
+  JWT_MAX_LIFETIME_S: z.coerce.number().int().min(60).max(7 * 86_400).default(43_200),
   BACKEND_POPULATION: z.coerce.number().int().min(100).max(2_000_000).default(100_000),
   BACKEND_SEED: z.coerce.number().int().min(0).default(54),
   DMV_PORT: port.default(9101),
@@ -98,6 +100,8 @@ export interface Config {
     readonly issuer: string
     readonly audience: string
     readonly cacheSize: number
+    /** The longest lifetime a token may have: exp − iat (or exp − now without iat), else 401 token_invalid. */
+    readonly maxLifetimeSeconds: number
   }
   readonly policyDir: string
   /** A candidate policy set evaluated beside the live one (dry run); unset = none, and no cost. */
@@ -173,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       issuer: e.GATEWAY_JWT_ISSUER,
       audience: e.GATEWAY_JWT_AUDIENCE,
       cacheSize: e.JWT_CACHE_SIZE,
+      maxLifetimeSeconds: e.JWT_MAX_LIFETIME_S,
     },
     policyDir: e.POLICY_DIR,
     policyShadowDir: e.POLICY_SHADOW_DIR,

@@ -29,6 +29,7 @@ export const errorCatalogue = {
   request_not_found: { status: 404, category: 'not_found', message: 'no written request with this id (for this agency)' },
   request_not_pending: { status: 409, category: 'input', message: 'DOJ has already decided this written request' },
   request_not_approved: { status: 409, category: 'input', message: 'the written request is not approved yet, or is being retrieved right now' },
+  request_not_yours: { status: 403, category: 'auth', message: 'only the officer who filed this written request, or the officer DOJ named to retrieve it, may retrieve its records' },
   request_gone: { status: 410, category: 'input', message: 'the written request yields no records: already retrieved, refused, denied, or its approval expired' },
   pending_requests_limit: { status: 429, category: 'input', message: 'the agency has too many written requests pending' },
   filing_not_found: { status: 404, category: 'not_found', message: 'no misuse filing of this agency for this year is recorded' },

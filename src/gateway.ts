@@ -110,7 +110,13 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
     const store: StateStore =
       config.redisUrl === undefined
         ? await MemoryStateStore.open(config.stateDir, clock)
-        : await RedisStateStore.open({ url: config.redisUrl, timeoutMs: config.redisTimeoutMs, observer: redisObserver(metrics), ...(options.clock === undefined ? {} : { clock: options.clock }) })
+        : await RedisStateStore.open({
+            url: config.redisUrl,
+            timeoutMs: config.redisTimeoutMs,
+            observer: redisObserver(metrics),
+            onOfficersFolded: (count) => logger.warn({ count }, "officers' sanctions stored under another spelling of a user id were folded into the person's (docs/identity.md)"),
+            ...(options.clock === undefined ? {} : { clock: options.clock }),
+          })
     closers.push(() => store.close())
 
     const ledger: Ledger = options.ledger ?? await AuditLedger.open(config.auditDir, config.instanceId, {

@@ -1,11 +1,11 @@
 // Production identity: public keys (RS256, ES256, EdDSA) from GATEWAY_JWT_PUBLIC_KEYS as PEM or JWKS;
 // algorithms pinned, HS256 refused once public keys are set, the key chosen by kid.
-import { generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { createHmac, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createSigner } from 'fast-jwt'
 import t from 'tap'
-import { call, lapd, query, secret, startTestGateway, tempDir, token } from './helpers.js'
+import { call, lapd, query, runGatewayctl, secret, startTestGateway, tempDir, token } from './helpers.js'
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
@@ -105,4 +105,73 @@ t.test('a 401 carries WWW-Authenticate: Bearer (RFC 6750), on the query route an
   const forbidden = await call(gw.url, 'GET', '/v1/agencies', { token: token() })
   t.equal(forbidden.status, 403, 'a wrong role is no challenge')
   t.equal(forbidden.headers['www-authenticate'], undefined)
+})
+
+/** An HS256 token signed by hand, for claims fast-jwt's signer would not write (an iat that is text). */
+function handSigned(payload: Record<string, unknown>): string {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+  const signed = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(payload)}`
+  return `${signed}.${createHmac('sha256', secret).update(signed).digest('base64url')}`
+}
+
+t.test('token lifetime: exp − iat at most JWT_MAX_LIFETIME_S (12 h), iat not in the future beyond the clock skew', async (t) => {
+  const gw = await startTestGateway()
+  t.teardown(() => gw.close())
+  const now = Math.floor(Date.now() / 1000)
+  const hs = (payload: Record<string, unknown>, options: { noTimestamp?: boolean } = {}) => createSigner({ key: secret, algorithm: 'HS256', iss: 'doj-idp', aud: 'clets-gateway', ...options })({ ...claims, ...payload })
+  const refusals: [string, string, string][] = [
+    ['exp: 1e20', hs({ exp: 1e20 }), "the token's lifetime exceeds 12 h (JWT_MAX_LIFETIME_S)"],
+    ['a 10-year exp', hs({ exp: now + 10 * 365 * 86_400 }), "the token's lifetime exceeds 12 h (JWT_MAX_LIFETIME_S)"],
+    ['12 h and a second', hs({ iat: now, exp: now + 43_201 }), "the token's lifetime exceeds 12 h (JWT_MAX_LIFETIME_S)"],
+    ['an iat an hour ahead', hs({ iat: now + 3600, exp: now + 7200 }), 'iat is in the future'],
+    ['an iat past the skew', hs({ iat: now + 120, exp: now + 600 }), 'iat is in the future'],
+    ['no iat, 13 h left', hs({ exp: now + 13 * 3600 }, { noTimestamp: true }), "the token's lifetime exceeds 12 h (JWT_MAX_LIFETIME_S)"],
+    ['a text iat', handSigned({ ...claims, iss: 'doj-idp', aud: 'clets-gateway', iat: String(now), exp: now + 60 }), 'the iat claim must be a number'],
+    ['exp before iat', hs({ iat: now + 30, exp: now + 10 }), 'exp is before iat'],
+  ]
+  for (const [name, bearer, reason] of refusals) {
+    const answer = await query(gw.url, body, bearer)
+    t.equal(answer.status, 401, name)
+    t.equal(answer.body.error.code, 'token_invalid', name)
+    t.equal(answer.body.error.message, reason, name)
+  }
+  const refused = await query(gw.url, body, refusals[0]![1])
+  t.equal(refused.headers['www-authenticate'], `Bearer realm="clets-gateway", error="invalid_token", error_description="the token's lifetime exceeds 12 h (JWT_MAX_LIFETIME_S)"`)
+  const accepted: [string, string][] = [
+    ['exactly 12 h', hs({ iat: now, exp: now + 43_200 })],
+    ['an iat within the skew', hs({ iat: now + 30, exp: now + 600 })],
+    ['no iat, an hour left', hs({ exp: now + 3600 }, { noTimestamp: true })],
+    ['issued 11 h ago, an hour left', hs({ iat: now - 11 * 3600, exp: now + 3600 })],
+  ]
+  for (const [name, bearer] of accepted) t.equal((await query(gw.url, body, bearer)).status, 200, name)
+  const metrics = await call(gw.url, 'GET', '/metrics')
+  t.match(metrics.body, /gateway_jwt_verifications_total\{outcome="invalid"\} [1-9]/, 'counted as invalid tokens')
+})
+
+t.test('JWT_MAX_LIFETIME_S: another maximum, named in the refusal; out of range stops start-up', async (t) => {
+  const gw = await startTestGateway({ env: { JWT_MAX_LIFETIME_S: '3600' } })
+  t.teardown(() => gw.close())
+  t.equal((await query(gw.url, body, token({ ttlSeconds: 3600 }))).status, 200)
+  const long = await query(gw.url, body, token({ ttlSeconds: 3601 }))
+  t.equal(long.status, 401)
+  t.equal(long.body.error.message, "the token's lifetime exceeds 1 h (JWT_MAX_LIFETIME_S)")
+  await t.rejects(startTestGateway({ env: { JWT_MAX_LIFETIME_S: '10' } }), /JWT_MAX_LIFETIME_S/)
+})
+
+t.test('gatewayctl token mints within the maximum lifetime, and refuses a longer --ttl as a usage error', async (t) => {
+  const env = { ...process.env, GATEWAY_JWT_SECRET: secret, STATE_DIR: tempDir('state'), JWT_MAX_LIFETIME_S: '' }
+  const [twelve, thirteen, week, shorter] = await Promise.all([
+    runGatewayctl(['token', '--sub', 'officer-17', '--ori', lapd, '--role', 'terminal', '--ttl', '12h'], { env }),
+    runGatewayctl(['token', '--sub', 'officer-17', '--ori', lapd, '--role', 'terminal', '--ttl', '13h'], { env }),
+    runGatewayctl(['token', '--sub', 'officer-17', '--ori', lapd, '--role', 'terminal', '--ttl', '7d'], { env }),
+    runGatewayctl(['token', '--sub', 'officer-17', '--ori', lapd, '--role', 'terminal', '--ttl', '2h'], { env: { ...env, JWT_MAX_LIFETIME_S: '3600' } }),
+  ])
+  t.equal(twelve.code, 0, twelve.stderr)
+  const payload = JSON.parse(Buffer.from(twelve.stdout.trim().split('.')[1]!, 'base64url').toString())
+  t.equal(payload.exp - payload.iat, 43_200, 'exp − iat is 12 h')
+  for (const [run, limit] of [[thirteen, '12 h'], [week, '12 h'], [shorter, '1 h']] as const) {
+    t.equal(run.code, 2)
+    t.match(run.stderr, new RegExp(`^gatewayctl: --ttl: at most ${limit} \\(JWT_MAX_LIFETIME_S\\)`))
+    t.equal(run.stdout, '', 'no token')
+  }
 })

@@ -59,6 +59,7 @@ t.test('requests list, show, approve and refuse', async (t) => {
   t.equal(approved.code, 0, approved.stderr)
   t.match(approved.stdout, /^status +approved$/m)
   t.match(approved.stdout, /^decided +\S+ by doj-operator-1: case number matches the robbery report$/m)
+  t.match(approved.stdout, /^retrieved by +det-invented \(the filer\) only$/m)
   const refused = await gatewayctl('requests', 'refuse', second, '--reason', 'no criminal-justice purpose')
   t.equal(refused.code, 0)
   t.match(refused.stdout, /^status +refused$/m)
@@ -72,6 +73,21 @@ t.test('requests list, show, approve and refuse', async (t) => {
   t.equal((await call(gw.url, 'GET', `/v1/requests/${first}/result`, { token: terminal })).status, 410)
   t.equal((await call(gw.url, 'GET', `/v1/requests/${second}/result`, { token: terminal })).status, 410)
   t.match((await gatewayctl('requests', 'list', '--ori', lapd)).stdout, new RegExp(`^${first} .* delivered `, 'm'))
+})
+
+t.test('approve --retriever names the officer who may collect the records besides the filer', async (t) => {
+  const id = (await fileRequest({ ...rapRequest, caseNumber: '26-000103' })).body.id as string
+  const approved = await gatewayctl('requests', 'approve', id, '--reason', 'partner collects it', '--retriever', 'Det-Partner')
+  t.equal(approved.code, 0, approved.stderr)
+  t.match(approved.stdout, /^retrieved by +det-invented \(the filer\) or det-partner$/m)
+  t.equal(JSON.parse((await gatewayctl('requests', 'show', id, '--json')).stdout).retriever, 'det-partner')
+  const colleague = await call(gw.url, 'GET', `/v1/requests/${id}/result`, { token: token({ ori: lapd, sub: 'det-colleague' }) })
+  t.equal(colleague.status, 403)
+  t.equal(colleague.body.error.code, 'request_not_yours')
+  t.equal((await call(gw.url, 'GET', `/v1/requests/${id}/result`, { token: token({ ori: lapd, sub: 'det-partner' }) })).status, 200)
+  const bad = await gatewayctl('requests', 'approve', id, '--reason', 'r', '--retriever', 'two words')
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /--retriever: expected a user id/)
 })
 
 t.test('usage errors exit 2 and reach no gateway', async (t) => {

@@ -10,7 +10,6 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { verifyLedger } from '../src/audit/verify.js'
-import { approvalValidityMs } from '../src/http/requests.js'
 import { loadPolicyDir } from '../src/policy-files.js'
 import { maxPendingRequests } from '../src/state/types.js'
 import { call, iceEro, lapd, ledgerRecords, operatorToken, policyDir, query, startTestGateway, rapSheetRequest, tempDir, TestClock, token, type TestGateway } from './helpers.js'
@@ -25,6 +24,8 @@ const rapRequest = rapSheetRequest({
   requester: { name: 'Det. Alex Example', title: 'Detective', ori: bay },
 })
 const rapSubject = rapRequest.subject
+/** How long an approval holds, as the shipped policies say (limits.yaml: writtenRequests.approvalSeconds). */
+const approvalValidityMs = (await loadPolicyDir(policyDir)).writtenRequests.approvalSeconds * 1000
 const licence = { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } }
 
 const admin = (gw: TestGateway, method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown) => call(gw.url, method, path, { token: op, ...(body === undefined ? {} : { body }) })
@@ -417,4 +418,129 @@ t.test('answers trimmed to the purpose in writing too: a federal agency gets the
   t.equal(trimmed.status, 200)
   t.notOk('address' in trimmed.body.records[0].person, 'a traffic stop never gets the address')
   t.same((await verifyLedger(gw.auditDir)).problem, null)
+})
+
+t.test('written requests bound to people: only the filer, or the officer the approval names, retrieves; each answers for it', async (t) => {
+  const clock = new TestClock()
+  const gw = await startTestGateway({ clock })
+  t.teardown(() => gw.close())
+  await censureWithWrittenRequests(t, gw)
+  const filer = token({ ori: bay, sub: 'det-example' })
+  const colleague = token({ ori: bay, sub: 'det-colleague' })
+  const partner = token({ ori: bay, sub: 'det-partner' })
+  const approve = (id: string, body: Record<string, unknown> = { reason: 'ok' }) => admin(gw, 'POST', `/v1/requests/${id}/approve`, body)
+  const sanction = (sub: string, body: Record<string, unknown>) => admin(gw, 'PUT', `/v1/officers/${bay}/${encodeURIComponent(sub)}/sanction`, body)
+  const lift = (sub: string) => admin(gw, 'DELETE', `/v1/officers/${bay}/${encodeURIComponent(sub)}/sanction`, { reason: 'reinstated' })
+
+  t.test('a colleague at the same agency is refused 403 request_not_yours; nothing changes, and the filer retrieves it', async (t) => {
+    const filed = await file(gw, { ...rapRequest, caseNumber: '26-005001' })
+    t.equal(filed.body.officer, 'det-example')
+    t.equal(filed.body.retriever, null)
+    await approve(filed.body.id)
+    const before = (await admin(gw, 'GET', `/v1/requests/${filed.body.id}`)).body
+    const taken = await retrieve(gw, filed.body.id, colleague)
+    t.equal(taken.status, 403)
+    t.equal(taken.body.error.code, 'request_not_yours')
+    t.notOk('records' in taken.body)
+    t.same((await admin(gw, 'GET', `/v1/requests/${filed.body.id}`)).body, before, 'the request did not change')
+    t.notOk(ledgerRecords(gw.auditDir).some((record) => record.request === filed.body.id && record.type === 'request.executed'), 'nothing was executed')
+    const seen = await call(gw.url, 'GET', `/v1/requests/${filed.body.id}`, { token: colleague })
+    t.equal(seen.status, 200, 'a colleague still sees the request and its status (docs/identity.md)')
+    t.equal(seen.body.status, 'approved')
+    t.equal((await retrieve(gw, filed.body.id, token({ ori: bay, sub: 'DET-EXAMPLE' }))).status, 200, 'the filer, whatever the spelling of the user id')
+  })
+
+  t.test('the approval may name a retriever: that officer retrieves, shown in GET and on the ledger; a third is refused', async (t) => {
+    const filed = await file(gw, { ...rapRequest, caseNumber: '26-005002' })
+    const approved = await approve(filed.body.id, { reason: 'ok; Det. Partner collects it', retriever: 'ＤＥＴ-Partner' })
+    t.equal(approved.status, 200)
+    t.equal(approved.body.retriever, 'det-partner', 'folded: full-width and capitals name the same officer')
+    t.equal((await call(gw.url, 'GET', `/v1/requests/${filed.body.id}`, { token: filer })).body.retriever, 'det-partner')
+    t.match(ledgerRecords(gw.auditDir).find((record) => record.type === 'request.approved' && record.request === filed.body.id), { retriever: 'det-partner', expiresAt: approved.body.approvalExpiresAt })
+    t.equal((await retrieve(gw, filed.body.id, colleague)).body.error.code, 'request_not_yours')
+    const result = await retrieve(gw, filed.body.id, partner)
+    t.equal(result.status, 200)
+    t.ok(result.body.records.length >= 1)
+    t.match(ledgerRecords(gw.auditDir).find((record) => record.type === 'request.delivered' && record.request === filed.body.id), { sub: 'det-partner' })
+  })
+
+  t.test('a retriever that is no user id is refused 400, and the request stays pending', async (t) => {
+    const filed = await file(gw, { ...rapRequest, caseNumber: '26-005003' })
+    for (const retriever of ['det partner', '', 'é'.repeat(3), 'x'.repeat(129)]) {
+      const answer = await approve(filed.body.id, { reason: 'ok', retriever })
+      t.equal(answer.status, 400, JSON.stringify(retriever))
+      t.equal(answer.body.error.code, 'invalid_request')
+    }
+    t.equal((await admin(gw, 'GET', `/v1/requests/${filed.body.id}`)).body.status, 'pending')
+    t.equal((await call(gw.url, 'POST', `/v1/requests/${filed.body.id}/refuse`, { token: op, body: { reason: 'no', retriever: 'det-partner' } })).body.error.code, 'invalid_request', 'a refusal names no retriever')
+  })
+
+  t.test('an officer removed after filing: their request yields nothing, to them or to the retriever, with the officer rule, audited', async (t) => {
+    const mine = await file(gw, { ...rapRequest, caseNumber: '26-005004' })
+    const named = await file(gw, { ...rapRequest, caseNumber: '26-005005' })
+    await approve(mine.body.id)
+    await approve(named.body.id, { reason: 'ok', retriever: 'det-partner' })
+    t.equal((await sanction('Det-Example', { type: 'removal', reason: 'misuse confirmed (invented)' })).status, 200)
+    t.teardown(() => lift('det-example'))
+    const own = await retrieve(gw, mine.body.id, filer)
+    t.equal(own.status, 403)
+    t.equal(own.body.decision.rule, 'officer.suspended')
+    const viaPartner = await retrieve(gw, named.body.id, partner)
+    t.equal(viaPartner.status, 403)
+    t.equal(viaPartner.body.decision.rule, 'officer.suspended')
+    t.match(viaPartner.body.decision.reason, /officer who filed this request \(det-example\)/)
+    for (const id of [mine.body.id, named.body.id]) {
+      t.equal((await admin(gw, 'GET', `/v1/requests/${id}`)).body.status, 'denied')
+      t.match(ledgerRecords(gw.auditDir).find((record) => record.type === 'request.executed' && record.request === id), { outcome: 'deny', rule: 'officer.suspended', status: 403, recordCount: 0 })
+    }
+  })
+
+  t.test('a retriever suspended after the approval receives nothing', async (t) => {
+    const filed = await file(gw, { ...rapRequest, caseNumber: '26-005006' })
+    await approve(filed.body.id, { reason: 'ok', retriever: 'det-partner' })
+    t.equal((await sanction('DET-PARTNER', { type: 'suspension', scope: 'all', reason: 'under investigation (invented)' })).status, 200)
+    t.teardown(() => lift('det-partner'))
+    const result = await retrieve(gw, filed.body.id, partner)
+    t.equal(result.status, 403)
+    t.equal(result.body.decision.rule, 'officer.suspended')
+    t.match(result.body.decision.reason, /^This officer's CLETS access/)
+  })
+
+  t.test('the ledger verifies', async (t) => {
+    await gw.close()
+    t.equal((await verifyLedger(gw.auditDir)).problem, null)
+  })
+})
+
+t.test("an approval's validity is policy data (limits.yaml), read when DOJ approves", async (t) => {
+  const clock = new TestClock()
+  const policies = tempDir('policies')
+  cpSync(policyDir, policies, { recursive: true })
+  const limits = join(policies, 'limits.yaml')
+  const shipped = readFileSync(limits, 'utf8')
+  t.match(shipped, /approvalSeconds: 604800/, 'a week as shipped')
+  writeFileSync(limits, shipped.replace('approvalSeconds: 604800', 'approvalSeconds: 3600'))
+  const gw = await startTestGateway({ clock, env: { POLICY_DIR: policies } })
+  t.teardown(() => gw.close())
+  await censureWithWrittenRequests(t, gw)
+  t.same((await admin(gw, 'GET', '/v1/policy')).body.writtenRequests, { approvalSeconds: 3600 }, 'GET /v1/policy shows it')
+  const filed = await file(gw, rapRequest)
+  const approvedAt = clock.value
+  const approved = await admin(gw, 'POST', `/v1/requests/${filed.body.id}/approve`, { reason: 'ok' })
+  t.equal(approved.body.approvalExpiresAt, new Date(approvedAt + 3_600_000).toISOString())
+  // A later change applies to later approvals only.
+  writeFileSync(limits, shipped)
+  t.equal(await gw.gateway.reloadPolicy(), null)
+  clock.advance(3_600_000 - 1)
+  t.equal((await admin(gw, 'GET', `/v1/requests/${filed.body.id}`)).body.status, 'approved', 'valid up to its end')
+  clock.advance(1)
+  t.equal((await admin(gw, 'GET', `/v1/requests/${filed.body.id}`)).body.status, 'expired')
+  const late = await retrieve(gw, filed.body.id)
+  t.equal(late.status, 410)
+  t.equal(late.body.error.code, 'request_gone')
+  t.match(late.body.error.message, /approval of written request .* expired on .* unused/)
+
+  writeFileSync(limits, shipped.replace('approvalSeconds: 604800', 'approvalSeconds: 60'))
+  const refused = await gw.gateway.reloadPolicy()
+  t.match(String(refused), /limits\.yaml: writtenRequests\.approvalSeconds/, 'less than an hour is refused, naming the setting')
 })

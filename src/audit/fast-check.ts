@@ -10,7 +10,7 @@ import { databaseClasses, immigrationBases, ruleIds } from '../policy/types.js'
 import type { AuditEvent, EventType } from './record.js'
 
 const decisionKeys = new Set([
-  'type', 'id', 'ori', 'sub', 'terminal', 'source', 'database', 'databaseClass', 'purpose', 'caseNumber', 'justification', 'onBehalfOf', 'recipient',
+  'type', 'id', 'ori', 'sub', 'officer', 'terminal', 'source', 'database', 'databaseClass', 'purpose', 'caseNumber', 'justification', 'onBehalfOf', 'recipient',
   'subject', 'outcome', 'rule', 'immigration', 'projection', 'policyRevision', 'agencyVersion', 'monitored',
 ])
 const outcomeKeys = new Set(['type', 'id', 'status', 'code', 'recordCount', 'latencyMs', 'subjects'])
@@ -46,7 +46,7 @@ function isTextArray(value: unknown): boolean {
 
 function decisionValid(event: Record<string, unknown>): boolean {
   return (
-    isText(event.id) && isText(event.ori) && isText(event.sub) && isTextOrNull(event.terminal) && isText(event.source) &&
+    isText(event.id) && isText(event.ori) && isText(event.sub) && isOptionalText(event.officer) && isTextOrNull(event.terminal) && isText(event.source) &&
     isText(event.database) && classes.has(event.databaseClass) && isText(event.purpose) && isTextOrNull(event.caseNumber) &&
     isOptionalText(event.justification) && isOptionalText(event.onBehalfOf) && isOptionalText(event.recipient) &&
     isTextRecord(event.subject) && (event.outcome === 'allow' || event.outcome === 'deny') && rules.has(event.rule) &&

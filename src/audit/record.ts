@@ -160,7 +160,10 @@ export const officerRegistrySchema = z
 /** Who asked, from where: taken from the verified token and the connection. */
 const requester = {
   ori: text,
+  /** The user id as the token spells it. */
   sub: text,
+  /** The user id folded (NFKC, lower case: the person), when it differs from `sub`; absent in older records. */
+  officer: text.optional(),
   terminal: text.nullable(),
   source: text,
 }
@@ -390,6 +393,10 @@ export const eventSchemas = {
     operatorOri: text,
     source: text,
     reason: text,
+    /** The officer (folded user id) the approval names to retrieve the records besides the filer; absent when none. */
+    retriever: text.optional(),
+    /** When the approval expires unused. Absent in records written before it. */
+    expiresAt: text.optional(),
   }),
   /** A DOJ operator refuses a pending request, before the refusal applies. */
   'request.refused': z.strictObject({

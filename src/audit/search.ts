@@ -7,10 +7,12 @@ import { createReadStream } from 'node:fs'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { foldUserId } from '../policy/identity.js'
 import { lookupIdentifiers, searchIdentifiers, type SubjectHasher } from './subjects.js'
 
 export interface SearchFilter {
   readonly ori?: string | undefined
+  /** A user id: it finds the person's records under every spelling (compared folded: docs/identity.md). */
   readonly sub?: string | undefined
   /**
    * `field=value` (e.g. licenseNumber=A1234567, person=WRIGHT,JOHN,1980-01-31) or a bare value matched
@@ -61,6 +63,16 @@ function subjectMatches(record: LedgerRecord, match: SubjectMatch): boolean {
   return clearMatches(record.subject, match)
 }
 
+/**
+ * True when the record names the person `wanted` (a folded user id): by its spelling, by the folded id
+ * recorded beside it, or, in a record written before ids were folded, by its spelling folded.
+ */
+function namesPerson(record: LedgerRecord, wanted: string): boolean {
+  const { sub } = record
+  if (sub === wanted || record.officer === wanted) return true
+  return typeof sub === 'string' && record.officer === undefined && foldUserId(sub) === wanted
+}
+
 /** True when the record passes every filter that is set (`subject` as resolved by resolveSubject). */
 function matchesResolved(record: LedgerRecord, filter: SearchFilter, subject: SubjectMatch | null): boolean {
   const time = Date.parse(record.time)
@@ -68,7 +80,7 @@ function matchesResolved(record: LedgerRecord, filter: SearchFilter, subject: Su
   if (filter.until !== undefined && time > filter.until) return false
   if (filter.type !== undefined && record.type !== filter.type) return false
   if (filter.ori !== undefined && record.ori !== filter.ori) return false
-  if (filter.sub !== undefined && record.sub !== filter.sub) return false
+  if (filter.sub !== undefined && !namesPerson(record, foldUserId(filter.sub) ?? filter.sub)) return false
   if (filter.purpose !== undefined && record.purpose !== filter.purpose) return false
   if (filter.onBehalfOf !== undefined && record.onBehalfOf !== filter.onBehalfOf) return false
   if (filter.recipient !== undefined && record.recipient !== filter.recipient) return false

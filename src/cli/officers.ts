@@ -2,7 +2,8 @@
 // An officer is a user id (the token's sub) at an agency (ORI). Tables by default, --json for scripts;
 // the URL from --url or GATEWAY_URL, the operator token from --token or GATEWAY_TOKEN.
 import type { Command } from 'commander'
-import { oriPattern, subPattern, type OfficerState } from '../policy/types.js'
+import { foldUserId } from '../policy/identity.js'
+import { oriPattern, type OfficerState } from '../policy/types.js'
 import { pendingNotice, type ChangeView } from './changes.js'
 import { adminCommand, need, oriArgument, sanctionBody, sanctionOptions, showAnswer, type AdminOptions, type SanctionOptions } from './admin-api.js'
 import { commandGroup, exitWith } from './command.js'
@@ -32,8 +33,8 @@ const officerPath = (ori: string, sub: string) => `/v1/officers/${ori}/${encodeU
 function officerArguments(command: Command, action: string): Command {
   return command
     .argument('<ori>', "the officer's agency, e.g. CA0194200", oriArgument(`${action} needs an ORI such as CA0194200, then the officer's user id`))
-    .argument('<user>', "the officer's user id (the token's sub)", (sub: string) => {
-      if (!subPattern.test(sub)) throw new UsageError(`${action} needs the officer's user id (the token's sub: 1 to 128 printable characters, no space) after the ORI`)
+    .argument('<user>', "the officer's user id (the token's sub, in any spelling: compared folded, docs/identity.md)", (sub: string) => {
+      if (foldUserId(sub) === null) throw new UsageError(`${action} needs the officer's user id (the token's sub: 1 to 128 printable characters, no space) after the ORI`)
       return sub
     })
 }

@@ -2,6 +2,7 @@
 // admin API: list and read them, approve or refuse them with a reason. Tables by default, --json for
 // scripts. The URL comes from --url or GATEWAY_URL, the operator token from --token or GATEWAY_TOKEN.
 import type { Command } from 'commander'
+import { foldUserId } from '../policy/identity.js'
 import { oriPattern } from '../policy/types.js'
 import { adminCommand, need, showAnswer, type AdminOptions } from './admin-api.js'
 import { commandGroup, exitWith } from './command.js'
@@ -12,6 +13,10 @@ interface RequestView {
   id: string
   ori: string
   sub: string
+  /** The filer's folded user id. */
+  officer: string
+  /** The officer the approval names to retrieve the records besides the filer. */
+  retriever: string | null
   terminal: string | null
   database: string
   purpose: string
@@ -58,6 +63,7 @@ function printOne(view: RequestView): void {
         ['subject', Object.entries(view.subject).map(([field, value]) => `${field}=${value}`).join(' ')],
         ['justification', view.justification],
         ['decided', view.decidedAt === null ? '-' : `${view.decidedAt} by ${dash(view.decidedBy)}: ${dash(view.decisionReason)}`],
+        ['retrieved by', view.retriever === null ? `${view.officer} (the filer) only` : `${view.officer} (the filer) or ${view.retriever}`],
         ['approval expires', dash(view.approvalExpiresAt)],
         ['executed', dash(view.executedAt)],
       ],
@@ -94,13 +100,20 @@ export function requestsCommands(program: Command): void {
     .argument('<id>', 'the request id (a UUID)', requestId('show'))
     .action(exitWith((id: string, options: AdminOptions) => showAnswer(options, 'GET', `/v1/requests/${id}`, undefined, print)))
 
-  for (const [action, description] of [
-    ['approve', 'approve a pending request: the query runs once, for the requester to collect'],
-    ['refuse', 'refuse a pending request'],
-  ] as const) {
-    adminCommand(requests, action, description)
-      .argument('<id>', 'the request id (a UUID)', requestId(action))
-      .option('--reason <text>', 'why, for the audit ledger and the requester (required)')
-      .action(exitWith((id: string, options: AdminOptions & { reason?: string }) => showAnswer(options, 'POST', `/v1/requests/${id}/${action}`, { reason: need(options, 'reason', action) }, print)))
-  }
+  adminCommand(requests, 'approve', 'approve a pending request: the query runs once, for the filing officer (or the --retriever) to collect')
+    .argument('<id>', 'the request id (a UUID)', requestId('approve'))
+    .option('--reason <text>', 'why, for the audit ledger and the requester (required)')
+    .option('--retriever <user>', 'another officer of the agency (a user id) who may collect the records besides the filer')
+    .action(
+      exitWith((id: string, options: AdminOptions & { reason?: string; retriever?: string }) => {
+        const reason = need(options, 'reason', 'approve')
+        const { retriever } = options
+        if (retriever !== undefined && foldUserId(retriever) === null) throw new UsageError(`--retriever: expected a user id (1 to 128 printable characters, no space); got ${retriever}`)
+        return showAnswer(options, 'POST', `/v1/requests/${id}/approve`, retriever === undefined ? { reason } : { reason, retriever }, print)
+      }),
+    )
+  adminCommand(requests, 'refuse', 'refuse a pending request')
+    .argument('<id>', 'the request id (a UUID)', requestId('refuse'))
+    .option('--reason <text>', 'why, for the audit ledger and the requester (required)')
+    .action(exitWith((id: string, options: AdminOptions & { reason?: string }) => showAnswer(options, 'POST', `/v1/requests/${id}/refuse`, { reason: need(options, 'reason', 'refuse') }, print)))
 }

@@ -8,6 +8,7 @@ import { isDeepStrictEqual } from 'node:util'
 import { Redis } from 'ioredis'
 import { z } from 'zod'
 import { officerRegistrySchema, registrySchema } from '../audit/record.js'
+import { foldOfficerStates } from '../policy/identity.js'
 import { RedisStateStore } from '../state/redis.js'
 import { redisTarget, registrySeen, registrySeenFile } from '../state/registry.js'
 import { initializeRegistry, RegistryExistsError, sampleAgencies, type RegistryCreator } from '../state/seed.js'
@@ -177,9 +178,12 @@ export async function importRegistry(url: string, file: string, by: RegistryCrea
     const replaced = agencies.length
     const officersReplaced = officers.length
     const officerKey = (officer: { ori: string; sub: string }) => `${officer.ori}/${officer.sub}`
+    // The file's officers under their folded user ids, as the store keeps them: two spellings of one
+    // person in a backup made before ids were folded are one officer (the binding state of the two).
+    const incoming = foldOfficerStates(backup.officers)
     const summary = () => {
       out(`agencies: ${changeText(change(agencies, backup.agencies, (agency) => agency.ori))}`)
-      out(`officer sanction records: ${changeText(change(officers, backup.officers, officerKey))}`)
+      out(`officer sanction records: ${changeText(change(officers, incoming, officerKey))}`)
     }
     if (how.dryRun) {
       out(`dry run: importing ${file} (exported ${backup.exportedAt}) into ${target} would replace ${replaced} agencies and ${officerRecords(officersReplaced)}:`)
@@ -200,9 +204,9 @@ export async function importRegistry(url: string, file: string, by: RegistryCrea
     try {
       const id = randomUUID()
       const sha256 = createHash('sha256').update(bytes).digest('hex')
-      await appendDurably(ledger, { type: 'operator.import', id, operator: by.operator, source: by.source, reason: by.reason, target, file, sha256, agencies: backup.agencies.length, replaced, officers: backup.officers.length, officersReplaced }, nothing)
+      await appendDurably(ledger, { type: 'operator.import', id, operator: by.operator, source: by.source, reason: by.reason, target, file, sha256, agencies: backup.agencies.length, replaced, officers: incoming.length, officersReplaced }, nothing)
       try {
-        await store.importRegistry(backup.agencies, backup.officers)
+        await store.importRegistry(backup.agencies, incoming)
       } catch (error) {
         // The record said the registry was replaced; say that it was not.
         await ledger.append({ type: 'operator.failed', id, code: 'state_unavailable' }, Date.now()).catch(() => undefined)
@@ -211,7 +215,7 @@ export async function importRegistry(url: string, file: string, by: RegistryCrea
     } finally {
       await ledger.close()
     }
-    out(`imported ${backup.agencies.length} agencies and ${officerRecords(backup.officers.length)} (exported ${backup.exportedAt}) into ${target}, replacing ${replaced} and ${officersReplaced}; audited in ${config.auditDir}`)
+    out(`imported ${backup.agencies.length} agencies and ${officerRecords(incoming.length)} (exported ${backup.exportedAt}) into ${target}, replacing ${replaced} and ${officersReplaced}; audited in ${config.auditDir}`)
     return 0
   } finally {
     await store.close()

@@ -31,7 +31,7 @@ export function tokenCommand(program: Command): void {
     .option('--ori <ori>', "the user's agency ORI, e.g. CA0194200 (required)")
     .option('--role <role>', 'terminal (queries) or doj_operator (the admin API); repeat for both (required)', (role: string, roles: string[] = []) => [...roles, role])
     .option('--terminal <mnemonic>', 'the terminal mnemonic')
-    .option('--ttl <duration>', 'how long it is valid: 90s, 15m, 1h, 7d (at most 30d)', '1h')
+    .option('--ttl <duration>', 'how long it is valid: 90s, 15m, 1h (at most JWT_MAX_LIFETIME_S, 12h by default)', '1h')
     .action(
       exitWith(async (options: TokenOptions) => {
         const { sub, ori, role } = options
@@ -40,8 +40,12 @@ export function tokenCommand(program: Command): void {
         for (const each of role) if (each !== 'terminal' && each !== 'doj_operator') throw new UsageError(`--role: terminal or doj_operator; got ${each}`)
         const ttlSeconds = parseTtl(options.ttl)
         // Loaded once the command line is found good (command.ts says why).
-        const [{ cliConfig }, { developmentSecret }, { mintToken }] = await Promise.all([import('./settings.js'), import('../dev-secret.js'), import('../http/mint.js')])
+        const [{ cliConfig }, { developmentSecret }, { lifetimeText, mintToken }] = await Promise.all([import('./settings.js'), import('../dev-secret.js'), import('../http/mint.js')])
         const settings = cliConfig()
+        // The gateway refuses a token that lives longer (401 token_invalid): better not to mint one.
+        if (ttlSeconds > settings.jwt.maxLifetimeSeconds) {
+          throw new UsageError(`--ttl: at most ${lifetimeText(settings.jwt.maxLifetimeSeconds)} (JWT_MAX_LIFETIME_S): the gateway refuses a token that lives longer; got ${options.ttl}`)
+        }
         const secret = settings.jwt.secret ?? developmentSecret(settings.stateDir, false)
         if (secret === undefined) {
           throw new UsageError(`no signing secret: set GATEWAY_JWT_SECRET, or start the gateway once (npm start) so it makes ${settings.stateDir}/dev-jwt-secret`)

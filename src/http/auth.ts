@@ -4,22 +4,31 @@
 // (bounded, until its exp) in front of the plugin, so the hot path pays one Map lookup, not one
 // signature check. Public keys come from a file (GATEWAY_JWT_PUBLIC_KEYS) or from the identity
 // provider's JWKS (GATEWAY_JWT_JWKS_URL), selected by `kid`. The token itself is never logged or audited.
+// A token's lifetime is bounded (JWT_MAX_LIFETIME_S) and its `sub` folded to the person's user id once,
+// when it is verified (docs/identity.md).
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import fastifyJwt, { type FastifyJWTOptions } from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
 import { request as undiciRequest } from 'undici'
-import { subPattern } from '../audit/record.js'
 import { GatewayError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import type { SubjectHasher } from '../audit/subjects.js'
+import { foldUserId } from '../policy/identity.js'
+import { lifetimeText } from './mint.js'
 import { subjectFields } from '../policy/subject.js'
 
 export const roles = ['terminal', 'doj_operator'] as const
 export type Role = (typeof roles)[number]
 
 export interface Identity {
+  /** The user id as the token spells it: what the ledger records as `sub`. */
   readonly sub: string
+  /**
+   * The person: `sub` folded (NFKC, lower case; src/policy/identity.ts), computed once when the token is
+   * verified. Officer sanctions, rate limits, misuse signals and written requests compare this.
+   */
+  readonly officer: string
   readonly ori: string
   readonly roles: readonly Role[]
   readonly terminal: string | null
@@ -41,6 +50,8 @@ export interface AuthOptions {
   readonly issuer: string
   readonly audience: string
   readonly cacheSize: number
+  /** The longest lifetime a token may have (JWT_MAX_LIFETIME_S): exp − iat, or exp − now without iat. */
+  readonly maxLifetimeSeconds: number
   /** Hashes the officer's own identifiers; without it they are not read. */
   readonly subjectHasher?: SubjectHasher | undefined
 }
@@ -52,6 +63,29 @@ const publicKeyAlgorithms = ['RS256', 'ES256', 'EdDSA'] as const
 
 /** Longest time a verified token is trusted without checking its signature again. */
 const cacheMilliseconds = 600_000
+
+/**
+ * How far the identity provider's clock may run ahead of ours: a token issued (`iat`) up to this far in
+ * the future is taken as issued now; further, it is refused ("iat is in the future").
+ */
+export const tokenClockSkewSeconds = 60
+
+/**
+ * Why a verified token's lifetime is refused, or null. `exp − iat` may not exceed the maximum; `iat` may
+ * not lie in the future beyond the clock skew; a token without `iat` is judged by what is left of it
+ * (`exp − now`), which bounds its use just as well. fast-jwt has already refused an expired one.
+ */
+export function lifetimeProblem(payload: Record<string, unknown>, nowMs: number, maxLifetimeSeconds: number): string | null {
+  const { exp, iat } = payload
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) return 'the exp claim must be a number'
+  const now = nowMs / 1000
+  const tooLong = `the token's lifetime exceeds ${lifetimeText(maxLifetimeSeconds)} (JWT_MAX_LIFETIME_S)`
+  if (iat === undefined) return exp - now > maxLifetimeSeconds ? tooLong : null
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) return 'the iat claim must be a number'
+  if (iat > now + tokenClockSkewSeconds) return 'iat is in the future'
+  if (exp < iat) return 'exp is before iat'
+  return exp - iat > maxLifetimeSeconds ? tooLong : null
+}
 
 interface PublicKey {
   readonly kid: string
@@ -321,6 +355,8 @@ export function createAuthenticator(options: AuthOptions, context: Authenticator
     let identity: Identity
     try {
       payload = (await request.jwtVerify()) as Record<string, unknown>
+      const problem = lifetimeProblem(payload, Date.now(), options.maxLifetimeSeconds)
+      if (problem !== null) throw new GatewayError('token_invalid', problem)
       identity = identityOf(payload, options.subjectHasher)
     } catch (error) {
       const failure = tokenError(error)
@@ -374,7 +410,9 @@ function ownIdentifiers(payload: Record<string, unknown>, hasher: SubjectHasher 
 function identityOf(payload: Record<string, unknown>, hasher: SubjectHasher | undefined): Identity {
   const { sub, ori, terminal } = payload
   const claimed = payload.roles
-  if (typeof sub !== 'string' || !subPattern.test(sub)) throw new GatewayError('token_invalid', 'the sub claim is not a valid user id')
+  // Any spelling that folds to a user id: `L8-OFFICER` and `ｌ8-officer` are the officer l8-officer.
+  const officer = typeof sub === 'string' ? foldUserId(sub) : null
+  if (officer === null) throw new GatewayError('token_invalid', 'the sub claim is not a valid user id')
   if (typeof ori !== 'string' || !oriPattern.test(ori)) throw new GatewayError('token_invalid', 'the ori claim is not a valid ORI')
   if (!Array.isArray(claimed) || !claimed.every((role) => typeof role === 'string')) {
     throw new GatewayError('token_invalid', 'the roles claim must be an array of strings')
@@ -383,7 +421,8 @@ function identityOf(payload: Record<string, unknown>, hasher: SubjectHasher | un
     throw new GatewayError('token_invalid', 'the terminal claim is not a valid terminal mnemonic')
   }
   return Object.freeze({
-    sub,
+    sub: sub as string,
+    officer,
     ori,
     roles: Object.freeze(claimed.filter((role): role is Role => (roles as readonly string[]).includes(role))),
     terminal: terminal ?? null,
@@ -392,4 +431,4 @@ function identityOf(payload: Record<string, unknown>, hasher: SubjectHasher | un
 }
 
 // Minting lives in mint.ts (fast-jwt's signer only), so `gatewayctl token` does not load the plugin.
-export { mintToken, type TokenRequest } from './mint.js'
+export { lifetimeText, mintToken, type TokenRequest } from './mint.js'

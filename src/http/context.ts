@@ -111,9 +111,14 @@ export function sourceOf(request: FastifyRequest): string {
   return socket?.[sourceAddress] ?? socket?.remoteAddress ?? 'unknown'
 }
 
-/** The requester as the ledger records it. */
+/**
+ * The requester as the ledger records it: the token's spelling (`sub`), and the folded user id
+ * (`officer`) only when it differs from it, so the common record keeps its shape and an auditor sees
+ * that `L8-OFFICER` was the officer l8-officer.
+ */
 export function requesterOf(request: FastifyRequest, identity: Identity) {
-  return { ori: identity.ori, sub: identity.sub, terminal: identity.terminal, source: sourceOf(request) }
+  const requester = { ori: identity.ori, sub: identity.sub, terminal: identity.terminal, source: sourceOf(request) }
+  return identity.officer === identity.sub ? requester : { ...requester, officer: identity.officer }
 }
 
 /** Who made an operator change, from where: the fields every operator record carries. */

@@ -14,6 +14,13 @@ export interface TokenRequest {
   readonly ttlSeconds: number
 }
 
+/** `43200` -> `12 h`, `90` -> `90 s`: a token lifetime as a refusal names it (the gateway's and gatewayctl token's). */
+export function lifetimeText(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`
+  if (seconds % 60 === 0) return `${seconds / 60} min`
+  return `${seconds} s`
+}
+
 /** Mints an HS256 development token (gatewayctl token, tests, the benchmark). */
 export function mintToken(secret: string, issuer: string, audience: string, request: TokenRequest): string {
   const sign = createSigner({ key: secret, algorithm: 'HS256', iss: issuer, aud: audience, expiresIn: request.ttlSeconds * 1000 })

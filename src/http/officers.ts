@@ -5,9 +5,12 @@
 // The sanction binds from the officer's next query on every instance, whatever tokens the officer holds:
 // the query path reads it from the store with the agency's state (one round trip), never from the token,
 // so a token verified and cached before the sanction is refused as soon as the sanction call answers.
+// The officer is the person, not the spelling: the path's user id is folded (NFKC, lower case) once per
+// call, as a token's sub is when it is verified, so suspending `L8-OFFICER` binds `l8-officer`'s tokens.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { agencyTextLimits, oriPattern, subPattern } from '../audit/record.js'
+import { agencyTextLimits, oriPattern } from '../audit/record.js'
 import { GatewayError } from '../errors.js'
+import { foldUserId } from '../policy/identity.js'
 import { officerSanctionTypes, sanctionScopes, type OfficerSanctionType, type OfficerState, type SanctionScope } from '../policy/types.js'
 import { OfficerConflictError } from '../state/redis.js'
 import type { BeforeCommit, OfficerChange } from '../state/types.js'
@@ -18,12 +21,22 @@ import { sanctionFrom, withoutLapsedSanction } from './sanctions.js'
 
 const reason = { type: 'string', minLength: 1, maxLength: agencyTextLimits.reason } as const
 const ori = { type: 'string', pattern: oriPattern.source } as const
-/** The officer in the path: an ORI, and a user id as tokens carry it (percent-encoded where a URL needs it). */
+/**
+ * The officer in the path: an ORI, and a user id in any spelling a token may carry (percent-encoded
+ * where a URL needs it; no control characters or spaces), folded by the handler (officerIn).
+ */
 const officerParams = {
   type: 'object',
   required: ['ori', 'sub'],
-  properties: { ori, sub: { type: 'string', pattern: subPattern.source } },
+  properties: { ori, sub: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\x00-\\x20\\x7f-\\x9f]+$' } },
 } as const
+
+/** The path's officer with the user id folded, once per call; a spelling that folds to no user id is refused 400. */
+function officerIn(params: OfficerParams): OfficerParams {
+  const sub = foldUserId(params.sub)
+  if (sub === null) throw new GatewayError('invalid_request', 'the user id does not fold to 1 to 128 printable ASCII characters (NFKC, lower case)', [{ path: 'sub', message: 'not a user id' }])
+  return { ori: params.ori, sub }
+}
 const officerView = {
   type: 'object',
   properties: {
@@ -106,7 +119,7 @@ export function officerRoutes(app: FastifyInstance, deps: AppDependencies): void
   )
 
   app.get<{ Params: OfficerParams }>('/v1/officers/:ori/:sub', { onRequest, schema: { summary: 'One officer and their sanction', params: officerParams, response: { 200: officerView, ...errors } } }, async (request) => {
-    const { ori: agency, sub } = request.params
+    const { ori: agency, sub } = officerIn(request.params)
     await registered(request.params)
     // The gateway keeps no officer registry (the identity provider does): an officer DOJ never
     // sanctioned is simply one without a sanction, at version 0.
@@ -133,7 +146,7 @@ export function officerRoutes(app: FastifyInstance, deps: AppDependencies): void
     async (request, reply) => {
       // The same rules as an agency's sanction (src/http/sanctions.ts).
       const sanction = sanctionFrom(request.body, clock())
-      const { ori: agency, sub } = request.params
+      const { ori: agency, sub } = officerIn(request.params)
       return change(request, reply, request.body.reason, (at, beforeCommit) => store.sanctionOfficer(agency, sub, sanction, at, beforeCommit))
     },
   )
@@ -150,7 +163,7 @@ export function officerRoutes(app: FastifyInstance, deps: AppDependencies): void
       },
     },
     async (request, reply) => {
-      const { ori: agency, sub } = request.params
+      const { ori: agency, sub } = officerIn(request.params)
       // Two-person control: a lift policy reserves for two operators is proposed here, not applied.
       const proposed = await proposeLift(deps, request, reply, { ori: agency, officer: sub, reason: request.body.reason })
       if (proposed !== null) return proposed

@@ -71,6 +71,7 @@ const policySchema = {
             perAgency: { type: 'object', properties: { limit: { type: 'integer' }, windowSeconds: { type: 'integer' } } },
           },
         },
+        writtenRequests: { type: 'object', properties: { approvalSeconds: { type: 'integer' } } },
       },
     },
     '4xx': errorResponseSchema,
@@ -101,6 +102,7 @@ function describe(policy: PolicySet) {
     answers: policy.answers,
     rules: Object.entries(policy.citations).map(([id, citation]) => ({ id, citation })),
     limits: policy.limits,
+    writtenRequests: policy.writtenRequests,
   }
 }
 

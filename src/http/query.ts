@@ -165,7 +165,7 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
 
     // The officer's sanction comes back with the agency's state, read on every query, not from the token:
     // a token verified and cached before DOJ suspended its officer is refused on its next query.
-    const admission = await store.admit(identity.ori, officerKey(identity.ori, identity.sub), policy.limits, clock())
+    const admission = await store.admit(identity.ori, officerKey(identity.ori, identity.officer), policy.limits, clock())
     const now = admission.now
     const evaluated = evaluate(
       policy,
@@ -210,7 +210,7 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     reply.header('x-decision-id', id)
     rateHeaders(reply, policy, admission.rate)
     // What the decision stream sees of the query (issue 13): one object, whatever happens next.
-    const observed = { id, ori: record.ori, sub: record.sub, terminal: record.terminal, source: record.source, registered: agency !== null, time: now }
+    const observed = { id, ori: record.ori, sub: record.sub, officer: identity.officer, terminal: record.terminal, source: record.source, registered: agency !== null, time: now }
 
     if (decision.outcome === 'deny') {
       decided({ query: observed, subject: body.subject, self: identity.self, outcome: null, records: null })
@@ -288,7 +288,7 @@ export async function refuseQuery(deps: AppDependencies, request: FastifyRequest
   let retryAfter = 0
   if (error.status < 500) {
     try {
-      const admission = await deps.store.admit(identity.ori, officerKey(identity.ori, identity.sub), policy.limits, deps.clock())
+      const admission = await deps.store.admit(identity.ori, officerKey(identity.ori, identity.officer), policy.limits, deps.clock())
       if (admission.rate.limited !== null) {
         limit = rateDecision(policy, admission.rate)
         retryAfter = admission.rate.retryAfterSeconds

@@ -6,9 +6,15 @@
 //   POST /v1/requests                 (terminal)       file: decided by the policy at once, stored pending
 //   GET  /v1/requests[?status&ori]    (operator: all; terminal: its agency's)
 //   GET  /v1/requests/:id             (operator; terminal of the requesting agency)
-//   POST /v1/requests/:id/approve     (doj_operator)   { reason }
+//   POST /v1/requests/:id/approve     (doj_operator)   { reason, retriever? }
 //   POST /v1/requests/:id/refuse      (doj_operator)   { reason }
-//   GET  /v1/requests/:id/result      (terminal of the requesting agency): the records, once; then 410
+//   GET  /v1/requests/:id/result      (the filing officer, or the retriever DOJ named): the records, once; then 410
+//
+// The records are the person's, not the agency's: only the officer who filed the request retrieves
+// them, or the officer of the same agency the approval names (`retriever`); a colleague is refused 403
+// request_not_yours and nothing changes. Officers are compared by their folded user ids (NFKC, lower
+// case: docs/identity.md). At execution the filer's, the retriever's and the agency's sanctions all
+// apply. An approval holds for limits.yaml's writtenRequests.approvalSeconds (a week as shipped).
 //
 // The gateway executes an approved request when the agency first retrieves it, not when DOJ approves
 // it: no database answer is ever stored (nothing to lose on a restart, nothing to expire, no personal
@@ -24,14 +30,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { agencyTextLimits, oriPattern, type RequestExecutedEvent } from '../audit/record.js'
 import { GatewayError } from '../errors.js'
 import { evaluate } from '../policy/evaluate.js'
-import { fullProjectionId, type Decision } from '../policy/types.js'
+import { foldUserId } from '../policy/identity.js'
+import type { PolicySet } from '../policy/compile.js'
+import type { EvaluatedQuery } from '../policy/evaluate.js'
+import { fullProjectionId, type AgencyState, type Decision, type OfficerSanction } from '../policy/types.js'
 import { maxPendingRequests, officerKey, StateUnavailableError, storedRequestStatuses, type RequestRequester, type WrittenRequest } from '../state/types.js'
 import { requesterOf, requireRole, sourceOf, type AppDependencies } from './context.js'
 import { resolveQuery } from './query.js'
 import { errorResponseSchema, errorResponses as errors } from './errors.js'
 
-/** An approval holds this long: a request not retrieved by then is gone (410), and is filed again if still needed. */
-export const approvalValidityMs = 7 * 86_400_000
 /** How long a retrieval holds a request: longer than any database forward (UPSTREAM_TIMEOUT_MS). */
 export const retrievalClaimMs = 120_000
 /** The longest justification: a paragraph or two, like the reason on a written request form. */
@@ -54,9 +61,17 @@ interface IdParams {
   id: string
 }
 
+interface DecideBody {
+  reason: string
+  /** Approve only: the officer who may retrieve the records besides the filer. */
+  retriever?: string
+}
+
 const uuid = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: uuid } } } as const
 const shortText = { type: 'string', minLength: 1, maxLength: agencyTextLimits.name } as const
+/** A user id in any spelling a token may carry (no control characters or spaces); folded by the handler. */
+const userIdSpelling = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\x00-\\x20\\x7f-\\x9f]+$' } as const
 
 const fileBodySchema = {
   type: 'object',
@@ -85,6 +100,7 @@ const requestView = {
     id: { type: 'string' },
     ori: { type: 'string' },
     sub: { type: 'string' },
+    officer: { type: 'string' },
     terminal: nullableString,
     database: { type: 'string' },
     purpose: { type: 'string' },
@@ -97,6 +113,7 @@ const requestView = {
     decidedAt: nullableString,
     decidedBy: nullableString,
     decisionReason: nullableString,
+    retriever: nullableString,
     approvalExpiresAt: nullableString,
     executedAt: nullableString,
     version: { type: 'integer' },
@@ -115,16 +132,34 @@ export function requestStatusAt(request: WrittenRequest, now: number): RequestSt
   return request.status
 }
 
-/** What operators and the requesting agency see: the request without its retrieval claim. */
+/** The filing officer's folded user id (folded here for a request filed before it was stored). */
+export function filerOf(request: WrittenRequest): string {
+  return request.officer ?? foldUserId(request.sub) ?? request.sub
+}
+
+/** What operators and the requesting agency see: the request without its retrieval claim, with who may retrieve it. */
 function viewOf(request: WrittenRequest, now: number) {
   const { claimedUntil: _claim, ...shown } = request
-  return { ...shown, status: requestStatusAt(request, now) }
+  return { ...shown, officer: filerOf(request), retriever: request.retriever ?? null, status: requestStatusAt(request, now) }
 }
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
 function denial(id: string, decision: Decision) {
   return { decision: { id, outcome: decision.outcome, rule: decision.rule, reason: decision.reason, citation: decision.citation } }
+}
+
+/**
+ * The policy's decision on executing a request: as a query by the filing officer (their sanction, the
+ * agency's), then, if that allows it and another officer retrieves, as one by the retriever. A denial
+ * for the filer's sanction says it is the filer's.
+ */
+function executionDecision(policy: PolicySet, query: EvaluatedQuery, agency: AgencyState | null, now: number, filer: OfficerSanction | null, retriever: OfficerSanction | null, filedBy: string): Decision {
+  const asFiled = evaluate(policy, query, agency, now, filer)
+  if (asFiled.outcome === 'deny') {
+    return asFiled.rule === 'officer.suspended' ? { ...asFiled, reason: `The officer who filed this request (${filedBy}) may no longer receive it: ${asFiled.reason}` } : asFiled
+  }
+  return retriever === null ? asFiled : evaluate(policy, query, agency, now, retriever)
 }
 
 export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void {
@@ -244,6 +279,7 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
         id,
         ori: identity.ori,
         sub: identity.sub,
+        officer: identity.officer,
         terminal: identity.terminal,
         database: database.id,
         purpose: purpose.id,
@@ -256,6 +292,7 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
         decidedAt: null,
         decidedBy: null,
         decisionReason: null,
+        retriever: null,
         approvalExpiresAt: null,
         claimedUntil: null,
         executedAt: null,
@@ -296,25 +333,37 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
   })
 
   /** Approves or refuses a pending request: audited before it applies, compare-and-set on its version. */
-  async function decide(request: FastifyRequest<{ Params: IdParams; Body: { reason: string } }>, reply: FastifyReply, verdict: 'approved' | 'refused') {
+  async function decide(request: FastifyRequest<{ Params: IdParams; Body: DecideBody }>, reply: FastifyReply, verdict: 'approved' | 'refused') {
     const identity = request.identity!
+    // The named retriever, folded once (as a token's sub is): the person, whatever the spelling typed.
+    const named = request.body.retriever
+    const retriever = named === undefined ? null : foldUserId(named)
+    if (retriever === null && named !== undefined) {
+      throw new GatewayError('invalid_request', 'the retriever is not a user id: it must fold (NFKC, lower case) to 1 to 128 printable ASCII characters', [{ path: 'retriever', message: 'not a user id' }])
+    }
     const current = await visibleRequest(request, true)
     const now = clock()
     const status = requestStatusAt(current, now)
     if (status !== 'pending') throw new GatewayError('request_not_pending', `written request ${current.id} is ${status}: DOJ decided it on ${current.decidedAt ?? 'an earlier call'}`)
     const reason = request.body.reason
+    // The validity in force when DOJ approves; a later change to limits.yaml does not move this approval's end.
+    const approvalExpiresAt = verdict === 'approved' ? iso(now + deps.policy.current.writtenRequests.approvalSeconds * 1000) : null
     const after: WrittenRequest = {
       ...current,
       status: verdict,
       decidedAt: iso(now),
       decidedBy: identity.sub,
       decisionReason: reason,
-      approvalExpiresAt: verdict === 'approved' ? iso(now + approvalValidityMs) : null,
+      retriever,
+      approvalExpiresAt,
       version: current.version + 1,
     }
     const auditId = randomUUID()
+    const author = { id: auditId, request: current.id, ori: current.ori, operator: identity.sub, operatorOri: identity.ori, source: sourceOf(request), reason }
     await ledger.append(
-      { type: verdict === 'approved' ? 'request.approved' : 'request.refused', id: auditId, request: current.id, ori: current.ori, operator: identity.sub, operatorOri: identity.ori, source: sourceOf(request), reason },
+      verdict === 'approved'
+        ? { type: 'request.approved', ...author, ...(retriever === null ? {} : { retriever }), expiresAt: approvalExpiresAt! }
+        : { type: 'request.refused', ...author },
       now,
     )
     await apply(auditId, after, current.version, now, new GatewayError('request_not_pending', `another operator decided written request ${current.id} meanwhile`))
@@ -323,13 +372,17 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
     return viewOf(after, now)
   }
 
+  const decisionReason = { type: 'string', minLength: 1, maxLength: agencyTextLimits.reason } as const
   const decideSchema = {
     params: idParams,
-    body: { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: { type: 'string', minLength: 1, maxLength: agencyTextLimits.reason } } },
+    body: { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: decisionReason } },
     response: { 200: requestView, ...errors },
   } as const
-  app.post<{ Params: IdParams; Body: { reason: string } }>('/v1/requests/:id/approve', { onRequest: asOperator, schema: { ...decideSchema, summary: 'Approve a pending written request (audited)' } }, (request, reply) => decide(request, reply, 'approved'))
-  app.post<{ Params: IdParams; Body: { reason: string } }>('/v1/requests/:id/refuse', { onRequest: asOperator, schema: { ...decideSchema, summary: 'Refuse a pending written request (audited)' } }, (request, reply) => decide(request, reply, 'refused'))
+  // An approval may name one more officer of the requesting agency to retrieve the records (a partner
+  // on the case, the filer's supervisor); without it only the filer may.
+  const approveBody = { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: decisionReason, retriever: userIdSpelling } } as const
+  app.post<{ Params: IdParams; Body: DecideBody }>('/v1/requests/:id/approve', { onRequest: asOperator, schema: { ...decideSchema, body: approveBody, summary: 'Approve a pending written request (audited), naming perhaps who else retrieves it' } }, (request, reply) => decide(request, reply, 'approved'))
+  app.post<{ Params: IdParams; Body: DecideBody }>('/v1/requests/:id/refuse', { onRequest: asOperator, schema: { ...decideSchema, summary: 'Refuse a pending written request (audited)' } }, (request, reply) => decide(request, reply, 'refused'))
 
   app.get<{ Params: IdParams }>(
     '/v1/requests/:id/result',
@@ -342,6 +395,12 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
     async (request, reply) => {
       const identity = request.identity!
       const current = await visibleRequest(request, false)
+      // The records go to the person who asked for them (or whom DOJ named), never to a colleague who
+      // learnt the id: refused before anything is claimed, so the request stays retrievable by its filer.
+      const filer = filerOf(current)
+      if (identity.officer !== filer && identity.officer !== current.retriever) {
+        throw new GatewayError('request_not_yours', `written request ${current.id} was filed by ${current.sub}${current.retriever === null || current.retriever === undefined ? '' : ` and may be retrieved by ${current.retriever}`}; only they may retrieve its records`)
+      }
       const claimedAt = clock()
       switch (requestStatusAt(current, claimedAt)) {
         case 'pending':
@@ -377,9 +436,15 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
       const database = policy.databases.get(current.database)
       const purpose = policy.purposes.get(current.purpose)
       try {
-        // The retrieving officer's own sanction applies too (issue 12, point 4): a suspended officer
-        // receives nothing, in writing or at a terminal.
-        const [agency, officer] = await Promise.all([store.get(current.ori), store.getOfficer(identity.ori, identity.sub)])
+        // Every person the request binds answers for it: the agency, the officer who filed it (removed or
+        // suspended since, their request yields nothing) and the retrieving officer, if another (a
+        // suspended officer receives nothing, in writing or at a terminal).
+        const retrieving = identity.officer === filer ? null : identity.officer
+        const [agency, filedBy, retrievedBy] = await Promise.all([
+          store.get(current.ori),
+          store.getOfficer(current.ori, filer),
+          retrieving === null ? null : store.getOfficer(identity.ori, retrieving),
+        ])
         now = clock()
         agencyVersion = agency?.version ?? null
         // The PPP applies at execution as at the terminal, with the agency's state now: S.B. 54 still
@@ -393,7 +458,7 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
                 reason: `The policies in force no longer have the ${database === undefined ? `database ${current.database}` : `purpose ${current.purpose}`} this request names.`,
                 citation: policy.citations['ppp.purpose_not_permitted']!,
               }
-            : evaluate(policy, { database, purpose, caseNumber: current.caseNumber ?? undefined, justification: current.justification, onBehalfOf: current.requester.ori, writtenRequest: true }, agency, now, officer?.sanction ?? null)
+            : executionDecision(policy, { database, purpose, caseNumber: current.caseNumber ?? undefined, justification: current.justification, onBehalfOf: current.requester.ori, writtenRequest: true }, agency, now, filedBy?.sanction ?? null, retrievedBy?.sanction ?? null, current.sub)
       } catch (error) {
         await release()
         throw error

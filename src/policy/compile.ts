@@ -122,6 +122,8 @@ export interface PolicySet {
   readonly projections: ReadonlyMap<string, Projection>
   readonly answers: readonly AnswerRule[]
   readonly limits: { readonly perUser: RateLimitPolicy; readonly perAgency: RateLimitPolicy }
+  /** Written requests (limits.yaml): how long DOJ's approval holds, from the moment it is given. */
+  readonly writtenRequests: { readonly approvalSeconds: number }
   /** The misuse signals (signals.yaml); they never change a decision. */
   readonly signals: SignalPolicy
   /** Who may act as DOJ, and which changes need a second DOJ operator (authority.yaml). */
@@ -189,7 +191,16 @@ const purposesFile = z.strictObject({
   }),
 })
 
-const limitsFile = z.strictObject({ perUser: rateLimit, perAgency: rateLimit })
+/** How long a DOJ approval of a written request holds when limits.yaml does not say: a week. */
+export const defaultApprovalSeconds = 7 * 86_400
+const limitsFile = z.strictObject({
+  perUser: rateLimit,
+  perAgency: rateLimit,
+  // An approval not used by then is gone (410 request_gone): the agency files again if it still needs it.
+  writtenRequests: z
+    .strictObject({ approvalSeconds: z.number().int().min(3600).max(90 * 86_400) })
+    .default({ approvalSeconds: defaultApprovalSeconds }),
+})
 
 const ori = z.string().regex(oriPattern, 'expected an ORI: 2 letters and 7 letters or digits')
 const testsFile = z.strictObject({
@@ -514,7 +525,8 @@ export function compilePolicySet(sources: readonly PolicySource[]): PolicySet {
     }),
     projections: answers.projections,
     answers: answers.answers,
-    limits,
+    limits: Object.freeze({ perUser: limits.perUser, perAgency: limits.perAgency }),
+    writtenRequests: Object.freeze({ ...limits.writtenRequests }),
     signals,
     authority,
     tests,

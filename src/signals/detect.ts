@@ -11,7 +11,13 @@ import type { SignalCount } from './state.js'
 export interface Observation {
   readonly id: string
   readonly ori: string
+  /** The user id as the token spells it. */
   readonly sub: string
+  /**
+   * The person (the sub folded: NFKC, lower case), which the signals count: `L8-OFFICER` and
+   * `l8-officer` are one officer, and a signal names them by this id.
+   */
+  readonly officer: string
   readonly terminal: string | null
   readonly source: string
   /** The ORI is a registered agency (so it may be a metric label). */
@@ -95,7 +101,8 @@ function matching(subjects: ObservedSubjects, matches: (hash: string) => boolean
 
 /** The counts one query makes under the signal policy, appended to `into`. */
 export function planSignals(policy: SignalPolicy, query: Observation, subjects: ObservedSubjects | null, into: PlannedSignal[] = []): PlannedSignal[] {
-  const { ori, sub, id, time } = query
+  const { ori, id, time } = query
+  const sub = query.officer
   const officer = `${ori}:${sub}`
   const plan = (kind: SignalKind, seconds: number, key: string, facet: string, member: string, threshold: number, signalSub: string | null, subject: string | null, detail: Record<string, string | number>) => {
     const window = windowOf(kind, time, seconds)

@@ -4,6 +4,7 @@
 // Rate limits are per process here; several instances need the Redis store to share them.
 import { mkdir, open, readFile, rename, truncate, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
+import { bindingOfficerState, foldUserId } from '../policy/identity.js'
 import type { Agreement, AgencyState, OfficerSanction, OfficerState, Sanction } from '../policy/types.js'
 import { agreementChange, filingChange, officerSanctionChange, registerChange, sanctionChange } from './changes.js'
 import { gcra } from './gcra.js'
@@ -25,15 +26,25 @@ import {
 import { proposalKeepUntil, proposalListLimit, requestKeepUntil, requestListLimit, type ProposedChange, type WrittenRequest } from './types.js'
 
 /**
- * A journal line: an agency's state after a change, (issue 12) an officer's, (issue 13) a misuse filing,
- * or a proposed change as a step left it (two-person control): a restart keeps what awaits a second operator.
+ * A journal line: an agency's state after a change, an officer's, a misuse filing, or a proposed change
+ * as a step left it (two-person control): a restart keeps what awaits a second operator.
  */
 type JournalEntry = { readonly at: string; readonly action: string } & (
   | { readonly state: AgencyState }
-  | { readonly officer: OfficerState }
+  | OfficerEntry
   | { readonly filing: MisuseFiling }
   | { readonly proposal: ProposedChange }
 )
+
+/**
+ * An officer's line. `folded` marks a line written since user ids are folded (its sub is the folded id,
+ * and it replaces whatever the officer had); a line without it was written under the spelling an
+ * operator typed then, and is folded as it is read (see replayOfficer).
+ */
+interface OfficerEntry {
+  readonly officer: OfficerState
+  readonly folded?: true
+}
 
 /** A filing's key in the embedded store. */
 const filingKey = (ori: string, year: number) => `${year}:${ori}`
@@ -45,6 +56,8 @@ const sweepEvery = 4096
 async function replay(path: string): Promise<{ agencies: Map<string, AgencyState>; officers: Map<string, OfficerState>; filings: Map<string, MisuseFiling>; proposals: Map<string, ProposedChange>; existed: boolean }> {
   const agencies = new Map<string, AgencyState>()
   const officers = new Map<string, OfficerState>()
+  /** Per officer, the last state of each spelling of the older, unfolded lines since the last folded one. */
+  const spellings = new Map<string, Map<string, OfficerState>>()
   const filings = new Map<string, MisuseFiling>()
   const proposals = new Map<string, ProposedChange>()
   let text: string
@@ -72,12 +85,34 @@ async function replay(path: string): Promise<{ agencies: Map<string, AgencyState
     } catch {
       throw new Error(`${path}: line ${lineNumber}: not valid JSON; the journal is damaged (restore it from a backup)`)
     }
-    if ('officer' in entry) officers.set(officerKey(entry.officer.ori, entry.officer.sub), entry.officer)
+    if ('officer' in entry) replayOfficer(entry, officers, spellings)
     else if ('filing' in entry) filings.set(filingKey(entry.filing.ori, entry.filing.year), entry.filing)
     else if ('proposal' in entry) proposals.set(entry.proposal.id, entry.proposal)
     else agencies.set(entry.state.ori, entry.state)
   }
   return { agencies, officers, filings, proposals, existed: true }
+}
+
+/**
+ * One officer line, folded: a folded line replaces the officer's state; an older line is the last state
+ * of its spelling, and the spellings of one person bind together as bindingOfficerState says (a
+ * sanction under any spelling holds until a change made under the folded id lifts it).
+ */
+function replayOfficer(entry: OfficerEntry, officers: Map<string, OfficerState>, spellings: Map<string, Map<string, OfficerState>>): void {
+  const { ori, sub } = entry.officer
+  const folded = foldUserId(sub) ?? sub
+  const key = officerKey(ori, folded)
+  if (entry.folded === true) {
+    spellings.delete(key)
+    officers.set(key, entry.officer)
+    return
+  }
+  let seen = spellings.get(key)
+  if (seen === undefined) spellings.set(key, (seen = new Map()))
+  seen.set(sub, entry.officer)
+  let binding: OfficerState | null = null
+  for (const state of seen.values()) binding = binding === null ? (state.sub === folded ? state : { ...state, sub: folded }) : bindingOfficerState(binding, state, folded)
+  officers.set(key, binding!)
 }
 
 // Issue 12, point 5: written requests, journaled in requests.jsonl (one line per transition: the
@@ -261,7 +296,7 @@ export class MemoryStateStore implements StateStore {
     return this.journaled(
       beforeCommit,
       () => officerSanctionChange(ori, sub, this.agencies.get(ori) ?? null, this.officers.get(key) ?? null, sanction),
-      (change) => ({ at: new Date(now).toISOString(), action: change.action, officer: change.after }),
+      (change) => ({ at: new Date(now).toISOString(), action: change.action, officer: change.after, folded: true }),
       (change) => this.officers.set(key, change.after),
     )
   }

@@ -14,12 +14,15 @@
 // string that names the officer's rate field), and the script returns the officer's field with each
 // query: nothing (a nil) for the officer DOJ never sanctioned, which is nearly every query, so a sanction
 // imposed through any instance binds that officer's next query on every instance, at the cost of one
-// HGET inside the script and no extra argument.
+// HGET inside the script and no extra argument. The field names the person (the user id folded, NFKC
+// and lower case); fields written under another spelling before ids were folded are folded, once, each
+// time the connection becomes ready (foldOfficerSpellings).
 //
 // Operator writes: read, compute (the same pure changes as the embedded store), audit, then a
 // compare-and-set script on the version. Commands are never queued while disconnected nor resent after
 // a reconnect, and time out fast: a fault answers 503, never a stale allow or a replayed write.
 import { Redis } from 'ioredis'
+import { bindingOfficerState, foldOfficerStates, foldUserId } from '../policy/identity.js'
 import type { Agreement, AgencyState, OfficerSanction, OfficerState, Sanction } from '../policy/types.js'
 import { agreementChange, filingChange, officerSanctionChange, registerChange, sanctionChange } from './changes.js'
 import { proposalKeepUntil, proposalListLimit, requestKeepUntil, requestListLimit, type FilingChange, type FilingFigures, type MisuseFiling, type ProposedChange, type WrittenRequest } from './types.js'
@@ -163,6 +166,20 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 `
 
+// Officers' fields of one person under other spellings folded into one: KEYS: the officers hash. ARGV:
+// the folded field, its state as read ('' for none), the binding state, then pairs of (old field, its
+// state as read). Applies only if nothing changed meanwhile (0; the next fold tries again), else 1.
+const foldOfficersScript = `
+local hash = KEYS[1]
+if (redis.call('HGET', hash, ARGV[1]) or '') ~= ARGV[2] then return 0 end
+for i = 4, #ARGV, 2 do
+  if redis.call('HGET', hash, ARGV[i]) ~= ARGV[i + 1] then return 0 end
+end
+redis.call('HSET', hash, ARGV[1], ARGV[3])
+for i = 4, #ARGV, 2 do redis.call('HDEL', hash, ARGV[i]) end
+return 1
+`
+
 // Creates the registry only where there is none: the marker and the agency set are checked and the
 // marker set in one step, so two instances (or an instance and gatewayctl) cannot both create one.
 const initializeScript = `
@@ -223,6 +240,7 @@ interface ScriptedRedis extends Redis {
   clets_apply(agency: string, agencies: string, marker: string, ...args: string[]): Promise<number>
   clets_apply_officer(officers: string, agency: string, field: string, read: string, state: string): Promise<number>
   clets_initialize(marker: string, agencies: string): Promise<number>
+  clets_fold_officers(officers: string, ...args: string[]): Promise<number>
   clets_save_request(request: string, index: string, agencyIndex: string, pending: string, ...args: string[]): Promise<number>
   clets_save_proposal(proposal: string, index: string, ...args: string[]): Promise<number>
 }
@@ -245,6 +263,8 @@ export interface RedisStoreOptions {
   /** Tests pass a clock; production uses the Redis server's TIME. */
   readonly clock?: () => number
   readonly observer?: { roundTrip(seconds: number): void; failed(): void }
+  /** Told how many officers' fields under other spellings were folded into one, when any were. */
+  readonly onOfficersFolded?: (count: number) => void
 }
 
 /** A connection for the query path: no offline queue, no retry of a command, every command bounded by timeoutMs. */
@@ -288,6 +308,7 @@ export class RedisStateStore implements StateStore {
     redis.defineCommand('clets_apply', { numberOfKeys: 3, lua: applyScript })
     redis.defineCommand('clets_apply_officer', { numberOfKeys: 2, lua: applyOfficerScript })
     redis.defineCommand('clets_initialize', { numberOfKeys: 2, lua: initializeScript })
+    redis.defineCommand('clets_fold_officers', { numberOfKeys: 1, lua: foldOfficersScript })
     redis.defineCommand('clets_save_request', { numberOfKeys: 4, lua: saveRequestScript })
     redis.defineCommand('clets_save_proposal', { numberOfKeys: 2, lua: saveProposalScript })
     const subscriber = connect(options.url, options.timeoutMs)
@@ -296,6 +317,15 @@ export class RedisStateStore implements StateStore {
     // After a reconnect the subscription is renewed (ioredis does it); messages sent meanwhile are lost,
     // which costs only a refresh, since admit compares versions anyway.
     await Promise.all([redis.connect().catch(() => undefined), subscriber.connect().then(() => subscriber.subscribe(changedChannel)).catch(() => undefined)])
+    // Sanctions stored under another spelling of a user id (before ids were folded, or by an older
+    // instance during an upgrade) are folded before the first query, and again whenever the connection
+    // is re-established; a failure leaves them for the next connection.
+    const fold = () =>
+      store.foldOfficerSpellings().then((count) => {
+        if (count > 0) options.onOfficersFolded?.(count)
+      }, () => undefined)
+    if (redis.status === 'ready') await fold()
+    redis.on('ready', () => void fold())
     return store
   }
 
@@ -577,6 +607,44 @@ export class RedisStateStore implements StateStore {
       .sort((left, right) => left.ori.localeCompare(right.ori) || left.sub.localeCompare(right.sub))
   }
 
+  /**
+   * Folds officers' fields written under a spelling other than the folded user id into the person's one
+   * field, keeping the state that binds (bindingOfficerState: a sanction over none, the later of two).
+   * Returns how many fields were folded away. Each person is one compare-and-set: a change meanwhile
+   * leaves that person for the next call.
+   */
+  async foldOfficerSpellings(): Promise<number> {
+    let fields: Record<string, string>
+    try {
+      fields = await this.redis.hgetall(officersKey)
+    } catch (error) {
+      throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+    }
+    const people = new Map<string, { readonly folded: string; readonly others: [string, string, OfficerState][] }>()
+    for (const [field, text] of Object.entries(fields)) {
+      const state = JSON.parse(text) as OfficerState
+      const folded = foldUserId(state.sub)
+      if (folded === null) continue
+      const target = officerKey(state.ori, folded)
+      if (field === target && state.sub === folded) continue
+      let person = people.get(target)
+      if (person === undefined) people.set(target, (person = { folded, others: [] }))
+      person.others.push([field, text, state])
+    }
+    let count = 0
+    for (const [target, { folded, others }] of people) {
+      const current = fields[target]
+      let binding: OfficerState | null = current === undefined ? null : (JSON.parse(current) as OfficerState)
+      for (const [, , state] of others) binding = binding === null ? { ...state, sub: folded } : bindingOfficerState(binding, state, folded)
+      const args = [target, current ?? '', JSON.stringify(binding), ...others.filter(([field]) => field !== target).flatMap(([field, text]) => [field, text])]
+      if ((await this.redis.clets_fold_officers(officersKey, ...args)) === 1) {
+        count += others.length
+        this.officerCopies.delete(target)
+      }
+    }
+    return count
+  }
+
   sanctionOfficer(ori: string, sub: string, sanction: OfficerSanction, _now: number, beforeCommit: BeforeCommit<OfficerChange>): Promise<OfficerChange> {
     return this.writeOfficer(ori, sub, sanction, beforeCommit)
   }
@@ -683,7 +751,9 @@ export class RedisStateStore implements StateStore {
    * Replaces the registry with `agencies` and the officers' sanctions with `officers` (gatewayctl state
    * import), in one transaction: a restored Redis holds the officers' sanctions of the backup too.
    */
-  async importRegistry(agencies: readonly AgencyState[], officers: readonly OfficerState[]): Promise<void> {
+  async importRegistry(agencies: readonly AgencyState[], imported: readonly OfficerState[]): Promise<void> {
+    // A backup's officers under the person's folded id; two spellings of one person bind together.
+    const officers = foldOfficerStates(imported)
     const current = await this.redis.smembers(agenciesKey)
     const transaction = this.redis.multi()
     for (const ori of current) transaction.del(agencyKey(ori))
@@ -708,3 +778,4 @@ export class RedisStateStore implements StateStore {
     await this.redis.quit().catch(() => this.redis.disconnect())
   }
 }
+

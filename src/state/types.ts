@@ -90,9 +90,10 @@ export interface OfficerChange {
 }
 
 /**
- * The officer's key in the stores: the token's sub at its ORI (the same sub at another agency is
- * another officer). It names the officer's rate-limit allowance and their sanction, so the query path
- * builds it once and both come back from one lookup.
+ * The officer's key in the stores: the folded user id (Identity.officer: the token's sub after NFKC and
+ * lower case, so every spelling is one person) at its ORI (the same id at another agency is another
+ * officer). It names the officer's rate-limit allowance and their sanction, so the query path builds it
+ * once and both come back from one lookup. The stores take user ids already folded.
  */
 export function officerKey(ori: string, sub: string): string {
   return `user:${ori}:${sub}`
@@ -156,8 +157,13 @@ export interface WrittenRequest {
   readonly id: string
   /** The requesting agency (the filing token's ORI): the only one that may read or retrieve it. */
   readonly ori: string
-  /** The officer who filed it, and the terminal. */
+  /** The officer who filed it (the token's spelling), and the terminal. */
   readonly sub: string
+  /**
+   * The filing officer's folded user id (NFKC, lower case): with the retriever, the only person who may
+   * retrieve the records. Absent in requests filed before it; their `sub` is folded when they are read.
+   */
+  readonly officer?: string
   readonly terminal: string | null
   readonly database: string
   readonly purpose: string
@@ -171,6 +177,11 @@ export interface WrittenRequest {
   readonly decidedAt: string | null
   readonly decidedBy: string | null
   readonly decisionReason: string | null
+  /**
+   * The officer DOJ's approval names to retrieve the records besides the filer (a folded user id of the
+   * requesting agency), or null; absent in requests approved before it.
+   */
+  readonly retriever?: string | null
   /** An approval holds until then; a retrieval afterwards is refused as gone. */
   readonly approvalExpiresAt: string | null
   /** A retrieval under way holds the request until then; one that died lets go at that time. */
