@@ -7,6 +7,7 @@ import { GatewayError } from '../errors.js'
 import { agencyKinds, sanctionScopes, sanctionTypes, type AgencyKind, type AgencyState, type SanctionScope, type SanctionType } from '../policy/types.js'
 import { AgencyConflictError } from '../state/redis.js'
 import type { AgencyChange, BeforeCommit } from '../state/types.js'
+import { ownAgencyHook } from './authority.js'
 import { auditedChange, requireRole, type AppDependencies } from './context.js'
 import { errorResponses as errors } from './errors.js'
 import { instantOf, sanctionFrom, withoutLapsedSanction } from './sanctions.js'
@@ -59,6 +60,9 @@ interface OriParams {
 export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
   const { store, clock } = deps
   const onRequest = requireRole(deps, 'doj_operator')
+  // No operator changes their own agency (src/http/authority.ts): neither registers nor renames it, nor
+  // records its agreement, nor sanctions or reinstates it.
+  const changing = (doing: string) => [onRequest, ownAgencyHook(deps, doing)]
 
   /** Runs one operator change (auditedChange) and answers with the agency after: 201 for a new one. */
   async function change(
@@ -93,7 +97,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
   app.put<{ Params: OriParams; Body: { name: string; kind: AgencyKind; monitored?: boolean; reason: string } }>(
     '/v1/agencies/:ori',
     {
-      onRequest,
+      onRequest: changing('register or update'),
       schema: {
         summary: 'Register or update an agency (audited)',
         params: oriParams,
@@ -119,7 +123,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
   app.put<{ Params: OriParams; Body: { version: string; signedAt: string; reason: string } }>(
     '/v1/agencies/:ori/agreement',
     {
-      onRequest,
+      onRequest: changing('record the agreement of'),
       schema: {
         summary: "Record the agency's signed agreement (audited)",
         params: oriParams,
@@ -145,7 +149,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
 
   app.delete<{ Params: OriParams; Body: { reason: string } }>(
     '/v1/agencies/:ori/agreement',
-    { onRequest, schema: { summary: "Revoke the agency's agreement (audited)", params: oriParams, body: reasonOnly, response: { 200: agencyView, ...errors } } },
+    { onRequest: changing('revoke the agreement of'), schema: { summary: "Revoke the agency's agreement (audited)", params: oriParams, body: reasonOnly, response: { 200: agencyView, ...errors } } },
     async (request, reply) =>
       change(request, reply, request.body.reason, (now, beforeCommit) => store.revokeAgreement(request.params.ori, now, beforeCommit)),
   )
@@ -153,7 +157,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
   app.put<{ Params: OriParams; Body: { type: SanctionType; scope?: SanctionScope; reason: string; until?: string; writtenRequests?: boolean } }>(
     '/v1/agencies/:ori/sanction',
     {
-      onRequest,
+      onRequest: changing('impose a sanction on'),
       schema: {
         summary: 'Impose a sanction on the agency (audited)',
         params: oriParams,
@@ -181,7 +185,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
 
   app.delete<{ Params: OriParams; Body: { reason: string } }>(
     '/v1/agencies/:ori/sanction',
-    { onRequest, schema: { summary: "Lift the agency's sanction (audited)", params: oriParams, body: reasonOnly, response: { 200: agencyView, ...errors } } },
+    { onRequest: changing('lift the sanction of'), schema: { summary: "Lift the agency's sanction (audited)", params: oriParams, body: reasonOnly, response: { 200: agencyView, ...errors } } },
     async (request, reply) => change(request, reply, request.body.reason, (now, beforeCommit) => store.reinstate(request.params.ori, now, beforeCommit)),
   )
 }
