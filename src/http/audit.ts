@@ -19,8 +19,11 @@ import { errorResponses as errors } from './errors.js'
 /** Records a search answers with unless told fewer, and the most it answers with. */
 export const searchLimits = { default: 200, max: 1000 } as const
 
-/** The record types an agency's history shows: what DOJ did to it, its officers and its written requests. */
-const historyTypes = new Set(['operator.change', 'officer.change', 'request.filed', 'request.approved', 'request.refused'])
+/**
+ * The record types an agency's history shows: what DOJ did to it, its officers and its written requests,
+ * and the operator calls about it refused for want of authority (its own operators' attempts).
+ */
+const historyTypes = new Set(['operator.change', 'officer.change', 'request.filed', 'request.approved', 'request.refused', 'operator.refused'])
 
 const ori = { type: 'string', pattern: oriPattern.source } as const
 const word = { type: 'string', minLength: 1, maxLength: 64 } as const
@@ -85,13 +88,15 @@ const searchQuerySchema = {
 function historyEntryOf(record: LedgerRecord, failed: ReadonlySet<string>) {
   const field = (name: string) => (typeof record[name] === 'string' ? (record[name] as string) : undefined)
   const filing = record.type === 'request.filed'
+  // A refused call has no action or reason of its own: what was asked, and why it was refused.
+  const refused = record.type === 'operator.refused'
   return {
     time: record.time,
     type: record.type,
     id: field('id') ?? '',
-    action: field('action') ?? record.type,
+    action: (refused ? `${field('method') ?? ''} ${field('route') ?? ''}` : field('action')) ?? record.type,
     operator: (filing ? field('sub') : field('operator')) ?? '',
-    reason: field('reason') ?? null,
+    reason: (refused ? field('code') : field('reason')) ?? null,
     ...(record.type === 'officer.change' ? { sub: field('sub') } : {}),
     ...(record.type.startsWith('request.') ? { request: field('request') ?? field('id') } : {}),
     before: (record.before as object | undefined) ?? null,
