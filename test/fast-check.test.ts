@@ -106,3 +106,15 @@ t.test('the ledger still refuses, with zod\'s message, what the cheaper check do
   await t.rejects(ledger.append({ type: 'query.outcome', id: 'o', status: 200, code: null, recordCount: 1, latencyMs: Number.NaN } as unknown as AuditEvent, Date.now()), /latencyMs/)
   await ledger.append(base as unknown as AuditEvent, Date.now())
 })
+
+t.test('a record type without a cheaper check (operator.refused) is judged by zod alone', async (t) => {
+  const dir = tempDir('fast-check-refused')
+  const ledger = await AuditLedger.open(dir, 'gw-a', { explicit: true })
+  t.teardown(() => ledger.close())
+  const refused = { type: 'operator.refused', id: 'r-1', operator: 'lapd-admin-1', operatorOri: 'CA0194200', source: '127.0.0.1', method: 'DELETE', route: '/v1/agencies/:ori/sanction', role: 'doj_operator', code: 'role_forbidden' }
+  t.notOk(certainlyValid(refused as unknown as AuditEvent), 'never passed without zod')
+  t.ok(zodAccepts(refused) && zodAccepts({ ...refused, code: 'own_agency_forbidden', ori: 'CA0194200' }))
+  await ledger.append(refused as unknown as AuditEvent, Date.now())
+  await t.rejects(ledger.append({ ...refused, code: 'agency_conflict' } as unknown as AuditEvent, Date.now()), /code/)
+  await t.rejects(ledger.append({ ...refused, reason: 'x' } as unknown as AuditEvent, Date.now()), /reason|Unrecognized/i)
+})
