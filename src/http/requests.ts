@@ -333,6 +333,7 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
   }
 
   const decideSchema = {
+    description: "Refused 403 `own_agency_forbidden` when the request's agency, or the agency it was filed on behalf of, is the token's own.",
     params: idParams,
     body: { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: { type: 'string', minLength: 1, maxLength: agencyTextLimits.reason } } },
     response: { 200: requestView, ...errors },
