@@ -25,13 +25,17 @@ export function claimsOf(token) {
   }
 }
 
-/** An answer that is not 2xx: its status and the catalogue's { code, message, issues }. */
+/**
+ * An answer that is not 2xx: its status, the catalogue's { code, message, issues }, and the audit id of
+ * the ledger record a refusal wrote (x-audit-id; an operator call refused for want of authority has one).
+ */
 export class ApiError extends Error {
-  constructor(status, error) {
+  constructor(status, error, auditId = null) {
     super(error.message)
     this.status = status
     this.code = error.code
     this.issues = error.issues ?? []
+    this.auditId = auditId
   }
 }
 
@@ -54,7 +58,7 @@ export async function api(method, path, body, token = storedToken()) {
   }
   if (!response.ok) {
     const error = parsed?.error ?? { code: `http_${response.status}`, message: text.slice(0, 200) || response.statusText }
-    throw new ApiError(response.status, error)
+    throw new ApiError(response.status, error, response.headers.get('x-audit-id'))
   }
   return parsed
 }

@@ -55,7 +55,10 @@ function complain(error) {
     return
   }
   const issues = error.issues.map((issue) => el('li', { text: `${issue.path}: ${issue.message}` }))
-  $('problem').replaceChildren(el('p', {}, el('strong', { text: error.code }), `: ${error.message}`), issues.length === 0 ? null : el('ul', {}, ...issues))
+  // A refusal for want of authority (a token of an ORI that is not DOJ's, or one's own agency) is on the
+  // ledger before it is answered: say so, and that nothing changed.
+  const recorded = error.status === 403 && error.auditId ? el('p', { text: `Refused: nothing was changed. The refusal is recorded in the audit ledger (audit id ${error.auditId}).` }) : null
+  $('problem').replaceChildren(el('p', {}, el('strong', { text: error.code }), `: ${error.message}`), issues.length === 0 ? null : el('ul', {}, ...issues), recorded)
   if (error.status === 401) signOut(`Your token was refused (${error.code}). Sign in again.`)
 }
 

@@ -15,6 +15,7 @@ import type { AppDependencies, PolicyHolder } from './http/context.js'
 import { createMetrics, ledgerObserver, redisObserver } from './metrics.js'
 import { LoadShedder } from './overload.js'
 import { loadPolicyDir } from './policy-files.js'
+import { authorityFile } from './policy/authority.js'
 import { PolicyError, type PolicySet } from './policy/compile.js'
 import { MemoryStateStore } from './state/memory.js'
 import { RedisStateStore } from './state/redis.js'
@@ -57,6 +58,16 @@ async function loadShadowDir(dir: string): Promise<PolicySet> {
   }
 }
 
+/**
+ * A policy set without authority.yaml names no DOJ ORI: every DOJ operator's call is refused (fail
+ * closed). Said at start-up and after a reload, where operators look, since the admin API then answers
+ * only 403 role_forbidden.
+ */
+function warnWithoutAuthority(set: PolicySet, dir: string, logger: FastifyBaseLogger): void {
+  if (set.authority.dojOris.size > 0) return
+  logger.warn({ policyDir: dir, file: authorityFile }, `the policies in ${dir} have no ${authorityFile}: no ORI may act as DOJ, and every doj_operator call is refused (403 role_forbidden); add ${authorityFile} with the DOJ ORIs (dojOris)`)
+}
+
 /** Starts every part of the gateway and listens on config.host:config.port. */
 export async function startGateway(config: Config, logger: FastifyBaseLogger, options: GatewayOptions = {}): Promise<Gateway> {
   const clock = options.clock ?? Date.now
@@ -66,6 +77,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
   }
   try {
     const policy: PolicyHolder = { current: await loadPolicyDir(config.policyDir), shadow: config.policyShadowDir === undefined ? null : await loadShadowDir(config.policyShadowDir) }
+    warnWithoutAuthority(policy.current, config.policyDir, logger)
     const metrics = createMetrics()
     metrics.policyInfo.labels(policy.current.revision, policy.current.agreementVersion).set(1)
 
@@ -216,6 +228,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
           policy.current = next
           policy.shadow = shadow
           logger.info({ revision: next.revision, shadowRevision: shadow?.revision }, 'policies reloaded')
+          warnWithoutAuthority(next, config.policyDir, logger)
           return null
         } catch (error) {
           metrics.policyReloadFailures.inc()

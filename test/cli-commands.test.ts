@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { call, freePort, lapd, ledgerRecords, operatorToken, root, runGatewayctl, startTestGateway, tempDir } from './helpers.js'
+import { call, freePort, lapd, ledgerRecords, operatorToken, root, runGatewayctl, sheriff, startTestGateway, tempDir, token } from './helpers.js'
 import { startRedis } from './redis.js'
 
 const stackTrace = /\n\s+at /
@@ -194,4 +194,21 @@ t.test('a removal or a revoked agreement asks first: refused without a terminal 
   const yes = await runGatewayctl(['agencies', 'sanction', lapd, '--type', 'removal', '--reason', 'repeated misuse', '--yes'], { env })
   t.equal(yes.code, 0, yes.stderr)
   t.match(await agencyNow(lapd), { sanction: { type: 'removal' } }, '--yes confirms')
+})
+
+t.test('a call refused for want of authority: exit 1 and one line with the API\'s code, message and audit record; nothing changed', async (t) => {
+  const gw = await startTestGateway()
+  t.teardown(() => gw.close())
+  const lapdOperator = token({ sub: 'lapd-admin-1', ori: lapd, roles: ['doj_operator'] })
+  const env = { ...process.env, GATEWAY_URL: gw.url, GATEWAY_TOKEN: lapdOperator }
+  const sheriffBefore = (await call(gw.url, 'GET', `/v1/agencies/${sheriff}`, { token: operatorToken() })).body
+  const [reinstate, list] = await Promise.all([runGatewayctl(['agencies', 'reinstate', sheriff, '--reason', 'x'], { env }), runGatewayctl(['agencies', 'list'], { env })])
+  for (const run of [reinstate, list]) {
+    t.equal(run.code, 1, 'exit 1: the gateway refused it')
+    t.equal(run.stdout, '')
+    t.match(run.stderr, /^error 403: role_forbidden: the role doj_operator is honoured only on a token of a DOJ ORI, and the token's ORI CA0194200 is not a DOJ ORI \(policies\/authority\.yaml, dojOris\); nothing was changed \(audit record [0-9a-f-]{36}\)\n$/)
+  }
+  const ids = [reinstate, list].map((run) => /audit record ([0-9a-f-]{36})/.exec(run.stderr)![1])
+  t.same(ledgerRecords(gw.auditDir).filter((record) => record.type === 'operator.refused').map((record) => record.id).sort(), ids.sort(), 'each refusal is the record it names')
+  t.same((await call(gw.url, 'GET', `/v1/agencies/${sheriff}`, { token: operatorToken() })).body, sheriffBefore, 'the sheriff untouched')
 })

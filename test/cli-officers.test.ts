@@ -90,3 +90,14 @@ t.test("an operator's reason is shown as text in the table (no terminal escape, 
   t.match(answer.stdout, /misuse\\nCA0194200  officer-1  removal  x  forged  1\\u001b\[2J +1$/m)
   t.equal(JSON.parse((await gatewayctl('show', lapd, 'officer-7', '--json')).stdout).sanction.reason, reason)
 })
+
+t.test("a doj_operator token of LAPD's ORI: one line saying why (exit 1), its audit record named, the officer's sanction unchanged", async (t) => {
+  const lapdOperator = token({ sub: 'lapd-admin-1', ori: lapd, roles: ['doj_operator'] })
+  t.equal((await gatewayctl('sanction', lapd, 'officer-6', '--type', 'suspension', '--reason', 'misuse suspected (invented example)')).code, 0)
+  const refused = await gatewayctl('reinstate', lapd, 'officer-6', '--reason', 'our own officer', '--token', lapdOperator)
+  t.equal(refused.code, 1, 'the refused call exits 1')
+  t.equal(refused.stdout, '')
+  t.match(refused.stderr, /^error 403: role_forbidden: the role doj_operator is honoured only on a token of a DOJ ORI, and the token's ORI CA0194200 is not a DOJ ORI \(policies\/authority\.yaml, dojOris\); nothing was changed \(audit record [0-9a-f-]{36}\)\n$/)
+  t.equal((await query(gw.url, dl, token({ sub: 'officer-6' }))).body.decision.rule, 'officer.suspended', 'still suspended')
+  t.equal((await gatewayctl('reinstate', lapd, 'officer-6', '--reason', 'cleared (invented example)')).code, 0)
+})

@@ -108,3 +108,19 @@ t.test('usage errors exit 2 and reach no gateway', async (t) => {
   t.equal(missing.code, 1)
   t.match(missing.stderr, /^error 404: request_not_found: /m)
 })
+
+t.test('refusals for want of authority: one line naming the code and the audit record, exit 1, the request undecided', async (t) => {
+  const doj = 'CA0349400'
+  // Filed at LAPD on behalf of DOJ (invented): a DOJ operator decides nothing that concerns DOJ.
+  const onBehalf = (await fileRequest({ ...rapRequest, caseNumber: '26-000103', requester: { name: 'Det. Sam Invented', title: 'Detective', ori: doj } })).body.id as string
+  const own = await gatewayctl('requests', 'approve', onBehalf, '--reason', 'ours')
+  t.equal(own.code, 1)
+  t.equal(own.stdout, '')
+  t.match(own.stderr, /^error 403: own_agency_forbidden: an operator may not approve a written request that concerns their own agency: CA0349400 is the agency of this token; .* \(audit record [0-9a-f-]{36}\)\n$/)
+
+  const lapdBoth = token({ sub: 'lapd-admin-1', ori: lapd, roles: ['terminal', 'doj_operator'] })
+  const notDoj = await gatewayctl('requests', 'refuse', onBehalf, '--reason', 'not ours', '--token', lapdBoth)
+  t.equal(notDoj.code, 1)
+  t.match(notDoj.stderr, /^error 403: role_forbidden: .*the token's ORI CA0194200 is not a DOJ ORI.* \(audit record [0-9a-f-]{36}\)\n$/)
+  t.match((await call(gw.url, 'GET', `/v1/requests/${onBehalf}`, { token: operatorToken() })).body, { status: 'pending', decidedBy: null })
+})

@@ -53,6 +53,17 @@ t.test('sign-in: a bad token is refused with the API error; an operator token sh
   await page.getByRole('button', { name: 'Sign in' }).click()
   await page.locator('#problem').filter({ hasText: 'role_forbidden' }).waitFor()
 
+  // The operator role on a token of LAPD's ORI: refused, and the page says why and that it is on the ledger.
+  const refusalsBefore = ledgerRecords(gw.auditDir).filter((record) => record.type === 'operator.refused').length
+  await page.getByLabel(/Operator token/).fill(token({ sub: 'lapd-admin-1', ori: lapd, roles: ['doj_operator'] }))
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  const refusal = page.locator('#problem').filter({ hasText: 'not a DOJ ORI' })
+  await refusal.waitFor()
+  const refused = ledgerRecords(gw.auditDir).filter((record) => record.type === 'operator.refused')
+  t.equal(refused.length, refusalsBefore + 1, 'one refusal recorded')
+  t.match(await refusal.textContent(), new RegExp(`^role_forbidden: the role doj_operator is honoured only on a token of a DOJ ORI, and the token's ORI ${lapd} is not a DOJ ORI .*Refused: nothing was changed\\. The refusal is recorded in the audit ledger \\(audit id ${refused.at(-1).id}\\)\\.$`))
+  t.equal(await page.evaluate('sessionStorage.length'), 0, 'a refused token is not kept')
+
   await page.getByLabel(/Operator token/).fill(op)
   await page.getByRole('button', { name: 'Sign in' }).click()
   await page.locator('#agency-caption').filter({ hasText: '4 of 4 shown' }).waitFor()

@@ -124,3 +124,15 @@ t.test('two-person control records (change.*) are judged by zod: valid ones are 
   await t.rejects(ledger.append({ ...proposed, sanction: null } as unknown as AuditEvent, Date.now()), /sanction/)
   await t.rejects(ledger.append({ ...cancelled, change: undefined } as unknown as AuditEvent, Date.now()), /change/)
 })
+
+t.test('a record type without a cheaper check (operator.refused) is judged by zod alone', async (t) => {
+  const dir = tempDir('fast-check-refused')
+  const ledger = await AuditLedger.open(dir, 'gw-a', { explicit: true })
+  t.teardown(() => ledger.close())
+  const refused = { type: 'operator.refused', id: 'r-1', operator: 'lapd-admin-1', operatorOri: 'CA0194200', source: '127.0.0.1', method: 'DELETE', route: '/v1/agencies/:ori/sanction', role: 'doj_operator', code: 'role_forbidden' }
+  t.notOk(certainlyValid(refused as unknown as AuditEvent), 'never passed without zod')
+  t.ok(zodAccepts(refused) && zodAccepts({ ...refused, code: 'own_agency_forbidden', ori: 'CA0194200' }))
+  await ledger.append(refused as unknown as AuditEvent, Date.now())
+  await t.rejects(ledger.append({ ...refused, code: 'agency_conflict' } as unknown as AuditEvent, Date.now()), /code/)
+  await t.rejects(ledger.append({ ...refused, reason: 'x' } as unknown as AuditEvent, Date.now()), /reason|Unrecognized/i)
+})

@@ -75,7 +75,22 @@ const badFixtures: [string, (dir: string) => void, RegExp][] = [
   ['a projection no answer uses', rewrite('projections.yaml', (text) => text.replace(/^ {2}- \{ database: dmv\.vehicle_registration.*\n/gm, '')), /^projections\.yaml: projections\.1: registration\.without_address is not used by any answer$/],
   ['a test case expecting an unknown projection', rewrite('tests/answers.yaml', (text) => text.replace('projection: registration.without_address }', 'projection: registration.no_owner }')), /^tests\/answers\.yaml: cases\.1\.expect\.projection: unknown projection registration\.no_owner/],
   ['a test case on behalf of a malformed ORI', rewrite('tests/immigration.yaml', (text) => text.replace('onBehalfOf: CADHS0100 }', 'onBehalfOf: ICE }')), /^tests\/immigration\.yaml: cases\.6\.query\.onBehalfOf: expected an ORI/],
+  // authority.yaml (optional: without it no ORI acts as DOJ)
+  ['a malformed DOJ ORI', rewrite('authority.yaml', (text) => text.replace('  - CA0349400', '  - DOJ')), /^authority\.yaml: dojOris\.0: expected an ORI/],
+  ['a DOJ ORI listed twice', rewrite('authority.yaml', (text) => text.replace('  - CA0349400', '  - CA0349400\n  - CA0349400')), /^authority\.yaml: dojOris\.1: duplicate ORI CA0349400$/],
+  ['no DOJ ORI', rewrite('authority.yaml', (text) => text.replace(/^ {2}- CA0349400.*\n/m, '').replace('dojOris:', 'dojOris: []')), /^authority\.yaml: dojOris: /],
+  ['an unknown key in authority.yaml', rewrite('authority.yaml', (text) => `${text}\nreviewers: [CA0349400]\n`), /^authority\.yaml: reviewers: unknown key$/],
+  ['a pending change that never lapses', rewrite('authority.yaml', (text) => text.replace('pendingSeconds: 86400', 'pendingSeconds: 0')), /^authority\.yaml: dualControl\.pendingSeconds: /],
 ]
+
+t.test('authority.yaml: the shipped DOJ ORI; without the file no ORI and no second operator', async (t) => {
+  const shipped = await loadPolicyDir(policyDir)
+  t.same([...shipped.authority.dojOris], ['CA0349400'])
+  t.same(shipped.authority.dualControl, { liftRemoval: false, liftSuspension: false, pendingSeconds: 86_400 })
+  const without = await loadPolicyDir(fixture((dir) => rmSync(join(dir, 'authority.yaml'))))
+  t.equal(without.authority.dojOris.size, 0)
+  t.same(without.authority.dualControl, { liftRemoval: false, liftSuspension: false, pendingSeconds: 86_400 })
+})
 
 for (const [name, edit, expected] of badFixtures) {
   t.test(`rejects ${name}`, async (t) => {

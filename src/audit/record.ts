@@ -16,6 +16,13 @@ export const auditRecordVersion = 1
 /** What an auditor read (audit.access records). */
 export const auditAccessActions = ['search', 'report', 'history', 'replay'] as const
 
+/**
+ * Why an operator call was refused (operator.refused records): a DOJ role on a token whose ORI is not a
+ * DOJ ORI (policies/authority.yaml), or a change to, or a decision about, the caller's own agency.
+ */
+export const operatorRefusalCodes = ['role_forbidden', 'own_agency_forbidden'] as const
+export type OperatorRefusalCode = (typeof operatorRefusalCodes)[number]
+
 const text = z.string()
 
 
@@ -359,6 +366,25 @@ export const eventSchemas = {
     code: text,
   }),
 
+  /**
+   * An operator call refused for want of authority, before the refusal is answered: nothing changed.
+   * `operator`, `operatorOri` and `source` name the caller as on every operator record; `method` and
+   * `route` (the route's pattern, e.g. /v1/agencies/:ori/sanction) what was asked; `role` the role the
+   * call needed; `ori` the agency it concerned, when it names one (so the agency's history shows it).
+   */
+  'operator.refused': z.strictObject({
+    type: z.literal('operator.refused'),
+    id: text,
+    operator: text,
+    operatorOri: text,
+    source: text,
+    method: text,
+    route: text,
+    role: text,
+    code: z.enum(operatorRefusalCodes),
+    ori: text.optional(),
+  }),
+
   // Issue 12, point 5: written requests, each step a record. `request` names the request (the id of
   // its request.filed record). The subject is in request.filed only; never the records returned.
   /** A written request as an agency's terminal filed it, before it is stored (or its refusal is answered). */
@@ -515,6 +541,7 @@ export type QueryRefusedEvent = z.infer<(typeof eventSchemas)['query.rejected']>
 export type OperatorChangeEvent = z.infer<(typeof eventSchemas)['operator.change']>
 export type OfficerChangeEvent = z.infer<(typeof eventSchemas)['officer.change']>
 export type OperatorFailedEvent = z.infer<(typeof eventSchemas)['operator.failed']>
+export type OperatorRefusedEvent = z.infer<(typeof eventSchemas)['operator.refused']>
 export type OperatorInitEvent = z.infer<(typeof eventSchemas)['operator.init']>
 export type OperatorImportEvent = z.infer<(typeof eventSchemas)['operator.import']>
 export type RequestFiledEvent = z.infer<(typeof eventSchemas)['request.filed']>

@@ -104,8 +104,11 @@ export async function callAdminApi(api: AdminApi, method: 'GET' | 'PUT' | 'POST'
   const answer = (await response.body.json().catch(() => null)) as unknown
   if (response.statusCode >= 400 || answer === null) {
     const error = (answer as ErrorAnswer | null)?.error
+    // A refusal for want of authority is on the ledger before it is answered: its record is named.
+    const auditId = response.statusCode === 403 ? response.headers['x-audit-id'] : undefined
+    const recorded = typeof auditId === 'string' ? ` (audit record ${auditId})` : ''
     // The message and issues may quote what was sent (a field name, a value): shown as text.
-    err(printable(`error ${response.statusCode}: ${error?.code ?? 'unknown'}: ${error?.message ?? 'no answer'}`))
+    err(printable(`error ${response.statusCode}: ${error?.code ?? 'unknown'}: ${error?.message ?? 'no answer'}${recorded}`))
     for (const issue of error?.issues ?? []) err(printable(`  ${issue.path}: ${issue.message}`))
     return null
   }

@@ -8,6 +8,7 @@ import { agencyKinds, sanctionScopes, sanctionTypes, type AgencyKind, type Agenc
 import { AgencyConflictError } from '../state/redis.js'
 import type { AgencyChange, BeforeCommit } from '../state/types.js'
 import { proposalAnswer, proposeLift } from './changes.js'
+import { ownAgencyHook } from './authority.js'
 import { auditedChange, requireRole, type AppDependencies } from './context.js'
 import { errorResponses as errors } from './errors.js'
 import { instantOf, sanctionFrom, withoutLapsedSanction } from './sanctions.js'
@@ -94,6 +95,9 @@ export async function agencyChange(
 export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
   const { store, clock } = deps
   const onRequest = requireRole(deps, 'doj_operator')
+  // No operator changes their own agency (src/http/authority.ts): neither registers nor renames it, nor
+  // records its agreement, nor sanctions or reinstates it.
+  const changing = (doing: string) => [onRequest, ownAgencyHook(deps, doing)]
   const change = (request: FastifyRequest, reply: FastifyReply, why: string, apply: (now: number, beforeCommit: BeforeCommit) => Promise<AgencyChange>) =>
     agencyChange(deps, request, reply, why, apply)
 
@@ -111,7 +115,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
   app.put<{ Params: OriParams; Body: { name: string; kind: AgencyKind; monitored?: boolean; reason: string } }>(
     '/v1/agencies/:ori',
     {
-      onRequest,
+      onRequest: changing('register or update'),
       schema: {
         summary: 'Register or update an agency (audited)',
         params: oriParams,
@@ -137,7 +141,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
   app.put<{ Params: OriParams; Body: { version: string; signedAt: string; reason: string } }>(
     '/v1/agencies/:ori/agreement',
     {
-      onRequest,
+      onRequest: changing('record the agreement of'),
       schema: {
         summary: "Record the agency's signed agreement (audited)",
         params: oriParams,
@@ -163,7 +167,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
 
   app.delete<{ Params: OriParams; Body: { reason: string } }>(
     '/v1/agencies/:ori/agreement',
-    { onRequest, schema: { summary: "Revoke the agency's agreement (audited)", params: oriParams, body: reasonOnly, response: { 200: agencyView, ...errors } } },
+    { onRequest: changing('revoke the agreement of'), schema: { summary: "Revoke the agency's agreement (audited)", params: oriParams, body: reasonOnly, response: { 200: agencyView, ...errors } } },
     async (request, reply) =>
       change(request, reply, request.body.reason, (now, beforeCommit) => store.revokeAgreement(request.params.ori, now, beforeCommit)),
   )
@@ -171,7 +175,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
   app.put<{ Params: OriParams; Body: { type: SanctionType; scope?: SanctionScope; reason: string; until?: string; writtenRequests?: boolean } }>(
     '/v1/agencies/:ori/sanction',
     {
-      onRequest,
+      onRequest: changing('impose a sanction on'),
       schema: {
         summary: 'Impose a sanction on the agency (audited)',
         params: oriParams,
@@ -200,7 +204,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
   app.delete<{ Params: OriParams; Body: { reason: string } }>(
     '/v1/agencies/:ori/sanction',
     {
-      onRequest,
+      onRequest: changing('lift the sanction of'),
       schema: {
         summary: "Lift the agency's sanction (audited); 202 with a proposed change where a second DOJ operator must approve it",
         params: oriParams,

@@ -19,8 +19,12 @@ import { errorResponses as errors } from './errors.js'
 /** Records a search answers with unless told fewer, and the most it answers with. */
 export const searchLimits = { default: 200, max: 1000 } as const
 
-/** The record types an agency's history shows: what DOJ did to it, its officers, its written requests, and lifts proposed for two operators. */
-const historyTypes = new Set(['operator.change', 'officer.change', 'request.filed', 'request.approved', 'request.refused', 'change.proposed', 'change.approved', 'change.cancelled'])
+/**
+ * The record types an agency's history shows: what DOJ did to it, its officers and its written requests,
+ * lifts proposed for two operators, and the operator calls about it refused for want of authority (its
+ * own operators' attempts).
+ */
+const historyTypes = new Set(['operator.change', 'officer.change', 'request.filed', 'request.approved', 'request.refused', 'change.proposed', 'change.approved', 'change.cancelled', 'operator.refused'])
 
 const ori = { type: 'string', pattern: oriPattern.source } as const
 const word = { type: 'string', minLength: 1, maxLength: 64 } as const
@@ -87,14 +91,17 @@ const searchQuerySchema = {
 function historyEntryOf(record: LedgerRecord, failed: ReadonlySet<string>) {
   const field = (name: string) => (typeof record[name] === 'string' ? (record[name] as string) : undefined)
   const filing = record.type === 'request.filed'
+  // A refused call has no action or reason of its own: what was asked, and why it was refused.
+  const refused = record.type === 'operator.refused'
   return {
     time: record.time,
     type: record.type,
     id: field('id') ?? '',
-    // A proposal step shows as itself (change.proposed …), not as the lift it is about.
-    action: record.type.startsWith('change.') ? record.type : (field('action') ?? record.type),
+    // A proposal step shows as itself (change.proposed …), not as the lift it is about; a refused call
+    // has no action of its own: what was asked.
+    action: (refused ? `${field('method') ?? ''} ${field('route') ?? ''}` : record.type.startsWith('change.') ? record.type : field('action')) ?? record.type,
     operator: (filing ? field('sub') : field('operator')) ?? '',
-    reason: field('reason') ?? null,
+    reason: (refused ? field('code') : field('reason')) ?? null,
     ...(record.type === 'officer.change' || record.type.startsWith('change.') ? { sub: field('sub') } : {}),
     ...(record.type.startsWith('request.') ? { request: field('request') ?? field('id') } : {}),
     ...(record.type === 'change.proposed' ? { change: field('id') } : field('change') === undefined ? {} : { change: field('change') }),

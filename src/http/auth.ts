@@ -20,6 +20,11 @@ import { subjectFields } from '../policy/subject.js'
 
 export const roles = ['terminal', 'doj_operator'] as const
 export type Role = (typeof roles)[number]
+/**
+ * The roles only DOJ holds: honoured only on a token whose ORI is one of policies/authority.yaml's
+ * dojOris (src/http/context.ts). A new DOJ role (a reviewer's) is listed here and is bound the same way.
+ */
+export const dojRoles: readonly Role[] = ['doj_operator']
 
 export interface Identity {
   /** The user id as the token spells it: what the ledger records as `sub`. */

@@ -15,6 +15,8 @@
 // proposal (compare-and-set on its version, so of two approvals on any instances exactly one goes on),
 // then lifts the sanction only if it is still the one proposed (checked on the state the store's write
 // compares, so nothing can slip in between); a lift that does not apply lets the claim go.
+import { foldUserId } from '../policy/identity.js'
+import { forbidOwnAgency } from './authority.js'
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { agencyTextLimits } from '../audit/record.js'
@@ -84,7 +86,7 @@ function viewOf(change: ProposedChange, now: number) {
  * folding, so `DOJ-OP-1` cannot approve what `doj-op-1` proposed) at the same ORI.
  */
 function samePerson(left: ProposalOperator, right: ProposalOperator): boolean {
-  const fold = (sub: string) => sub.normalize('NFKC').toLowerCase()
+  const fold = (sub: string) => foldUserId(sub) ?? sub
   return left.operatorOri === right.operatorOri && fold(left.operator) === fold(right.operator)
 }
 
@@ -255,6 +257,8 @@ export function changeRoutes(app: FastifyInstance, deps: AppDependencies): void 
       const current = await found(request.params.id)
       const now = clock()
       stillPending(current, now)
+      // No operator decides a change to their own agency, approving it no more than proposing it.
+      await forbidOwnAgency(deps, request, reply, [current.ori], 'approve a change to')
       if (samePerson(current.proposedBy, approver)) {
         throw new GatewayError('change_self_approval', `proposed change ${current.id} was proposed by ${current.proposedBy.operator} (${current.proposedBy.operatorOri}); a different DOJ operator approves it`)
       }
@@ -305,6 +309,7 @@ export function changeRoutes(app: FastifyInstance, deps: AppDependencies): void 
       const current = await found(request.params.id)
       const now = clock()
       stillPending(current, now)
+      await forbidOwnAgency(deps, request, reply, [current.ori], 'cancel a change to')
       const auditId = randomUUID()
       await ledger.append({ type: 'change.cancelled', id: auditId, change: current.id, ...targetOf(current), ...operator, source: sourceOf(request), reason: request.body.reason }, now)
       const cancelled: ProposedChange = { ...current, status: 'cancelled', decidedBy: operator, decidedAt: iso(now), decisionReason: request.body.reason, version: current.version + 1 }

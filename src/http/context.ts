@@ -1,11 +1,11 @@
 // What routes share: the dependencies buildApp receives, the request decoration for the verified
-// identity, and the role hook.
+// identity, the role hook (a DOJ role honoured only on a token of a DOJ ORI) and the audited refusal.
 import type { Server } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import type { Ledger } from '../audit/ledger.js'
-import type { AuditEvent } from '../audit/record.js'
+import type { AuditEvent, OperatorRefusalCode } from '../audit/record.js'
 import { GatewayError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import type { PolicySet } from '../policy/compile.js'
@@ -13,7 +13,7 @@ import type { BeforeCommit, StateStore } from '../state/types.js'
 import type { Upstreams } from '../upstream/pools.js'
 import type { DecidedQuery } from '../signals/stream.js'
 import type { SubjectHasher } from '../audit/subjects.js'
-import type { Authenticator, Identity, Role } from './auth.js'
+import { dojRoles, type Authenticator, type Identity, type Role } from './auth.js'
 
 /** Holds the policy set in force; a successful reload swaps it, a failed one leaves it. */
 export interface PolicyHolder {
@@ -59,11 +59,74 @@ function admit(request: FastifyRequest, identity: Identity, role: Role | null): 
   return role !== null && !identity.roles.includes(role) ? new GatewayError('role_forbidden', `this endpoint needs the role ${role}`) : undefined
 }
 
+/** True when `role` is one only DOJ holds (src/http/auth.ts, dojRoles). */
+const isDojRole = (role: Role | null): role is Role => role !== null && dojRoles.includes(role)
+
+/**
+ * True when the token's ORI may act as DOJ: one of policies/authority.yaml's dojOris, read from the
+ * policy in force at each call, so a reload (SIGHUP) applies to the next request. Without the file no
+ * ORI is (fail closed).
+ */
+export function isDojOri(deps: AppDependencies, ori: string): boolean {
+  return deps.policy.current.authority.dojOris.has(ori)
+}
+
+/** True when the token holds `role` and it is honoured: a DOJ role only on a token of a DOJ ORI. */
+export function holdsRole(deps: AppDependencies, identity: Identity, role: Role): boolean {
+  return identity.roles.includes(role) && (!isDojRole(role) || isDojOri(deps, identity.ori))
+}
+
+/** The refusal of a DOJ role on a token whose ORI is not a DOJ ORI, saying why. */
+function notDojOri(deps: AppDependencies, identity: Identity, role: Role): GatewayError {
+  const why =
+    deps.policy.current.authority.dojOris.size === 0
+      ? 'no ORI may act as DOJ: the policies in force have no authority.yaml naming the DOJ ORIs'
+      : `the token's ORI ${identity.ori} is not a DOJ ORI (policies/authority.yaml, dojOris)`
+  return new GatewayError('role_forbidden', `the role ${role} is honoured only on a token of a DOJ ORI, and ${why}; nothing was changed`)
+}
+
+/**
+ * Records an operator call refused for want of authority (an `operator.refused` record: the caller,
+ * what was asked, the role it needed, why, and the agency it concerned), durably, and returns the
+ * refusal to answer with. If the record cannot be written the ledger's error is thrown instead (503):
+ * the refusal is never answered unaudited. Nothing was changed either way.
+ */
+export async function refuseAudited(
+  deps: AppDependencies,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  role: Role,
+  refusal: GatewayError & { readonly code: OperatorRefusalCode },
+  ori?: string,
+): Promise<GatewayError> {
+  const identity = request.identity!
+  const id = randomUUID()
+  await deps.ledger.append(
+    {
+      type: 'operator.refused',
+      id,
+      operator: identity.sub,
+      operatorOri: identity.ori,
+      source: sourceOf(request),
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      role,
+      code: refusal.code,
+      ...(ori === undefined ? {} : { ori }),
+    },
+    deps.clock(),
+  )
+  request.log.warn({ operator: identity.sub, operatorOri: identity.ori, code: refusal.code, ori, auditId: id }, 'operator call refused')
+  reply.header('x-audit-id', id)
+  return refusal
+}
+
 /** Verifies the request's token and requires `role` (any role when null); sets request.identity first. */
-export async function authorize(deps: AppDependencies, request: FastifyRequest, role: Role | null): Promise<Identity> {
+export async function authorize(deps: AppDependencies, request: FastifyRequest, reply: FastifyReply, role: Role | null): Promise<Identity> {
   const identity = await deps.authenticator.authenticate(request)
   const refusal = admit(request, identity, role)
   if (refusal !== undefined) throw refusal
+  if (isDojRole(role) && !isDojOri(deps, identity.ori)) throw await refuseAudited(deps, request, reply, role, notDojOri(deps, identity, role) as GatewayError & { code: 'role_forbidden' })
   return identity
 }
 
@@ -71,7 +134,10 @@ export async function authorize(deps: AppDependencies, request: FastifyRequest, 
 export const requiredRole = Symbol('requiredRole')
 export type AuthorizeHook = ((request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void) & { readonly [requiredRole]: Role | null }
 
-/** An onRequest hook running authorize: the token is checked before the body is read. */
+/**
+ * An onRequest hook running authorize: the token is checked before the body is read. A DOJ role is
+ * honoured only on a token of a DOJ ORI; any other is refused 403 role_forbidden, audited.
+ */
 export function requireRole(deps: AppDependencies, role: Role | null): AuthorizeHook {
   function authorizeHook(request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
     let identity: Identity | Promise<Identity>
@@ -87,7 +153,28 @@ export function requireRole(deps: AppDependencies, role: Role | null): Authorize
     }
     done(admit(request, identity, role))
   }
-  return Object.assign(authorizeHook, { [requiredRole]: role })
+  if (!isDojRole(role)) return Object.assign(authorizeHook, { [requiredRole]: role })
+
+  // A DOJ role: a hook of its own, so the terminal's hook above stays as it was (the query's hot path).
+  function admitDoj(request: FastifyRequest, reply: FastifyReply, identity: Identity, done: (error?: Error) => void): void {
+    const refusal = admit(request, identity, role)
+    if (refusal !== undefined || isDojOri(deps, identity.ori)) return done(refusal)
+    refuseAudited(deps, request, reply, role as Role, notDojOri(deps, identity, role as Role) as GatewayError & { code: 'role_forbidden' }).then(done, done)
+  }
+  function authorizeDojHook(request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void {
+    let identity: Identity | Promise<Identity>
+    try {
+      identity = deps.authenticator.authenticate(request)
+    } catch (error) {
+      return done(error as Error)
+    }
+    if (identity instanceof Promise) {
+      identity.then((verified) => admitDoj(request, reply, verified, done), done)
+      return
+    }
+    admitDoj(request, reply, identity, done)
+  }
+  return Object.assign(authorizeDojHook, { [requiredRole]: role })
 }
 
 /** Where a connection's peer address is kept, read once when the connection arrives. */

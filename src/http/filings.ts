@@ -11,6 +11,7 @@ import { californiaYear } from '../audit/report.js'
 import { GatewayError } from '../errors.js'
 import { FilingConflictError } from '../state/redis.js'
 import { disciplineKinds, filingCategories, type FilingChange, type MisuseFiling } from '../state/types.js'
+import { ownAgencyHook } from './authority.js'
 import { auditedChange, requireRole, type AppDependencies } from './context.js'
 import { errorResponses as errors } from './errors.js'
 
@@ -63,7 +64,8 @@ export function filingRoutes(app: FastifyInstance, deps: AppDependencies): void 
 
   app.put<{ Params: { ori: string; year: string }; Body: unknown }>(
     '/v1/agencies/:ori/filings/:year',
-    { onRequest, schema: { summary: "Record an agency's annual misuse filing (audited)", params, response: { 200: filingView, 201: filingView, ...errors } } },
+    // No operator records their own agency's misuse filing (src/http/authority.ts).
+    { onRequest: [onRequest, ownAgencyHook(deps, 'record the misuse filing of')], schema: { summary: "Record an agency's annual misuse filing (audited)", params, response: { 200: filingView, 201: filingView, ...errors } } },
     async (request, reply) => {
       const year = filingYear(request.params.year, clock())
       const parsed = filingBody.safeParse(request.body)

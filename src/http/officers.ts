@@ -15,6 +15,7 @@ import { officerSanctionTypes, sanctionScopes, type OfficerSanctionType, type Of
 import { OfficerConflictError } from '../state/redis.js'
 import type { BeforeCommit, OfficerChange } from '../state/types.js'
 import { proposalAnswer, proposeLift } from './changes.js'
+import { ownAgencyHook } from './authority.js'
 import { auditedChange, requireRole, type AppDependencies } from './context.js'
 import { errorResponses as errors } from './errors.js'
 import { sanctionFrom, withoutLapsedSanction } from './sanctions.js'
@@ -130,7 +131,8 @@ export function officerRoutes(app: FastifyInstance, deps: AppDependencies): void
   app.put<{ Params: OfficerParams; Body: { type: OfficerSanctionType; scope?: SanctionScope; reason: string; until?: string } }>(
     '/v1/officers/:ori/:sub/sanction',
     {
-      onRequest,
+      // No operator sanctions or reinstates an officer of their own agency (src/http/authority.ts).
+      onRequest: [onRequest, ownAgencyHook(deps, 'sanction an officer of')],
       schema: {
         summary: 'Impose a sanction on an officer (audited)',
         params: officerParams,
@@ -154,7 +156,7 @@ export function officerRoutes(app: FastifyInstance, deps: AppDependencies): void
   app.delete<{ Params: OfficerParams; Body: { reason: string } }>(
     '/v1/officers/:ori/:sub/sanction',
     {
-      onRequest,
+      onRequest: [onRequest, ownAgencyHook(deps, 'reinstate an officer of')],
       schema: {
         summary: "Lift an officer's sanction (audited); 202 with a proposed change where a second DOJ operator must approve it",
         params: officerParams,

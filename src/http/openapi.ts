@@ -7,6 +7,8 @@
 import fastifySwagger from '@fastify/swagger'
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import fastifyPlugin from 'fastify-plugin'
+import { dojRoles, type Role } from './auth.js'
+import { ownAgencyMark } from './authority.js'
 import { requiredRole, type AuthorizeHook } from './context.js'
 import { bearerRealm, errorResponseSchema } from './errors.js'
 
@@ -37,6 +39,12 @@ function roleOf(route: RouteOptions): string | null | undefined {
     if (requiredRole in hook) return (hook as AuthorizeHook)[requiredRole]
   }
   return undefined
+}
+
+/** True when the route refuses a change to the token's own agency before its handler (src/http/authority.ts). */
+function refusesOwnAgency(route: RouteOptions): boolean {
+  const hooks = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
+  return hooks.some((hook) => ownAgencyMark in hook)
 }
 
 /** The error body, or a 403 that is a policy denial or an error (query.ts, requests.ts): one object with both members. */
@@ -81,7 +89,11 @@ function documented(route: RouteOptions): Record<string, unknown> {
       ...errorResponse('no bearer token (`token_missing`) or a refused one (`token_invalid`)'),
       headers: { 'WWW-Authenticate': { type: 'string', description: `\`Bearer realm="${bearerRealm}"\`, with \`error="invalid_token"\` and \`error_description\` when a token was refused (RFC 6750)` } },
     }
-    if (role !== null) response['403'] ??= errorResponse(`the token lacks the role \`${role}\` (\`role_forbidden\`)`)
+    if (role !== null) {
+      const notDoj = dojRoles.includes(role as Role) ? ', or its ORI is not a DOJ ORI' : ''
+      const own = refusesOwnAgency(route) ? '; or the agency is the token\'s own (`own_agency_forbidden`)' : ''
+      response['403'] ??= errorResponse(`the token lacks the role \`${role}\`${notDoj} (\`role_forbidden\`)${own}`)
+    }
     const needs = role === null ? 'Any valid bearer token.' : `Bearer token with the role \`${role}\`.`
     schema.description = schema.description === undefined ? needs : `${String(schema.description)}\n\n${needs}`
   }

@@ -275,7 +275,7 @@ export type Refusal = { readonly error: GatewayError; readonly limited: null } |
 export async function refuseQuery(deps: AppDependencies, request: FastifyRequest, reply: FastifyReply, error: GatewayError): Promise<Refusal> {
   if (request.identity === null && error.category !== 'auth') {
     try {
-      await authorize(deps, request, 'terminal')
+      await authorize(deps, request, reply, 'terminal')
     } catch (authError) {
       if (!(authError instanceof GatewayError) || request.identity === null) return { error: authError as GatewayError, limited: null }
       error = authError // authenticated, wrong role: audited below

@@ -35,7 +35,8 @@ import type { PolicySet } from '../policy/compile.js'
 import type { EvaluatedQuery } from '../policy/evaluate.js'
 import { fullProjectionId, type AgencyState, type Decision, type OfficerSanction } from '../policy/types.js'
 import { maxPendingRequests, officerKey, StateUnavailableError, storedRequestStatuses, type RequestRequester, type WrittenRequest } from '../state/types.js'
-import { requesterOf, requireRole, sourceOf, type AppDependencies } from './context.js'
+import { forbidOwnAgency } from './authority.js'
+import { holdsRole, refuseAudited, requesterOf, requireRole, sourceOf, type AppDependencies } from './context.js'
 import { resolveQuery } from './query.js'
 import { errorResponseSchema, errorResponses as errors } from './errors.js'
 
@@ -169,12 +170,18 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
   // Reading takes either role; the handler scopes a terminal to its own agency.
   const asAnyRole = requireRole(deps, null)
 
-  /** True when the token may see every agency's requests; a terminal sees its agency's; else 403. */
-  function seesAll(request: FastifyRequest): boolean {
+  /**
+   * True when the token may see every agency's requests (a DOJ operator of a DOJ ORI); a terminal sees
+   * its agency's; else 403. A doj_operator role on a token of another ORI is not honoured: with the
+   * terminal role too, the token sees its agency's; without it, it is refused and the refusal audited.
+   */
+  async function seesAll(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
     const identity = request.identity!
-    if (identity.roles.includes('doj_operator')) return true
+    if (holdsRole(deps, identity, 'doj_operator')) return true
     if (identity.roles.includes('terminal')) return false
-    throw new GatewayError('role_forbidden', 'this endpoint needs the role terminal or doj_operator')
+    const refusal = new GatewayError('role_forbidden', 'this endpoint needs the role terminal, or doj_operator on a token of a DOJ ORI')
+    if (!identity.roles.includes('doj_operator')) throw refusal
+    throw await refuseAudited(deps, request, reply, 'doj_operator', refusal as GatewayError & { code: 'role_forbidden' })
   }
 
   /** The request if this token may see it; another agency's request is "not found", never "forbidden". */
@@ -316,8 +323,8 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
         response: { 200: { type: 'array', items: requestView }, ...errors },
       },
     },
-    async (request) => {
-      const all = seesAll(request)
+    async (request, reply) => {
+      const all = await seesAll(request, reply)
       const { status, ori } = request.query
       // A terminal sees its own agency's requests only: a filter naming another agency finds none.
       if (!all && ori !== undefined && ori !== request.identity!.ori) return []
@@ -327,8 +334,8 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
     },
   )
 
-  app.get<{ Params: IdParams }>('/v1/requests/:id', { onRequest: asAnyRole, schema: { summary: 'One written request', params: idParams, response: { 200: requestView, ...errors } } }, async (request) => {
-    const found = await visibleRequest(request, seesAll(request))
+  app.get<{ Params: IdParams }>('/v1/requests/:id', { onRequest: asAnyRole, schema: { summary: 'One written request', params: idParams, response: { 200: requestView, ...errors } } }, async (request, reply) => {
+    const found = await visibleRequest(request, await seesAll(request, reply))
     return viewOf(found, clock())
   })
 
@@ -343,6 +350,8 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
     }
     const current = await visibleRequest(request, true)
     const now = clock()
+    // No operator decides a request of their own agency, nor one filed on its behalf (src/http/authority.ts).
+    await forbidOwnAgency(deps, request, reply, [current.ori, current.requester.ori], `${verdict === 'approved' ? 'approve' : 'refuse'} a written request that concerns`)
     const status = requestStatusAt(current, now)
     if (status !== 'pending') throw new GatewayError('request_not_pending', `written request ${current.id} is ${status}: DOJ decided it on ${current.decidedAt ?? 'an earlier call'}`)
     const reason = request.body.reason
@@ -374,6 +383,7 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
 
   const decisionReason = { type: 'string', minLength: 1, maxLength: agencyTextLimits.reason } as const
   const decideSchema = {
+    description: "Refused 403 `own_agency_forbidden` when the request's agency, or the agency it was filed on behalf of, is the token's own.",
     params: idParams,
     body: { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: decisionReason } },
     response: { 200: requestView, ...errors },
