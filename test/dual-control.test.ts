@@ -290,3 +290,28 @@ t.test('two instances on one Redis', async (t) => {
     t.equal((await query(a.url, dl, officer())).body.decision?.rule, 'agency.suspended')
   })
 })
+
+t.test("no operator approves or cancels a lift proposed for their own agency (a second DOJ ORI, invented)", async (t) => {
+  const secondDoj = 'CA0349401'
+  const dir = tempDir('policies-two-doj')
+  cpSync(policies, dir, { recursive: true })
+  const file = join(dir, 'authority.yaml')
+  writeFileSync(file, readFileSync(file, 'utf8').replace('  - CA0349400', `  - CA0349400\n  - ${secondDoj}`))
+  const gw = await startTestGateway({ env: { POLICY_DIR: dir } })
+  t.teardown(() => gw.close())
+  const own = token({ sub: 'doj-operator-9', ori: secondDoj, roles: ['doj_operator'] })
+  const reason = 'an invented second DOJ office, for this test'
+  t.equal((await as(gw, op1)('PUT', `/v1/agencies/${secondDoj}`, { name: 'Invented DOJ office', kind: 'state', reason })).status, 201)
+  t.equal((await as(gw, op1)('PUT', `/v1/agencies/${secondDoj}/sanction`, { type: 'suspension', reason })).status, 200)
+  const proposed = await as(gw, op1)('DELETE', `/v1/agencies/${secondDoj}/sanction`, { reason })
+  t.equal(proposed.status, 202)
+  const id = proposed.body.change.id
+  for (const step of ['approve', 'cancel']) {
+    const refused = await as(gw, own)('POST', `/v1/changes/${id}/${step}`, { reason })
+    t.equal(refused.status, 403, `${step} by an operator of the agency concerned`)
+    t.equal(refused.body.error.code, 'own_agency_forbidden')
+  }
+  t.match((await as(gw, op2)('GET', `/v1/changes/${id}`)).body, { status: 'pending' }, 'the proposal is untouched')
+  t.match((await as(gw, op2)('GET', `/v1/agencies/${secondDoj}`)).body, { sanction: { type: 'suspension' } }, 'the sanction still binds')
+  t.equal((await approve(gw, id)).status, 200, 'an operator of another agency approves it')
+})
