@@ -6,6 +6,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
 import { loadSigningKey } from './audit/checkpoint.js'
 import { AuditLedger, type Ledger } from './audit/ledger.js'
+import { RefusalSummaries } from './audit/refusals.js'
 import { generatePopulation, type Population } from './backends/population.js'
 import { startCriminalHistory, startDmv, type RunningBackend } from './backends/server.js'
 import type { Config } from './config.js'
@@ -172,7 +173,14 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
     const stream = new DecisionStream({ ledger, hasher, policy, state: signalState, metrics, clock, log: logger, webhook })
     // Closed after the app (no more queries) and before the signal state and the ledger it writes to.
     closers.push(() => stream.close())
-    const deps: AppDependencies = { policy, store, ledger, auditDir: config.auditDir, hasher, upstreams, authenticator, metrics, clock, load, seeding, decided: stream.decided }
+    // Closed after the app (no more refusals) and before the ledger: the open summaries are written then.
+    const refusals = new RefusalSummaries({
+      ledger,
+      clock,
+      failed: (error, summary) => logger.error({ err: error, summary: summary.id, ori: summary.ori, sub: summary.sub, count: summary.count }, 'a summary of refusals could not be written to the audit ledger'),
+    })
+    closers.push(() => refusals.close())
+    const deps: AppDependencies = { policy, store, ledger, auditDir: config.auditDir, hasher, upstreams, authenticator, metrics, clock, load, seeding, decided: stream.decided, refusals }
     const app = buildApp({ logger, requestTimeoutMs: config.requestTimeoutMs }, deps)
     // Closed first: stop accepting, finish in-flight requests; then the ledger flushes. Keep-alive
     // connections that go idle after close() began are closed as they go idle, and whatever is still

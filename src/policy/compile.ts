@@ -121,7 +121,12 @@ export interface PolicySet {
   readonly immigration: ImmigrationPolicy
   readonly projections: ReadonlyMap<string, Projection>
   readonly answers: readonly AnswerRule[]
-  readonly limits: { readonly perUser: RateLimitPolicy; readonly perAgency: RateLimitPolicy }
+  readonly limits: {
+    readonly perUser: RateLimitPolicy
+    readonly perAgency: RateLimitPolicy
+    /** Refusals of one officer a minute written one by one; those past it go into a query.refusals summary. */
+    readonly refusalBudget: { readonly perMinute: number }
+  }
   /** The misuse signals (signals.yaml); they never change a decision. */
   readonly signals: SignalPolicy
   /** Who may act as DOJ, and which changes need a second DOJ operator (authority.yaml). */
@@ -189,7 +194,13 @@ const purposesFile = z.strictObject({
   }),
 })
 
-const limitsFile = z.strictObject({ perUser: rateLimit, perAgency: rateLimit })
+const limitsFile = z.strictObject({
+  perUser: rateLimit,
+  perAgency: rateLimit,
+  // Refusals of one officer's token written one by one each minute; past it they are summarised
+  // (docs/floods.md). Absent in limits files written before it: 20.
+  refusalBudget: z.strictObject({ perMinute: z.number().int().min(1).max(10_000) }).default({ perMinute: 20 }),
+})
 
 const ori = z.string().regex(oriPattern, 'expected an ORI: 2 letters and 7 letters or digits')
 const testsFile = z.strictObject({
