@@ -45,7 +45,7 @@ export interface AppDependencies {
   readonly decided: (decided: DecidedQuery) => void
   /** Refusals of one officer past the minute's budget, summarised (src/audit/refusals.ts). */
   readonly refusals: RefusalSummaries
-  /** True while this instance seeds the sample agencies: not ready until the registry is whole. */
+  /** True while this instance seeds the sample agencies (the embedded store's first start): not ready until the registry is whole. */
   readonly seeding?: { readonly active: boolean }
 }
 
