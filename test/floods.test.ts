@@ -7,7 +7,9 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import t from 'tap'
+import { replayDecisions, StateHistory } from '../src/audit/replay.js'
 import { misuseReport } from '../src/audit/report.js'
+import { loadPolicyDir } from '../src/policy-files.js'
 import { ledgerRecords as readLedger, searchLedger } from '../src/audit/search.js'
 import { initRedis, lapd, ledgerRecords, policyDir, query, runGatewayctl, startTestGateway, tempDir, TestClock, token } from './helpers.js'
 import { startRedis } from './redis.js'
@@ -103,6 +105,8 @@ t.test('200 refused queries from one token of an unregistered ORI: no Redis key,
   const found = await searchLedger(gw.auditDir, { ori: unregistered, rule: 'agency.unknown' })
   t.equal(found.filter((record) => record.type === 'query.decision').length + found.filter((record) => record.type === 'query.refusals').reduce((total, record) => total + (record.refusals as { rule?: string; count: number }[]).filter((kind) => kind.rule === 'agency.unknown').reduce((sum, kind) => sum + kind.count, 0), 0), 151, 'the audit search finds them by rule')
   t.equal((await searchLedger(gw.auditDir, { ori: unregistered, outcome: 'allow' })).length, 0, 'a summary is never an allow')
+  const replay = await replayDecisions(readLedger(gw.auditDir), new StateHistory(), await loadPolicyDir(policyDir), 0, undefined)
+  t.equal(replay.notReplayable, 135, 'policy replay counts the summarised denials it cannot judge again')
   const cli = await runGatewayctl(['audit', 'search', '--dir', gw.auditDir, '--type', 'query.refusals', '--operator', 'auditor-1'])
   t.match(cli.stdout, new RegExp(`${200 - budget} refused +403 agency\\.unknown ×135, 400 invalid_subject ×45 +${summaryId}`), 'gatewayctl audit search shows the count and the rules')
 })

@@ -72,7 +72,9 @@ export class RefusalSummaries {
    */
   summarise(officer: string, now: number, budget: number, requester: () => Requester, refusal: Refusal): string | null {
     if (this.closed) return null
-    const minute = Math.floor(now / minuteMs)
+    // Minutes only move forward: a refusal stamped a moment earlier (another clock's reading) counts in
+    // the current minute, rather than closing it and opening the budget again.
+    const minute = Math.max(this.minute, Math.floor(now / minuteMs))
     if (minute !== this.minute) {
       // A new minute: the last one's summaries are complete.
       this.flush()

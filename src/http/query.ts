@@ -184,7 +184,7 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
       // Past the officer's refusal budget this minute, the denial is counted in the minute's summary
       // (docs/floods.md): no record of its own, no signal counts; answered with the summary's id.
       const limited = decision.rule === 'rate.user' || decision.rule === 'rate.agency'
-      const summary = deps.refusals.summarise(officer, now, policy.limits.refusalBudget.perMinute, () => requesterOf(request, identity), { record: 'query.decision', status: limited ? 429 : 403, rule: decision.rule })
+      const summary = deps.refusals.summarise(officer, clock(), policy.limits.refusalBudget.perMinute, () => requesterOf(request, identity), { record: 'query.decision', status: limited ? 429 : 403, rule: decision.rule })
       if (summary !== null) {
         request.decisionId = summary
         metrics.decisions.child(decision.outcome, decision.rule, database.class, purpose.id).value++
