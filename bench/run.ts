@@ -180,10 +180,15 @@ await Promise.race([
   redis.ping(),
   new Promise((_, reject) => setTimeout(() => reject(new Error('redis-server did not start (apt-get install -y redis-server)')), 10_000)),
 ])
+// The sample agencies, as a deployment creates them: a gateway never seeds a Redis.
+execFileSync(process.execPath, [join(root, 'bin/gatewayctl.js'), 'state', 'init', '--samples', '--operator', 'bench'], {
+  env: { ...process.env, ...gatewayEnv, REDIS_URL: redisUrl, STATE_DIR: join(work, 'state-redis'), AUDIT_DIR: join(work, 'audit-redis') },
+  stdio: 'ignore',
+})
 const redisGateway = await start(
   'gateway-redis',
   'dist/src/main.js',
-  { ...gatewayEnv, REDIS_URL: redisUrl, GATEWAY_SEED_SAMPLES: 'true', STATE_DIR: join(work, 'state-redis'), AUDIT_DIR: join(work, 'audit-redis') },
+  { ...gatewayEnv, REDIS_URL: redisUrl, STATE_DIR: join(work, 'state-redis'), AUDIT_DIR: join(work, 'audit-redis') },
   /listening on (http:\S+)/,
 )
 

@@ -480,6 +480,9 @@ function summary(result, noun) {
   return result.truncated ? `${result.records.length} of ${result.matched} ${noun} shown: narrow the filters to see the rest.` : `${result.matched} ${noun}.`
 }
 
+// A query.refusals summary's refusals in a line (its count of each rule or code): see docs/floods.md.
+const refusalKinds = (record) => (record.refusals ?? []).map((refusal) => `${refusal.status} ${refusal.rule ?? refusal.code} ×${refusal.count}`).join(', ')
+
 $('audit-form').addEventListener('submit', (event) => {
   event.preventDefault()
   void busy(event.submitter, async () => {
@@ -487,7 +490,7 @@ $('audit-form').addEventListener('submit', (event) => {
     $('audit-summary').textContent = summary(result, 'records')
     fillTable(
       $('audit-table'),
-      result.records.map((record) => row(record.time, record.type, record.ori, record.sub ?? record.operator, record.database, record.purpose, record.subject, record.outcome ?? record.status, record.rule ?? record.code ?? record.action, record.id)),
+      result.records.map((record) => row(record.time, record.type, record.ori, record.sub ?? record.operator, record.database, record.purpose, record.subject, ...(record.type === 'query.refusals' ? [`${record.count} refused`, refusalKinds(record)] : [record.outcome ?? record.status, record.rule ?? record.code ?? record.action]), record.id)),
       'No record matches.',
     )
     say(`Audit search: ${summary(result, 'records')}`)

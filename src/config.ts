@@ -72,7 +72,7 @@ export interface Config {
   readonly port: number
   readonly redisUrl: string | undefined
   readonly redisTimeoutMs: number
-  /** Seed the sample agencies into an empty store: by default with the embedded store, not with Redis. */
+  /** Seed the sample agencies on the embedded store's first start (default there); never a Redis (ignored with a warning). */
   readonly seedSamples: boolean
   readonly stateDir: string
   readonly auditDir: string

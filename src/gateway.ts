@@ -6,6 +6,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
 import { loadSigningKey } from './audit/checkpoint.js'
 import { AuditLedger, type Ledger } from './audit/ledger.js'
+import { RefusalSummaries } from './audit/refusals.js'
 import { generatePopulation, type Population } from './backends/population.js'
 import { startCriminalHistory, startDmv, type RunningBackend } from './backends/server.js'
 import type { Config } from './config.js'
@@ -147,32 +148,36 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
     // While the samples are written one change at a time, the registry is there but not whole: /readyz
     // says so (a load balancer sends no query meanwhile; one that arrives is decided on what is there).
     const seeding = { active: false }
-    const seed = async () => {
-      const now = clock()
-      seeding.active = true
-      try {
-        await initializeRegistry(store, {
-          samples: true,
-          agreementVersion: policy.current.agreementVersion,
-          now,
-          target: config.redisUrl === undefined ? 'embedded' : redisTarget(config.redisUrl),
-          by: { operator: 'system:seed', source: `gateway@${hostname()}`, reason: 'sample agencies for the demo, seeded on first start (GATEWAY_SEED_SAMPLES)' },
-          audit: (event) => ledger.append(event, now),
-        })
-      } finally {
-        seeding.active = false
-      }
-    }
     if (config.redisUrl === undefined) {
-      // The embedded store's journal is its own record that it held a registry.
+      // GATEWAY_SEED_SAMPLES seeds only the embedded store's first start: its journal is its registry,
+      // so it knows for certain whether it ever held one.
       if (config.seedSamples && !(await store.holdsRegistry())) {
-        await seed()
+        const now = clock()
+        seeding.active = true
+        try {
+          await initializeRegistry(store, {
+            samples: true,
+            agreementVersion: policy.current.agreementVersion,
+            now,
+            target: 'embedded',
+            by: { operator: 'system:seed', source: `gateway@${hostname()}`, reason: 'sample agencies for the demo, seeded on first start (GATEWAY_SEED_SAMPLES)' },
+            audit: (event) => ledger.append(event, now),
+          })
+        } finally {
+          seeding.active = false
+        }
         logger.info('seeded the sample agencies (first start)')
       }
     } else {
-      // A Redis may not answer yet, or hold no registry yet: the watch looks now and again later,
-      // seeds only a Redis this instance never saw holding a registry, and records when it sees one.
-      const watch = new RegistryWatch({ store, stateDir: config.stateDir, redisUrl: config.redisUrl, seedSamples: config.seedSamples, seed, log: logger, clock })
+      // A gateway never seeds a Redis (docs/floods.md): a Redis that lost its data looks exactly like a
+      // new one, and neither Redis nor this instance's STATE_DIR can tell them apart for certain, so the
+      // registry enters a Redis only through the audited `gatewayctl state init [--samples]`.
+      if (config.seedSamples) {
+        logger.warn({ redis: redisTarget(config.redisUrl) }, 'GATEWAY_SEED_SAMPLES is ignored with REDIS_URL: a gateway never seeds a Redis; a new deployment creates its registry once with `gatewayctl state init --samples`')
+      }
+      // The watch looks now and again later until Redis holds a registry, records that it saw one, and
+      // says what to run while there is none.
+      const watch = new RegistryWatch({ store, stateDir: config.stateDir, redisUrl: config.redisUrl, log: logger, clock })
       closers.push(() => watch.close())
       await watch.start()
     }
@@ -190,7 +195,14 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
     const stream = new DecisionStream({ ledger, hasher, policy, state: signalState, metrics, clock, log: logger, webhook })
     // Closed after the app (no more queries) and before the signal state and the ledger it writes to.
     closers.push(() => stream.close())
-    const deps: AppDependencies = { policy, store, ledger, auditDir: config.auditDir, hasher, upstreams, authenticator, metrics, clock, load, seeding, decided: stream.decided }
+    // Closed after the app (no more refusals) and before the ledger: the open summaries are written then.
+    const refusals = new RefusalSummaries({
+      ledger,
+      clock,
+      failed: (error, summary) => logger.error({ err: error, summary: summary.id, ori: summary.ori, sub: summary.sub, count: summary.count }, 'a summary of refusals could not be written to the audit ledger'),
+    })
+    closers.push(() => refusals.close())
+    const deps: AppDependencies = { policy, store, ledger, auditDir: config.auditDir, hasher, upstreams, authenticator, metrics, clock, load, seeding, decided: stream.decided, refusals }
     const app = buildApp({ logger, requestTimeoutMs: config.requestTimeoutMs, metricsEndpoint: config.metrics }, deps)
     // Closed first: stop accepting, finish in-flight requests; then the ledger flushes. Keep-alive
     // connections that go idle after close() began are closed as they go idle, and whatever is still

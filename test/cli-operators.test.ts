@@ -8,12 +8,13 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { lapd, operatorToken, query, root, startTestGateway, tempDir, token } from './helpers.js'
+import { lapd, operatorToken, query, root, startTestGateway, tempDir, token, initRedis } from './helpers.js'
 import { startRedis } from './redis.js'
 
 const exec = promisify(execFile)
 const redis = await startRedis()
-const gw = await startTestGateway({ env: { REDIS_URL: redis.url, GATEWAY_SEED_SAMPLES: 'true', REDIS_TIMEOUT_MS: '300' } })
+await initRedis(redis.url)
+const gw = await startTestGateway({ env: { REDIS_URL: redis.url, REDIS_TIMEOUT_MS: '300' } })
 t.teardown(async () => {
   await gw.close()
   await redis.stop()

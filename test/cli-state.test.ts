@@ -3,7 +3,7 @@
 // change to enforcement state is in the audit ledger before it reaches Redis.
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
@@ -227,4 +227,29 @@ t.test('state init refuses on a machine whose STATE_DIR records that this Redis 
   t.match(refused.stderr, /redis-registry\.json/)
   t.match(refused.stderr, /gatewayctl state import/)
   t.same(await contents(raw), {}, 'nothing seeded')
+})
+
+t.test('state init --samples --if-new (the compose stack\'s one-shot): creates once, then leaves a registry as it is; on a Redis that lost its data it fails, never re-seeding', async (t) => {
+  const { url, raw } = database(t)
+  const { auditDir, stateDir, gatewayctl } = operatorMachine()
+  const first = await gatewayctl('state', 'init', '--samples', '--if-new', '--redis', url)
+  t.equal(first.code, 0, first.stderr)
+  t.match(first.stdout, /initialized the agency registry with 4 sample agencies/)
+  t.ok(existsSync(join(stateDir, 'redis-registry.json')), 'recorded in STATE_DIR that this Redis holds a registry')
+  // DOJ removes a sample agency; the next start's init must not bring it back.
+  await raw.srem('clets:agencies', 'CA0194200')
+  await raw.del('clets:agency:CA0194200')
+  const before = await contents(raw)
+  const records = ledgerRecords(auditDir).length
+  const again = await gatewayctl('state', 'init', '--samples', '--if-new', '--redis', url)
+  t.equal(again.code, 0, 'a registry there: success, so the gateways start')
+  t.match(again.stdout, /already holds an agency registry: left as it is/)
+  t.same(await contents(raw), before, 'nothing changed')
+  t.equal(ledgerRecords(auditDir).length, records, 'nothing audited: nothing was done')
+
+  await raw.flushdb()
+  const lost = await gatewayctl('state', 'init', '--samples', '--if-new', '--redis', url)
+  t.equal(lost.code, 1, 'a Redis that lost its registry: refused')
+  t.match(lost.stderr, /redis-registry\.json records that an agency registry was in Redis.*holds none now.*gatewayctl state import/s)
+  t.same(await contents(raw), {}, 'no sample agency re-entered')
 })

@@ -26,6 +26,7 @@ const compose = parse(readFileSync(join(docker, 'compose.yaml'), 'utf8'), { merg
       depends_on?: Record<string, { condition: string }>
       healthcheck?: { test: string[] }
       secrets?: string[]
+      restart?: string
     }
   >
   volumes: Record<string, unknown>
@@ -35,7 +36,7 @@ const services = compose.services
 const gateways = Object.entries(services).filter(([name]) => name.startsWith('gateway-'))
 
 t.test('compose: Redis with AOF, two gateway replicas, backends, Prometheus and Grafana', async (t) => {
-  t.same(Object.keys(services).sort(), ['backends', 'gateway-a', 'gateway-b', 'grafana', 'prometheus', 'redis'])
+  t.same(Object.keys(services).sort(), ['backends', 'gateway-a', 'gateway-b', 'grafana', 'prometheus', 'redis', 'state-init'])
   t.ok(services.redis!.command!.includes('--appendonly') && services.redis!.command!.includes('yes'), 'Redis persists with AOF')
   t.equal(gateways.length, 2)
 })
@@ -71,17 +72,26 @@ t.test('compose: mounted folders and files exist, named volumes are declared, th
   t.ok(existsSync(join(root, services.backends!.command![1]!.replace('dist/src/', 'src/').replace(/\.js$/, '.ts'))), 'the backends command runs a built source file')
 })
 
-t.test('compose: a gateway that seeds the samples keeps STATE_DIR on a named volume, so a Redis that lost its data is never re-seeded', async (t) => {
-  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8')
-  const imageStateDir = /^\s*STATE_DIR=(\S+)/m.exec(dockerfile)?.[1]
-  const seeding = gateways.filter(([, service]) => service.environment!.GATEWAY_SEED_SAMPLES === 'true')
-  t.ok(seeding.length > 0, 'the demo stack seeds the sample agencies')
-  for (const [name, service] of seeding) {
-    const stateDir = service.environment!.STATE_DIR ?? imageStateDir
-    t.ok(stateDir?.startsWith('/'), `${name}: STATE_DIR is ${stateDir}`)
-    const volume = (service.volumes ?? []).map((entry) => entry.split(':')).find(([source, target]) => source! in compose.volumes && stateDir!.startsWith(`${target}/`))
-    t.ok(volume, `${name}: ${stateDir} lies on a named volume`)
+t.test('compose: no gateway seeds Redis; a one-shot state init creates the registry once, and the gateways wait for it', async (t) => {
+  for (const [name, service] of gateways) {
+    t.notOk('GATEWAY_SEED_SAMPLES' in service.environment!, `${name}: no GATEWAY_SEED_SAMPLES (a gateway never seeds a Redis)`)
+    t.equal(service.depends_on?.['state-init']?.condition, 'service_completed_successfully', `${name}: starts once the registry exists`)
   }
+  const init = services['state-init']!
+  const command = init.command!
+  t.same(command.slice(0, 4), ['node', 'bin/gatewayctl.js', 'state', 'init'], 'runs gatewayctl state init')
+  t.ok(command.includes('--samples'), 'with the sample agencies (the demo)')
+  t.ok(command.includes('--if-new'), 'and succeeds, changing nothing, on a Redis that holds a registry (every later start)')
+  t.ok(existsSync(join(root, 'src/cli/gatewayctl.ts')) && existsSync(join(root, 'bin/gatewayctl.js')), 'the command exists in the image')
+  t.equal(init.restart, 'no', 'runs once per up, never restarted')
+  t.equal(init.depends_on?.redis?.condition, 'service_healthy')
+  t.equal(init.environment!.REDIS_URL, gateways[0]![1].environment!.REDIS_URL, "the gateways' Redis")
+  for (const variable of Object.keys(init.environment!)) t.ok(environmentVariables.includes(variable), `state-init: ${variable} is a variable gatewayctl reads`)
+  // Its STATE_DIR records that the registry was made: on a Redis that lost its data, init fails (restore
+  // it with gatewayctl state import) instead of creating the samples again. That record must outlive the container.
+  const stateDir = init.environment!.STATE_DIR!
+  const volume = (init.volumes ?? []).map((entry) => entry.split(':')).find(([source, target]) => source! in compose.volumes && stateDir.startsWith(`${target}/`))
+  t.ok(volume, `state-init: ${stateDir} lies on a named volume`)
 })
 
 /** Where compose mounts the metrics_token secret in the Prometheus container, and so where prometheus.yml reads it. */
@@ -144,7 +154,8 @@ t.test('compose: each service has a healthcheck that fits it, and waits for what
       t.notOk(service.healthcheck, `${name}: the image's healthcheck`)
       t.equal(service.depends_on?.redis?.condition, 'service_healthy', `${name}: starts once Redis is healthy`)
       t.equal(service.depends_on?.backends?.condition, 'service_healthy', `${name}: and the databases`)
-    } else {
+    } else if (name !== 'state-init') {
+      // state-init is a one-shot: the gateways wait for it to exit 0, not to be healthy.
       t.ok(service.healthcheck?.test?.length, `${name}: a healthcheck of its own`)
     }
   }

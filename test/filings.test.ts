@@ -12,7 +12,7 @@ import { misuseReport } from '../src/audit/report.js'
 import { ledgerRecords as readLedger } from '../src/audit/search.js'
 import type { AgencyState } from '../src/policy/types.js'
 import type { MisuseFiling } from '../src/state/types.js'
-import { call, cbp, iceEro, lapd, ledgerRecords, operatorToken, query, root, runGatewayctl, sheriff, startTestGateway, tempDir, testPopulation, TestClock, token, type TestGateway } from './helpers.js'
+import { call, cbp, iceEro, lapd, ledgerRecords, operatorToken, query, root, runGatewayctl, sheriff, startTestGateway, tempDir, testPopulation, TestClock, token, type TestGateway, initRedis } from './helpers.js'
 import { startRedis } from './redis.js'
 
 const exec = promisify(execFile)
@@ -23,9 +23,17 @@ const immigrationDl = { database: 'dmv.driver_license', purpose: 'immigration_en
 const lapdFiling = { investigations: 3, violations: 0, individuals: 0, pending: 1, discipline: {}, categories: {}, reason: 'LAPD annual misuse report received 2026-02-10' }
 const cbpFiling = { investigations: 2, violations: 2, individuals: 1, pending: 0, discipline: { reprimand: 1 }, categories: { personal_query: 2 }, reason: 'CBP report received' }
 
+let redisInitialized = false
 const stores: [string, (clock: TestClock, stateDir: string) => Promise<TestGateway>][] = [
   ['embedded', (clock, stateDir) => startTestGateway({ clock, stateDir })],
-  ['redis', (clock, stateDir) => startTestGateway({ clock, stateDir, env: { REDIS_URL: `${redis.url}/3`, GATEWAY_SEED_SAMPLES: 'true' } })],
+  ['redis', async (clock, stateDir) => {
+    // Created once, as gatewayctl state init --samples does (a gateway never seeds a Redis); restarts find it.
+    // Audited in the gateway's ledger at the test's time, as the embedded store's first start is.
+    const auditDir = tempDir('audit')
+    if (!redisInitialized) await initRedis(`${redis.url}/3`, { now: clock.value, auditDir })
+    redisInitialized = true
+    return startTestGateway({ clock, stateDir, auditDir, env: { REDIS_URL: `${redis.url}/3` } })
+  }],
 ]
 
 for (const [name, start] of stores) {

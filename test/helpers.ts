@@ -119,6 +119,17 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   return { gateway, url: gateway.url, stateDir, auditDir, close: () => gateway.close() }
 }
 
+/**
+ * Creates a Redis's agency registry with the sample agencies, through the code `gatewayctl state init
+ * --samples` runs (a gateway never seeds a Redis): audited under `auditDir` (its own by default), at
+ * `now` (the sanction's `since`).
+ */
+export async function initRedis(url: string, options: { auditDir?: string; now?: number } = {}): Promise<void> {
+  const { createRegistry } = await import('../src/cli/state-redis.js')
+  const by = { operator: 'system:seed', source: 'gatewayctl@test', reason: 'sample agencies for the test (gatewayctl state init --samples)' }
+  await createRegistry(url, true, by, { stateDir: tempDir('init-state'), auditDir: options.auditDir ?? tempDir('init-audit'), policyDir }, false, options.now)
+}
+
 export interface TokenClaims {
   readonly sub?: string
   readonly ori?: string

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
 import t from 'tap'
 import { agencyCountsMaxAgeMs, HotCounter, HotHistogram } from '../src/metrics.js'
-import { call, cbp, lapd, operatorToken, query, startTestGateway, TestClock, testPopulation, token } from './helpers.js'
+import { call, cbp, lapd, operatorToken, query, startTestGateway, TestClock, testPopulation, token, initRedis } from './helpers.js'
 import { startRedis } from './redis.js'
 
 /** Each sample line of an exposition as [series (name and labels), value]. */
@@ -72,7 +72,8 @@ t.test('regression: every scrape read the whole registry from Redis; now one rea
   // ~1,200 at DOJ, and 8 scrapers cut an instance's throughput tenfold (issue 10, point 6).
   const redis = await startRedis()
   const clock = new TestClock()
-  const gw = await startTestGateway({ env: { REDIS_URL: redis.url, GATEWAY_SEED_SAMPLES: 'true' }, clock })
+  await initRedis(redis.url, { now: clock.value })
+  const gw = await startTestGateway({ env: { REDIS_URL: redis.url }, clock })
   const client = new Redis(redis.url)
   t.teardown(async () => {
     client.disconnect()

@@ -5,7 +5,7 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { call, lapd, ledgerRecords, operatorToken, policyDir, query, startTestGateway, tempDir, token, type TestGateway } from './helpers.js'
+import { call, lapd, ledgerRecords, operatorToken, policyDir, query, startTestGateway, tempDir, token, type TestGateway, initRedis } from './helpers.js'
 import { startRedis } from './redis.js'
 
 const redis = await startRedis()
@@ -13,8 +13,9 @@ const policies = tempDir('policies')
 cpSync(policyDir, policies, { recursive: true })
 writeFileSync(join(policies, 'limits.yaml'), readFileSync(join(policies, 'limits.yaml'), 'utf8').replace('limit: 120', 'limit: 4').replace('limit: 6000', 'limit: 1000000'))
 const env = { REDIS_URL: redis.url, POLICY_DIR: policies, REDIS_TIMEOUT_MS: '300' }
-// A seeds the empty Redis with the sample agencies (as a demo stack would); B finds them there.
-const a = await startTestGateway({ env: { ...env, GATEWAY_INSTANCE_ID: 'gw-a', GATEWAY_SEED_SAMPLES: 'true' } })
+// The sample agencies, created as `gatewayctl state init --samples` does; both instances find them there.
+await initRedis(redis.url)
+const a = await startTestGateway({ env: { ...env, GATEWAY_INSTANCE_ID: 'gw-a' } })
 const b = await startTestGateway({ env: { ...env, GATEWAY_INSTANCE_ID: 'gw-b' } })
 t.teardown(async () => {
   await a.close()

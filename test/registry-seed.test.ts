@@ -1,14 +1,14 @@
-// A demo gateway's sample agencies (GATEWAY_SEED_SAMPLES) go only into a Redis that never held an
-// agency registry. The knowledge that one existed lives outside Redis (the gateway's STATE_DIR), so a
-// Redis that lost its data is never re-seeded, and an agency DOJ removed never comes back allowed.
-// And a gateway that starts before its Redis seeds it once Redis answers, instead of never.
+// A gateway never seeds a Redis (docs/floods.md): the registry enters a Redis only through the audited
+// `gatewayctl state init [--samples]`, so a Redis that lost its data is never re-seeded by a fresh
+// instance, whatever its STATE_DIR holds, and an agency DOJ removed never comes back allowed. A
+// gateway on a Redis without a registry is not ready, refuses queries, and says what to run.
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { call, freePort, lapd, ledgerRecords, operatorToken, query, root, startTestGateway, tempDir, token, type TestGateway } from './helpers.js'
+import { call, freePort, initRedis, lapd, ledgerRecords, operatorToken, query, root, startTestGateway, tempDir, token, type TestGateway } from './helpers.js'
 import { startRedis } from './redis.js'
 
 const exec = promisify(execFile)
@@ -29,45 +29,69 @@ async function within<T>(seconds: number, ask: () => Promise<T>, done: (answer: 
 }
 const readyWithin = (gateway: TestGateway, seconds: number) => within(seconds, () => call(gateway.url, 'GET', '/readyz'), (answer) => answer.status === 200)
 
-t.test('regression: a Redis that lost its data was re-seeded, and a removed agency went from 403 to 503 to 200 allow', async (t) => {
+t.test('regression: a Redis that lost its data was re-seeded by a fresh instance, and a removed agency went from 403 to 200 allow; now no gateway seeds a Redis', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
-  const stateDir = tempDir('state')
-  const auditDir = tempDir('audit')
   const env = { REDIS_URL: redis.url, GATEWAY_SEED_SAMPLES: 'true', REDIS_TIMEOUT_MS: '300' }
-
-  const first = await startTestGateway({ stateDir, auditDir, env })
-  t.equal((await query(first.url, dl, officer())).status, 200, 'a new Redis is seeded: LAPD is allowed')
-  const seeded = seeds(auditDir)
-  t.match(seeded[0], { type: 'operator.init', samples: true }, 'the seeding is audited as the registry created')
-  t.ok(existsSync(join(stateDir, 'redis-registry.json')), 'and the gateway recorded, outside Redis, that Redis holds a registry')
+  // The registry, as a deployment creates it: gatewayctl state init --samples.
+  await initRedis(redis.url)
+  const logs: Record<string, unknown>[] = []
+  const first = await startTestGateway({ env, logs })
+  t.teardown(() => first.close())
+  t.ok(
+    logs.some((line) => line.level === 40 && /GATEWAY_SEED_SAMPLES is ignored with REDIS_URL.*`gatewayctl state init --samples`/.test(String(line.msg))),
+    'a gateway told to seed a Redis says it never does, and what to run',
+  )
+  t.equal((await query(first.url, dl, officer())).status, 200, 'LAPD is allowed')
+  t.same(seeds(first.auditDir), [], 'the gateway seeded nothing')
   const removal = await call(first.url, 'PUT', `/v1/agencies/${lapd}/sanction`, { token: operatorToken(), body: { type: 'removal', reason: 'repeated misuse' } })
   t.equal(removal.status, 200)
   t.equal((await query(first.url, dl, officer())).body.decision.rule, 'agency.suspended', 'LAPD removed: 403')
-  await first.close()
 
+  const raw = new Redis(redis.url)
+  t.teardown(() => raw.quit())
+  await raw.flushall()
+
+  // A fresh instance: an empty STATE_DIR (it never saw the registry) and GATEWAY_SEED_SAMPLES=true.
+  const fresh = await startTestGateway({ env: { ...env, GATEWAY_INSTANCE_ID: 'fresh' } })
+  t.teardown(() => fresh.close())
+  t.same(await raw.keys('clets:agenc*'), [], 'no sample agency entered the flushed Redis')
+  t.equal(await raw.exists('clets:initialized'), 0, 'nor a registry marker')
+  t.same(seeds(fresh.auditDir), [], 'and no seeding was audited')
+  for (const [name, gateway] of [['the first instance', first], ['the fresh instance', fresh]] as const) {
+    const answer = await query(gateway.url, dl, officer())
+    t.equal(answer.status, 503, `${name}: the removed agency is refused, never allowed`)
+    t.equal(answer.body.error.code, 'state_unavailable')
+    const ready = await call(gateway.url, 'GET', '/readyz')
+    t.equal(ready.status, 503, `${name}: not ready`)
+    t.match(ready.body, { checks: { state: 'no_registry' }, reason: /gatewayctl state init.*gatewayctl state import/ })
+  }
+  t.same((await call(fresh.url, 'GET', '/v1/agencies', { token: operatorToken() })).body, [], 'nothing was re-seeded')
+})
+
+t.test('a gateway whose STATE_DIR saw the registry says it was lost and how to restore it', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const stateDir = tempDir('state')
+  const env = { REDIS_URL: redis.url, REDIS_TIMEOUT_MS: '300' }
+  await initRedis(redis.url)
+  const first = await startTestGateway({ stateDir, env })
+  t.ok(existsSync(join(stateDir, 'redis-registry.json')), 'the gateway recorded, outside Redis, that Redis holds a registry')
+  await first.close()
   const raw = new Redis(redis.url)
   await raw.flushall()
   await raw.quit()
-
   const logs: Record<string, unknown>[] = []
-  const second = await startTestGateway({ stateDir, auditDir, env, logs })
+  const second = await startTestGateway({ stateDir, env, logs })
   t.teardown(() => second.close())
-  const answer = await query(second.url, dl, officer())
-  t.equal(answer.status, 503, 'the removed agency is refused, never allowed')
-  t.equal(answer.body.error.code, 'state_unavailable')
+  t.equal((await query(second.url, dl, officer())).status, 503)
   t.ok(
-    logs.some((line) => line.level === 50 && /lost its agency registry.*not seeding it again.*`gatewayctl state import FILE`/.test(String(line.msg))),
+    logs.some((line) => line.level === 50 && /lost its agency registry.*never creates one.*`gatewayctl state import FILE`/.test(String(line.msg))),
     'the gateway logs that the registry was lost and how to restore it',
   )
-  t.same((await call(second.url, 'GET', '/v1/agencies', { token: operatorToken() })).body, [], 'nothing was re-seeded')
-  t.same(seeds(auditDir), seeded, 'and no seeding was audited')
-  const ready = await call(second.url, 'GET', '/readyz')
-  t.equal(ready.status, 503)
-  t.match(ready.body, { checks: { state: 'no_registry' }, reason: /gatewayctl state init.*gatewayctl state import/ })
 })
 
-t.test('regression: a gateway started before its Redis never seeded it and stayed unready; now it seeds once Redis answers', async (t) => {
+t.test('a gateway started before its Redis is unready until the registry is created, and never creates it', async (t) => {
   const port = await freePort()
   const auditDir = tempDir('audit')
   const gateway = await startTestGateway({ auditDir, env: { REDIS_URL: `redis://127.0.0.1:${port}`, GATEWAY_SEED_SAMPLES: 'true', REDIS_TIMEOUT_MS: '300' } })
@@ -79,11 +103,12 @@ t.test('regression: a gateway started before its Redis never seeded it and staye
 
   const redis = await startRedis(port)
   t.teardown(() => redis.stop())
-  const ready = await readyWithin(gateway, 30)
-  t.equal(ready.status, 200, 'ready once Redis answers and the samples are seeded')
+  const waiting = await within(30, () => call(gateway.url, 'GET', '/readyz'), (answer) => answer.body?.checks?.state === 'no_registry')
+  t.match(waiting.body, { checks: { state: 'no_registry' }, reason: /gatewayctl state init/ }, 'Redis answers: not ready, and says what to run')
+  t.same(seeds(auditDir), [], 'the gateway seeded nothing')
+  await initRedis(redis.url)
+  t.equal((await readyWithin(gateway, 30)).status, 200, 'ready once the registry exists')
   t.equal((await query(gateway.url, dl, officer())).status, 200, 'LAPD allowed')
-  t.equal((await call(gateway.url, 'GET', '/v1/agencies', { token: operatorToken() })).body.length, 4)
-  t.equal(seeds(auditDir).filter((record) => record.type === 'operator.init').length, 1, 'seeded once')
 })
 
 t.test('a new deployment without samples: refused with what to do, until gatewayctl state init creates the registry', async (t) => {

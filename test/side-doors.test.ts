@@ -5,7 +5,7 @@
 import t from 'tap'
 import { startCriminalHistory, startDmv } from '../src/backends/server.js'
 import { verifyLedger } from '../src/audit/verify.js'
-import { call, cbp, iceEro, lapd, ledgerRecords, operatorToken, query, sheriff, startTestGateway, testPopulation, token, type TestGateway } from './helpers.js'
+import { call, cbp, iceEro, lapd, ledgerRecords, operatorToken, query, sheriff, startTestGateway, testPopulation, token, type TestGateway, initRedis } from './helpers.js'
 import { startRedis } from './redis.js'
 
 const population = testPopulation()
@@ -15,9 +15,10 @@ let backendRequests = 0
 for (const backend of [dmv, criminalHistory]) backend.server.on('request', () => backendRequests++)
 const redis = await startRedis()
 const backendEnv = { DMV_URL: dmv.url, CRIMINAL_HISTORY_URL: criminalHistory.url }
+await initRedis(redis.url)
 const stores: [string, TestGateway][] = [
   ['embedded store', await startTestGateway({ env: backendEnv })],
-  ['Redis store', await startTestGateway({ env: { ...backendEnv, REDIS_URL: redis.url, GATEWAY_SEED_SAMPLES: 'true' } })],
+  ['Redis store', await startTestGateway({ env: { ...backendEnv, REDIS_URL: redis.url } })],
 ]
 t.teardown(async () => {
   for (const [, gateway] of stores) await gateway.close()

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { SubjectHasher } from '../src/audit/subjects.js'
-import { call, lapd, ledgerRecords, operatorToken, policyDir, query, root, startTestGateway, tempDir, testPopulation, TestClock, token, type TestGateway } from './helpers.js'
+import { call, lapd, ledgerRecords, operatorToken, policyDir, query, root, startTestGateway, tempDir, testPopulation, TestClock, token, type TestGateway, initRedis } from './helpers.js'
 import { startRedis } from './redis.js'
 
 const exec = promisify(execFile)
@@ -139,7 +139,8 @@ t.test('two instances on one Redis count together: a pattern spread over both ra
   const clock = new TestClock()
   const auditDir = tempDir('signal-audit')
   const env = { POLICY_DIR: policies, AUDIT_SUBJECT_KEY: keyFile, REDIS_URL: redis.url }
-  const a = await startTestGateway({ clock, auditDir, env: { ...env, GATEWAY_INSTANCE_ID: 'gw-a', GATEWAY_SEED_SAMPLES: 'true' } })
+  await initRedis(redis.url, { now: clock.value })
+  const a = await startTestGateway({ clock, auditDir, env: { ...env, GATEWAY_INSTANCE_ID: 'gw-a' } })
   const b = await startTestGateway({ clock, auditDir, env: { ...env, GATEWAY_INSTANCE_ID: 'gw-b' } })
   const played = await play(a, b, clock)
   await a.close()

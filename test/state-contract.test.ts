@@ -107,6 +107,10 @@ for (const [name, make] of stores) {
       clock.advance(20_000)
       t.equal((await store.admit('CA0194200', 'user:CA0194200:a', limits, clock.value)).rate.limited, null, 'the window slid')
       t.equal((await store.admit('CA9999999', 'user:CA9999999:a', limits, clock.value)).agency, null, 'an unregistered ORI')
+      // Refused as agency.unknown whatever its rate: its admits keep no arrival time (no Redis key), so a
+      // flood of them is never throttled, and never leaves state behind.
+      const unknown = await Promise.all([1, 2, 3, 4, 5, 6, 7].map(() => store.admit('CA9999999', 'user:CA9999999:a', limits, clock.value)))
+      t.same(unknown.map((admission) => admission.rate.limited), [null, null, null, null, null, null, null], 'an unregistered ORI is never counted against a rate')
     })
 
     t.test('admits of one moment are decided one after another: the limits hold inside a burst', async (t) => {

@@ -12,7 +12,7 @@ import t, { type Test } from 'tap'
 import { verifyLedger } from '../src/audit/verify.js'
 import { loadPolicyDir } from '../src/policy-files.js'
 import { maxPendingRequests } from '../src/state/types.js'
-import { call, iceEro, lapd, ledgerRecords, operatorToken, policyDir, query, startTestGateway, rapSheetRequest, tempDir, TestClock, token, type TestGateway } from './helpers.js'
+import { call, iceEro, lapd, ledgerRecords, operatorToken, policyDir, query, startTestGateway, rapSheetRequest, tempDir, TestClock, token, type TestGateway, initRedis } from './helpers.js'
 import { startRedis } from './redis.js'
 
 /** An invented agency: "Fictional Bay Police Department". */
@@ -358,7 +358,8 @@ t.test('redis store, two instances: filed and retrieved on B, decided on A', asy
   const redis = await startRedis()
   const clock = new TestClock()
   const env = { REDIS_URL: redis.url, REDIS_TIMEOUT_MS: '300' }
-  const a = await startTestGateway({ clock, env: { ...env, GATEWAY_INSTANCE_ID: 'gw-a', GATEWAY_SEED_SAMPLES: 'true' } })
+  await initRedis(redis.url, { now: clock.value })
+  const a = await startTestGateway({ clock, env: { ...env, GATEWAY_INSTANCE_ID: 'gw-a' } })
   const b = await startTestGateway({ clock, env: { ...env, GATEWAY_INSTANCE_ID: 'gw-b' } })
   t.teardown(async () => {
     await a.close()

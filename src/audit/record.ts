@@ -232,6 +232,39 @@ export const eventSchemas = {
     /** The paths of the input problems, never their values: known paths only, at most eight. */
     issues: z.array(text).max(8),
   }),
+  /**
+   * The refusals of one officer's token in one minute past the refusal budget (limits.yaml
+   * refusalBudget): denials (403, 429) and refusals before a decision (4xx) that would each have been a
+   * query.decision or a query.rejected record, counted here instead, by what each would have said.
+   * The first `budget` refusals of the minute have their own records; `id` is the x-decision-id every
+   * summarised refusal was answered with. Written when the minute ends (or at shutdown): docs/floods.md.
+   */
+  'query.refusals': z.strictObject({
+    type: z.literal('query.refusals'),
+    id: text,
+    /** The officer; the terminal and source of the first refusal summarised. */
+    ...requester,
+    /** The budget in force: refusals of the minute before these have their own records. */
+    budget: z.number().int().min(1),
+    /** The first and last refusal summarised (ISO times, within one minute). */
+    first: isoTime,
+    last: isoTime,
+    count: z.number().int().min(1),
+    refusals: z
+      .array(
+        z.strictObject({
+          /** The record each would have been: a denial decided by policy, or a refusal before any decision. */
+          record: z.enum(['query.decision', 'query.rejected']),
+          status: z.number().int(),
+          /** The decision's rule, or the rate limit a rejection was over. */
+          rule: z.enum(ruleIds).optional(),
+          /** A rejection's error code. */
+          code: text.optional(),
+          count: z.number().int().min(1),
+        }),
+      )
+      .min(1),
+  }),
   /** A query refused because the gateway could not decide safely (5xx: state or audit unavailable). */
   'query.refused': z.strictObject({
     type: z.literal('query.refused'),
@@ -537,6 +570,7 @@ export const eventSchemas = {
 export type EventType = keyof typeof eventSchemas
 export type QueryDecisionEvent = z.infer<(typeof eventSchemas)['query.decision']>
 export type QueryOutcomeEvent = z.infer<(typeof eventSchemas)['query.outcome']>
+export type QueryRefusalsEvent = z.infer<(typeof eventSchemas)['query.refusals']>
 export type QueryRefusedEvent = z.infer<(typeof eventSchemas)['query.rejected']> | z.infer<(typeof eventSchemas)['query.refused']>
 export type OperatorChangeEvent = z.infer<(typeof eventSchemas)['operator.change']>
 export type OfficerChangeEvent = z.infer<(typeof eventSchemas)['officer.change']>

@@ -28,6 +28,11 @@ export interface ReplayResult {
   since: string
   until: string | null
   replayed: number
+  /**
+   * Denials summarised in query.refusals records (past the refusal budget: docs/floods.md): they keep no
+   * database, purpose or subject, so they cannot be judged again; counted so the figure is not silent.
+   */
+  notReplayable: number
   changed: number
   changes: ReplayChange[]
 }
@@ -75,10 +80,15 @@ export async function replayDecisions(records: AsyncIterable<LedgerRecord>, hist
   const changes = new Map<string, ReplayChange>()
   let replayed = 0
   let changed = 0
+  let notReplayable = 0
   for await (const record of records) {
-    if (record.type !== 'query.decision') continue
+    if (record.type !== 'query.decision' && record.type !== 'query.refusals') continue
     const time = Date.parse(record.time)
     if (time < since || (until !== undefined && time > until)) continue
+    if (record.type === 'query.refusals') {
+      for (const refusal of record.refusals as { record: string; count: number }[]) if (refusal.record === 'query.decision') notReplayable += refusal.count
+      continue
+    }
     replayed++
     const ori = record.ori as string
     const agency = history.agency(ori, record.agencyVersion as number | null, time)
@@ -99,6 +109,7 @@ export async function replayDecisions(records: AsyncIterable<LedgerRecord>, hist
     since: new Date(since).toISOString(),
     until: until === undefined ? null : new Date(until).toISOString(),
     replayed,
+    notReplayable,
     changed,
     changes: [...changes.values()].sort((left, right) => right.count - left.count || left.ori.localeCompare(right.ori) || left.from.rule.localeCompare(right.from.rule)),
   }

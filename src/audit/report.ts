@@ -115,6 +115,18 @@ export interface MisuseReport {
   totals: { queries: number; denied: number; policyMisuse: number; immigrationNonCriminalAttempts: number; officersWithMisuse: number; signals: number; agencies: number }
 }
 
+/** `count` queries of officer `sub` denied by `rule`, in the agency's tally. */
+function countDenials(entry: Tally, sub: string, rule: string, count: number): void {
+  entry.report.queries += count
+  entry.officers.add(sub)
+  entry.report.denied += count
+  entry.report.deniedByRule[rule] = (entry.report.deniedByRule[rule] ?? 0) + count
+  const category = categoryOf(rule)
+  if (category !== null) entry.report.byCategory[category] += count
+  if (category === 'policy_misuse') entry.officersWithMisuse.add(sub)
+  if (rule === 'ppp.immigration_non_criminal') entry.report.immigrationNonCriminalAttempts += count
+}
+
 interface Tally {
   report: AgencyReport
   officers: Set<string>
@@ -185,22 +197,26 @@ export async function misuseReport(records: AsyncIterable<LedgerRecord>, year: n
       tally(record.ori as string).report.byCategory[record.rule === undefined ? 'input_errors' : 'throttling']++
       continue
     }
+    if (record.type === 'query.refusals') {
+      // One officer's refusals of a minute past the refusal budget, summarised: each counts as the
+      // query.decision or query.rejected record it would have been.
+      const entry = tally(record.ori as string)
+      for (const refusal of record.refusals as { record: string; rule?: string; count: number }[]) {
+        if (refusal.record === 'query.rejected') entry.report.byCategory[refusal.rule === undefined ? 'input_errors' : 'throttling'] += refusal.count
+        else countDenials(entry, record.sub as string, refusal.rule ?? '', refusal.count)
+      }
+      continue
+    }
     if (record.type !== 'query.decision') continue
     const entry = tally(record.ori as string)
     const sub = record.sub as string
-    entry.report.queries++
-    entry.officers.add(sub)
     if (record.outcome === 'allow') {
+      entry.report.queries++
+      entry.officers.add(sub)
       entry.report.allowed++
       continue
     }
-    const rule = record.rule as string
-    entry.report.denied++
-    entry.report.deniedByRule[rule] = (entry.report.deniedByRule[rule] ?? 0) + 1
-    const category = categoryOf(rule)
-    if (category !== null) entry.report.byCategory[category]++
-    if (category === 'policy_misuse') entry.officersWithMisuse.add(sub)
-    if (rule === 'ppp.immigration_non_criminal') entry.report.immigrationNonCriminalAttempts++
+    countDenials(entry, sub, record.rule as string, 1)
   }
 
   const agencies = [...tallies.values()].map(({ report, officers, officersWithMisuse }) => {

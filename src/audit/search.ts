@@ -84,8 +84,16 @@ function matchesResolved(record: LedgerRecord, filter: SearchFilter, subject: Su
   if (filter.purpose !== undefined && record.purpose !== filter.purpose) return false
   if (filter.onBehalfOf !== undefined && record.onBehalfOf !== filter.onBehalfOf) return false
   if (filter.recipient !== undefined && record.recipient !== filter.recipient) return false
-  if (filter.rule !== undefined && record.rule !== filter.rule) return false
-  if (filter.outcome !== undefined && record.outcome !== filter.outcome) return false
+  if (record.type === 'query.refusals') {
+    // A summary of refusals (docs/floods.md) matches a rule or code any of them had; its refusals are
+    // all denials or rejections (outcome deny); it holds no database, purpose or subject.
+    const refusals = record.refusals as { rule?: string; code?: string }[]
+    if (filter.rule !== undefined && !refusals.some((refusal) => refusal.rule === filter.rule || refusal.code === filter.rule)) return false
+    if (filter.outcome !== undefined && filter.outcome !== 'deny') return false
+  } else {
+    if (filter.rule !== undefined && record.rule !== filter.rule) return false
+    if (filter.outcome !== undefined && record.outcome !== filter.outcome) return false
+  }
   if (subject !== null && !subjectMatches(record, subject)) return false
   return true
 }
@@ -112,6 +120,12 @@ export async function* ledgerRecords(auditDir: string): AsyncGenerator<LedgerRec
       }
     }
   }
+}
+
+/** A query.refusals summary's refusals in a line: `403 agency.unknown ×180, 400 invalid_subject ×5`. */
+export function refusalKinds(record: LedgerRecord): string {
+  const refusals = record.refusals as { status: number; rule?: string; code?: string; count: number }[]
+  return refusals.map((refusal) => `${refusal.status} ${refusal.rule ?? refusal.code} ×${refusal.count}`).join(', ')
 }
 
 /** Oldest first across chains: by time, then chain, then place in the chain. */

@@ -116,7 +116,7 @@ export function auditCommands(program: Command): void {
       const { dir: dirOption, json, operator, operatorOri, ...filter } = options
       const dir = auditDir(dirOption)
       const hasher = filter.subject === undefined ? undefined : await subjectHasher(filter.subject)
-      const { searchLedger } = await import('../audit/search.js')
+      const { searchLedger, refusalKinds } = await import('../audit/search.js')
       const found = await searchLedger(dir, { ...filter, since: parseTime('since', filter.since), until: parseTime('until', filter.until) }, hasher)
       // Issue 13, point 6: who searched for whom, durable in the ledger before any record is shown.
       await recordAccess(dir, { operator, operatorOri }, 'search', filter, found.length)
@@ -128,7 +128,7 @@ export function auditCommands(program: Command): void {
       out(
         table(
           ['TIME', 'TYPE', 'ORI', 'OFFICER', 'DATABASE', 'PURPOSE', 'SUBJECT', 'OUTCOME', 'RULE', 'ID'],
-          found.map((record) => [record.time, record.type, cell(record.ori), cell(record.sub ?? record.operator), cell(record.database), cell(record.purpose), cell(record.subject), cell(record.outcome ?? record.status), cell(record.rule ?? record.code ?? record.action), cell(record.id)]),
+          found.map((record) => [record.time, record.type, cell(record.ori), cell(record.sub ?? record.operator), cell(record.database), cell(record.purpose), cell(record.subject), ...(record.type === 'query.refusals' ? [`${String(record.count)} refused`, refusalKinds(record)] : [cell(record.outcome ?? record.status), cell(record.rule ?? record.code ?? record.action)]), cell(record.id)]),
         ),
       )
       out(`${found.length} records`)

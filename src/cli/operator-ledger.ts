@@ -43,9 +43,9 @@ export async function openOperatorLedger(auditDir: string, nothing: string): Pro
 }
 
 /** Appends and waits until the record is durable, or fails the command having done `nothing`. */
-export async function appendDurably(ledger: AuditLedger, event: Parameters<AuditLedger['append']>[0], nothing: string): Promise<void> {
+export async function appendDurably(ledger: AuditLedger, event: Parameters<AuditLedger['append']>[0], nothing: string, now = Date.now()): Promise<void> {
   try {
-    await ledger.append(event, Date.now())
+    await ledger.append(event, now)
   } catch (error) {
     throw new CommandFailed(`cannot write the audit record under ${ledger.dir}: ${(error as Error).message}; ${nothing}`)
   }

@@ -42,7 +42,7 @@ export async function replay(dir: string, candidate: PolicySet, range: ReplayRan
     out(JSON.stringify(result, null, 2))
     return 0
   }
-  out(`candidate ${result.candidateRevision}: ${result.replayed} recorded queries since ${result.since}${result.until === null ? '' : ` until ${result.until}`}, ${result.changed} would be decided otherwise`)
+  out(`candidate ${result.candidateRevision}: ${result.replayed} recorded queries since ${result.since}${result.until === null ? '' : ` until ${result.until}`}, ${result.changed} would be decided otherwise${result.notReplayable === 0 ? '' : ` (${result.notReplayable} more denials were summarised past the refusal budget and cannot be replayed)`}`)
   if (result.changes.length > 0) {
     out(table(['ORI', 'CHANGE', 'FROM', 'TO', 'QUERIES', 'DECISIONS (first 5)'], result.changes.map((change) => [change.ori, change.transition, change.from.rule, change.to.rule, String(change.count), change.decisionIds.join(' ')])))
   }

@@ -10,7 +10,7 @@ import { z } from 'zod'
 import { officerRegistrySchema, registrySchema } from '../audit/record.js'
 import { foldOfficerStates } from '../policy/identity.js'
 import { RedisStateStore } from '../state/redis.js'
-import { redisTarget, registrySeen, registrySeenFile } from '../state/registry.js'
+import { recordRegistrySeen, redisTarget, registrySeen, registrySeenFile } from '../state/registry.js'
 import { initializeRegistry, RegistryExistsError, sampleAgencies, type RegistryCreator } from '../state/seed.js'
 import { StateUnavailableError } from '../state/types.js'
 import { CommandFailed, confirm, out, Unreachable, UsageError } from './io.js'
@@ -68,50 +68,72 @@ async function openStore(url: string): Promise<RedisStateStore> {
   return RedisStateStore.open({ url, timeoutMs: 5000 })
 }
 
-export async function init(url: string, samples: boolean, by: RegistryCreator): Promise<number> {
-  const config = cliConfig()
+/** Where state init reads and records: STATE_DIR, AUDIT_DIR and POLICY_DIR (the CLI's configuration). */
+export interface InitPlaces {
+  readonly stateDir: string
+  readonly auditDir: string
+  readonly policyDir: string
+}
+
+/**
+ * Creates the agency registry of a new deployment in Redis (with the samples if asked): refused where
+ * this STATE_DIR records that the Redis held one (it was lost: restore it), and where Redis holds one
+ * (unless `ifNew`: then nothing is done and 'exists' returned). Audited before it applies, under
+ * AUDIT_DIR; recorded in STATE_DIR once made or seen, so a later loss is told apart from a new
+ * deployment. Tests create their registries through here too, as the CLI does.
+ */
+export async function createRegistry(url: string, samples: boolean, by: RegistryCreator, places: InitPlaces, ifNew = false, now = Date.now()): Promise<'created' | 'exists'> {
   const target = redisTarget(url)
   // Run where a gateway keeps its STATE_DIR, this knows what Redis cannot: that it held a registry.
-  const seen = registrySeen(config.stateDir)
-  if (seen !== null) {
-    throw new CommandFailed(
-      `${join(config.stateDir, registrySeenFile)} records that the gateway saw an agency registry in Redis (${seen.redis}, first on ${seen.firstSeen}): ${restoreHint}; state init is only for a new deployment (delete that file only if this truly is one). Nothing was changed.`,
-    )
-  }
-  let agreementVersion = ''
-  if (samples) {
-    // The policy compiler (yaml) only for the samples' agreement version.
-    const [{ loadPolicyDir }, { PolicyError }] = await Promise.all([import('../policy-files.js'), import('../policy/compile.js')])
-    try {
-      agreementVersion = (await loadPolicyDir(config.policyDir)).agreementVersion
-    } catch (error) {
-      if (error instanceof PolicyError) throw new CommandFailed(`the sample agencies need the policies' agreement version:\n${error.problems.join('\n')}`)
-      throw error
-    }
-  }
+  const seen = registrySeen(places.stateDir)
   const store = await openStore(url)
   try {
     const exists = async () => new CommandFailed(`${target} already holds an agency registry (${(await store.list()).length} agencies): state init is only for a new deployment; ${restoreHint}. Nothing was changed.`)
-    if (await store.holdsRegistry()) throw await exists()
+    if (await store.holdsRegistry()) {
+      if (!ifNew) throw await exists()
+      await recordRegistrySeen(places.stateDir, url, Date.now())
+      return 'exists'
+    }
+    if (seen !== null) {
+      throw new CommandFailed(
+        `${join(places.stateDir, registrySeenFile)} records that an agency registry was in Redis (${seen.redis}, first seen on ${seen.firstSeen}) and Redis holds none now: ${restoreHint}; state init is only for a new deployment (delete that file only if this truly is one). Nothing was changed.`,
+      )
+    }
+    let agreementVersion = ''
+    if (samples) {
+      // The policy compiler (yaml) only for the samples' agreement version.
+      const [{ loadPolicyDir }, { PolicyError }] = await Promise.all([import('../policy-files.js'), import('../policy/compile.js')])
+      try {
+        agreementVersion = (await loadPolicyDir(places.policyDir)).agreementVersion
+      } catch (error) {
+        if (error instanceof PolicyError) throw new CommandFailed(`the sample agencies need the policies' agreement version:\n${error.problems.join('\n')}`)
+        throw error
+      }
+    }
     const nothing = 'nothing was initialized'
-    const ledger = await openOperatorLedger(config.auditDir, nothing)
+    const ledger = await openOperatorLedger(places.auditDir, nothing)
     try {
-      await initializeRegistry(store, {
-        samples,
-        agreementVersion,
-        now: Date.now(),
-        target,
-        by,
-        audit: (event) => appendDurably(ledger, event, nothing),
-      })
+      await initializeRegistry(store, { samples, agreementVersion, now, target, by, audit: (event) => appendDurably(ledger, event, nothing, now) })
     } catch (error) {
-      if (error instanceof RegistryExistsError) throw await exists()
-      throw error
+      if (!(error instanceof RegistryExistsError)) throw error
+      if (!ifNew) throw await exists()
+      await recordRegistrySeen(places.stateDir, url, Date.now())
+      return 'exists'
     } finally {
       await ledger.close()
     }
+    await recordRegistrySeen(places.stateDir, url, Date.now())
+    return 'created'
   } finally {
     await store.close()
+  }
+}
+
+export async function init(url: string, samples: boolean, by: RegistryCreator, ifNew: boolean): Promise<number> {
+  const target = redisTarget(url)
+  if ((await createRegistry(url, samples, by, cliConfig(), ifNew)) === 'exists') {
+    out(`${target} already holds an agency registry: left as it is (--if-new)`)
+    return 0
   }
   out(samples ? `initialized the agency registry with ${sampleAgencies.length} sample agencies in ${target}` : `initialized an empty agency registry in ${target}; register agencies with gatewayctl agencies register`)
   return 0

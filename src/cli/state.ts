@@ -31,15 +31,16 @@ export function stateCommands(program: Command): void {
     .command('init')
     .description('create the agency registry of a new deployment (refused where one exists or existed), audited')
     .option('--samples', 'with the sample agencies')
+    .option('--if-new', 'succeed without changing anything when Redis already holds a registry (a one-shot init service run at every start); a registry this STATE_DIR saw and Redis lost still fails')
     .option('--redis <url>', redisHelp)
     .option('--operator <name>', operatorHelp)
     .option('--reason <text>', 'why, for the audit ledger', 'new deployment: gatewayctl state init')
     .action(
-      exitWith(async (options: StateOptions & { samples?: boolean; reason: string }) => {
+      exitWith(async (options: StateOptions & { samples?: boolean; ifNew?: boolean; reason: string }) => {
         const url = redisUrl(options)
         // ioredis and the rest load when a state command runs, not with the command tree (command.ts).
         const { init, onRedis } = await import('./state-redis.js')
-        return onRedis(url, () => init(url, options.samples === true, creator(options.operator, options.reason)))
+        return onRedis(url, () => init(url, options.samples === true, creator(options.operator, options.reason), options.ifNew === true))
       }),
     )
 

@@ -6,6 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import type { Ledger } from '../audit/ledger.js'
 import type { AuditEvent, OperatorRefusalCode } from '../audit/record.js'
+import type { RefusalSummaries } from '../audit/refusals.js'
 import { GatewayError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import type { PolicySet } from '../policy/compile.js'
@@ -42,7 +43,9 @@ export interface AppDependencies {
    * the response's path.
    */
   readonly decided: (decided: DecidedQuery) => void
-  /** True while this instance seeds the sample agencies: not ready until the registry is whole. */
+  /** Refusals of one officer past the minute's budget, summarised (src/audit/refusals.ts). */
+  readonly refusals: RefusalSummaries
+  /** True while this instance seeds the sample agencies (the embedded store's first start): not ready until the registry is whole. */
   readonly seeding?: { readonly active: boolean }
 }
 

@@ -69,6 +69,7 @@ const policySchema = {
           properties: {
             perUser: { type: 'object', properties: { limit: { type: 'integer' }, windowSeconds: { type: 'integer' } } },
             perAgency: { type: 'object', properties: { limit: { type: 'integer' }, windowSeconds: { type: 'integer' } } },
+            refusalBudget: { type: 'object', properties: { perMinute: { type: 'integer' } } },
           },
         },
         writtenRequests: { type: 'object', properties: { approvalSeconds: { type: 'integer' } } },

@@ -165,7 +165,8 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
 
     // The officer's sanction comes back with the agency's state, read on every query, not from the token:
     // a token verified and cached before DOJ suspended its officer is refused on its next query.
-    const admission = await store.admit(identity.ori, officerKey(identity.ori, identity.officer), policy.limits, clock())
+    const officer = officerKey(identity.ori, identity.officer)
+    const admission = await store.admit(identity.ori, officer, policy.limits, clock())
     const now = admission.now
     const evaluated = evaluate(
       policy,
@@ -177,6 +178,24 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     // A policy denial outranks the rate limit: misuse is recorded as misuse even in a burst.
     const decision = evaluated.outcome === 'allow' && admission.rate.limited !== null ? rateDecision(policy, admission.rate) : evaluated
     const projection = decision.outcome === 'allow' ? (decision.projection ?? null) : null
+    const agency = admission.agency
+
+    if (decision.outcome === 'deny') {
+      // Past the officer's refusal budget this minute, the denial is counted in the minute's summary
+      // (docs/floods.md): no record of its own, no signal counts; answered with the summary's id.
+      const limited = decision.rule === 'rate.user' || decision.rule === 'rate.agency'
+      const summary = deps.refusals.summarise(officer, clock(), policy.limits.refusalBudget.perMinute, () => requesterOf(request, identity), { record: 'query.decision', status: limited ? 429 : 403, rule: decision.rule })
+      if (summary !== null) {
+        request.decisionId = summary
+        metrics.decisions.child(decision.outcome, decision.rule, database.class, purpose.id).value++
+        if (agency !== null) metrics.agencyDecisions.child(agency.ori, decision.outcome, agency.monitored ? 'true' : 'false').value++
+        reply.header('x-decision-id', summary)
+        rateHeaders(reply, policy, admission.rate)
+        if (limited) reply.header('retry-after', admission.rate.retryAfterSeconds)
+        reply.code(limited ? 429 : 403)
+        return { decision: { id: summary, outcome: decision.outcome, rule: decision.rule, reason: decision.reason, citation: decision.citation } }
+      }
+    }
 
     const id = randomUUID()
     const record: QueryDecisionEvent = {
@@ -205,7 +224,6 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     // A dry run of the candidate policies (POLICY_SHADOW_DIR): unset, this is one property read.
     if (deps.policy.shadow !== null) shadowDecision(deps, deps.policy.shadow, record, evaluated, admission.agency, now, admission.officer)
     metrics.decisions.child(decision.outcome, decision.rule, database.class, purpose.id).value++
-    const agency = admission.agency
     if (agency !== null) metrics.agencyDecisions.child(agency.ori, decision.outcome, agency.monitored ? 'true' : 'false').value++
     reply.header('x-decision-id', id)
     rateHeaders(reply, policy, admission.rate)
@@ -213,7 +231,10 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     const observed = { id, ori: record.ori, sub: record.sub, officer: identity.officer, terminal: record.terminal, source: record.source, registered: agency !== null, time: now }
 
     if (decision.outcome === 'deny') {
-      decided({ query: observed, subject: body.subject, self: identity.self, outcome: null, records: null })
+      // Signals count only a decision for a registered agency within its rate limits (docs/floods.md):
+      // so an officer's signal state in Redis is bounded by the rate limit, and a token of an unknown
+      // agency, or one past its limits, leaves no signal key behind.
+      if (agency !== null && admission.rate.limited === null) decided({ query: observed, subject: body.subject, self: identity.self, outcome: null, records: null })
       const limited = decision.rule === 'rate.user' || decision.rule === 'rate.agency'
       if (limited) reply.header('retry-after', admission.rate.retryAfterSeconds)
       reply.code(limited ? 429 : 403)
@@ -297,6 +318,16 @@ export async function refuseQuery(deps: AppDependencies, request: FastifyRequest
       error = toGatewayError(stateError) // state unavailable: refused as a fault, audited below
     }
   }
+  if (error.status < 500) {
+    // Past the officer's refusal budget this minute: counted in the minute's summary (docs/floods.md).
+    const summary = deps.refusals.summarise(officerKey(identity.ori, identity.officer), deps.clock(), policy.limits.refusalBudget.perMinute, () => requesterOf(request, identity), {
+      record: 'query.rejected',
+      status: limit === null ? error.status : 429,
+      rule: limit?.rule as 'rate.user' | 'rate.agency' | undefined,
+      code: error.code,
+    })
+    if (summary !== null) return answerRefusal(request, reply, summary, error, limit, retryAfter)
+  }
   const id = randomUUID()
   request.decisionId = id
   const refusal = { id, ...requesterOf(request, identity), status: error.status, code: error.code, issues: recordedIssues(error.issues) }
@@ -308,6 +339,12 @@ export async function refuseQuery(deps: AppDependencies, request: FastifyRequest
         : { type: 'query.rejected', ...refusal, status: 429, rule: limit.rule as 'rate.user' | 'rate.agency' },
     deps.clock(),
   )
+  return answerRefusal(request, reply, id, error, limit, retryAfter)
+}
+
+/** The refusal as answered: its record's id (its own, or its summary's), and a 429 over the rate limits. */
+function answerRefusal(request: FastifyRequest, reply: FastifyReply, id: string, error: GatewayError, limit: Decision | null, retryAfter: number): Refusal {
+  request.decisionId = id
   reply.header('x-decision-id', id)
   if (limit === null) return { error, limited: null }
   reply.header('retry-after', retryAfter)

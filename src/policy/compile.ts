@@ -121,7 +121,12 @@ export interface PolicySet {
   readonly immigration: ImmigrationPolicy
   readonly projections: ReadonlyMap<string, Projection>
   readonly answers: readonly AnswerRule[]
-  readonly limits: { readonly perUser: RateLimitPolicy; readonly perAgency: RateLimitPolicy }
+  readonly limits: {
+    readonly perUser: RateLimitPolicy
+    readonly perAgency: RateLimitPolicy
+    /** Refusals of one officer a minute written one by one; those past it go into a query.refusals summary. */
+    readonly refusalBudget: { readonly perMinute: number }
+  }
   /** Written requests (limits.yaml): how long DOJ's approval holds, from the moment it is given. */
   readonly writtenRequests: { readonly approvalSeconds: number }
   /** The misuse signals (signals.yaml); they never change a decision. */
@@ -200,6 +205,9 @@ const limitsFile = z.strictObject({
   writtenRequests: z
     .strictObject({ approvalSeconds: z.number().int().min(3600).max(90 * 86_400) })
     .default({ approvalSeconds: defaultApprovalSeconds }),
+  // Refusals of one officer's token written one by one each minute; past it they are summarised
+  // (docs/floods.md). Absent in limits files written before it: 20.
+  refusalBudget: z.strictObject({ perMinute: z.number().int().min(1).max(10_000) }).default({ perMinute: 20 }),
 })
 
 const ori = z.string().regex(oriPattern, 'expected an ORI: 2 letters and 7 letters or digits')
@@ -525,7 +533,7 @@ export function compilePolicySet(sources: readonly PolicySource[]): PolicySet {
     }),
     projections: answers.projections,
     answers: answers.answers,
-    limits: Object.freeze({ perUser: limits.perUser, perAgency: limits.perAgency }),
+    limits: Object.freeze({ perUser: limits.perUser, perAgency: limits.perAgency, refusalBudget: limits.refusalBudget }),
     writtenRequests: Object.freeze({ ...limits.writtenRequests }),
     signals,
     authority,

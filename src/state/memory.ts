@@ -222,13 +222,15 @@ export class MemoryStateStore implements StateStore {
     const agencyTat = this.arrivals.get(agencyKey)
     const user = gcra(userTat, now, limits.perUser)
     const agency = gcra(agencyTat, now, limits.perAgency)
-    if (user.allowed && agency.allowed) {
+    const state = this.agencies.get(ori) ?? null
+    // An unregistered ORI's query is refused (agency.unknown) whatever its rate: nothing is kept for it.
+    if (user.allowed && agency.allowed && state !== null) {
       this.arrivals.set(userKey, user.tat)
       this.arrivals.set(agencyKey, agency.tat)
     }
     if (++this.admissions % sweepEvery === 0) this.sweep(now)
     return Promise.resolve({
-      agency: this.agencies.get(ori) ?? null,
+      agency: state,
       officer: this.officers.get(userKey)?.sanction ?? null,
       rate: {
         limited: !user.allowed ? 'rate.user' : !agency.allowed ? 'rate.agency' : null,

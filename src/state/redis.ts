@@ -74,8 +74,9 @@ const filingsKey = (year: number) => `${prefix}filings:${year}`
 // version moved), limited (0, 1 officer, 2 agency), retry ms, officer remaining, agency remaining,
 // officer reset ms, and the officer's sanction state (nil for an officer never sanctioned).
 // Written for the interpreter: locals for globals, the GCRA inline, four commands for an admitted
-// query (HMGET, HSET, HGET of the version, HGET of the officer) and three for a limited one, plus one
-// PEXPIRE per rate hash per call. The rate
+// query (HGET of the version, HMGET, HSET, HGET of the officer) and three for a limited one, plus one
+// PEXPIRE per rate hash per call. An unregistered ORI's query is never rate-written: it is refused
+// (agency.unknown) whatever its rate, and leaves no key behind. The rate
 // hash expires a window after its last write (the writes of one call share Redis's instant), when every
 // time in it is past (so it reads as empty). Times go to HSET as Lua numbers, which Redis writes with
 // every digit needed to read them back exactly (string.format cost more than the HSET itself).
@@ -105,6 +106,9 @@ for q = 0, (#KEYS - 2) / 2 - 1 do
     now = serverNow
   end
   local userField = ARGV[a + 2]
+  -- The agency first: an unregistered ORI's query is refused whatever its rate, so it writes no rate
+  -- hash (a flood from a token of an unknown agency leaves no key behind in Redis).
+  local version = call('HGET', agencyKey, 'version')
   local tats = call('HMGET', rateKey, userField, 'agency')
   local start = tonumber(tats[1])
   if not start or start < now then start = now end
@@ -120,14 +124,13 @@ for q = 0, (#KEYS - 2) / 2 - 1 do
   if aOk then aRemaining = floor((aWindow - (aTat - now)) / aInterval) else aRetry = aTat - aWindow - now end
   local limited = 0
   if not uOk then limited = 1 elseif not aOk then limited = 2 end
-  if limited == 0 then
+  if limited == 0 and version then
     call('HSET', rateKey, userField, uTat, 'agency', aTat)
     if not expiring[rateKey] then
       call('PEXPIRE', rateKey, ttl)
       expiring[rateKey] = true
     end
   end
-  local version = call('HGET', agencyKey, 'version')
   local state = false
   if version and version ~= ARGV[a + 1] then state = call('HGET', agencyKey, 'state') end
   out[n + 1] = now

@@ -1,13 +1,13 @@
 // Knowing that a Redis held an agency registry, outside Redis. A Redis that lost its data looks exactly
-// like a new one, and anything kept only in Redis is lost with it; so each gateway records in its own
-// STATE_DIR, durably, the first time it sees the registry. A demo gateway (GATEWAY_SEED_SAMPLES) seeds
-// only a Redis that holds no registry and that it never saw holding one: reseeding a lost registry
-// would bring back agencies DOJ had removed, allowed again. Production creates the registry with
-// `gatewayctl state init` and restores a lost one with `gatewayctl state import`.
+// like a new one, and anything kept only in Redis is lost with it; so each gateway (and gatewayctl state
+// init) records in its own STATE_DIR, durably, the first time it sees (or makes) the registry. A gateway
+// never creates a registry in Redis (docs/floods.md): recreating a lost one would bring back agencies
+// DOJ had removed, allowed again. A new deployment creates it with `gatewayctl state init [--samples]`,
+// and a lost one is restored with `gatewayctl state import`; the record lets a gateway say which of the
+// two its Redis needs.
 import { readFileSync } from 'node:fs'
 import { mkdir, open } from 'node:fs/promises'
 import { join } from 'node:path'
-import { RegistryExistsError } from './seed.js'
 import { noRegistryMessage, StateUnavailableError, type StateStore } from './types.js'
 
 export const registrySeenFile = 'redis-registry.json'
@@ -77,10 +77,6 @@ export interface RegistryWatchOptions {
   readonly store: StateStore
   readonly stateDir: string
   readonly redisUrl: string
-  /** GATEWAY_SEED_SAMPLES: seed a Redis that never held a registry. */
-  readonly seedSamples: boolean
-  /** Creates the registry with the samples, audited (initializeRegistry). */
-  readonly seed: () => Promise<void>
   readonly log: RegistryLog
   readonly clock: () => number
   /** Wait before the first retry, doubled up to `maxRetryMs` (ms). */
@@ -91,8 +87,8 @@ export interface RegistryWatchOptions {
 }
 
 /**
- * Watches the Redis a gateway starts with until it has seen a registry there: records it in STATE_DIR
- * (and, if told to and the Redis is new to it, seeds the samples first). A Redis that is not up yet,
+ * Watches the Redis a gateway starts with until it has seen a registry there, and records it in
+ * STATE_DIR. It never creates one. A Redis that is not up yet,
  * or holds no registry yet, is asked again after a bounded wait (at most `maxRetryMs`), with a bounded
  * number of log lines, until the registry is there; a registry that this instance saw and Redis lost
  * is logged once and never re-created.
@@ -111,7 +107,7 @@ export class RegistryWatch {
     this.delay = options.firstRetryMs ?? 200
   }
 
-  /** Looks once (awaited at start, so a reachable Redis is seeded before the gateway listens); retries in the background. */
+  /** Looks once (awaited at start, so what Redis holds is logged before the gateway listens); retries in the background. */
   start(): Promise<void> {
     this.running = this.attempt()
     return this.running
@@ -136,7 +132,7 @@ export class RegistryWatch {
   /** One look; whatever goes wrong is logged and looked at again later, never left unhandled. */
   private attempt(): Promise<void> {
     return this.look().catch((error: unknown) => {
-      this.options.log.error({ redis: redisTarget(this.options.redisUrl), err: (error as Error).message }, 'could not seed or record the agency registry; trying again')
+      this.options.log.error({ redis: redisTarget(this.options.redisUrl), err: (error as Error).message }, 'could not record that Redis holds the agency registry; trying again')
       this.retry()
     })
   }
@@ -165,29 +161,19 @@ export class RegistryWatch {
     if (holds) {
       if (seen === null) {
         await recordRegistrySeen(stateDir, redisUrl, clock())
-        log.info({ redis, record: join(stateDir, registrySeenFile) }, 'Redis holds the agency registry; recorded, so this instance will never seed it')
+        log.info({ redis, record: join(stateDir, registrySeenFile) }, 'Redis holds the agency registry; recorded, so a loss of it is told apart from a new deployment')
       }
       return
     }
     if (seen !== null) {
       log.error(
         { redis, firstSeen: seen.firstSeen, record: join(stateDir, registrySeenFile) },
-        `Redis lost its agency registry (this instance first saw it there on ${seen.firstSeen}): not seeding it again, since that would undo sanctions. Every query is refused with 503 until it is restored with \`gatewayctl state import FILE\` from the latest export`,
+        `Redis lost its agency registry (this instance first saw it there on ${seen.firstSeen}): a gateway never creates one, since that would undo sanctions. Every query is refused with 503 until it is restored with \`gatewayctl state import FILE\` from the latest export`,
       )
       return
     }
-    if (!this.options.seedSamples) {
-      if (!this.waitingLogged) log.warn({ redis }, noRegistryMessage)
-      this.waitingLogged = true
-      return this.retry()
-    }
-    try {
-      await this.options.seed()
-      log.info({ redis }, 'seeded the sample agencies into a new Redis (GATEWAY_SEED_SAMPLES)')
-    } catch (error) {
-      if (!(error instanceof RegistryExistsError)) throw error
-      log.info({ redis }, 'another instance or operator created the agency registry meanwhile; not seeding')
-    }
-    await recordRegistrySeen(stateDir, redisUrl, clock())
+    if (!this.waitingLogged) log.warn({ redis }, noRegistryMessage)
+    this.waitingLogged = true
+    return this.retry()
   }
 }

@@ -1,6 +1,6 @@
 // Creating an agency registry in a store that never held one, audited: `gatewayctl state init` for a
-// new deployment, and a gateway that seeds the sample agencies (the embedded store's first start, a
-// demo stack's new Redis). The ORIs of the samples follow the format; the names are real agencies, the
+// new deployment (with the samples for a demo stack), and the embedded store's first start seeding the
+// sample agencies (a gateway never seeds a Redis: docs/floods.md). The ORIs of the samples follow the format; the names are real agencies, the
 // states are invented for the demo.
 import { randomUUID } from 'node:crypto'
 import type { AuditEvent } from '../audit/record.js'

@@ -102,7 +102,8 @@ export function officerKey(ori: string, sub: string): string {
 export interface StateStore extends RequestStore, FilingStore, ProposalStore {
   /**
    * The hot path: the agency's current state, the officer's sanction and the rate verdict for the
-   * officer (`userKey` = officerKey(ori, sub)), in one round trip.
+   * officer (`userKey` = officerKey(ori, sub)), in one round trip. An unregistered ORI's query is
+   * never counted against a rate (it is refused whatever its rate): it leaves no state behind.
    */
   admit(ori: string, userKey: string, limits: RateLimits, now: number): Promise<Admission>
   get(ori: string): Promise<AgencyState | null>
