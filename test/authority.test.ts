@@ -9,7 +9,7 @@ import { cpSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { verifyLedger } from '../src/audit/verify.js'
-import { call, lapd, ledgerRecords, operatorToken, policyDir, rapSheetRequest, sheriff, startTestGateway, tempDir, TestClock, token, type TestGateway } from './helpers.js'
+import { call, lapd, ledgerRecords, operatorToken, policyDir, rapSheetRequest, sheriff, startTestGateway, tempDir, TestClock, token, type TestGateway, initRedis } from './helpers.js'
 import { startRedis } from './redis.js'
 
 const doj = 'CA0349400'
@@ -97,7 +97,9 @@ t.test('embedded store: a doj_operator token of LAPD changes nothing, and each r
 
 t.test('redis store: the same', async (t) => {
   const redis = await startRedis()
-  const gw = await startTestGateway({ clock: new TestClock(), env: { REDIS_URL: redis.url, REDIS_TIMEOUT_MS: '300', GATEWAY_SEED_SAMPLES: 'true' } })
+  const clock = new TestClock()
+  await initRedis(redis.url, { now: clock.value })
+  const gw = await startTestGateway({ clock, env: { REDIS_URL: redis.url, REDIS_TIMEOUT_MS: '300' } })
   t.teardown(async () => {
     await gw.close()
     await redis.stop()

@@ -8,7 +8,7 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { call, lapd, ledgerRecords, operatorToken, policyDir, query, runGatewayctl, startTestGateway, tempDir, TestClock, token, type TestGateway } from './helpers.js'
+import { call, lapd, ledgerRecords, operatorToken, policyDir, query, runGatewayctl, startTestGateway, tempDir, TestClock, token, type TestGateway, initRedis } from './helpers.js'
 import { startRedis } from './redis.js'
 import { searchLedger } from '../src/audit/search.js'
 import { verifyLedger } from '../src/audit/verify.js'
@@ -250,7 +250,8 @@ t.test('two instances on one Redis', async (t) => {
   const redis = await startRedis()
   const clock = new TestClock()
   const env = { REDIS_URL: redis.url, POLICY_DIR: policies }
-  const a = await startTestGateway({ clock, env: { ...env, GATEWAY_INSTANCE_ID: 'gw-a', GATEWAY_SEED_SAMPLES: 'true' } })
+  await initRedis(redis.url, { now: clock.value })
+  const a = await startTestGateway({ clock, env: { ...env, GATEWAY_INSTANCE_ID: 'gw-a' } })
   const b = await startTestGateway({ clock, env: { ...env, GATEWAY_INSTANCE_ID: 'gw-b' } })
   t.teardown(async () => {
     await a.close()

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis'
 import { verifyLedger } from '../src/audit/verify.js'
 import { bindingOfficerState, foldOfficerStates, foldUserId } from '../src/policy/identity.js'
 import type { OfficerState } from '../src/policy/types.js'
-import { call, lapd, ledgerRecords, operatorToken, policyDir, query, startTestGateway, tempDir, testPopulation, token, type TestGateway } from './helpers.js'
+import { call, lapd, ledgerRecords, operatorToken, policyDir, query, startTestGateway, tempDir, testPopulation, token, type TestGateway, initRedis } from './helpers.js'
 import { startRedis } from './redis.js'
 
 const op = operatorToken()
@@ -87,7 +87,8 @@ t.test('embedded store: a sanction binds every spelling; the ledger keeps the sp
 t.test('redis store: the same, on two instances', async (t) => {
   const redis = await startRedis()
   const env = { REDIS_URL: redis.url, REDIS_TIMEOUT_MS: '300' }
-  const a = await startTestGateway({ env: { ...env, GATEWAY_INSTANCE_ID: 'gw-a', GATEWAY_SEED_SAMPLES: 'true' } })
+  await initRedis(redis.url)
+  const a = await startTestGateway({ env: { ...env, GATEWAY_INSTANCE_ID: 'gw-a' } })
   const b = await startTestGateway({ env: { ...env, GATEWAY_INSTANCE_ID: 'gw-b' } })
   t.teardown(async () => {
     await a.close()
@@ -146,8 +147,7 @@ t.test('stored sanctions under another spelling (written before ids were folded)
 
   t.test('Redis: fields under another spelling are folded when the gateway connects', async (t) => {
     const redis = await startRedis()
-    const seeding = await startTestGateway({ env: { REDIS_URL: redis.url, GATEWAY_SEED_SAMPLES: 'true' } })
-    await seeding.close()
+    await initRedis(redis.url)
     const raw = new Redis(redis.url)
     t.teardown(async () => {
       raw.disconnect()
