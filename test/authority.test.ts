@@ -202,3 +202,20 @@ t.test('a refusal that cannot be audited is not answered as a refusal: 503, and 
   t.equal(answer.status, 503)
   t.equal(answer.body.error.code, 'audit_unavailable')
 })
+
+t.test('a token refused again and again is summarised past the refusal budget, like refused queries: every refusal on the ledger, not one record each', async (t) => {
+  const gw = await startTestGateway()
+  const budget = 20
+  const attacker = token({ sub: 'stolen-operator-token', ori: lapd, roles: ['doj_operator'] })
+  const answers = []
+  for (let i = 0; i < budget + 5; i++) answers.push(await as(gw, attacker, 'DELETE', `/v1/agencies/${sheriff}/sanction`, { reason: 'a flood (invented)' }))
+  t.ok(answers.every((answer) => answer.status === 403 && answer.body.error?.code === 'role_forbidden'), 'each refused as before')
+  const summaryId = answers[budget]!.headers['x-audit-id']
+  t.ok(answers.slice(budget).every((answer) => answer.headers['x-audit-id'] === summaryId), 'past the budget, each names the one summary')
+  await gw.close()
+  const own = refusals(gw.auditDir).filter((record) => record.operator === 'stolen-operator-token')
+  t.equal(own.length, budget, 'the first refusals of the minute keep their own records')
+  const summary = ledgerRecords(gw.auditDir).find((record) => record.id === summaryId)
+  t.match(summary, { type: 'query.refusals', ori: lapd, sub: 'stolen-operator-token', count: 5, refusals: [{ record: 'operator.refused', status: 403, code: 'role_forbidden', count: 5 }] }, 'the rest in one summary')
+  t.equal((await verifyLedger(gw.auditDir)).problem, null)
+})

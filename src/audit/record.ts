@@ -254,7 +254,7 @@ export const eventSchemas = {
       .array(
         z.strictObject({
           /** The record each would have been: a denial decided by policy, or a refusal before any decision. */
-          record: z.enum(['query.decision', 'query.rejected']),
+          record: z.enum(['query.decision', 'query.rejected', 'operator.refused']),
           status: z.number().int(),
           /** The decision's rule, or the rate limit a rejection was over. */
           rule: z.enum(ruleIds).optional(),

@@ -15,7 +15,7 @@ import type { QueryRefusalsEvent } from './record.js'
 
 /** What one refusal would have recorded. */
 export interface Refusal {
-  readonly record: 'query.decision' | 'query.rejected'
+  readonly record: 'query.decision' | 'query.rejected' | 'operator.refused'
   readonly status: number
   readonly rule?: RuleId | undefined
   readonly code?: string | undefined

@@ -202,6 +202,8 @@ export async function misuseReport(records: AsyncIterable<LedgerRecord>, year: n
       // query.decision or query.rejected record it would have been.
       const entry = tally(record.ori as string)
       for (const refusal of record.refusals as { record: string; rule?: string; count: number }[]) {
+        // An operator call refused for want of authority is no query: it is not the agency's misuse.
+        if (refusal.record === 'operator.refused') continue
         if (refusal.record === 'query.rejected') entry.report.byCategory[refusal.rule === undefined ? 'input_errors' : 'throttling'] += refusal.count
         else countDenials(entry, record.sub as string, refusal.rule ?? '', refusal.count)
       }

@@ -10,7 +10,7 @@ import type { RefusalSummaries } from '../audit/refusals.js'
 import { GatewayError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import type { PolicySet } from '../policy/compile.js'
-import type { BeforeCommit, StateStore } from '../state/types.js'
+import { officerKey, type BeforeCommit, type StateStore } from '../state/types.js'
 import type { Upstreams } from '../upstream/pools.js'
 import type { DecidedQuery } from '../signals/stream.js'
 import type { SubjectHasher } from '../audit/subjects.js'
@@ -103,6 +103,18 @@ export async function refuseAudited(
   ori?: string,
 ): Promise<GatewayError> {
   const identity = request.identity!
+  // A token refused again and again (a script with a stolen operator token) is summarised past the
+  // refusal budget like refused queries (src/audit/refusals.ts): one record a minute, not one each.
+  const now = deps.clock()
+  const summary = deps.refusals.summarise(officerKey(identity.ori, identity.officer), now, deps.policy.current.limits.refusalBudget.perMinute, () => requesterOf(request, identity), {
+    record: 'operator.refused',
+    status: refusal.status,
+    code: refusal.code,
+  })
+  if (summary !== null) {
+    reply.header('x-audit-id', summary)
+    return refusal
+  }
   const id = randomUUID()
   await deps.ledger.append(
     {
@@ -117,7 +129,7 @@ export async function refuseAudited(
       code: refusal.code,
       ...(ori === undefined ? {} : { ori }),
     },
-    deps.clock(),
+    now,
   )
   request.log.warn({ operator: identity.sub, operatorOri: identity.ori, code: refusal.code, ori, auditId: id }, 'operator call refused')
   reply.header('x-audit-id', id)
