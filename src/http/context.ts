@@ -13,7 +13,7 @@ import type { BeforeCommit, StateStore } from '../state/types.js'
 import type { Upstreams } from '../upstream/pools.js'
 import type { DecidedQuery } from '../signals/stream.js'
 import type { SubjectHasher } from '../audit/subjects.js'
-import type { Authenticator, Identity, Role } from './auth.js'
+import { roles, type Authenticator, type Identity, type Role } from './auth.js'
 
 /** Holds the policy set in force; a successful reload swaps it, a failed one leaves it. */
 export interface PolicyHolder {
@@ -53,10 +53,13 @@ declare module 'fastify' {
   }
 }
 
-/** Sets request.identity, then requires `role` (any role when null): the refusal, or undefined. */
+/** Sets request.identity, then requires `role` (any of the gateway's roles when null): the refusal, or undefined. */
 function admit(request: FastifyRequest, identity: Identity, role: Role | null): GatewayError | undefined {
   request.identity = identity
-  return role !== null && !identity.roles.includes(role) ? new GatewayError('role_forbidden', `this endpoint needs the role ${role}`) : undefined
+  // Least privilege: a token that holds none of the gateway's roles (issued for another service, or
+  // with a role unknown here) reads nothing either, not even what any role may read.
+  if (role === null) return identity.roles.length === 0 ? new GatewayError('role_forbidden', `this endpoint needs one of the roles ${roles.join(', ')}`) : undefined
+  return !identity.roles.includes(role) ? new GatewayError('role_forbidden', `this endpoint needs the role ${role}`) : undefined
 }
 
 /** Verifies the request's token and requires `role` (any role when null); sets request.identity first. */
