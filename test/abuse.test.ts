@@ -162,7 +162,6 @@ const initial = before
 
 // --- values from a schema: valid ones, and ones it refuses ------------------------------------------------
 
-const ascii = (text: string) => /^[\x20-\x7e]*$/.test(text)
 const typesOf = (schema: Schema): readonly string[] => (schema.type === undefined ? [] : typeof schema.type === 'string' ? [schema.type] : schema.type)
 function jsonType(value: unknown): string {
   if (value === null) return 'null'
@@ -232,8 +231,8 @@ function refused(schema: Schema): fc.Arbitrary<unknown> {
   if (typesOf(schema).includes('object') && schema.additionalProperties === false) {
     choices.push(fc.tuple(valid(schema), fc.string({ minLength: 1, maxLength: 12 }).filter((name) => !(name in (schema.properties ?? {})) && name !== '__proto__')).map(([value, name]) => ({ ...(value as object), [name]: 1 })))
   }
-  // Deep nesting, where the schema takes no object (or the object's lookups refuse it downstream).
-  if (!typesOf(schema).includes('array')) choices.push(depths.map((depth) => ({ [nested]: deep(depth, false) })))
+  // Deep nesting, where the schema takes no array.
+  if ((typesOf(schema).length > 0 || schema.enum !== undefined) && !typesOf(schema).includes('array')) choices.push(depths.map((depth) => ({ [nested]: deep(depth, false) })))
   return fc.oneof(...choices)
 }
 /** Marks a value to be written as raw JSON text (deep nesting is built as text, not as objects). */
