@@ -116,8 +116,8 @@ export function auditCommands(program: Command): void {
         if (value !== undefined && !oriPattern.test(value)) throw new UsageError(`--${name}: expected an ORI such as CA0194200; got ${value}`)
       }
       const { dir: dirOption, json, operator, operatorOri, ...filter } = options
-      const dir = await ledgerFolder(dirOption)
       const hasher = filter.subject === undefined ? undefined : await subjectHasher(filter.subject)
+      const dir = await ledgerFolder(dirOption)
       const { searchLedger } = await import('../audit/search.js')
       const found = await searchLedger(dir, { ...filter, since: parseTime('since', filter.since), until: parseTime('until', filter.until) }, hasher)
       // Issue 13, point 6: who searched for whom, durable in the ledger before any record is shown.
