@@ -13,6 +13,7 @@
 // Everything else about each request is right (a token of the route's role, an existing agency, officer
 // and request in the path, a body that passes its schema), so a route that skipped one check would act.
 // Bounded for CI: a fixed seed (ABUSE_SEED to try another; logged) and ABUSE_RUNS runs per route and kind.
+// On the embedded store here, on Redis in test/abuse-redis.test.ts.
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
@@ -25,6 +26,7 @@ import { errorCatalogue } from '../src/errors.js'
 import { requiredRole, type AuthorizeHook } from '../src/http/context.js'
 import { createLogger } from '../src/logger.js'
 import { audience, call, issuer, lapd, operatorToken, rapSheetRequest, secret, startTestGateway, token } from './helpers.js'
+import { startRedis } from './redis.js'
 
 const seed = Number(process.env.ABUSE_SEED ?? 20)
 const runs = Number(process.env.ABUSE_RUNS ?? 40)
@@ -59,8 +61,14 @@ interface Route {
   readonly querystring: Schema | undefined
 }
 
-const gw = await startTestGateway()
-t.teardown(() => gw.close())
+// The embedded store, or (test/abuse-redis.test.ts) a real redis-server holding the state.
+const redis = process.env.ABUSE_STORE === 'redis' ? await startRedis() : null
+const gw = await startTestGateway(redis === null ? {} : { env: { REDIS_URL: redis.url, GATEWAY_SEED_SAMPLES: 'true' } })
+t.teardown(async () => {
+  await gw.close()
+  await redis?.stop()
+})
+t.comment(`store: ${redis === null ? 'embedded' : `redis ${redis.url}`}`)
 
 // --- the routes, as the app registers them ----------------------------------------------------------------
 
