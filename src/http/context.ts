@@ -70,7 +70,7 @@ export async function authorize(deps: AppDependencies, request: FastifyRequest, 
   return identity
 }
 
-/** The role an onRequest hook made by requireRole asks for (null: any valid token); the OpenAPI document reads it. */
+/** The role an onRequest hook made by requireRole asks for (null: any of the gateway's roles); the OpenAPI document reads it. */
 export const requiredRole = Symbol('requiredRole')
 export type AuthorizeHook = ((request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void) & { readonly [requiredRole]: Role | null }
 

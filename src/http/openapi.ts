@@ -7,6 +7,7 @@
 import fastifySwagger from '@fastify/swagger'
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import fastifyPlugin from 'fastify-plugin'
+import { roles } from './auth.js'
 import { requiredRole, type AuthorizeHook } from './context.js'
 import { bearerRealm, errorResponseSchema } from './errors.js'
 
@@ -76,7 +77,7 @@ function documented(route: RouteOptions): Record<string, unknown> {
       headers: { 'WWW-Authenticate': { type: 'string', description: `\`Bearer realm="${bearerRealm}"\`, with \`error="invalid_token"\` and \`error_description\` when a token was refused (RFC 6750)` } },
     }
     if (role !== null) response['403'] ??= errorResponse(`the token lacks the role \`${role}\` (\`role_forbidden\`)`)
-    const needs = role === null ? 'Any valid bearer token.' : `Bearer token with the role \`${role}\`.`
+    const needs = role === null ? `Bearer token with any of the gateway's roles (${roles.map((name) => `\`${name}\``).join(', ')}).` : `Bearer token with the role \`${role}\`.`
     schema.description = schema.description === undefined ? needs : `${String(schema.description)}\n\n${needs}`
   }
   Object.assign(response, route.config?.openapi?.response)
