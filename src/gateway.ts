@@ -44,7 +44,11 @@ export interface Gateway {
   readonly backends: readonly RunningBackend[]
   /** How tokens are signed here: the development secret, or null when public keys are configured. */
   readonly developmentSecret: string | null
-  /** Reloads the policy directory; on failure the last good set stays and the error is returned. */
+  /**
+   * Reloads the policy directory and the candidate (POLICY_SHADOW_DIR), each on its own: a set that
+   * fails keeps its last good version and the other still reloads. Returns the failure (the live set's
+   * first, else the candidate's, whose message names POLICY_SHADOW_DIR), or null.
+   */
   reloadPolicy(): Promise<Error | null>
   close(): Promise<void>
 }
@@ -231,22 +235,40 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
       backends,
       developmentSecret: publicKeys === undefined ? (secret ?? null) : null,
       async reloadPolicy() {
+        // The live set and the candidate reload independently: a candidate that cannot be read or does
+        // not compile is an experiment gone wrong, and must not hold back a fix to the live policies.
+        // Each set that fails keeps its last good version (the candidate: none, if it never loaded),
+        // and its failure is logged and counted by set.
+        let failure: Error | null = null
         try {
           const next = await loadPolicyDir(config.policyDir)
-          // The candidate reloads with the live set; if either fails, neither changes.
-          const shadow = config.policyShadowDir === undefined ? null : await loadShadowDir(config.policyShadowDir)
           metrics.policyInfo.reset()
           metrics.policyInfo.labels(next.revision, next.agreementVersion).set(1)
           policy.current = next
-          policy.shadow = shadow
-          logger.info({ revision: next.revision, shadowRevision: shadow?.revision }, 'policies reloaded')
+          logger.info({ revision: next.revision }, 'policies reloaded')
           warnWithoutAuthority(next, config.policyDir, logger)
-          return null
         } catch (error) {
-          metrics.policyReloadFailures.inc()
+          failure = error as Error
+          metrics.policyReloadFailures.labels('live').inc()
           logger.error({ err: error, revision: policy.current.revision }, 'policy reload failed; the last good policies stay in force')
-          return error as Error
         }
+        if (config.policyShadowDir !== undefined) {
+          try {
+            const shadow = await loadShadowDir(config.policyShadowDir)
+            policy.shadow = shadow
+            logger.info({ shadowRevision: shadow.revision }, 'candidate policies (POLICY_SHADOW_DIR) reloaded')
+          } catch (error) {
+            failure ??= error as Error
+            metrics.policyReloadFailures.labels('shadow').inc()
+            logger.error(
+              { err: error, shadowRevision: policy.shadow?.revision ?? null, revision: policy.current.revision },
+              policy.shadow === null
+                ? 'candidate policy reload failed (POLICY_SHADOW_DIR); no candidate judges until one loads; the live policies are not affected'
+                : 'candidate policy reload failed (POLICY_SHADOW_DIR); the last good candidate stays; the live policies are not affected',
+            )
+          }
+        }
+        return failure
       },
       close() {
         closing ??= closeAll()

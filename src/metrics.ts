@@ -304,7 +304,8 @@ export function createMetrics() {
     }),
     policyReloadFailures: new Counter({
       name: 'gateway_policy_reload_failures_total',
-      help: 'Policy reloads that failed; the last good policy set stays in force',
+      help: 'Policy reloads that failed, by set: live (POLICY_DIR) or shadow (POLICY_SHADOW_DIR); the failed set keeps its last good version, the other reloads',
+      labelNames: ['set'] as const,
       registers: [registry],
     }),
     signals: new Counter({
@@ -382,6 +383,8 @@ export function createMetrics() {
     },
   }
   metrics.buildInfo.labels(packageVersion, process.version).set(1)
+  // Both sets at 0 from the start, so an alert on their increase sees the first failure.
+  for (const set of ['live', 'shadow'] as const) metrics.policyReloadFailures.labels(set).inc(0)
   return metrics
 }
 

@@ -5,8 +5,18 @@
 // human-readable output shows each as an escape (`\n`, `\u001b`); JSON output keeps the exact text.
 
 // C0 and C1 controls, DEL, the Unicode line and paragraph separators, and the bidi embeddings,
-// overrides and isolates. Compiled once.
-const controls = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+// overrides and isolates: the contents of a character class, in the escapes both a RegExp and a JSON
+// schema pattern read.
+const controlCharacters = '\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069'
+const controls = new RegExp(`[${controlCharacters}]`, 'g')
+
+/**
+ * Free text a person types that others read (a query's or a written request's justification, a
+ * requester's name and title), as a JSON schema pattern: no control character at all, and a visible
+ * character first. Refused on input where the text is kept for people to read, not only escaped on output.
+ */
+export const freeTextPattern = `^[^\\s${controlCharacters}][^${controlCharacters}]*$`
+
 const named: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' }
 
 function escapeControl(char: string): string {

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { call, freePort, lapd, ledgerRecords, operatorToken, root, runGatewayctl, sheriff, startTestGateway, tempDir, token } from './helpers.js'
+import { call, freePort, lapd, ledgerRecords, operatorToken, policyDir, root, runGatewayctl, sheriff, startTestGateway, tempDir, token } from './helpers.js'
 import { startRedis } from './redis.js'
 
 const stackTrace = /\n\s+at /
@@ -25,15 +25,29 @@ t.test('a missing, unreadable or malformed file: one line naming it, no stack tr
     [['audit', 'verify', dir, '--public-key', garbage], 2, `gatewayctl: ${garbage}: not an Ed25519 public key (PEM)`],
     [['audit', 'search', '--dir', missing], 2, `gatewayctl: ${missing}: no such file or folder\n`],
     [['report', 'misuse', '--year', '2026', '--dir', missing], 2, `gatewayctl: ${missing}: no such file or folder\n`],
-    // The contract: policy check exits non-zero with `file: path: problem`.
-    [['policy', 'check', missing], 1, `${missing}: (top): cannot read the policy directory`],
+    // A folder that is not there is a mistyped argument (2), not a policy problem or a ledger that does
+    // not verify (1): for every command that takes a policy or ledger folder.
+    [['policy', 'check', missing], 2, `gatewayctl: ${missing}: no such file or folder\n`],
+    [['policy', 'test', missing], 2, `gatewayctl: ${missing}: no such file or folder\n`],
+    [['policy', 'check', garbage], 2, `gatewayctl: ${garbage}: is a file, not a folder\n`],
+    [['policy', 'replay', '--against', missing, '--since', '2026-01-01', dir], 2, `gatewayctl: ${missing}: no such file or folder\n`],
+    [['policy', 'replay', '--against', policyDir, '--since', '2026-01-01', missing], 2, `gatewayctl: ${missing}: no such file or folder\n`],
+    [['audit', 'verify', missing], 2, `gatewayctl: ${missing}: no such file or folder\n`],
+    [['audit', 'verify', garbage], 2, `gatewayctl: ${garbage}: is a file, not a folder\n`],
+    [['audit', 'retention', missing], 2, `gatewayctl: ${missing}: no such file or folder\n`],
+    [['audit', 'search', '--dir', garbage], 2, `gatewayctl: ${garbage}: is a file, not a folder\n`],
+    // Before the gateway is asked anything (nothing listens at this URL).
+    [['report', 'compliance', '--year', '2026', '--dir', missing, '--url', redisNobody.replace('redis:', 'http:'), '--token', 'x'], 2, `gatewayctl: ${missing}: no such file or folder\n`],
+    [['signals', 'hash-watchlist', missing], 2, `gatewayctl: ${missing}: no such file or folder\n`],
     // The file is read and checked before Redis is asked anything.
     [['state', 'import', `${missing}.json`, '--redis', redisNobody], 2, `gatewayctl: ${missing}.json: cannot read it`],
     [['state', 'import', dir, '--redis', redisNobody, '--dry-run'], 2, `gatewayctl: ${dir}: cannot read it`],
     [['state', 'import', garbage, '--redis', redisNobody], 2, `gatewayctl: ${garbage}: not JSON`],
   ]
   // Side by side, each a process of its own with its own AUDIT_DIR (none changes anything); checked in order.
-  const runs = await Promise.all(cases.map(([args]) => runGatewayctl(args, { env: { ...process.env, AUDIT_DIR: tempDir('cli-audit') } })))
+  const subjectKey = join(dir, 'subject-key')
+  writeFileSync(subjectKey, `${'k'.repeat(40)}\n`)
+  const runs = await Promise.all(cases.map(([args]) => runGatewayctl(args, { env: { ...process.env, AUDIT_DIR: tempDir('cli-audit'), AUDIT_SUBJECT_KEY: subjectKey } })))
   for (const [index, [args, code, line]] of cases.entries()) {
     const run = runs[index]!
     t.equal(run.code, code, `gatewayctl ${args.join(' ')}: exit ${code}`)

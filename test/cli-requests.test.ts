@@ -39,7 +39,11 @@ t.test('an operator puts an agency under written requests from the command line'
 
 t.test('requests list, show, approve and refuse', async (t) => {
   const first = (await fileRequest(rapRequest)).body.id as string
-  const second = (await fileRequest({ ...rapRequest, caseNumber: '26-000102', justification: 'Background\u001b[2J check\nfor a friend' })).body.id as string
+  // An ANSI escape or a newline in the justification is refused when filed (as in a query's), so
+  // nothing an operator's terminal would act on reaches `requests show`.
+  const escaped = await fileRequest({ ...rapRequest, caseNumber: '26-000102', justification: 'Background\u001b[2J check\nfor a friend' })
+  t.equal(escaped.body.error?.code, 'invalid_request')
+  const second = (await fileRequest({ ...rapRequest, caseNumber: '26-000102', justification: 'Background check for a friend' })).body.id as string
 
   const list = await gatewayctl('requests', 'list', '--status', 'pending')
   t.equal(list.code, 0, list.stderr)
@@ -53,7 +57,7 @@ t.test('requests list, show, approve and refuse', async (t) => {
   t.match(show.stdout, /^status +pending$/m)
   t.match(show.stdout, /^requester +Det\. Sam Invented, Detective$/m)
   t.match(show.stdout, new RegExp(`^subject +lastName=${rapRequest.subject.lastName} firstName=${rapRequest.subject.firstName} dateOfBirth=${rapRequest.subject.dateOfBirth}$`, 'm'))
-  t.match(show.stdout, /^justification +Background\\u001b\[2J check\\nfor a friend$/m, "the agency's text is shown as text")
+  t.match(show.stdout, /^justification +Background check for a friend$/m)
 
   const approved = await gatewayctl('requests', 'approve', first, '--reason', 'case number matches the robbery report')
   t.equal(approved.code, 0, approved.stderr)

@@ -3,11 +3,12 @@
 // `gatewayctl policy replay` judges the ledger's recorded queries by a candidate set. On a ledger
 // written by a real gateway.
 import { execFile } from 'node:child_process'
-import { cpSync, readFileSync, writeFileSync } from 'node:fs'
+import { once } from 'node:events'
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { call, cbp, iceEro, lapd, ledgerRecords, operatorToken, policyDir, query, root, sheriff, startTestGateway, tempDir, testPopulation, TestClock, token } from './helpers.js'
+import { call, cbp, iceEro, lapd, ledgerRecords, operatorToken, policyDir, query, root, secret, sheriff, spawnGateway, startTestGateway, tempDir, testPopulation, TestClock, token } from './helpers.js'
 
 const exec = promisify(execFile)
 /** A copy of the shipped policies, with `gateway.yaml` edited by `edit`. */
@@ -43,17 +44,85 @@ t.test('a shadow difference is counted and recorded, and the answer is the live 
   t.match(metrics, /^gateway_shadow_differences_total\{live_rule="ppp.permitted",shadow_rule="agency.no_agreement"\} 1$/m)
 })
 
-t.test('a broken candidate stops start-up naming POLICY_SHADOW_DIR; a broken one at reload keeps both sets', async (t) => {
+t.test('a broken candidate stops start-up naming POLICY_SHADOW_DIR', async (t) => {
   const broken = candidate((text) => `${text}\nsurprise: 1\n`)
   await t.rejects(startTestGateway({ env: { POLICY_SHADOW_DIR: broken } }), /POLICY_SHADOW_DIR .*gateway\.yaml/)
-  writeFileSync(join(newAgreement, 'gateway.yaml'), `${readFileSync(join(newAgreement, 'gateway.yaml'), 'utf8')}\nsurprise: 1\n`)
-  const failed = await gw.gateway.reloadPolicy()
-  t.match(failed?.message, /POLICY_SHADOW_DIR/)
-  writeFileSync(join(newAgreement, 'gateway.yaml'), readFileSync(join(newAgreement, 'gateway.yaml'), 'utf8').replace('\nsurprise: 1\n', ''))
-  const answer = await query(gw.url, dl, token({ sub: 'lapd-2' }))
-  await new Promise((resolve) => setImmediate(resolve))
-  t.ok(ledgerRecords(gw.auditDir).some((record) => record.type === 'shadow.difference' && record.id === answer.headers['x-decision-id']), 'the last good candidate still judges')
-  t.equal(await gw.gateway.reloadPolicy(), null, 'a good one reloads')
+})
+
+t.test('at reload a broken candidate does not hold back the live policies: the live set applies, the candidate keeps its last good set', async (t) => {
+  const live = candidate((text) => text)
+  const shadow = candidate((text) => text)
+  const logs: Record<string, unknown>[] = []
+  const own = await startTestGateway({ env: { POLICY_DIR: live, POLICY_SHADOW_DIR: shadow }, logs })
+  t.teardown(() => own.close())
+  const holder = own.gateway.deps.policy
+  const shadowRevision = holder.shadow!.revision
+  const failures = async () => ((await call(own.url, 'GET', '/metrics')).body as string).split('\n').filter((line) => line.startsWith('gateway_policy_reload_failures_total'))
+  t.same(await failures(), ['gateway_policy_reload_failures_total{set="live"} 0', 'gateway_policy_reload_failures_total{set="shadow"} 0'], 'both sets counted from 0')
+
+  // The live fix: DOJ now requires the new agreement. The candidate, meanwhile, stops compiling.
+  const gatewayYaml = readFileSync(join(live, 'gateway.yaml'), 'utf8')
+  writeFileSync(join(live, 'gateway.yaml'), gatewayYaml.replace('agreementVersion: "PPP-2019-02"', 'agreementVersion: "PPP-2027-01"'))
+  writeFileSync(join(shadow, 'gateway.yaml'), `${readFileSync(join(shadow, 'gateway.yaml'), 'utf8')}\nsurprise: 1\n`)
+  const invalid = await own.gateway.reloadPolicy()
+  t.match(invalid?.message, /^ *POLICY_SHADOW_DIR .*gateway\.yaml: surprise: unknown key$/m, 'the failure is the candidate\'s, and says so')
+  t.equal(holder.current.agreementVersion, 'PPP-2027-01', 'the live fix applies')
+  t.equal((await query(own.url, dl, token({ sub: 'lapd-3' }))).body.decision.rule, 'agency.no_agreement', 'and decides the next query')
+  t.equal(holder.shadow?.revision, shadowRevision, 'the candidate keeps its last good set')
+  t.same(await failures(), ['gateway_policy_reload_failures_total{set="live"} 0', 'gateway_policy_reload_failures_total{set="shadow"} 1'])
+  t.match(logs.filter((line) => line.level === 50), [{ msg: /^candidate policy reload failed \(POLICY_SHADOW_DIR\); the last good candidate stays; the live policies are not affected$/, shadowRevision }])
+
+  // An unreadable candidate (its directory gone) is the same: the live set still reloads.
+  rmSync(shadow, { recursive: true })
+  writeFileSync(join(live, 'gateway.yaml'), gatewayYaml)
+  t.match((await own.gateway.reloadPolicy())?.message, /POLICY_SHADOW_DIR .*cannot read the policy directory/)
+  t.equal(holder.current.agreementVersion, 'PPP-2019-02', 'the live set reloaded again')
+  t.equal((await query(own.url, dl, token({ sub: 'lapd-3' }))).status, 200)
+  t.equal(holder.shadow?.revision, shadowRevision)
+  t.same(await failures(), ['gateway_policy_reload_failures_total{set="live"} 0', 'gateway_policy_reload_failures_total{set="shadow"} 2'])
+
+  // And the other way round: a broken live set keeps its last good set, and the candidate still reloads.
+  cpSync(newAgreement, shadow, { recursive: true })
+  writeFileSync(join(live, 'gateway.yaml'), `${gatewayYaml}\nsurprise: 1\n`)
+  const liveRevision = holder.current.revision
+  t.match((await own.gateway.reloadPolicy())?.message, /^ *gateway\.yaml: surprise: unknown key$/m, 'the live set\'s failure')
+  t.equal(holder.current.revision, liveRevision, 'the last good live set stays')
+  t.not(holder.shadow?.revision, shadowRevision, 'the candidate reloaded')
+  t.same(await failures(), ['gateway_policy_reload_failures_total{set="live"} 1', 'gateway_policy_reload_failures_total{set="shadow"} 2'])
+  writeFileSync(join(live, 'gateway.yaml'), gatewayYaml)
+  t.equal(await own.gateway.reloadPolicy(), null, 'both good: both reload, no failure')
+})
+
+t.test('a gateway process on SIGHUP with a broken candidate applies the live fix', async (t) => {
+  const live = candidate((text) => text)
+  const shadow = candidate((text) => text)
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', POLICY_DIR: live, POLICY_SHADOW_DIR: shadow, LOG_LEVEL: 'info', STATE_DIR: tempDir('state'), AUDIT_DIR: tempDir('audit'), GATEWAY_JWT_SECRET: secret }
+  for (const name of ['GATEWAY_JWT_PUBLIC_KEYS', 'GATEWAY_JWT_JWKS_URL', 'DMV_URL', 'CRIMINAL_HISTORY_URL', 'REDIS_URL', 'NODE_ENV']) delete env[name]
+  const child = await spawnGateway(process.execPath, [join(root, 'dist/src/main.js')], { cwd: tempDir('sighup'), env })
+  t.teardown(async () => {
+    const exited = once(child.child, 'exit')
+    child.child.kill('SIGTERM')
+    await exited
+  })
+  const revision = async () => /^gateway_policy_info\{revision="([0-9a-f]+)",agreement_version="([^"]+)"\} 1$/m.exec((await call(child.url, 'GET', '/metrics')).body as string)?.slice(1)
+  const [before] = (await revision())!
+  rmSync(shadow, { recursive: true })
+  writeFileSync(join(live, 'gateway.yaml'), readFileSync(join(live, 'gateway.yaml'), 'utf8').replace('agreementVersion: "PPP-2019-02"', 'agreementVersion: "PPP-2027-01"'))
+  const reloaded = new Promise<void>((resolve) => {
+    const seen = () => {
+      if (!/"msg":"policies reloaded"/.test(child.output()) || !/"msg":"candidate policy reload failed/.test(child.output())) return
+      child.child.stdout.off('data', seen)
+      resolve()
+    }
+    child.child.stdout.on('data', seen)
+  })
+  child.child.kill('SIGHUP')
+  await reloaded
+  const [after, agreement] = (await revision())!
+  t.not(after, before, 'the live set in force changed')
+  t.equal(agreement, 'PPP-2027-01')
+  t.match((await call(child.url, 'GET', '/metrics')).body, /^gateway_policy_reload_failures_total\{set="shadow"\} 1$/m)
+  t.equal((await query(child.url, dl, token({ sub: 'lapd-4' }))).body.decision.rule, 'agency.no_agreement', 'the process decides by the live fix')
 })
 
 t.test('gatewayctl policy replay: the recorded queries judged by a candidate, per agency and rule', async (t) => {
@@ -73,7 +142,7 @@ t.test('gatewayctl policy replay: the recorded queries judged by a candidate, pe
 
   const replay = async (against: string, ...args: string[]) => (await exec(process.execPath, [join(root, 'bin/gatewayctl.js'), 'policy', 'replay', '--against', against, ...args, gw.auditDir], { cwd: root })).stdout
   const unchanged = JSON.parse(await replay(same, '--since', '2026-05-01T00:00:00Z', '--json'))
-  t.match(unchanged, { replayed: 8, changed: 0, changes: [] }, 'the live policies, replayed on the state each query met, change nothing')
+  t.match(unchanged, { replayed: 7, changed: 0, changes: [] }, 'the live policies, replayed on the state each query met, change nothing')
 
   const changed = JSON.parse(await replay(newAgreement, '--since', '2026-05-05T00:00:00-07:00', '--json', '--operator', 'policy-analyst'))
   t.match(changed, { replayed: 5, changed: 5, since: '2026-05-05T07:00:00.000Z', until: null })

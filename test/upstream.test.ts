@@ -3,8 +3,11 @@
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import fc from 'fast-check'
 import t, { type Test } from 'tap'
-import { call, ledgerRecords, query, startTestGateway, type Answer, type TestGateway } from './helpers.js'
+import { request as undiciRequest } from 'undici'
+import { namesAMemberTwice } from '../src/upstream/pools.js'
+import { call, ledgerRecords, query, startTestGateway, token, type Answer, type TestGateway } from './helpers.js'
 
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -249,4 +252,81 @@ t.test('an informational answer (103 Early Hints) before the 200 is not taken fo
   const answer = await query(gw.url, body)
   t.equal(answer.status, 200)
   t.same(answer.body.records, [{ licenseNumber: 'A1234567' }])
+})
+
+t.test('a record that names a member twice means what its reader decides: refused 502 upstream_error, audited and counted, on both answer paths', async (t) => {
+  const ambiguous = [
+    // JSON.parse keeps REVOKED, a parser that keeps the first member reads VALID.
+    '{"records":[{"licenseNumber":"A1234567","status":"VALID","status":"REVOKED"}]}',
+    // Deeper, in a later record, and the same name spelled with an escape.
+    '{"records":[{"licenseNumber":"A1234567"},{"licenseNumber":"B1","person":{"lastName":"DOE","address":{"zip":"1","zip":"2"}}}]}',
+    '{"records":[{"licenseNumber":"A1234567","status":"VALID","st\\u0061tus":"REVOKED"}]}',
+    '{ "records" : [ { "licenseNumber" : "A1234567" , "aliases" : [ { "n" : 1 , "n" : 2 } ] } ] }',
+  ]
+  // traffic_enforcement projects the record (re-serialized); criminal_investigation at LAPD sends it whole.
+  const purposes = [body, { ...body, purpose: 'criminal_investigation', caseNumber: 'LA-2026-1' }]
+  for (const text of ambiguous) {
+    for (const query_ of purposes) {
+      const database = await misbehaving(answering(text))
+      const gw = await startTestGateway({ env: { DMV_URL: database.url } })
+      t.teardown(() => gw.close())
+      await expectAuditedFailure(t, gw, await query(gw.url, query_), 502, 'upstream_error')
+    }
+  }
+})
+
+t.test('a name that repeats only across objects, or only inside strings, is no duplicate: forwarded as sent', async (t) => {
+  const plain = [
+    '[{"licenseNumber":"A1234567","status":"VALID"},{"licenseNumber":"A1234567","status":"VALID"}]',
+    '[{"status":{"status":"VALID"},"note":"status\\":\\"REVOKED\\", \\\\","n":"\\\\"}]',
+    '[ {\n  "a" : "x:y" ,\n  "b\\"" : [ {"a" : 1} , {"a" : 2} ] ,\n  "": 0, "__proto__": {"a": 1}\n} ]',
+    '[]',
+  ]
+  for (const records of plain) {
+    const database = await misbehaving(answering(`{"records":${records}}`))
+    const gw = await startTestGateway({ env: { DMV_URL: database.url } })
+    t.teardown(() => gw.close())
+    const answer = await call(gw.url, 'POST', '/v1/query', { token: token(), body: { ...body, purpose: 'criminal_investigation', caseNumber: 'LA-2026-1' } })
+    t.equal(answer.status, 200)
+    t.equal(answer.body.records.length, JSON.parse(records).length)
+    const raw = await undiciRequest(`${gw.url}/v1/query`, { method: 'POST', headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' }, body: JSON.stringify({ ...body, purpose: 'criminal_investigation', caseNumber: 'LA-2026-2' }) })
+    t.ok((await raw.body.text()).endsWith(`"records":${records}}`), 'the text as the database sent it')
+  }
+})
+
+t.test('the duplicate check agrees with a parser that lists every member, on any JSON with any whitespace', async (t) => {
+  const whitespace = fc.constantFrom('', ' ', '\n', '\t ', '\r\n  ')
+  /** A JSON text of `value` whose objects may repeat a member (with a second value) and whose names may be escaped. */
+  const spelled = (value: unknown): fc.Arbitrary<{ text: string; repeats: boolean }> => {
+    if (Array.isArray(value)) {
+      return fc.tuple(fc.tuple(...value.map(spelled)), whitespace).map(([items, space]) => ({ text: `[${space}${items.map((item) => item.text).join(`${space},`)}]`, repeats: items.some((item) => item.repeats) }))
+    }
+    if (value !== null && typeof value === 'object') {
+      const entries = Object.entries(value)
+      return fc
+        .tuple(fc.tuple(...entries.map(([, member]) => spelled(member))), fc.array(fc.nat(Math.max(entries.length - 1, 0)), { maxLength: entries.length === 0 ? 0 : 2 }), fc.boolean(), whitespace)
+        .map(([members, repeated, escape, space]) => {
+          const name = (key: string) => (escape && key.length > 0 ? `"\\u${key.charCodeAt(0).toString(16).padStart(4, '0')}${JSON.stringify(key.slice(1)).slice(1)}` : JSON.stringify(key))
+          const texts = entries.map(([key], index) => `${name(key)}${space}:${space}${members[index]!.text}`)
+          for (const index of repeated) texts.push(`${JSON.stringify(entries[index]![0])}:${space}"again"`)
+          return { text: `{${space}${texts.join(`,${space}`)}}`, repeats: repeated.length > 0 || members.some((member) => member.repeats) }
+        })
+    }
+    return fc.constant({ text: JSON.stringify(value), repeats: false })
+  }
+  fc.assert(
+    fc.property(fc.array(fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 5 }), { maxLength: 3 }).chain(spelled), ({ text, repeats }) => {
+      t.equal(namesAMemberTwice(text, JSON.parse(text)), repeats, text)
+      return true
+    }),
+    { seed: 20, numRuns: 300 },
+  )
+})
+
+t.test('records nested deeper than the check can walk are refused 502 upstream_error; the gateway stays up', async (t) => {
+  const depth = 200_000
+  const database = await misbehaving(answering(`{"records":[{"licenseNumber":"A1234567","a":${'['.repeat(depth)}${']'.repeat(depth)}}]}`))
+  const gw = await startTestGateway({ env: { DMV_URL: database.url } })
+  t.teardown(() => gw.close())
+  await expectAuditedFailure(t, gw, await query(gw.url, { ...body, purpose: 'criminal_investigation', caseNumber: 'LA-2026-1' }), 502, 'upstream_error')
 })

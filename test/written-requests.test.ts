@@ -12,6 +12,7 @@ import t, { type Test } from 'tap'
 import { verifyLedger } from '../src/audit/verify.js'
 import { loadPolicyDir } from '../src/policy-files.js'
 import { maxPendingRequests } from '../src/state/types.js'
+import { printable } from '../src/printable.js'
 import { call, iceEro, lapd, ledgerRecords, operatorToken, policyDir, query, startTestGateway, rapSheetRequest, tempDir, TestClock, token, type TestGateway, initRedis } from './helpers.js'
 import { startRedis } from './redis.js'
 
@@ -544,4 +545,33 @@ t.test("an approval's validity is policy data (limits.yaml), read when DOJ appro
   writeFileSync(limits, shipped.replace('approvalSeconds: 604800', 'approvalSeconds: 60'))
   const refused = await gw.gateway.reloadPolicy()
   t.match(String(refused), /limits\.yaml: writtenRequests\.approvalSeconds/, 'less than an hour is refused, naming the setting')
+})
+
+t.test("a written request's justification and requester refuse the control characters a query's justification refuses: 400 invalid_request, nothing filed", async (t) => {
+  const gw = await startTestGateway()
+  t.teardown(() => gw.close())
+  const detective = token({ sub: 'det-example' })
+  const good = rapSheetRequest({ caseNumber: '26-004712', justification: 'Robbery on Main Street; the suspect named by a witness.', requester: { name: 'Det. Alex Example', title: 'Detective', ori: lapd } })
+  // An ANSI escape (clears an operator's screen), a newline or carriage return (a forged line in
+  // `gatewayctl requests`), NUL, DEL, a C1 control, the line separator, a bidi override and isolate,
+  // and a leading space (the text must start with a visible character).
+  const controls = ['\u001b[2J', 'a\nb', 'a\rb', 'a\u0000', 'a\u007f', 'a\u0085', 'a\u2028b', 'a\u202eb', 'a\u2066b', ' leading', '\tTab']
+  const filedBefore = ledgerRecords(gw.auditDir).filter((record) => record.type === 'request.filed').length
+  for (const text of controls) {
+    // Named by its escapes: a raw control character in a test name would break the TAP stream.
+    const name = printable(JSON.stringify(text))
+    const asQuery = await query(gw.url, { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' }, justification: text }, detective)
+    t.equal(asQuery.body.error?.code, 'invalid_request', `a query's justification refuses ${name}`)
+    // White space is refused only first; inside the text it is fine, as in a query.
+    const inside = /^\s/.test(text) ? [] : [['justification', { ...good, justification: `Robbery ${text}` }], ['title', { ...good, requester: { ...good.requester, title: `Det${text}` } }]] as const
+    for (const [field, body] of [...inside, ['justification', { ...good, justification: text }], ['name', { ...good, requester: { ...good.requester, name: text } }]] as const) {
+      const answer = await call(gw.url, 'POST', '/v1/requests', { token: detective, body })
+      t.equal(answer.status, 400, `the ${field} refuses ${name}`)
+      t.equal(answer.body.error?.code, 'invalid_request')
+    }
+  }
+  t.same((await call(gw.url, 'GET', '/v1/requests', { token: operatorToken() })).body, [], 'nothing was filed')
+  t.equal(ledgerRecords(gw.auditDir).filter((record) => record.type === 'request.filed').length, filedBefore, 'and nothing recorded as filed')
+  const filed = await call(gw.url, 'POST', '/v1/requests', { token: detective, body: { ...good, justification: 'Robbery on Main St — «Zeugin» sagt: 𝔄 suspect, café ok' } })
+  t.equal(filed.status, 201, 'printable text of any script is fine')
 })

@@ -8,12 +8,14 @@ import type { Command } from 'commander'
 import { identifierFields, loadSubjectKey, searchIdentifiers, SubjectHasher } from '../audit/subjects.js'
 import { oriPattern } from '../policy/types.js'
 import { commandGroup, exitWith } from './command.js'
-import { err, fileProblem, out, parseTime, table, UsageError } from './io.js'
+import { err, existingFolder, fileProblem, out, parseTime, table, UsageError } from './io.js'
 import { auditorOptions, recordAccess, type Auditor } from './operator-ledger.js'
 
 /** The ledger folder: the argument or option, else AUDIT_DIR, else ./var/audit. */
 export const auditDir = (dir: string | undefined) => dir ?? process.env.AUDIT_DIR ?? './var/audit'
 export const auditDirHelp = 'the audit ledger folder (default: AUDIT_DIR, else ./var/audit)'
+/** The ledger folder, which must be there: a missing one is a usage error (exit 2) naming it. */
+export const ledgerFolder = (dir: string | undefined) => existingFolder(auditDir(dir))
 
 /** An Ed25519 public key (PEM); a file that holds none is a usage error naming it. */
 async function publicKey(file: string) {
@@ -71,7 +73,7 @@ export function auditCommands(program: Command): void {
     .action(
       exitWith(async (dirArgument: string | undefined, options: { publicKey?: string }) => {
         const [{ devKeyFiles }, { verifyLedger }] = await Promise.all([import('../audit/checkpoint.js'), import('../audit/verify.js')])
-        const dir = auditDir(dirArgument)
+        const dir = await ledgerFolder(dirArgument)
         // Without --public-key, the development key beside the ledger is used, and said to be weaker: whoever
         // could rewrite the ledger could have replaced that key too.
         const besideLedger = join(dir, devKeyFiles.public)
@@ -114,8 +116,8 @@ export function auditCommands(program: Command): void {
         if (value !== undefined && !oriPattern.test(value)) throw new UsageError(`--${name}: expected an ORI such as CA0194200; got ${value}`)
       }
       const { dir: dirOption, json, operator, operatorOri, ...filter } = options
-      const dir = auditDir(dirOption)
       const hasher = filter.subject === undefined ? undefined : await subjectHasher(filter.subject)
+      const dir = await ledgerFolder(dirOption)
       const { searchLedger, refusalKinds } = await import('../audit/search.js')
       const found = await searchLedger(dir, { ...filter, since: parseTime('since', filter.since), until: parseTime('until', filter.until) }, hasher)
       // Issue 13, point 6: who searched for whom, durable in the ledger before any record is shown.
@@ -145,7 +147,7 @@ export function auditCommands(program: Command): void {
       exitWith(async (dirArgument: string | undefined, options: { json?: boolean }) => {
         const [{ cliConfig }, { segmentAges }] = await Promise.all([import('./settings.js'), import('../audit/retention.js')])
         const config = cliConfig()
-        const ages = await segmentAges(dirArgument ?? config.auditDir, config.audit.retentionDays, Date.now())
+        const ages = await segmentAges(await existingFolder(dirArgument ?? config.auditDir), config.audit.retentionDays, Date.now())
         if (options.json === true) {
           out(JSON.stringify({ retentionDays: config.audit.retentionDays, segments: ages }, null, 2))
           return 0

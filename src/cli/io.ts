@@ -1,6 +1,7 @@
 // What every gatewayctl command shares: output, the failures and their exit codes, plain-text tables,
 // and the confirmation asked before a change that takes access away. Every command loads this file at
 // start-up, so it imports nothing heavy; the gateway's settings are in settings.ts.
+import { stat } from 'node:fs/promises'
 import { createInterface } from 'node:readline/promises'
 import { printable } from '../printable.js'
 
@@ -69,6 +70,24 @@ export function fileProblem(error: unknown, path = (error as NodeJS.ErrnoExcepti
   const { code, syscall } = error as NodeJS.ErrnoException
   if (typeof code !== 'string' || typeof syscall !== 'string' || path === undefined) return undefined
   return `${path}: ${fileProblems[code] ?? code}`
+}
+
+/**
+ * A folder named on the command line or by the environment (a policy folder, the audit ledger): there
+ * and a folder, else a usage error naming it (exit 2), as for any file a command names. What is wrong
+ * inside the folder is the command's to say (a policy problem, a ledger that does not verify: exit 1).
+ */
+export async function existingFolder(path: string): Promise<string> {
+  let folder
+  try {
+    folder = await stat(path)
+  } catch (error) {
+    const problem = fileProblem(error, path)
+    if (problem !== undefined) throw new UsageError(problem)
+    throw error
+  }
+  if (!folder.isDirectory()) throw new UsageError(`${path}: is a file, not a folder`)
+  return path
 }
 
 /**

@@ -3,9 +3,9 @@
 // and a candidate set replayed on the ledger's recorded queries (replay.ts).
 import type { Command } from 'commander'
 import type { PolicySet } from '../policy/compile.js'
-import { auditDir, auditDirHelp } from './audit.js'
+import { auditDirHelp, ledgerFolder } from './audit.js'
 import { commandGroup, exitWith } from './command.js'
-import { err, out } from './io.js'
+import { err, existingFolder, out } from './io.js'
 import { auditorOptions } from './operator-ledger.js'
 import { replay, replayRange, type ReplayOptions } from './replay.js'
 
@@ -13,8 +13,10 @@ import { replay, replayRange, type ReplayOptions } from './replay.js'
 async function load(dir: string | undefined) {
   // The policy compiler (yaml, zod) loads when a command reads policies, not with the command tree (command.ts).
   const [{ loadPolicyDir }, { PolicyError }] = await Promise.all([import('../policy-files.js'), import('../policy/compile.js')])
+  // A folder that is not there is a mistyped argument (exit 2), not a policy problem (exit 1).
+  const folder = await existingFolder(dir ?? process.env.POLICY_DIR ?? './policies')
   try {
-    return await loadPolicyDir(dir ?? process.env.POLICY_DIR ?? './policies')
+    return await loadPolicyDir(folder)
   } catch (error) {
     if (!(error instanceof PolicyError)) throw error
     for (const problem of error.problems) err(problem)
@@ -74,9 +76,10 @@ export function policyCommands(program: Command): void {
   ).action(
     exitWith(async (dir: string | undefined, options: ReplayOptions) => {
       const range = replayRange(options)
+      const ledger = await ledgerFolder(dir)
       const candidate = await load(range.against)
       if (candidate === null) return 1
-      return replay(auditDir(dir), candidate, range, options)
+      return replay(ledger, candidate, range, options)
     }),
   )
 }

@@ -6,7 +6,7 @@ import type { LedgerRecord } from '../audit/search.js'
 import type { AgencyState } from '../policy/types.js'
 import type { MisuseFiling } from '../state/types.js'
 import { adminApi, adminApiOptions, callAdminApi, type AdminOptions } from './admin-api.js'
-import { auditDir, auditDirHelp } from './audit.js'
+import { auditDirHelp, ledgerFolder } from './audit.js'
 import { commandGroup, exitWith } from './command.js'
 import { UsageError } from './io.js'
 import { auditorOptions, recordAccess, type Auditor } from './operator-ledger.js'
@@ -49,7 +49,7 @@ export function reportCommands(program: Command): void {
         if (!/^\d+$/.test(options.suppressBelow ?? String(defaultSuppressBelow)) || threshold < 2 || threshold > 100) throw new UsageError(`--suppress-below: a whole number from 2 to 100; got ${options.suppressBelow}`)
         // The report's modules load when it runs, not with the command tree (command.ts says why).
         const [{ misuseReport, publicReport, publicReportCsv, publicReportMarkdown, reportCsv, reportMarkdown }, { ledgerRecords }] = await Promise.all([import('../audit/report.js'), import('../audit/search.js')])
-        const dir = auditDir(options.dir)
+        const dir = await ledgerFolder(options.dir)
         const built = await misuseReport(ledgerRecords(dir), year, new Date())
         await recordAccess(dir, options, 'report', { report: options.public === true ? 'misuse-public' : 'misuse', year: String(year) }, built.agencies.length)
         if (options.public === true) {
@@ -74,13 +74,13 @@ export function reportCommands(program: Command): void {
 async function compliance(options: ReportOptions & AdminOptions): Promise<number> {
   const year = reportYear(options.year, 'report compliance')
   if (!['md', 'json'].includes(options.format)) throw new UsageError(`--format: md or json; got ${options.format}`)
+  const dir = await ledgerFolder(options.dir)
   const api = adminApi(options)
   const agencies = (await callAdminApi(api, 'GET', '/v1/agencies')) as AgencyState[] | null
   if (agencies === null) return 1
   const filings = (await callAdminApi(api, 'GET', `/v1/filings?year=${year}`)) as MisuseFiling[] | null
   if (filings === null) return 1
   const [{ complianceMarkdown, complianceReport, noteRegistration }, { misuseReport }, { ledgerRecords }] = await Promise.all([import('../audit/compliance.js'), import('../audit/report.js'), import('../audit/search.js')])
-  const dir = auditDir(options.dir)
   const registeredAt = new Map<string, number>()
   async function* noting(): AsyncGenerator<LedgerRecord> {
     for await (const record of ledgerRecords(dir)) {

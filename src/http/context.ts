@@ -14,7 +14,7 @@ import { officerKey, type BeforeCommit, type StateStore } from '../state/types.j
 import type { Upstreams } from '../upstream/pools.js'
 import type { DecidedQuery } from '../signals/stream.js'
 import type { SubjectHasher } from '../audit/subjects.js'
-import { dojRoles, type Authenticator, type Identity, type Role } from './auth.js'
+import { dojRoles, roles, type Authenticator, type Identity, type Role } from './auth.js'
 
 /** Holds the policy set in force; a successful reload swaps it, a failed one leaves it. */
 export interface PolicyHolder {
@@ -56,10 +56,13 @@ declare module 'fastify' {
   }
 }
 
-/** Sets request.identity, then requires `role` (any role when null): the refusal, or undefined. */
+/** Sets request.identity, then requires `role` (any of the gateway's roles when null): the refusal, or undefined. */
 function admit(request: FastifyRequest, identity: Identity, role: Role | null): GatewayError | undefined {
   request.identity = identity
-  return role !== null && !identity.roles.includes(role) ? new GatewayError('role_forbidden', `this endpoint needs the role ${role}`) : undefined
+  // Least privilege: a token that holds none of the gateway's roles (issued for another service, or
+  // with a role unknown here) reads nothing either, not even what any role may read.
+  if (role === null) return identity.roles.length === 0 ? new GatewayError('role_forbidden', `this endpoint needs one of the roles ${roles.join(', ')}`) : undefined
+  return !identity.roles.includes(role) ? new GatewayError('role_forbidden', `this endpoint needs the role ${role}`) : undefined
 }
 
 /** True when `role` is one only DOJ holds (src/http/auth.ts, dojRoles). */
@@ -145,7 +148,7 @@ export async function authorize(deps: AppDependencies, request: FastifyRequest, 
   return identity
 }
 
-/** The role an onRequest hook made by requireRole asks for (null: any valid token); the OpenAPI document reads it. */
+/** The role an onRequest hook made by requireRole asks for (null: any of the gateway's roles); the OpenAPI document reads it. */
 export const requiredRole = Symbol('requiredRole')
 export type AuthorizeHook = ((request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void) & { readonly [requiredRole]: Role | null }
 

@@ -7,7 +7,7 @@
 import fastifySwagger from '@fastify/swagger'
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import fastifyPlugin from 'fastify-plugin'
-import { dojRoles, type Role } from './auth.js'
+import { dojRoles, roles, type Role } from './auth.js'
 import { ownAgencyMark } from './authority.js'
 import { requiredRole, type AuthorizeHook } from './context.js'
 import { bearerRealm, errorResponseSchema } from './errors.js'
@@ -94,7 +94,7 @@ function documented(route: RouteOptions): Record<string, unknown> {
       const own = refusesOwnAgency(route) ? '; or the agency is the token\'s own (`own_agency_forbidden`)' : ''
       response['403'] ??= errorResponse(`the token lacks the role \`${role}\`${notDoj} (\`role_forbidden\`)${own}`)
     }
-    const needs = role === null ? 'Any valid bearer token.' : `Bearer token with the role \`${role}\`.`
+    const needs = role === null ? `Bearer token with any of the gateway's roles (${roles.map((name) => `\`${name}\``).join(', ')}).` : `Bearer token with the role \`${role}\`.`
     schema.description = schema.description === undefined ? needs : `${String(schema.description)}\n\n${needs}`
   }
   Object.assign(response, route.config?.openapi?.response)

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { QueryDecisionEvent } from '../audit/record.js'
 import { GatewayError, type ErrorIssue } from '../errors.js'
+import { freeTextPattern } from '../printable.js'
 import type { CompiledDatabase, CompiledPurpose, PolicySet } from '../policy/compile.js'
 import { evaluate } from '../policy/evaluate.js'
 import { candidateDecision, decisionsDiffer } from '../policy/candidate.js'
@@ -27,6 +28,15 @@ interface QueryBody {
   recipient?: string
 }
 
+/**
+ * A schema for free text people read, up to `maxLength` characters: no control characters (an ANSI
+ * escape, a newline, a bidi override) and a visible character first. The query's justification and the
+ * written request's justification and requester use it.
+ */
+export function freeText(maxLength: number) {
+  return { type: 'string', minLength: 1, maxLength, pattern: freeTextPattern } as const
+}
+
 /** An ORI, as the token's claim is checked (DESIGN.md). */
 const oriSchema = { type: 'string', pattern: oriPattern.source } as const
 /** The longest justification: a few sentences an officer types at a terminal, kept in the ledger. */
@@ -41,14 +51,8 @@ const queryBodySchema = {
     purpose: { type: 'string', minLength: 1, maxLength: 64 },
     subject: { type: 'object', maxProperties: 8 },
     caseNumber: { type: 'string', minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9][A-Za-z0-9 ./#:-]*$' },
-    // Free text for people (an auditor reads it in the ledger, `audit search` prints it): no control
-    // characters (an ANSI escape, a newline, a bidi override), and it starts with a visible character.
-    justification: {
-      type: 'string',
-      minLength: 1,
-      maxLength: justificationMaxLength,
-      pattern: '^[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]*$',
-    },
+    // Free text for people (an auditor reads it in the ledger, `audit search` prints it).
+    justification: freeText(justificationMaxLength),
     // Whom the query serves and to whom the result goes, when not the officer's own agency (the CJIS
     // audit record's requester and secondary recipient).
     onBehalfOf: oriSchema,

@@ -37,7 +37,7 @@ import { fullProjectionId, type AgencyState, type Decision, type OfficerSanction
 import { maxPendingRequests, officerKey, StateUnavailableError, storedRequestStatuses, type RequestRequester, type WrittenRequest } from '../state/types.js'
 import { forbidOwnAgency } from './authority.js'
 import { holdsRole, refuseAudited, requesterOf, requireRole, sourceOf, type AppDependencies } from './context.js'
-import { resolveQuery } from './query.js'
+import { freeText, resolveQuery } from './query.js'
 import { errorResponseSchema, errorResponses as errors } from './errors.js'
 
 /** How long a retrieval holds a request: longer than any database forward (UPSTREAM_TIMEOUT_MS). */
@@ -70,7 +70,8 @@ interface DecideBody {
 
 const uuid = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: uuid } } } as const
-const shortText = { type: 'string', minLength: 1, maxLength: agencyTextLimits.name } as const
+/** A requester's name or title: free text an operator reads, refused with control characters as a query's justification is. */
+const shortText = freeText(agencyTextLimits.name)
 /** A user id in any spelling a token may carry (no control characters or spaces); folded by the handler. */
 const userIdSpelling = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\x00-\\x20\\x7f-\\x9f]+$' } as const
 
@@ -84,8 +85,9 @@ const fileBodySchema = {
     purpose: { type: 'string', minLength: 1, maxLength: 64 },
     subject: { type: 'object', maxProperties: 8 },
     caseNumber: { type: 'string', minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9][A-Za-z0-9 ./#:-]*$' },
-    // Why the agency needs it: bounded, and more than white space.
-    justification: { type: 'string', minLength: 1, maxLength: justificationMaxLength, pattern: '\\S' },
+    // Why the agency needs it: bounded, a visible character first, and no control characters (the
+    // same rule as a query's justification; DOJ reads it in the console, `gatewayctl requests` prints it).
+    justification: freeText(justificationMaxLength),
     requester: {
       type: 'object',
       additionalProperties: false,

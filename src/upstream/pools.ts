@@ -63,6 +63,75 @@ function recordsMember(text: string): string | null {
   return text.slice(at + 1, end)
 }
 
+/** Whitespace right before a colon, anywhere in a text. */
+const spaceBeforeColon = /[ \t\r\n]:/
+
+/**
+ * An upper bound on the member names a JSON text spells, or -1 when there is none this cheap: the
+ * occurrences of `":`. When no whitespace comes before a colon anywhere, every name's closing quote is
+ * followed by its colon, so each name is one occurrence (and `\":` inside a string one more). One
+ * native search per name.
+ */
+function namesSpelledAtMost(text: string): number {
+  if (spaceBeforeColon.test(text)) return -1
+  let count = 0
+  for (let at = text.indexOf('":'); at !== -1; at = text.indexOf('":', at + 2)) count++
+  return count
+}
+
+/**
+ * How many member names a JSON text spells: strings followed (after whitespace) by a colon. The text
+ * has parsed already, so there is no quote outside a string and the next quote after a string opens
+ * the next one: indexOf from string to string, not a loop over every character.
+ */
+function memberNamesSpelled(text: string): number {
+  let count = 0
+  let at = text.indexOf('"')
+  while (at !== -1) {
+    let end = text.indexOf('"', at + 1)
+    // A quote after an odd run of backslashes is part of the string.
+    while (text.charCodeAt(end - 1) === 0x5c) {
+      let backslash = end - 1
+      while (text.charCodeAt(backslash - 1) === 0x5c) backslash--
+      if ((end - backslash) % 2 === 0) break
+      end = text.indexOf('"', end + 1)
+    }
+    let next = end + 1
+    while (isJsonWhitespace(text.charCodeAt(next))) next++
+    if (text.charCodeAt(next) === 0x3a) count++ // :
+    at = text.indexOf('"', next)
+  }
+  return count
+}
+
+/** How many members the parsed value's objects hold, at every depth. */
+function membersHeld(value: unknown): number {
+  if (value === null || typeof value !== 'object') return 0
+  let count = 0
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) count += membersHeld(value[i])
+    return count
+  }
+  // JSON.parse's objects have only own members (a "__proto__" member too), and no inherited enumerable ones.
+  for (const key in value) count += 1 + membersHeld((value as Record<string, unknown>)[key])
+  return count
+}
+
+/**
+ * True when an object of the text names a member twice (`{"status":"VALID","status":"REVOKED"}`, or
+ * the same name spelled with escapes). JSON.parse keeps the last; a terminal's parser may keep the
+ * first: such an answer means what its reader decides, so it is refused, not forwarded. Each name the
+ * text spells is a member of the parsed value unless an earlier one had the same name, so the names
+ * spelled outnumber the members held exactly when a name repeats: no set of names is built. The cheap
+ * bound settles what databases write (compact JSON, or `"name": value`); the scan of every string runs
+ * only when it does not (bench/duplicate-members.ts measures both). Exported for its test.
+ */
+export function namesAMemberTwice(text: string, parsed: unknown): boolean {
+  const held = membersHeld(parsed)
+  if (namesSpelledAtMost(text) === held) return false
+  return memberNamesSpelled(text) !== held
+}
+
 /** Maps an undici or socket failure to the catalogued 502/504. */
 function upstreamFailure(error: unknown): GatewayError {
   const code = (error as { code?: string }).code
@@ -219,6 +288,15 @@ export class Upstreams {
       throw new GatewayError('upstream_error', 'the database answered with invalid JSON, or with more than one records member', [], { cause: error })
     }
     if (!Array.isArray(records) || !onlyObjects(records)) throw new GatewayError('upstream_error', 'the database answered without a list of records')
+    let ambiguous: boolean
+    try {
+      ambiguous = records.length > 0 && namesAMemberTwice(recordsJson, records)
+    } catch (error) {
+      // Nesting deeper than the stack: no record of a database is shaped so.
+      if (!(error instanceof RangeError)) throw error
+      throw new GatewayError('upstream_error', 'the database answered records nested too deeply', [], { cause: error })
+    }
+    if (ambiguous) throw new GatewayError('upstream_error', 'the database answered a record that names a member twice (its meaning would depend on the parser that reads it)')
     return { recordsJson, records: records as object[], recordCount: records.length }
   }
 
