@@ -25,7 +25,7 @@ import { buildApp } from '../src/app.js'
 import { errorCatalogue } from '../src/errors.js'
 import { requiredRole, type AuthorizeHook } from '../src/http/context.js'
 import { createLogger } from '../src/logger.js'
-import { audience, call, issuer, lapd, operatorToken, rapSheetRequest, secret, startTestGateway, token } from './helpers.js'
+import { audience, call, issuer, lapd, operatorToken, initRedis, rapSheetRequest, secret, startTestGateway, token } from './helpers.js'
 import { startRedis } from './redis.js'
 
 const seed = Number(process.env.ABUSE_SEED ?? 20)
@@ -63,7 +63,8 @@ interface Route {
 
 // The embedded store, or (test/abuse-redis.test.ts) a real redis-server holding the state.
 const redis = process.env.ABUSE_STORE === 'redis' ? await startRedis() : null
-const gw = await startTestGateway(redis === null ? {} : { env: { REDIS_URL: redis.url, GATEWAY_SEED_SAMPLES: 'true' } })
+if (redis !== null) await initRedis(redis.url)
+const gw = await startTestGateway(redis === null ? {} : { env: { REDIS_URL: redis.url } })
 t.teardown(async () => {
   await gw.close()
   await redis?.stop()
@@ -261,6 +262,8 @@ interface Attempt {
   readonly wrong: string
   /** The error category it must be refused with, when only one fits (a bad token: auth). */
   readonly category?: string
+  /** The code it must be refused with, when only one fits (no route: not_found). */
+  readonly code?: string
 }
 
 /** How a failing attempt is printed: its route, what is wrong, and at most 300 characters of its body. */
@@ -412,7 +415,8 @@ function signed(claims: Record<string, unknown>, options: { key?: string; iss?: 
   return createSigner({ key, algorithm: 'HS256', iss, aud, expiresIn, ...(clockTimestamp === undefined ? {} : { clockTimestamp }) })(claims)
 }
 const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
-const goodClaims = { sub: 'abuse-forger', ori: lapd, roles: ['doj_operator'] }
+/** Claims that would pass (a DOJ operator of the DOJ ORI): each forged variant is wrong in one way only. */
+const goodClaims = { sub: 'abuse-forger', ori: 'CA0349400', roles: ['doj_operator'] }
 
 /** Authorization headers that must be refused: none, malformed, forged, expired, or of the wrong role. */
 function wrongAuthorizations(role: Role): fc.Arbitrary<{ header: string | undefined; wrong: string }> {
@@ -440,6 +444,12 @@ function wrongAuthorizations(role: Role): fc.Arbitrary<{ header: string | undefi
       { header: `Bearer ${signed({ ...goodClaims, roles: [] })}`, wrong: 'no roles' },
       { header: `Bearer ${signed({ ...goodClaims, roles: ['root'] })}`, wrong: 'an unknown role' },
       { header: `Bearer ${genuine} ${genuine}`, wrong: 'two tokens' },
+      // Token lifetimes are bounded (JWT_MAX_LIFETIME_S, 12 h by default) and iat is not in the future.
+      { header: `Bearer ${signed(goodClaims, { expiresIn: 10 * 365 * 86_400_000 })}`, wrong: 'a 10-year lifetime' },
+      { header: `Bearer ${signed(goodClaims, { clockTimestamp: Date.now() + 3_600_000 })}`, wrong: 'iat an hour ahead' },
+      { header: `Bearer ${createSigner({ key: secret, algorithm: 'HS256', iss: issuer, aud: audience })({ ...goodClaims, exp: 1e20 })}`, wrong: 'exp 1e20' },
+      // A genuine operator token whose ORI is not a DOJ ORI (policies/authority.yaml).
+      { header: `Bearer ${token({ sub: 'abuse-lapd-admin', ori: lapd, roles: ['doj_operator'] })}`, wrong: 'an operator token of a non-DOJ ORI' },
       { header: `Bearer ${genuine.slice(0, -2)}`, wrong: 'a token cut short' },
     ),
   ]
@@ -473,6 +483,7 @@ async function refusedCleanly(attempt: Attempt): Promise<void> {
   if (status < 400 || status > 499 || entry === undefined || entry.status !== status || (attempt.category !== undefined && entry.category !== attempt.category)) {
     throw new Error(`answered ${status} ${text.slice(0, 300)}; expected a 4xx with a catalogued code${attempt.category === undefined ? '' : ` of category ${attempt.category}`}`)
   }
+  if (attempt.code !== undefined && code !== attempt.code) throw new Error(`answered ${status} ${text.slice(0, 300)}; expected ${attempt.code}`)
   const health = await call(gw.url, 'GET', '/healthz')
   if (health.status !== 200) throw new Error(`/healthz answered ${health.status} after it`)
   const changes = ledger.read().filter((record) => isChange(record.type))
@@ -500,8 +511,8 @@ for (const route of routes) {
 }
 
 // Paths no route serves for the method, whatever the body, the token or the path: a catalogued 4xx, and
-// nothing changes. (404 not_found, but for a body that is no JSON: it is read before the 404 today, and
-// answered 400 invalid_json.)
+// nothing changes: 404 not_found, answered before any body is read (so a body that is no JSON, or nests
+// too deep, changes nothing either).
 const served = registered.flatMap((route) =>
   [route.method].flat().map((method) => ({ method: method === 'HEAD' ? 'GET' : method, path: new RegExp(`^${route.url.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:\w+/g, '[^/]+').replace(/\*/g, '.*')}$`) })),
 )
@@ -523,7 +534,7 @@ t.test('any other method and path: refused, whatever the body or the token', asy
       return !served.some((route) => route.method === method && route.path.test(sent))
     })
     .map(({ method, path, authorization, body }) =>
-      described({ route: 'unrouted', method, path, headers: { ...(authorization === undefined ? {} : { authorization }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body }), wrong: 'no route' }),
+      described({ route: 'unrouted', method, path, headers: { ...(authorization === undefined ? {} : { authorization }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body }), wrong: 'no route', code: 'not_found' }),
     )
   const result = await fc.check(fc.asyncProperty(unrouted, refusedCleanly), { seed, numRuns: runs * 2, endOnFailure: true })
   t.ok(!result.failed, `${result.numRuns} runs`, result.failed ? { counterexample: fc.stringify(result.counterexample), error: String(result.errorInstance) } : {})

@@ -96,7 +96,7 @@ t.test('at reload a broken candidate does not hold back the live policies: the l
 t.test('a gateway process on SIGHUP with a broken candidate applies the live fix', async (t) => {
   const live = candidate((text) => text)
   const shadow = candidate((text) => text)
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', POLICY_DIR: live, POLICY_SHADOW_DIR: shadow, LOG_LEVEL: 'info', STATE_DIR: tempDir('state'), AUDIT_DIR: tempDir('audit'), GATEWAY_JWT_SECRET: secret }
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', POLICY_DIR: live, POLICY_SHADOW_DIR: shadow, LOG_LEVEL: 'info', METRICS_CACHE_MS: '0', STATE_DIR: tempDir('state'), AUDIT_DIR: tempDir('audit'), GATEWAY_JWT_SECRET: secret }
   for (const name of ['GATEWAY_JWT_PUBLIC_KEYS', 'GATEWAY_JWT_JWKS_URL', 'DMV_URL', 'CRIMINAL_HISTORY_URL', 'REDIS_URL', 'NODE_ENV']) delete env[name]
   const child = await spawnGateway(process.execPath, [join(root, 'dist/src/main.js')], { cwd: tempDir('sighup'), env })
   t.teardown(async () => {
