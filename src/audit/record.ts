@@ -175,6 +175,23 @@ const requester = {
   source: text,
 }
 
+/** A decision on a proposed change (two-person control): who approved or withdrew which proposal, and why. */
+function changeDecision<T extends 'change.approved' | 'change.cancelled'>(type: T) {
+  return z.strictObject({
+    type: z.literal(type),
+    id: text,
+    /** The proposal's id. */
+    change: text,
+    action: z.enum(proposedActions),
+    ori: text,
+    sub: text.optional(),
+    operator: text,
+    operatorOri: text,
+    source: text,
+    reason: text,
+  })
+}
+
 export const eventSchemas = {
   /** The query decision, durable before a denial is answered or an allowed query is forwarded. */
   'query.decision': z.strictObject({
@@ -330,32 +347,9 @@ export const eventSchemas = {
     expiresAt: text,
   }),
   /** A second DOJ operator approves a proposal, before the approval applies (the lift's own record follows). */
-  'change.approved': z.strictObject({
-    type: z.literal('change.approved'),
-    id: text,
-    /** The proposal's id. */
-    change: text,
-    action: z.enum(proposedActions),
-    ori: text,
-    sub: text.optional(),
-    operator: text,
-    operatorOri: text,
-    source: text,
-    reason: text,
-  }),
+  'change.approved': changeDecision('change.approved'),
   /** A DOJ operator withdraws a pending proposal, before the withdrawal applies: the sanction stays. */
-  'change.cancelled': z.strictObject({
-    type: z.literal('change.cancelled'),
-    id: text,
-    change: text,
-    action: z.enum(proposedActions),
-    ori: text,
-    sub: text.optional(),
-    operator: text,
-    operatorOri: text,
-    source: text,
-    reason: text,
-  }),
+  'change.cancelled': changeDecision('change.cancelled'),
   /**
    * An agency registry created in a store that never held one (gatewayctl state init, or a demo
    * gateway seeding the samples), before it is created; with samples, an operator.change follows for

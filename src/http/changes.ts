@@ -240,6 +240,21 @@ export function changeRoutes(app: FastifyInstance, deps: AppDependencies): void 
     viewOf(await found(request.params.id), clock()),
   )
 
+  /**
+   * The pending proposal a decision (approve, cancel) is about, the operator deciding and the time it is
+   * judged at; refused when it is not pending, or (audited) when it concerns the operator's own agency:
+   * no operator decides a change to their own agency, approving it no more than proposing it.
+   */
+  async function decidable(request: FastifyRequest<{ Params: IdParams }>, reply: FastifyReply, doing: string) {
+    const identity = request.identity!
+    const operator: ProposalOperator = { operator: identity.sub, operatorOri: identity.ori }
+    const current = await found(request.params.id)
+    const now = clock()
+    stillPending(current, now)
+    await forbidOwnAgency(deps, request, reply, [current.ori], doing)
+    return { operator, current, now }
+  }
+
   app.post<{ Params: IdParams; Body: { reason: string } }>(
     '/v1/changes/:id/approve',
     {
@@ -252,13 +267,7 @@ export function changeRoutes(app: FastifyInstance, deps: AppDependencies): void 
       },
     },
     async (request, reply) => {
-      const identity = request.identity!
-      const approver: ProposalOperator = { operator: identity.sub, operatorOri: identity.ori }
-      const current = await found(request.params.id)
-      const now = clock()
-      stillPending(current, now)
-      // No operator decides a change to their own agency, approving it no more than proposing it.
-      await forbidOwnAgency(deps, request, reply, [current.ori], 'approve a change to')
+      const { operator: approver, current, now } = await decidable(request, reply, 'approve a change to')
       if (samePerson(current.proposedBy, approver)) {
         throw new GatewayError('change_self_approval', `proposed change ${current.id} was proposed by ${current.proposedBy.operator} (${current.proposedBy.operatorOri}); a different DOJ operator approves it`)
       }
@@ -286,7 +295,7 @@ export function changeRoutes(app: FastifyInstance, deps: AppDependencies): void 
             ? { agency: await agencyChange(deps, request, reply, current.reason, (at, beforeCommit) => store.reinstate(current.ori, at, guarded(beforeCommit)), current.id) }
             : { officer: await officerChange(deps, request, reply, current.reason, (at, beforeCommit) => store.reinstateOfficer(current.ori, current.officer!, at, guarded(beforeCommit)), current.id) }
         deps.metrics.operatorChanges.labels('change.approve').inc()
-        request.log.info({ operator: identity.sub, ori: current.ori, action: 'change.approve', change: current.id, auditId: approvalId }, 'proposed change approved')
+        request.log.info({ operator: approver.operator, ori: current.ori, action: 'change.approve', change: current.id, auditId: approvalId }, 'proposed change approved')
         return { change: viewOf(claimed, now), ...lifted }
       } catch (error) {
         // The lift did not apply: the claim is let go (the proposal is pending again) and the approval recorded as failed.
@@ -304,18 +313,13 @@ export function changeRoutes(app: FastifyInstance, deps: AppDependencies): void 
       schema: { summary: 'Cancel a pending proposed change: the sanction stays (audited)', params: idParams, body: reasonBody, response: { 200: proposalView, ...errors } },
     },
     async (request, reply) => {
-      const identity = request.identity!
-      const operator: ProposalOperator = { operator: identity.sub, operatorOri: identity.ori }
-      const current = await found(request.params.id)
-      const now = clock()
-      stillPending(current, now)
-      await forbidOwnAgency(deps, request, reply, [current.ori], 'cancel a change to')
+      const { operator, current, now } = await decidable(request, reply, 'cancel a change to')
       const auditId = randomUUID()
       await ledger.append({ type: 'change.cancelled', id: auditId, change: current.id, ...targetOf(current), ...operator, source: sourceOf(request), reason: request.body.reason }, now)
       const cancelled: ProposedChange = { ...current, status: 'cancelled', decidedBy: operator, decidedAt: iso(now), decisionReason: request.body.reason, version: current.version + 1 }
       await saveAudited(deps, auditId, cancelled, current.version, now, new GatewayError('change_not_pending', `another operator decided proposed change ${current.id} meanwhile`))
       deps.metrics.operatorChanges.labels('change.cancel').inc()
-      request.log.info({ operator: identity.sub, ori: current.ori, action: 'change.cancel', change: current.id, auditId }, 'proposed change cancelled')
+      request.log.info({ operator: operator.operator, ori: current.ori, action: 'change.cancel', change: current.id, auditId }, 'proposed change cancelled')
       reply.header('x-audit-id', auditId)
       return viewOf(cancelled, now)
     },
