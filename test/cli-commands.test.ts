@@ -126,16 +126,16 @@ t.test('state import --dry-run says what would change and writes nothing; replac
     writeFileSync(file, JSON.stringify({ format: 'clets-agency-registry/1', exportedAt: '2026-06-01T12:00:00.000Z', agencies, officers }))
     return file
   }
-  const first = await runGatewayctl(['state', 'import', backup([agency(lapd, 'Los Angeles Police Department'), agency('CA0010100', 'Oakland Police Department')], [officer96])], { env })
+  const first = await runGatewayctl(['state', 'import', backup([agency(lapd, 'Los Angeles Police Department'), agency('CA0990100', 'Bayview Police Department (fictional)')], [officer96])], { env })
   t.equal(first.code, 0, 'an empty Redis is restored without a question')
-  const second = backup([agency(lapd, 'LAPD (renamed)'), agency('CA0370000', "San Diego County Sheriff's Department")], [])
+  const second = backup([agency(lapd, 'LAPD (renamed)'), agency('CA0990000', "Bayview County Sheriff's Department (fictional)")], [])
   const redisBefore = await redisSnapshot(raw)
   const ledgerBefore = folderSnapshot(auditDir)
 
   const dryRun = await runGatewayctl(['state', 'import', second, '--dry-run'], { env })
   t.equal(dryRun.code, 0, dryRun.stderr)
   t.match(dryRun.stdout, `dry run: importing ${second} (exported 2026-06-01T12:00:00.000Z) into ${redis.url} would replace 2 agencies and 1 officer sanction record:`)
-  t.match(dryRun.stdout, /^agencies: 1 added \(CA0370000\), 1 replaced \(CA0194200\), 1 removed \(CA0010100\), 0 unchanged$/m)
+  t.match(dryRun.stdout, /^agencies: 1 added \(CA0990000\), 1 replaced \(CA0194200\), 1 removed \(CA0990100\), 0 unchanged$/m)
   t.match(dryRun.stdout, /^officer sanction records: 0 added, 0 replaced, 1 removed \(CA0194200\/officer-96\), 0 unchanged$/m)
   t.match(dryRun.stdout, /nothing was written: not Redis, not the audit ledger/)
   t.same(await redisSnapshot(raw), redisBefore, 'Redis byte-identical')
@@ -144,13 +144,13 @@ t.test('state import --dry-run says what would change and writes nothing; replac
   const unconfirmed = await runGatewayctl(['state', 'import', second], { env, input: 'replace\n' })
   t.equal(unconfirmed.code, 2, 'stdin is not a terminal: refused without --yes')
   t.match(unconfirmed.stderr, /not confirmed \(no terminal to ask\); pass --yes to confirm\. Nothing was changed\./)
-  t.match(unconfirmed.stdout, /^agencies: 1 added \(CA0370000\), 1 replaced/m, 'after saying what it would replace')
+  t.match(unconfirmed.stdout, /^agencies: 1 added \(CA0990000\), 1 replaced/m, 'after saying what it would replace')
   t.same(await redisSnapshot(raw), redisBefore, 'Redis byte-identical')
   t.same(folderSnapshot(auditDir), ledgerBefore, 'the ledger untouched')
 
   const confirmed = await runGatewayctl(['state', 'import', second, '--yes'], { env })
   t.equal(confirmed.code, 0, confirmed.stderr)
-  t.same((await raw.smembers('clets:agencies')).sort(), ['CA0194200', 'CA0370000'], '--yes: replaced')
+  t.same((await raw.smembers('clets:agencies')).sort(), ['CA0194200', 'CA0990000'], '--yes: replaced')
   t.match(ledgerRecords(auditDir).at(-1), { type: 'operator.import', file: second, replaced: 2, officersReplaced: 1 })
 })
 
@@ -192,7 +192,7 @@ t.test('a removal or a revoked agreement asks first: refused without a terminal 
   t.match((await call(gw.url, 'GET', `/v1/officers/${lapd}/officer-9`, { token: operatorToken() })).body, { sanction: null })
   t.equal(changes(), before, 'and nothing audited')
 
-  const censure = await runGatewayctl(['agencies', 'sanction', 'CA0370000', '--type', 'censure', '--reason', 'late audit'], { env })
+  const censure = await runGatewayctl(['agencies', 'sanction', 'CA0990000', '--type', 'censure', '--reason', 'late audit'], { env })
   t.equal(censure.code, 0, 'a censure changes no access: no question')
 
   const declined = await onTerminal(['agencies', 'revoke', lapd, '--reason', 'agreement withdrawn'], env, 'y\n')

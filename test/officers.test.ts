@@ -40,7 +40,7 @@ t.test("an officer suspended through the admin API is refused at once, on the to
   })
   t.equal((await query(gw.url, rap, officer96)).body.decision?.rule, 'officer.suspended', 'criminal history too: the scope is all')
   t.equal((await query(gw.url, dl, token({ sub: 'officer-97' }))).status, 200, 'another officer of LAPD is served')
-  t.equal((await query(gw.url, dl, token({ sub: 'officer-96', ori: 'CA0370000' }))).status, 200, 'the same user id at another agency is another officer')
+  t.equal((await query(gw.url, dl, token({ sub: 'officer-96', ori: 'CA0990000' }))).status, 200, 'the same user id at another agency is another officer')
 
   const records = ledgerRecords(gw.auditDir)
   const change = records.find((record) => record.id === auditId)

@@ -177,7 +177,7 @@ t.test('(d) Redis back but empty (no persistence): formerly known agencies are r
   t.equal(answer.body.error.code, 'state_unavailable')
   t.equal((await call(b.url, 'GET', '/readyz')).status, 503, 'and B is not ready')
   // Once an operator writes again, the registry exists, and what it lacks is unknown: still denied.
-  const registered = await call(b.url, 'PUT', '/v1/agencies/CA0010100', { token: operatorToken(), body: { name: 'Oakland PD', kind: 'local', reason: 'rebuilding the registry' } })
+  const registered = await call(b.url, 'PUT', '/v1/agencies/CA0990100', { token: operatorToken(), body: { name: 'Bayview PD (fictional)', kind: 'local', reason: 'rebuilding the registry' } })
   t.equal(registered.status, 201)
   const unknown = await query(b.url, dl, officer())
   t.equal(unknown.status, 403)

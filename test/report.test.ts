@@ -137,7 +137,7 @@ t.test('Markdown lists federal and monitored agencies on their own; CSV has one 
   const csv = (await report('2026', '--format', 'csv')).trim().split('\n')
   t.equal(csv[0], 'year,ori,agency,kind,monitored,queries,allowed,denied,policy_misuse,incomplete_query,agreement,sanction,throttling,input_errors,officers_with_misuse,officers,immigration_non_criminal_attempts,denials_by_rule,signal_distinct_subjects,signal_subject_spread,signal_watchlist,signal_self_lookup,signal_shared_login,signal_off_hours,sanction_changes,agreement_at_year_end,agreement_changes')
   t.equal(csv.length, 6)
-  t.match(csv.find((row) => row.includes('CA0370000')), /^2026,CA0370000,San Diego County Sheriff's Department,local,false,1,0,1,1,0,0,0,0,0,1,1,0,ppp.purpose_not_permitted 1,0,0,0,0,0,0,/)
+  t.match(csv.find((row) => row.includes('CA0990000')), /^2026,CA0990000,Bayview County Sheriff's Department \(fictional\),local,false,1,0,1,1,0,0,0,0,0,1,1,0,ppp.purpose_not_permitted 1,0,0,0,0,0,0,/)
 })
 
 t.test('the public variant: counts per agency and category, small ones suppressed, nothing about people', async (t) => {

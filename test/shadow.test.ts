@@ -154,7 +154,7 @@ t.test('gatewayctl policy replay: the recorded queries judged by a candidate, pe
   t.match(byKey.get(`${cbp} ppp.permitted`), { transition: 'allow→deny', count: 1 })
   const text = await replay(newAgreement, '--since', '2026-05-05T00:00:00-07:00', '--until', '2026-05-05T09:30:00-07:00')
   t.match(text, /^candidate [0-9a-f]+: 2 recorded queries since 2026-05-05T07:00:00.000Z until 2026-05-05T16:30:00.000Z, 2 would be decided otherwise$/m)
-  t.match(text, /^CA0370000 +rule +agency.suspended +agency.no_agreement +1 +/m)
+  t.match(text, /^CA0990000 +rule +agency.suspended +agency.no_agreement +1 +/m)
   t.notMatch(text, new RegExp(person.licenseNumber), 'no subject in the output')
   const access = ledgerRecords(gw.auditDir).filter((record) => record.type === 'audit.access' && record.sub === 'policy-analyst')
   t.match(access, [{ action: 'replay', filter: { against: newAgreement, since: '2026-05-05T00:00:00-07:00' }, resultCount: 5 }])

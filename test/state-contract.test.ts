@@ -49,8 +49,8 @@ for (const [name, make] of stores) {
       t.match(agreement, { action: 'agreement.record', before: { version: 1 }, after: { agreement: signed, version: 2 } })
       const suspended = await store.impose('CA0194200', { type: 'suspension', scope: 'all', reason: 'r', since: '2026-06-01T12:00:00.000Z' }, clock.value, audit)
       t.equal(suspended.after.version, 3)
-      await store.register('CA0010100', { name: 'Oakland PD', kind: 'local', monitored: false }, clock.value, audit)
-      t.same((await store.list()).map((agency) => agency.ori), ['CA0010100', 'CA0194200'])
+      await store.register('CA0990100', { name: 'Bayview PD (fictional)', kind: 'local', monitored: false }, clock.value, audit)
+      t.same((await store.list()).map((agency) => agency.ori), ['CA0990100', 'CA0194200'])
       t.match(await store.get('CA0194200'), { sanction: { type: 'suspension' }, version: 3 })
       const reinstated = await store.reinstate('CA0194200', clock.value, audit)
       t.equal(reinstated.after.sanction, null)
@@ -141,7 +141,7 @@ for (const [name, make] of stores) {
       }
       const suspension = { type: 'suspension' as const, scope: 'non_criminal_history' as const, reason: 'suspected misuse', since: '2026-06-01T12:00:00.000Z' }
       await store.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
-      await store.register('CA0010100', { name: 'Oakland PD', kind: 'local', monitored: false }, clock.value, audit)
+      await store.register('CA0990100', { name: 'Bayview PD (fictional)', kind: 'local', monitored: false }, clock.value, audit)
       t.equal((await store.admit('CA0194200', officerKey('CA0194200', 'a'), limits, clock.value)).officer, null, 'an officer never sanctioned')
       t.equal(await store.getOfficer('CA0194200', 'a'), null)
 
@@ -157,18 +157,18 @@ for (const [name, make] of stores) {
       t.same(officerAudits, [imposed], 'audited with its before and after')
       t.same((await store.admit('CA0194200', officerKey('CA0194200', 'a'), limits, clock.value)).officer, suspension, "the officer's next admit carries it")
       t.equal((await store.admit('CA0194200', officerKey('CA0194200', 'b'), limits, clock.value)).officer, null, 'another officer of the agency is not sanctioned')
-      t.equal((await store.admit('CA0010100', officerKey('CA0010100', 'a'), limits, clock.value)).officer, null, 'nor the same user id at another agency')
+      t.equal((await store.admit('CA0990100', officerKey('CA0990100', 'a'), limits, clock.value)).officer, null, 'nor the same user id at another agency')
       const burst = await Promise.all(['a', 'b', 'a'].map((sub) => store.admit('CA0194200', officerKey('CA0194200', sub), limits, clock.value)))
       t.same(burst.map((admission) => admission.officer?.type ?? null), ['suspension', null, 'suspension'], 'admits of one moment each get their own officer')
 
       const removal = { type: 'removal' as const, scope: 'all' as const, reason: 'stalking (invented example)', since: '2026-06-01T12:00:00.000Z' }
       const replaced = await store.sanctionOfficer('CA0194200', 'a', removal, clock.value, auditOfficer)
       t.match(replaced, { before: { sanction: suspension, version: 1 }, after: { sanction: removal, version: 2 } }, 'a new sanction replaces the old')
-      await store.sanctionOfficer('CA0010100', 'z', suspension, clock.value, auditOfficer)
+      await store.sanctionOfficer('CA0990100', 'z', suspension, clock.value, auditOfficer)
       await store.sanctionOfficer('CA0194200', 'b/1:x', suspension, clock.value, auditOfficer)
-      t.same((await store.listOfficers(undefined)).map((officer) => [officer.ori, officer.sub]), [['CA0010100', 'z'], ['CA0194200', 'a'], ['CA0194200', 'b/1:x']], 'listed by ORI, then user id')
+      t.same((await store.listOfficers(undefined)).map((officer) => [officer.ori, officer.sub]), [['CA0990100', 'z'], ['CA0194200', 'a'], ['CA0194200', 'b/1:x']], 'listed by ORI, then user id')
       t.same((await store.listOfficers('CA0194200')).map((officer) => officer.sub), ['a', 'b/1:x'])
-      t.same(await store.listOfficers('CA0370000'), [])
+      t.same(await store.listOfficers('CA0990000'), [])
 
       const lifted = await store.reinstateOfficer('CA0194200', 'a', clock.value, auditOfficer)
       t.match(lifted, { action: 'officer.sanction.lift', before: { sanction: removal }, after: { sanction: null, version: 3 } })
@@ -284,10 +284,10 @@ for (const [name, make] of stores) {
       t.equal(await store.saveRequest(first, 0, clock.value), true, 'a new request is stored')
       t.equal(await store.saveRequest({ ...first, justification: 'other' }, 0, clock.value), false, 'an id is stored once')
       await store.saveRequest(filed('req-2', 'CA0194200', clock.value + 1000), 0, clock.value)
-      await store.saveRequest(filed('req-3', 'CA0370000', clock.value + 2000), 0, clock.value)
+      await store.saveRequest(filed('req-3', 'CA0990000', clock.value + 2000), 0, clock.value)
       t.same((await store.listRequests(null)).map((request) => request.id), ['req-3', 'req-2', 'req-1'])
       t.same((await store.listRequests('CA0194200')).map((request) => request.id), ['req-2', 'req-1'])
-      t.same(await store.listRequests('CA0010100'), [])
+      t.same(await store.listRequests('CA0990100'), [])
       t.equal(await store.pendingRequests('CA0194200'), 2)
 
       const approved: WrittenRequest = { ...first, status: 'approved', decidedAt: new Date(clock.value).toISOString(), decidedBy: 'op', decisionReason: 'ok', approvalExpiresAt: new Date(clock.value + 7 * 86_400_000).toISOString(), version: 2 }
