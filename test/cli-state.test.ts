@@ -73,7 +73,7 @@ const sheriff = {
 }
 const backup = (agencies: unknown[], officers?: unknown[]) => ({ format: 'clets-agency-registry/1', exportedAt: '2026-06-01T12:00:00.000Z', agencies, ...(officers === undefined ? {} : { officers }) })
 /** An officer's sanction (issue 12), as `state export` writes it. */
-const officer96 = { ori: 'CA0194200', sub: 'officer-96', sanction: { type: 'suspension', scope: 'all', reason: 'queried a neighbour (invented example)', since: '2026-05-30T08:00:00.000Z' }, version: 1 }
+const officer96 = { ori: 'CA0990000', sub: 'officer-96', sanction: { type: 'suspension', scope: 'all', reason: 'queried a neighbour (invented example)', since: '2026-05-30T08:00:00.000Z' }, version: 1 }
 
 function writeBackup(content: unknown): string {
   const file = join(tempDir('backup'), 'registry.json')
@@ -99,10 +99,10 @@ t.test('import validates the file by the admin API rules: each bad file is refus
     ['a censure with an end date', backup([{ ...sheriff, sanction: { ...sheriff.sanction, type: 'censure', until: '2027-01-01T00:00:00.000Z' } }]), /agencies\.0\.sanction\.until: only a suspension takes until/],
     ['a removal with an end date', backup([{ ...sheriff, sanction: { ...sheriff.sanction, until: '2027-01-01T00:00:00.000Z' } }]), /agencies\.0\.sanction\.until: only a suspension takes until/],
     ["an officer's sanction under an ORI the file lacks (it would bind nobody)", backup([lapd], [{ ...officer96, ori: 'CA0194201' }]), /officers\.0\.ori: no agency CA0194201 in the file/],
-    ['an officer censured (an officer sanction changes access)', backup([lapd], [{ ...officer96, sanction: { ...officer96.sanction, type: 'censure' } }]), /officers\.0\.sanction\.type: /],
-    ["an officer's removal with an end date", backup([lapd], [{ ...officer96, sanction: { ...officer96.sanction, type: 'removal', until: '2027-01-01T00:00:00.000Z' } }]), /officers\.0\.sanction\.until: only a suspension takes until/],
-    ['a user id with a space', backup([lapd], [{ ...officer96, sub: 'officer 96' }]), /officers\.0\.sub: must be a user id/],
-    ['the same officer twice', backup([lapd], [officer96, { ...officer96, version: 2 }]), /officers\.1\.sub: officer-96 of CA0194200 appears more than once \(first as officers\.0\)/],
+    ['an officer censured (an officer sanction changes access)', backup([sheriff], [{ ...officer96, sanction: { ...officer96.sanction, type: 'censure' } }]), /officers\.0\.sanction\.type: /],
+    ["an officer's removal with an end date", backup([sheriff], [{ ...officer96, sanction: { ...officer96.sanction, type: 'removal', until: '2027-01-01T00:00:00.000Z' } }]), /officers\.0\.sanction\.until: only a suspension takes until/],
+    ['a user id with a space', backup([sheriff], [{ ...officer96, sub: 'officer 96' }]), /officers\.0\.sub: must be a user id/],
+    ['the same officer twice', backup([sheriff], [officer96, { ...officer96, version: 2 }]), /officers\.1\.sub: officer-96 of CA0990000 appears more than once \(first as officers\.0\)/],
   ]
   // Side by side, each a process of its own (each file is refused before Redis is asked); checked in order.
   const files = bad.map(([, content]) => writeBackup(content))
@@ -159,7 +159,7 @@ t.test('a valid import: the audit record is written and verifies, then the regis
 
   t.same((await raw.smembers('clets:agencies')).sort(), ['CA0194200', 'CA0990000'], 'the registry is the file, Bayview PD is gone')
   t.same(JSON.parse((await raw.hget('clets:agency:CA0990000', 'state'))!), sheriff, 'the removal came back as it was')
-  t.same(await raw.hgetall('clets:officers'), { 'user:CA0194200:officer-96': JSON.stringify(officer96) }, "and the officer's suspension")
+  t.same(await raw.hgetall('clets:officers'), { 'user:CA0990000:officer-96': JSON.stringify(officer96) }, "and the officer's suspension")
   t.equal(await raw.exists('clets:initialized'), 1)
 })
 
