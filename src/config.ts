@@ -37,7 +37,7 @@ const environment = z.object({
   AUDIT_CHECKPOINT_RECORDS: z.coerce.number().int().min(1).max(10_000_000).default(1000),
   AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(10),
   AUDIT_COMMIT_INTERVAL_MS: z.coerce.number().int().min(0).max(1000).default(0),
-  // CJIS Security Policy: keep audit records at least one year (DOMAIN.md); never less.
+  // CJIS Security Policy: keep audit records at least one year (docs/facts.md); never less.
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(365, 'must be at least 365 (CJIS: audit records are kept at least one year)').max(36_500).default(365),
   AUDIT_SEGMENT_BYTES: z.coerce.number().int().min(4096).max(2 ** 40).default(64 * 1024 * 1024),
   SHED_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(200),

@@ -25,7 +25,7 @@ import { buildApp } from '../src/app.js'
 import { errorCatalogue } from '../src/errors.js'
 import { requiredRole, type AuthorizeHook } from '../src/http/context.js'
 import { createLogger } from '../src/logger.js'
-import { audience, call, issuer, lapd, operatorToken, initRedis, rapSheetRequest, secret, startTestGateway, token } from './helpers.js'
+import { audience, call, issuer, lapd, operatorToken, sheriff, initRedis, rapSheetRequest, secret, startTestGateway, token } from './helpers.js'
 import { startRedis } from './redis.js'
 
 const seed = Number(process.env.ABUSE_SEED ?? 20)
@@ -105,14 +105,15 @@ const operator = operatorToken()
 let officers = 0
 const terminal = () => token({ sub: `abuse-terminal-${officers++}` })
 
-// An officer under a sanction, a pending written request and a recorded filing, so the routes that change
+// An officer under a sanction, a pending written request and a recorded filing (the sanction and the
+// filing at the fictional sample sheriff), so the routes that change
 // them have something there to change.
 const officer = 'abuse-officer'
 /** A setup step's answer, which must have this status (thrown otherwise: the suite cannot start). */
 function expect(answer: { status: number; body: unknown }, status: number): void {
   if (answer.status !== status) throw new Error(`setup: answered ${answer.status} ${JSON.stringify(answer.body)}, expected ${status}`)
 }
-expect(await call(gw.url, 'PUT', `/v1/officers/${lapd}/${officer}/sanction`, { token: operator, body: { type: 'suspension', reason: 'invented for the abuse suite' } }), 200)
+expect(await call(gw.url, 'PUT', `/v1/officers/${sheriff}/${officer}/sanction`, { token: operator, body: { type: 'suspension', reason: 'invented for the abuse suite' } }), 200)
 const filed = await call(gw.url, 'POST', '/v1/requests', {
   token: terminal(),
   body: rapSheetRequest({ caseNumber: '26-000001', justification: 'Invented for the abuse suite.', requester: { name: 'Det. Alex Example', title: 'Detective', ori: lapd } }),
@@ -120,10 +121,10 @@ const filed = await call(gw.url, 'POST', '/v1/requests', {
 expect(filed, 201)
 const filingYear = String(new Date().getUTCFullYear() - 2)
 const filing = { investigations: 2, violations: 1, individuals: 1, pending: 0, reason: 'invented for the abuse suite' }
-expect(await call(gw.url, 'PUT', `/v1/agencies/${lapd}/filings/${filingYear}`, { token: operator, body: filing }), 201)
+expect(await call(gw.url, 'PUT', `/v1/agencies/${sheriff}/filings/${filingYear}`, { token: operator, body: filing }), 201)
 
 /** A path parameter's value that names something there (so a route that acted would change it). */
-const knownParams: Readonly<Record<string, string>> = { ori: lapd, sub: officer, id: filed.body.id as string, year: filingYear }
+const knownParams: Readonly<Record<string, string>> = { ori: sheriff, sub: officer, id: filed.body.id as string, year: filingYear }
 /**
  * Body members whose schema cannot tell a value the policies know (any string passes as a database),
  * by name: a right body is then one the route would act on, so one wrong in one way only tests that way.

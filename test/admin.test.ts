@@ -23,10 +23,10 @@ t.test('the sample agencies are seeded on first start', async (t) => {
 })
 
 t.test('register, sign, sanction and reinstate an agency; each change audited with operator, reason, before and after', async (t) => {
-  const ori = 'CA0010100'
-  const created = await admin('PUT', `/v1/agencies/${ori}`, { name: 'Oakland Police Department', kind: 'local', reason: 'new subscriber' })
+  const ori = 'CA0990100'
+  const created = await admin('PUT', `/v1/agencies/${ori}`, { name: 'Bayview Police Department (fictional)', kind: 'local', reason: 'new subscriber' })
   t.equal(created.status, 201)
-  t.match(created.body, { ori, name: 'Oakland Police Department', kind: 'local', agreement: null, sanction: null, monitored: false, version: 1 })
+  t.match(created.body, { ori, name: 'Bayview Police Department (fictional)', kind: 'local', agreement: null, sanction: null, monitored: false, version: 1 })
   t.ok(created.headers['x-audit-id'])
   t.equal((await query(gw.url, { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } }, token({ ori }))).body.decision.rule, 'agency.no_agreement')
 
@@ -50,9 +50,9 @@ t.test('register, sign, sanction and reinstate an agency; each change audited wi
   const revoked = await admin('DELETE', `/v1/agencies/${ori}/agreement`, { reason: 'agreement withdrawn' })
   t.equal(revoked.body.agreement, null)
 
-  const updated = await admin('PUT', `/v1/agencies/${ori}`, { name: 'Oakland PD', kind: 'local', monitored: true, reason: 'renamed' })
+  const updated = await admin('PUT', `/v1/agencies/${ori}`, { name: 'Bayview PD (fictional)', kind: 'local', monitored: true, reason: 'renamed' })
   t.equal(updated.status, 200)
-  t.match(updated.body, { name: 'Oakland PD', monitored: true, agreement: null, version: 6 })
+  t.match(updated.body, { name: 'Bayview PD (fictional)', monitored: true, agreement: null, version: 6 })
 
   const changes = ledgerRecords(gw.auditDir).filter((record) => record.type === 'operator.change' && record.ori === ori)
   t.same(
@@ -135,7 +135,7 @@ t.test('a restart replays the journal: sanctions and agreements survive, sample 
   t.equal(denied.body.decision.rule, 'agency.suspended')
   const list = await call(again.url, 'GET', '/v1/agencies', { token: op })
   t.equal(list.body.filter((entry: { ori: string }) => entry.ori === lapd).length, 1)
-  t.ok(list.body.some((entry: { ori: string }) => entry.ori === 'CA0010100'), 'agencies registered before the restart are there')
+  t.ok(list.body.some((entry: { ori: string }) => entry.ori === 'CA0990100'), 'agencies registered before the restart are there')
   t.ok(readFileSync(join(gw.stateDir, 'agencies.jsonl'), 'utf8').endsWith('}\n'), 'the torn line was cut off')
   const after = await call(again.url, 'DELETE', `/v1/agencies/${ori}/sanction`, { token: op, body: { reason: 'reinstated after training' } })
   t.equal(after.status, 200)

@@ -1,10 +1,11 @@
 // Only DOJ acts as DOJ, and no one acts on their own agency (docs/authority.md). A token holding
-// doj_operator is honoured only when its ORI is one of policies/authority.yaml's dojOris: LAPD's cannot
-// lift LAPD's sanction, reinstate its officer or approve its own written request. A DOJ operator cannot
+// doj_operator is honoured only when its ORI is one of policies/authority.yaml's dojOris: a local agency's
+// cannot lift its own sanction, reinstate its officer or approve its own written request. A DOJ operator cannot
 // change DOJ's own agency once it is registered, nor decide a request that concerns it. Each refusal is a
 // 403 with a stable code, changes nothing, and is an operator.refused record written before the answer.
 // A policy directory without authority.yaml refuses every operator; a reload that names an ORI applies.
-// On the embedded store and on a real Redis. The second DOJ ORI below (CA0349401) is invented.
+// On the embedded store and on a real Redis. The second DOJ ORI below (CA0349401) is invented; the agency
+// under a sanction is the sample Bayview County Sheriff's Department (fictional).
 import { cpSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -16,10 +17,10 @@ const doj = 'CA0349400'
 /** An invented second DOJ ORI, so one DOJ operator can register DOJ's own agency and another be refused changing it. */
 const dojAnnex = 'CA0349401'
 const op = operatorToken()
-/** A token of LAPD's own administrator, with the operator role its identity provider should never have given it. */
-const lapdOperator = token({ sub: 'lapd-admin-1', ori: lapd, roles: ['doj_operator'] })
-/** The same administrator, also a terminal user: files at LAPD, and tries to approve what it filed. */
-const lapdBoth = token({ sub: 'lapd-admin-1', ori: lapd, roles: ['terminal', 'doj_operator'] })
+/** A token of the (fictional) sheriff's own administrator, with the operator role its identity provider should never have given it. */
+const sheriffOperator = token({ sub: 'sheriff-admin-1', ori: sheriff, roles: ['doj_operator'] })
+/** The same administrator, also a terminal user: files at its agency, and tries to approve what it filed. */
+const sheriffBoth = token({ sub: 'sheriff-admin-1', ori: sheriff, roles: ['terminal', 'doj_operator'] })
 const traffic = { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } }
 
 type Method = 'GET' | 'PUT' | 'POST' | 'DELETE'
@@ -48,51 +49,51 @@ function refused(t: Test, gw: TestGateway, answer: Awaited<ReturnType<typeof cal
   if (expected.ori !== undefined) t.equal(record?.ori, expected.ori)
 }
 
-async function lapdStory(t: Test, gw: TestGateway): Promise<void> {
-  // LAPD files a written request at its terminal, then DOJ suspends LAPD and one of its officers.
-  const filed = await as(gw, lapdBoth, 'POST', '/v1/requests', rapSheetRequest({ caseNumber: '26-000417', justification: 'Invented for this test: a burglary series.', requester: { name: 'Det. Invented', title: 'Detective' } }))
+async function sheriffStory(t: Test, gw: TestGateway): Promise<void> {
+  // The sheriff files a written request at its terminal, then DOJ suspends it and one of its officers.
+  const filed = await as(gw, sheriffBoth, 'POST', '/v1/requests', rapSheetRequest({ caseNumber: '26-000417', justification: 'Invented for this test: a burglary series.', requester: { name: 'Det. Invented', title: 'Detective' } }))
   t.equal(filed.status, 201, 'filed at the terminal')
-  t.equal((await as(gw, op, 'PUT', `/v1/agencies/${lapd}/sanction`, { type: 'suspension', reason: 'misuse suspected (invented for this test)' })).status, 200)
-  t.equal((await as(gw, op, 'PUT', `/v1/officers/${lapd}/officer-17/sanction`, { type: 'suspension', reason: 'misuse suspected (invented for this test)' })).status, 200)
-  const before = { agency: (await as(gw, op, 'GET', `/v1/agencies/${lapd}`)).body, officer: (await as(gw, op, 'GET', `/v1/officers/${lapd}/officer-17`)).body }
+  t.equal((await as(gw, op, 'PUT', `/v1/agencies/${sheriff}/sanction`, { type: 'suspension', reason: 'misuse suspected (invented for this test)' })).status, 200)
+  t.equal((await as(gw, op, 'PUT', `/v1/officers/${sheriff}/officer-17/sanction`, { type: 'suspension', reason: 'misuse suspected (invented for this test)' })).status, 200)
+  const before = { agency: (await as(gw, op, 'GET', `/v1/agencies/${sheriff}`)).body, officer: (await as(gw, op, 'GET', `/v1/officers/${sheriff}/officer-17`)).body }
   const changes = () => ledgerRecords(gw.auditDir).filter((record) => ['operator.change', 'officer.change', 'request.approved', 'request.refused'].includes(record.type)).length
   const changesBefore = changes()
-  const notDoj = /doj_operator is honoured only on a token of a DOJ ORI, and the token's ORI CA0194200 is not a DOJ ORI/
+  const notDoj = /doj_operator is honoured only on a token of a DOJ ORI, and the token's ORI CA0990000 is not a DOJ ORI/
 
-  for (const bearer of [lapdOperator, lapdBoth]) {
-    refused(t, gw, await as(gw, bearer, 'DELETE', `/v1/agencies/${lapd}/sanction`, { reason: 'we looked into it ourselves' }), { code: 'role_forbidden', method: 'DELETE', route: '/v1/agencies/:ori/sanction', message: notDoj })
-    refused(t, gw, await as(gw, bearer, 'DELETE', `/v1/officers/${lapd}/officer-17/sanction`, { reason: 'our officer' }), { code: 'role_forbidden', method: 'DELETE', route: '/v1/officers/:ori/:sub/sanction', message: notDoj })
+  for (const bearer of [sheriffOperator, sheriffBoth]) {
+    refused(t, gw, await as(gw, bearer, 'DELETE', `/v1/agencies/${sheriff}/sanction`, { reason: 'we looked into it ourselves' }), { code: 'role_forbidden', method: 'DELETE', route: '/v1/agencies/:ori/sanction', message: notDoj })
+    refused(t, gw, await as(gw, bearer, 'DELETE', `/v1/officers/${sheriff}/officer-17/sanction`, { reason: 'our officer' }), { code: 'role_forbidden', method: 'DELETE', route: '/v1/officers/:ori/:sub/sanction', message: notDoj })
     refused(t, gw, await as(gw, bearer, 'POST', `/v1/requests/${filed.body.id}/approve`, { reason: 'our own case' }), { code: 'role_forbidden', method: 'POST', route: '/v1/requests/:id/approve', message: notDoj })
     // Another agency's state is no more within reach, and reading is DOJ's too.
-    refused(t, gw, await as(gw, bearer, 'PUT', `/v1/agencies/${sheriff}/sanction`, { type: 'removal', reason: 'a rival' }), { code: 'role_forbidden', method: 'PUT', route: '/v1/agencies/:ori/sanction', message: notDoj })
+    refused(t, gw, await as(gw, bearer, 'PUT', `/v1/agencies/${lapd}/sanction`, { type: 'removal', reason: 'a rival' }), { code: 'role_forbidden', method: 'PUT', route: '/v1/agencies/:ori/sanction', message: notDoj })
     refused(t, gw, await as(gw, bearer, 'GET', '/v1/agencies'), { code: 'role_forbidden', method: 'GET', route: '/v1/agencies', message: notDoj })
   }
   const record = refusals(gw.auditDir).at(-1)
-  t.match(record, { operator: 'lapd-admin-1', operatorOri: lapd })
+  t.match(record, { operator: 'sheriff-admin-1', operatorOri: sheriff })
 
   // Written requests take either role: the operator role is not honoured, so the terminal's view it is.
-  const listed = await as(gw, lapdBoth, 'GET', '/v1/requests')
+  const listed = await as(gw, sheriffBoth, 'GET', '/v1/requests')
   t.equal(listed.status, 200)
-  t.same([...new Set(listed.body.map((found: { ori: string }) => found.ori))], [lapd], "with the terminal role: its own agency's requests only")
-  refused(t, gw, await as(gw, lapdOperator, 'GET', '/v1/requests'), { code: 'role_forbidden', method: 'GET', route: '/v1/requests', message: /terminal, or doj_operator on a token of a DOJ ORI/ })
+  t.same([...new Set(listed.body.map((found: { ori: string }) => found.ori))], [sheriff], "with the terminal role: its own agency's requests only")
+  refused(t, gw, await as(gw, sheriffOperator, 'GET', '/v1/requests'), { code: 'role_forbidden', method: 'GET', route: '/v1/requests', message: /terminal, or doj_operator on a token of a DOJ ORI/ })
 
-  t.same((await as(gw, op, 'GET', `/v1/agencies/${lapd}`)).body, before.agency, 'the suspension stands')
-  t.same((await as(gw, op, 'GET', `/v1/officers/${lapd}/officer-17`)).body, before.officer, "the officer's too")
+  t.same((await as(gw, op, 'GET', `/v1/agencies/${sheriff}`)).body, before.agency, 'the suspension stands')
+  t.same((await as(gw, op, 'GET', `/v1/officers/${sheriff}/officer-17`)).body, before.officer, "the officer's too")
   t.equal((await as(gw, op, 'GET', `/v1/requests/${filed.body.id}`)).body.status, 'pending', 'the request is undecided')
   t.equal(changes(), changesBefore, 'no change on the ledger')
-  t.equal((await call(gw.url, 'POST', '/v1/query', { token: token({ ori: lapd, sub: 'officer-18' }), body: traffic })).body.decision.rule, 'agency.suspended')
+  t.equal((await call(gw.url, 'POST', '/v1/query', { token: token({ ori: sheriff, sub: 'officer-18' }), body: traffic })).body.decision.rule, 'agency.suspended')
 
   // DOJ itself decides and reinstates as before.
-  t.equal((await as(gw, op, 'POST', `/v1/requests/${filed.body.id}/refuse`, { reason: 'LAPD is suspended (test)' })).status, 200)
-  t.equal((await as(gw, op, 'DELETE', `/v1/officers/${lapd}/officer-17/sanction`, { reason: 'cleared (test)' })).status, 200)
-  t.equal((await as(gw, op, 'DELETE', `/v1/agencies/${lapd}/sanction`, { reason: 'cleared (test)' })).status, 200)
+  t.equal((await as(gw, op, 'POST', `/v1/requests/${filed.body.id}/refuse`, { reason: 'the agency is suspended (test)' })).status, 200)
+  t.equal((await as(gw, op, 'DELETE', `/v1/officers/${sheriff}/officer-17/sanction`, { reason: 'cleared (test)' })).status, 200)
+  t.equal((await as(gw, op, 'DELETE', `/v1/agencies/${sheriff}/sanction`, { reason: 'cleared (test)' })).status, 200)
   t.equal((await verifyLedger(gw.auditDir)).problem, null, 'the ledger verifies with the refusals in it')
 }
 
-t.test('embedded store: a doj_operator token of LAPD changes nothing, and each refusal is audited', async (t) => {
+t.test('embedded store: a doj_operator token of a local agency changes nothing, and each refusal is audited', async (t) => {
   const gw = await startTestGateway({ clock: new TestClock() })
   t.teardown(() => gw.close())
-  await lapdStory(t, gw)
+  await sheriffStory(t, gw)
 })
 
 t.test('redis store: the same', async (t) => {
@@ -104,7 +105,7 @@ t.test('redis store: the same', async (t) => {
     await gw.close()
     await redis.stop()
   })
-  await lapdStory(t, gw)
+  await sheriffStory(t, gw)
 })
 
 t.test("a DOJ operator changes no agency of their own: DOJ's, once registered, is changed by an operator of another DOJ ORI", async (t) => {
@@ -186,7 +187,7 @@ t.test('without authority.yaml no ORI acts as DOJ (a warning at start says so); 
   // The same token, verified and cached before the reload: the policy is read at each call.
   t.equal((await as(gw, op, 'GET', '/v1/agencies')).status, 200, 'honoured after the reload')
   t.match((await as(gw, op, 'GET', `/v1/agencies/${sheriff}`)).body, { sanction: { type: 'censure' } })
-  refused(t, gw, await as(gw, lapdOperator, 'GET', '/v1/agencies'), { code: 'role_forbidden', method: 'GET', route: '/v1/agencies', message: /CA0194200 is not a DOJ ORI/ })
+  refused(t, gw, await as(gw, sheriffOperator, 'GET', '/v1/agencies'), { code: 'role_forbidden', method: 'GET', route: '/v1/agencies', message: /CA0990000 is not a DOJ ORI/ })
 
   writeFileSync(join(dir, 'authority.yaml'), `dojOris: [${dojAnnex}]\n`)
   t.equal(await gw.gateway.reloadPolicy(), null)
@@ -198,7 +199,7 @@ t.test('a refusal that cannot be audited is not answered as a refusal: 503, and 
   t.teardown(() => gw.close())
   // The ledger refuses records it cannot write; closing it is the simplest way to make it so.
   await gw.gateway.deps.ledger.close()
-  const answer = await as(gw, lapdOperator, 'DELETE', `/v1/agencies/${sheriff}/sanction`, { reason: 'x' })
+  const answer = await as(gw, sheriffOperator, 'DELETE', `/v1/agencies/${sheriff}/sanction`, { reason: 'x' })
   t.equal(answer.status, 503)
   t.equal(answer.body.error.code, 'audit_unavailable')
 })
@@ -206,7 +207,7 @@ t.test('a refusal that cannot be audited is not answered as a refusal: 503, and 
 t.test('a token refused again and again is summarised past the refusal budget, like refused queries: every refusal on the ledger, not one record each', async (t) => {
   const gw = await startTestGateway()
   const budget = 20
-  const attacker = token({ sub: 'stolen-operator-token', ori: lapd, roles: ['doj_operator'] })
+  const attacker = token({ sub: 'stolen-operator-token', ori: sheriff, roles: ['doj_operator'] })
   const answers = []
   for (let i = 0; i < budget + 5; i++) answers.push(await as(gw, attacker, 'DELETE', `/v1/agencies/${sheriff}/sanction`, { reason: 'a flood (invented)' }))
   t.ok(answers.every((answer) => answer.status === 403 && answer.body.error?.code === 'role_forbidden'), 'each refused as before')
@@ -216,6 +217,6 @@ t.test('a token refused again and again is summarised past the refusal budget, l
   const own = refusals(gw.auditDir).filter((record) => record.operator === 'stolen-operator-token')
   t.equal(own.length, budget, 'the first refusals of the minute keep their own records')
   const summary = ledgerRecords(gw.auditDir).find((record) => record.id === summaryId)
-  t.match(summary, { type: 'query.refusals', ori: lapd, sub: 'stolen-operator-token', count: 5, refusals: [{ record: 'operator.refused', status: 403, code: 'role_forbidden', count: 5 }] }, 'the rest in one summary')
+  t.match(summary, { type: 'query.refusals', ori: sheriff, sub: 'stolen-operator-token', count: 5, refusals: [{ record: 'operator.refused', status: 403, code: 'role_forbidden', count: 5 }] }, 'the rest in one summary')
   t.equal((await verifyLedger(gw.auditDir)).problem, null)
 })

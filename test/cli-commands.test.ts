@@ -120,23 +120,23 @@ t.test('state import --dry-run says what would change and writes nothing; replac
   const auditDir = tempDir('cli-audit')
   const env = { ...process.env, AUDIT_DIR: auditDir, STATE_DIR: tempDir('cli-state'), REDIS_URL: redis.url }
   const agency = (ori: string, name: string) => ({ ori, name, kind: 'local', agreement: { version: 'PPP-2019-02', signedAt: '2019-05-20T00:00:00.000Z' }, sanction: null, monitored: false, version: 1 })
-  const officer96 = { ori: lapd, sub: 'officer-96', sanction: { type: 'suspension', scope: 'all', reason: 'queried a neighbour (invented example)', since: '2026-05-30T08:00:00.000Z' }, version: 1 }
+  const officer96 = { ori: 'CA0990100', sub: 'officer-96', sanction: { type: 'suspension', scope: 'all', reason: 'queried a neighbour (invented example)', since: '2026-05-30T08:00:00.000Z' }, version: 1 }
   const backup = (agencies: unknown[], officers: unknown[]) => {
     const file = join(tempDir('backup'), 'registry.json')
     writeFileSync(file, JSON.stringify({ format: 'clets-agency-registry/1', exportedAt: '2026-06-01T12:00:00.000Z', agencies, officers }))
     return file
   }
-  const first = await runGatewayctl(['state', 'import', backup([agency(lapd, 'Los Angeles Police Department'), agency('CA0010100', 'Oakland Police Department')], [officer96])], { env })
+  const first = await runGatewayctl(['state', 'import', backup([agency(lapd, 'Los Angeles Police Department'), agency('CA0990100', 'Bayview Police Department (fictional)')], [officer96])], { env })
   t.equal(first.code, 0, 'an empty Redis is restored without a question')
-  const second = backup([agency(lapd, 'LAPD (renamed)'), agency('CA0370000', "San Diego County Sheriff's Department")], [])
+  const second = backup([agency(lapd, 'LAPD (renamed)'), agency('CA0990000', "Bayview County Sheriff's Department (fictional)")], [])
   const redisBefore = await redisSnapshot(raw)
   const ledgerBefore = folderSnapshot(auditDir)
 
   const dryRun = await runGatewayctl(['state', 'import', second, '--dry-run'], { env })
   t.equal(dryRun.code, 0, dryRun.stderr)
   t.match(dryRun.stdout, `dry run: importing ${second} (exported 2026-06-01T12:00:00.000Z) into ${redis.url} would replace 2 agencies and 1 officer sanction record:`)
-  t.match(dryRun.stdout, /^agencies: 1 added \(CA0370000\), 1 replaced \(CA0194200\), 1 removed \(CA0010100\), 0 unchanged$/m)
-  t.match(dryRun.stdout, /^officer sanction records: 0 added, 0 replaced, 1 removed \(CA0194200\/officer-96\), 0 unchanged$/m)
+  t.match(dryRun.stdout, /^agencies: 1 added \(CA0990000\), 1 replaced \(CA0194200\), 1 removed \(CA0990100\), 0 unchanged$/m)
+  t.match(dryRun.stdout, /^officer sanction records: 0 added, 0 replaced, 1 removed \(CA0990100\/officer-96\), 0 unchanged$/m)
   t.match(dryRun.stdout, /nothing was written: not Redis, not the audit ledger/)
   t.same(await redisSnapshot(raw), redisBefore, 'Redis byte-identical')
   t.same(folderSnapshot(auditDir), ledgerBefore, 'the ledger untouched')
@@ -144,13 +144,13 @@ t.test('state import --dry-run says what would change and writes nothing; replac
   const unconfirmed = await runGatewayctl(['state', 'import', second], { env, input: 'replace\n' })
   t.equal(unconfirmed.code, 2, 'stdin is not a terminal: refused without --yes')
   t.match(unconfirmed.stderr, /not confirmed \(no terminal to ask\); pass --yes to confirm\. Nothing was changed\./)
-  t.match(unconfirmed.stdout, /^agencies: 1 added \(CA0370000\), 1 replaced/m, 'after saying what it would replace')
+  t.match(unconfirmed.stdout, /^agencies: 1 added \(CA0990000\), 1 replaced/m, 'after saying what it would replace')
   t.same(await redisSnapshot(raw), redisBefore, 'Redis byte-identical')
   t.same(folderSnapshot(auditDir), ledgerBefore, 'the ledger untouched')
 
   const confirmed = await runGatewayctl(['state', 'import', second, '--yes'], { env })
   t.equal(confirmed.code, 0, confirmed.stderr)
-  t.same((await raw.smembers('clets:agencies')).sort(), ['CA0194200', 'CA0370000'], '--yes: replaced')
+  t.same((await raw.smembers('clets:agencies')).sort(), ['CA0194200', 'CA0990000'], '--yes: replaced')
   t.match(ledgerRecords(auditDir).at(-1), { type: 'operator.import', file: second, replaced: 2, officersReplaced: 1 })
 })
 
@@ -177,37 +177,37 @@ t.test('a removal or a revoked agreement asks first: refused without a terminal 
   const before = changes()
 
   const unconfirmed = [
-    ['agencies', 'sanction', lapd, '--type', 'removal', '--reason', 'repeated misuse'],
-    ['agencies', 'revoke', lapd, '--reason', 'agreement withdrawn'],
-    ['officers', 'sanction', lapd, 'officer-9', '--type', 'removal', '--reason', 'shared a login'],
+    ['agencies', 'sanction', sheriff, '--type', 'removal', '--reason', 'repeated misuse (invented)'],
+    ['agencies', 'revoke', sheriff, '--reason', 'agreement withdrawn'],
+    ['officers', 'sanction', sheriff, 'officer-9', '--type', 'removal', '--reason', 'shared a login'],
   ]
   // Side by side (each is refused before it asks the gateway anything); checked in order.
-  const runs = await Promise.all(unconfirmed.map((args) => runGatewayctl(args, { env, input: `${lapd}\ny\n` })))
+  const runs = await Promise.all(unconfirmed.map((args) => runGatewayctl(args, { env, input: `${sheriff}\ny\n` })))
   for (const [index, args] of unconfirmed.entries()) {
     const refused = runs[index]!
     t.equal(refused.code, 2, `${args.slice(0, 2).join(' ')}: exit 2`)
     t.match(refused.stderr, /: not confirmed \(no terminal to ask\); pass --yes to confirm\. Nothing was changed\.\n$/)
   }
-  t.match(await agencyNow(lapd), { sanction: null, agreement: { version: 'PPP-2019-02' } }, 'LAPD untouched')
-  t.match((await call(gw.url, 'GET', `/v1/officers/${lapd}/officer-9`, { token: operatorToken() })).body, { sanction: null })
+  t.match(await agencyNow(sheriff), { sanction: { type: 'censure' }, agreement: { version: 'PPP-2019-02' } }, 'the (fictional) sheriff untouched')
+  t.match((await call(gw.url, 'GET', `/v1/officers/${sheriff}/officer-9`, { token: operatorToken() })).body, { sanction: null })
   t.equal(changes(), before, 'and nothing audited')
 
-  const censure = await runGatewayctl(['agencies', 'sanction', 'CA0370000', '--type', 'censure', '--reason', 'late audit'], { env })
+  const censure = await runGatewayctl(['agencies', 'sanction', sheriff, '--type', 'censure', '--reason', 'late audit (invented)'], { env })
   t.equal(censure.code, 0, 'a censure changes no access: no question')
 
-  const declined = await onTerminal(['agencies', 'revoke', lapd, '--reason', 'agreement withdrawn'], env, 'y\n')
-  t.match(declined.output, `Type ${lapd} to confirm:`)
+  const declined = await onTerminal(['agencies', 'revoke', sheriff, '--reason', 'agreement withdrawn'], env, 'y\n')
+  t.match(declined.output, `Type ${sheriff} to confirm:`)
   t.match(declined.output, /gatewayctl: not confirmed; nothing was changed/)
   t.equal(declined.code, 1, 'anything but the ORI declines (exit 1)')
-  t.match(await agencyNow(lapd), { agreement: { version: 'PPP-2019-02' } })
+  t.match(await agencyNow(sheriff), { agreement: { version: 'PPP-2019-02' } })
 
-  const typed = await onTerminal(['agencies', 'revoke', lapd, '--reason', 'agreement withdrawn'], env, `${lapd}\n`)
+  const typed = await onTerminal(['agencies', 'revoke', sheriff, '--reason', 'agreement withdrawn'], env, `${sheriff}\n`)
   t.equal(typed.code, 0, typed.output)
-  t.match(await agencyNow(lapd), { agreement: null }, 'the typed ORI confirms')
+  t.match(await agencyNow(sheriff), { agreement: null }, 'the typed ORI confirms')
 
-  const yes = await runGatewayctl(['agencies', 'sanction', lapd, '--type', 'removal', '--reason', 'repeated misuse', '--yes'], { env })
+  const yes = await runGatewayctl(['agencies', 'sanction', sheriff, '--type', 'removal', '--reason', 'repeated misuse (invented)', '--yes'], { env })
   t.equal(yes.code, 0, yes.stderr)
-  t.match(await agencyNow(lapd), { sanction: { type: 'removal' } }, '--yes confirms')
+  t.match(await agencyNow(sheriff), { sanction: { type: 'removal' } }, '--yes confirms')
 })
 
 t.test('a call refused for want of authority: exit 1 and one line with the API\'s code, message and audit record; nothing changed', async (t) => {

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { lapd, operatorToken, query, root, startTestGateway, tempDir, token, initRedis } from './helpers.js'
+import { bayview, lapd, operatorToken, query, root, sheriff, startTestGateway, tempDir, token, initRedis } from './helpers.js'
 import { startRedis } from './redis.js'
 
 const exec = promisify(execFile)
@@ -39,30 +39,33 @@ t.test('agencies list and show print readable tables, and --json', async (t) => 
 })
 
 t.test('sanction and reinstate from the command line bind the gateway', async (t) => {
-  const sanction = await gatewayctl('agencies', 'sanction', lapd, '--type', 'suspension', '--scope', 'non_criminal_history', '--reason', 'suspected misuse')
+  // The fictional sample sheriff: no real agency is shown under a sanction.
+  const sanction = await gatewayctl('agencies', 'sanction', sheriff, '--type', 'suspension', '--scope', 'non_criminal_history', '--reason', 'suspected misuse (invented)')
   t.equal(sanction.code, 0, sanction.stderr)
   t.match(sanction.stdout, /suspension \(non_criminal_history\)/)
-  t.equal((await query(gw.url, dl, token({ sub: 'cli-1' }))).body.decision.rule, 'agency.suspended')
-  const bad = await gatewayctl('agencies', 'sanction', lapd, '--type', 'removal', '--scope', 'non_criminal_history', '--reason', 'x', '--yes')
+  t.equal((await query(gw.url, dl, token({ sub: 'cli-1', ori: sheriff }))).body.decision.rule, 'agency.suspended')
+  const bad = await gatewayctl('agencies', 'sanction', sheriff, '--type', 'removal', '--scope', 'non_criminal_history', '--reason', 'x', '--yes')
   t.equal(bad.code, 1)
   t.match(bad.stderr, /^error 400: invalid_sanction: /m)
   t.match(bad.stderr, /^ {2}scope: must be "all" for a removal$/m)
-  const reinstate = await gatewayctl('agencies', 'reinstate', lapd, '--reason', 'cleared')
+  const reinstate = await gatewayctl('agencies', 'reinstate', sheriff, '--reason', 'cleared')
   t.equal(reinstate.code, 0)
-  t.equal((await query(gw.url, dl, token({ sub: 'cli-2' }))).status, 200)
-  const register = await gatewayctl('agencies', 'register', 'CA0010100', '--name', 'Oakland Police Department', '--kind', 'local', '--reason', 'new subscriber')
-  t.match(register.stdout, /^CA0010100 +Oakland Police Department +local +- +- +no +1$/m)
-  const agreement = await gatewayctl('agencies', 'agreement', 'CA0010100', '--version', 'PPP-2019-02', '--signed-at', '2026-05-01T00:00:00Z', '--reason', 'signed')
+  t.equal((await query(gw.url, dl, token({ sub: 'cli-2', ori: sheriff }))).status, 200)
+  const register = await gatewayctl('agencies', 'register', 'CA0990100', '--name', 'Bayview Police Department (fictional)', '--kind', 'local', '--reason', 'new subscriber')
+  t.match(register.stdout, /^CA0990100 +Bayview Police Department \(fictional\) +local +- +- +no +1$/m)
+  const agreement = await gatewayctl('agencies', 'agreement', 'CA0990100', '--version', 'PPP-2019-02', '--signed-at', '2026-05-01T00:00:00Z', '--reason', 'signed')
   t.match(agreement.stdout, /PPP-2019-02 \(2026-05-01\)/)
-  t.equal((await gatewayctl('agencies', 'revoke', 'CA0010100', '--reason', 'withdrawn', '--yes')).code, 0)
-  const usage = await gatewayctl('agencies', 'sanction', lapd, '--type', 'censure')
+  t.equal((await gatewayctl('agencies', 'revoke', 'CA0990100', '--reason', 'withdrawn', '--yes')).code, 0)
+  const usage = await gatewayctl('agencies', 'sanction', sheriff, '--type', 'censure')
   t.equal(usage.code, 2)
   t.match(usage.stderr, /sanction needs --reason/)
 })
 
 t.test("state export, Redis lost, state import: the registry and its sanctions, officers' too, come back", async (t) => {
-  await gatewayctl('agencies', 'sanction', 'CA0370000', '--type', 'suspension', '--reason', 'CCW checks on criminal history')
-  t.equal((await gatewayctl('officers', 'sanction', lapd, 'officer-96', '--type', 'removal', '--reason', 'stalking (invented example)', '--yes')).code, 0)
+  await gatewayctl('agencies', 'sanction', sheriff, '--type', 'suspension', '--reason', 'CCW checks on criminal history (invented)')
+  // An officer of the fictional Bayview PD (registered above, signed again here) removed.
+  t.equal((await gatewayctl('agencies', 'agreement', bayview, '--version', 'PPP-2019-02', '--signed-at', '2026-05-01T00:00:00Z', '--reason', 'signed again')).code, 0)
+  t.equal((await gatewayctl('officers', 'sanction', bayview, 'officer-96', '--type', 'removal', '--reason', 'stalking (invented example)', '--yes')).code, 0)
   const file = join(tempDir('backup'), 'registry.json')
   const exported = await gatewayctl('state', 'export', '--out', file)
   t.equal(exported.code, 0, exported.stderr)
@@ -79,9 +82,9 @@ t.test("state export, Redis lost, state import: the registry and its sanctions, 
   t.equal(imported.code, 0, imported.stderr)
   t.match(imported.stdout, /imported 5 agencies and 1 officer sanction record/)
   t.equal((await query(gw.url, dl, token({ sub: 'cli-4' }))).status, 200, 'LAPD allowed again')
-  const sheriff = await query(gw.url, dl, token({ sub: 'cli-5', ori: 'CA0370000' }))
-  t.equal(sheriff.body.decision.rule, 'agency.suspended', 'and the sheriff still suspended')
-  t.equal((await query(gw.url, dl, token({ sub: 'officer-96' }))).body.decision.rule, 'officer.suspended', 'and the removed officer still removed')
+  const suspended = await query(gw.url, dl, token({ sub: 'cli-5', ori: sheriff }))
+  t.equal(suspended.body.decision.rule, 'agency.suspended', 'and the sheriff still suspended')
+  t.equal((await query(gw.url, dl, token({ sub: 'officer-96', ori: bayview }))).body.decision.rule, 'officer.suspended', 'and the removed officer still removed')
 
   const broken = join(tempDir('backup'), 'broken.json')
   const { writeFileSync } = await import('node:fs')

@@ -1,12 +1,12 @@
 // gatewayctl requests … (issue 12, point 5) against a real gateway: a DOJ operator puts an agency under
 // written requests, reads what it filed, approves one and refuses another; the agency's terminal then
-// gets the records of the first once and nothing of the second. The agency is the sample LAPD; the
-// requests and their texts are invented.
+// gets the records of the first once and nothing of the second. The agency is the sample Bayview County
+// Sheriff's Department (fictional); the requests and their texts are invented.
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { call, lapd, operatorToken, root, startTestGateway, rapSheetRequest, token } from './helpers.js'
+import { call, lapd, operatorToken, sheriff, root, startTestGateway, rapSheetRequest, token } from './helpers.js'
 
 const exec = promisify(execFile)
 const gw = await startTestGateway()
@@ -22,16 +22,16 @@ const rapRequest = rapSheetRequest({
   justification: 'Armed robbery at a corner store; the suspect was identified on video.',
   requester: { name: 'Det. Sam Invented', title: 'Detective' },
 })
-const terminal = token({ ori: lapd, sub: 'det-invented' })
+const terminal = token({ ori: sheriff, sub: 'det-invented' })
 const fileRequest = (body: unknown) => call(gw.url, 'POST', '/v1/requests', { token: terminal, body })
 
 t.test('an operator puts an agency under written requests from the command line', async (t) => {
-  const sanction = await gatewayctl('agencies', 'sanction', lapd, '--type', 'censure', '--written-requests', '--reason', 'misuse suspected: criminal history in writing only')
+  const sanction = await gatewayctl('agencies', 'sanction', sheriff, '--type', 'censure', '--written-requests', '--reason', 'misuse suspected: criminal history in writing only')
   t.equal(sanction.code, 0, sanction.stderr)
   t.match(sanction.stdout, /censure, written requests only/)
   const denied = await call(gw.url, 'POST', '/v1/query', { token: terminal, body: { database: 'criminal_history', purpose: 'criminal_investigation', subject: rapRequest.subject, caseNumber: '26-000101' } })
   t.equal(denied.body.decision.rule, 'agency.written_request_required')
-  const refused = await gatewayctl('agencies', 'sanction', lapd, '--type', 'removal', '--written-requests', '--reason', 'x', '--yes')
+  const refused = await gatewayctl('agencies', 'sanction', sheriff, '--type', 'removal', '--written-requests', '--reason', 'x', '--yes')
   t.equal(refused.code, 1)
   t.match(refused.stderr, /^error 400: invalid_sanction: /m)
   t.match(refused.stderr, /^ {2}writtenRequests: only with a censure or a non_criminal_history suspension$/m)
@@ -48,9 +48,9 @@ t.test('requests list, show, approve and refuse', async (t) => {
   const list = await gatewayctl('requests', 'list', '--status', 'pending')
   t.equal(list.code, 0, list.stderr)
   t.match(list.stdout, /^ID +FILED +ORI +STATUS +DATABASE +PURPOSE +CASE +OFFICER$/m)
-  t.match(list.stdout, new RegExp(`^${first} +\\S+ +${lapd} +pending +criminal_history +criminal_investigation +26-000101 +det-invented$`, 'm'))
+  t.match(list.stdout, new RegExp(`^${first} +\\S+ +${sheriff} +pending +criminal_history +criminal_investigation +26-000101 +det-invented$`, 'm'))
   t.match(list.stdout, /^2 requests$/m)
-  t.same(JSON.parse((await gatewayctl('requests', 'list', '--ori', lapd, '--json')).stdout).map((request: { id: string }) => request.id), [second, first], 'newest first')
+  t.same(JSON.parse((await gatewayctl('requests', 'list', '--ori', sheriff, '--json')).stdout).map((request: { id: string }) => request.id), [second, first], 'newest first')
 
   const show = await gatewayctl('requests', 'show', second)
   t.equal(show.code, 0)
@@ -76,7 +76,7 @@ t.test('requests list, show, approve and refuse', async (t) => {
   t.ok(result.body.records.length >= 1)
   t.equal((await call(gw.url, 'GET', `/v1/requests/${first}/result`, { token: terminal })).status, 410)
   t.equal((await call(gw.url, 'GET', `/v1/requests/${second}/result`, { token: terminal })).status, 410)
-  t.match((await gatewayctl('requests', 'list', '--ori', lapd)).stdout, new RegExp(`^${first} .* delivered `, 'm'))
+  t.match((await gatewayctl('requests', 'list', '--ori', sheriff)).stdout, new RegExp(`^${first} .* delivered `, 'm'))
 })
 
 t.test('approve --retriever names the officer who may collect the records besides the filer', async (t) => {
@@ -85,10 +85,10 @@ t.test('approve --retriever names the officer who may collect the records beside
   t.equal(approved.code, 0, approved.stderr)
   t.match(approved.stdout, /^retrieved by +det-invented \(the filer\) or det-partner$/m)
   t.equal(JSON.parse((await gatewayctl('requests', 'show', id, '--json')).stdout).retriever, 'det-partner')
-  const colleague = await call(gw.url, 'GET', `/v1/requests/${id}/result`, { token: token({ ori: lapd, sub: 'det-colleague' }) })
+  const colleague = await call(gw.url, 'GET', `/v1/requests/${id}/result`, { token: token({ ori: sheriff, sub: 'det-colleague' }) })
   t.equal(colleague.status, 403)
   t.equal(colleague.body.error.code, 'request_not_yours')
-  t.equal((await call(gw.url, 'GET', `/v1/requests/${id}/result`, { token: token({ ori: lapd, sub: 'det-partner' }) })).status, 200)
+  t.equal((await call(gw.url, 'GET', `/v1/requests/${id}/result`, { token: token({ ori: sheriff, sub: 'det-partner' }) })).status, 200)
   const bad = await gatewayctl('requests', 'approve', id, '--reason', 'r', '--retriever', 'two words')
   t.equal(bad.code, 2)
   t.match(bad.stderr, /--retriever: expected a user id/)
@@ -115,7 +115,7 @@ t.test('usage errors exit 2 and reach no gateway', async (t) => {
 
 t.test('refusals for want of authority: one line naming the code and the audit record, exit 1, the request undecided', async (t) => {
   const doj = 'CA0349400'
-  // Filed at LAPD on behalf of DOJ (invented): a DOJ operator decides nothing that concerns DOJ.
+  // Filed at the fictional sheriff on behalf of DOJ (invented): a DOJ operator decides nothing that concerns DOJ.
   const onBehalf = (await fileRequest({ ...rapRequest, caseNumber: '26-000103', requester: { name: 'Det. Sam Invented', title: 'Detective', ori: doj } })).body.id as string
   const own = await gatewayctl('requests', 'approve', onBehalf, '--reason', 'ours')
   t.equal(own.code, 1)

@@ -63,8 +63,8 @@ const lapd = {
   version: 2,
 }
 const sheriff = {
-  ori: 'CA0370000',
-  name: "San Diego County Sheriff's Department",
+  ori: 'CA0990000',
+  name: "Bayview County Sheriff's Department (fictional)",
   kind: 'local',
   agreement: { version: 'PPP-2019-02', signedAt: '2019-06-03T00:00:00.000Z' },
   sanction: { type: 'removal', scope: 'all', reason: 'repeated CCW checks on criminal history', since: '2026-01-05T09:00:00.000Z' },
@@ -73,7 +73,7 @@ const sheriff = {
 }
 const backup = (agencies: unknown[], officers?: unknown[]) => ({ format: 'clets-agency-registry/1', exportedAt: '2026-06-01T12:00:00.000Z', agencies, ...(officers === undefined ? {} : { officers }) })
 /** An officer's sanction (issue 12), as `state export` writes it. */
-const officer96 = { ori: 'CA0194200', sub: 'officer-96', sanction: { type: 'suspension', scope: 'all', reason: 'queried a neighbour (invented example)', since: '2026-05-30T08:00:00.000Z' }, version: 1 }
+const officer96 = { ori: 'CA0990000', sub: 'officer-96', sanction: { type: 'suspension', scope: 'all', reason: 'queried a neighbour (invented example)', since: '2026-05-30T08:00:00.000Z' }, version: 1 }
 
 function writeBackup(content: unknown): string {
   const file = join(tempDir('backup'), 'registry.json')
@@ -99,10 +99,10 @@ t.test('import validates the file by the admin API rules: each bad file is refus
     ['a censure with an end date', backup([{ ...sheriff, sanction: { ...sheriff.sanction, type: 'censure', until: '2027-01-01T00:00:00.000Z' } }]), /agencies\.0\.sanction\.until: only a suspension takes until/],
     ['a removal with an end date', backup([{ ...sheriff, sanction: { ...sheriff.sanction, until: '2027-01-01T00:00:00.000Z' } }]), /agencies\.0\.sanction\.until: only a suspension takes until/],
     ["an officer's sanction under an ORI the file lacks (it would bind nobody)", backup([lapd], [{ ...officer96, ori: 'CA0194201' }]), /officers\.0\.ori: no agency CA0194201 in the file/],
-    ['an officer censured (an officer sanction changes access)', backup([lapd], [{ ...officer96, sanction: { ...officer96.sanction, type: 'censure' } }]), /officers\.0\.sanction\.type: /],
-    ["an officer's removal with an end date", backup([lapd], [{ ...officer96, sanction: { ...officer96.sanction, type: 'removal', until: '2027-01-01T00:00:00.000Z' } }]), /officers\.0\.sanction\.until: only a suspension takes until/],
-    ['a user id with a space', backup([lapd], [{ ...officer96, sub: 'officer 96' }]), /officers\.0\.sub: must be a user id/],
-    ['the same officer twice', backup([lapd], [officer96, { ...officer96, version: 2 }]), /officers\.1\.sub: officer-96 of CA0194200 appears more than once \(first as officers\.0\)/],
+    ['an officer censured (an officer sanction changes access)', backup([sheriff], [{ ...officer96, sanction: { ...officer96.sanction, type: 'censure' } }]), /officers\.0\.sanction\.type: /],
+    ["an officer's removal with an end date", backup([sheriff], [{ ...officer96, sanction: { ...officer96.sanction, type: 'removal', until: '2027-01-01T00:00:00.000Z' } }]), /officers\.0\.sanction\.until: only a suspension takes until/],
+    ['a user id with a space', backup([sheriff], [{ ...officer96, sub: 'officer 96' }]), /officers\.0\.sub: must be a user id/],
+    ['the same officer twice', backup([sheriff], [officer96, { ...officer96, version: 2 }]), /officers\.1\.sub: officer-96 of CA0990000 appears more than once \(first as officers\.0\)/],
   ]
   // Side by side, each a process of its own (each file is refused before Redis is asked); checked in order.
   const files = bad.map(([, content]) => writeBackup(content))
@@ -133,7 +133,7 @@ t.test('a valid import: the audit record is written and verifies, then the regis
   const { url, raw } = database(t)
   const { auditDir, gatewayctl } = operatorMachine()
   // A registry that the import replaces: one agency the file does not hold.
-  const first = await gatewayctl('state', 'import', writeBackup(backup([{ ...lapd, ori: 'CA0010100', name: 'Oakland PD' }])), '--redis', url)
+  const first = await gatewayctl('state', 'import', writeBackup(backup([{ ...lapd, ori: 'CA0990100', name: 'Bayview PD (fictional)' }])), '--redis', url)
   t.equal(first.code, 0, first.stderr)
   const file = writeBackup(backup([lapd, sheriff], [officer96]))
   const imported = await gatewayctl('state', 'import', file, '--redis', url, '--operator', 'doj-operator-7', '--reason', 'Redis lost its data; restoring the 06-01 export', '--yes')
@@ -157,9 +157,9 @@ t.test('a valid import: the audit record is written and verifies, then the regis
   t.equal(verified.code, 0, verified.stderr)
   t.match(verified.stdout, /^gatewayctl: 2 records/m)
 
-  t.same((await raw.smembers('clets:agencies')).sort(), ['CA0194200', 'CA0370000'], 'the registry is the file, Oakland is gone')
-  t.same(JSON.parse((await raw.hget('clets:agency:CA0370000', 'state'))!), sheriff, 'the removal came back as it was')
-  t.same(await raw.hgetall('clets:officers'), { 'user:CA0194200:officer-96': JSON.stringify(officer96) }, "and the officer's suspension")
+  t.same((await raw.smembers('clets:agencies')).sort(), ['CA0194200', 'CA0990000'], 'the registry is the file, Bayview PD is gone')
+  t.same(JSON.parse((await raw.hget('clets:agency:CA0990000', 'state'))!), sheriff, 'the removal came back as it was')
+  t.same(await raw.hgetall('clets:officers'), { 'user:CA0990000:officer-96': JSON.stringify(officer96) }, "and the officer's suspension")
   t.equal(await raw.exists('clets:initialized'), 1)
 })
 
@@ -210,11 +210,11 @@ t.test('state init --samples: the sample agencies, each change audited before it
   const init = await gatewayctl('state', 'init', '--samples', '--redis', url, '--operator', 'doj-operator-7')
   t.equal(init.code, 0, init.stderr)
   t.match(init.stdout, /initialized the agency registry with 4 sample agencies/)
-  t.same((await raw.smembers('clets:agencies')).sort(), ['CA0194200', 'CA0370000', 'CACBP0000', 'CADHS0100'])
+  t.same((await raw.smembers('clets:agencies')).sort(), ['CA0194200', 'CA0990000', 'CACBP0000', 'CADHS0100'])
   const records = ledgerRecords(auditDir)
   t.match(records[0], { type: 'operator.init', operator: 'doj-operator-7', samples: true })
   t.ok(records.slice(1).every((record) => record.type === 'operator.change' && record.operator === 'doj-operator-7'), 'then one operator.change per change')
-  t.same(new Set(records.slice(1).map((record) => record.ori)), new Set(['CA0194200', 'CA0370000', 'CACBP0000', 'CADHS0100']))
+  t.same(new Set(records.slice(1).map((record) => record.ori)), new Set(['CA0194200', 'CA0990000', 'CACBP0000', 'CADHS0100']))
   t.equal((await gatewayctl('audit', 'verify', auditDir)).code, 0)
 })
 

@@ -1,12 +1,12 @@
 // The DOJ operators' console in a real headless Chromium against a real gateway (issue 14, point 1): an
-// operator signs in with a token, filters the registry, suspends LAPD (cancelling first changes
+// operator signs in with a token, filters the registry, suspends the fictional sample sheriff (cancelling first changes
 // nothing), sees a terminal query denied, reinstates it and sees the query allowed, reads the history,
 // searches the ledger, decides a written request, lists misuse signals and registers an agency by
 // keyboard alone. The page the README shows (docs/console.png) is taken here.
 import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { call, lapd, ledgerRecords, operatorToken, policyDir, query, root, sheriff, startTestGateway, rapSheetRequest, tempDir, TestClock, token } from './helpers.js'
+import { call, lapd, ledgerRecords, operatorToken, policyDir, query, root, sheriff, sheriffName, startTestGateway, rapSheetRequest, tempDir, TestClock, token } from './helpers.js'
 import { startBrowser } from './browser.js'
 
 // The gateway's clock is the test's: the screenshot shows the same times on every run.
@@ -19,8 +19,9 @@ const { page } = browser
 const op = operatorToken()
 const consoleUrl = `${gw.url}/console/`
 const traffic = { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } }
-const lapdOfficer = token({ sub: 'officer-17', ori: lapd })
-const operatorChanges = () => ledgerRecords(gw.auditDir).filter((record) => record.type === 'operator.change' && record.ori === lapd)
+// The agency the operator suspends is the sample Bayview County Sheriff's Department (fictional).
+const agencyOfficer = token({ sub: 'officer-17', ori: sheriff })
+const operatorChanges = () => ledgerRecords(gw.auditDir).filter((record) => record.type === 'operator.change' && record.ori === sheriff)
 /** Waits until the live status region says `text`. */
 const status = (text: RegExp) => page.locator('#status').filter({ hasText: text }).waitFor()
 
@@ -89,10 +90,10 @@ t.test('the registry filters by kind, monitored and sanction', async (t) => {
   await filters.getByLabel('Monitored', { exact: true }).selectOption('')
 })
 
-t.test('suspend LAPD: cancelling changes nothing; confirmed, its terminal query is denied; reinstated, allowed', async (t) => {
-  t.equal((await query(gw.url, traffic, lapdOfficer)).status, 200, 'allowed before')
-  await page.getByRole('link', { name: lapd }).click()
-  await page.locator('#agency-title').filter({ hasText: 'Los Angeles Police Department' }).waitFor()
+t.test('suspend the sheriff: cancelling changes nothing; confirmed, its terminal query is denied; reinstated, allowed', async (t) => {
+  t.equal((await query(gw.url, traffic, agencyOfficer)).status, 200, 'allowed before')
+  await page.getByRole('link', { name: sheriff }).click()
+  await page.locator('#agency-title').filter({ hasText: sheriffName }).waitFor()
   const changesBefore = operatorChanges().length
 
   const sanctionForm = page.getByRole('form', { name: 'Impose a sanction' })
@@ -104,16 +105,16 @@ t.test('suspend LAPD: cancelling changes nothing; confirmed, its terminal query 
   t.match(await dialog.textContent(), /every terminal query of the agency to every database will be denied/)
   await dialog.getByRole('button', { name: 'Cancel' }).click()
   await status(/Cancelled: nothing was changed/)
-  t.equal((await call(gw.url, 'GET', `/v1/agencies/${lapd}`, { token: op })).body.sanction, null, 'cancelled: no sanction')
+  t.match((await call(gw.url, 'GET', `/v1/agencies/${sheriff}`, { token: op })).body.sanction, { type: 'censure' }, 'cancelled: the censure it had, no suspension')
   t.equal(operatorChanges().length, changesBefore, 'and nothing in the ledger')
-  t.equal((await query(gw.url, traffic, lapdOfficer)).status, 200)
+  t.equal((await query(gw.url, traffic, agencyOfficer)).status, 200)
 
   clock.advance(90_000)
   await page.getByRole('button', { name: 'Impose sanction' }).click()
   await dialog.getByRole('button', { name: 'Confirm suspension' }).click()
   await status(/suspension imposed/)
   await page.locator('#agency-details').filter({ hasText: 'suspension, all databases' }).waitFor()
-  const denied = await query(gw.url, traffic, lapdOfficer)
+  const denied = await query(gw.url, traffic, agencyOfficer)
   t.equal(denied.status, 403)
   t.equal(denied.body.decision.rule, 'agency.suspended')
 
@@ -124,7 +125,7 @@ t.test('suspend LAPD: cancelling changes nothing; confirmed, its terminal query 
   await page.getByRole('button', { name: 'Reinstate' }).click()
   await status(/reinstated/)
   await page.locator('#agency-details').filter({ hasText: /Sanction\s*none/ }).waitFor()
-  t.equal((await query(gw.url, traffic, lapdOfficer)).status, 200, 'allowed again')
+  t.equal((await query(gw.url, traffic, agencyOfficer)).status, 200, 'allowed again')
 
   const history = page.locator('#history-table tbody tr')
   await history.filter({ hasText: 'sanction.lift' }).waitFor()
@@ -132,21 +133,21 @@ t.test('suspend LAPD: cancelling changes nothing; confirmed, its terminal query 
   const impose = rows.findIndex((text) => text.includes('sanction.impose') && text.includes('misuse suspected: queries for immigration enforcement (test)') && text.includes('doj-operator-1'))
   const lift = rows.findIndex((text) => text.includes('sanction.lift') && text.includes('investigation closed: no misuse found (test)'))
   t.ok(impose >= 0 && lift > impose, 'the history shows the suspension, then the reinstatement')
-  t.match(rows[impose], /sanction: none → suspension, all databases/)
+  t.match(rows[impose], /sanction: censure, all databases → suspension, all databases/)
   t.equal(operatorChanges().length, changesBefore + 2, 'two changes recorded')
 })
 
 t.test('audit search in the page finds the denied query, and records the search', async (t) => {
   await page.getByRole('link', { name: 'Audit search' }).click()
   const search = page.getByRole('form', { name: 'Audit search' })
-  await search.getByLabel('ORI', { exact: true }).fill(lapd)
+  await search.getByLabel('ORI', { exact: true }).fill(sheriff)
   await search.getByLabel('Record type').fill('query.decision')
   await search.getByLabel('Outcome').selectOption('deny')
   await page.getByRole('button', { name: 'Search' }).click()
   await page.locator('#audit-summary').filter({ hasText: '1 records' }).waitFor()
   t.match(await page.locator('#audit-table tbody').textContent(), /query\.decision.*officer-17.*dmv\.driver_license.*licenseNumber=A1234567.*deny.*agency\.suspended/)
   const access = ledgerRecords(gw.auditDir).filter((record) => record.type === 'audit.access' && record.action === 'search').at(-1)
-  t.match(access, { sub: 'doj-operator-1', filter: { ori: lapd, type: 'query.decision', outcome: 'deny', limit: '200' }, resultCount: 1 })
+  t.match(access, { sub: 'doj-operator-1', filter: { ori: sheriff, type: 'query.decision', outcome: 'deny', limit: '200' }, resultCount: 1 })
 
   await search.getByLabel('Since (UTC, e.g. 2026-01-31)').fill('last tuesday')
   await page.getByRole('button', { name: 'Search' }).click()
@@ -159,12 +160,12 @@ t.test('live block rates show the suspension denial by rule and by agency', asyn
   const suspendedRow = page.locator('#rule-rates tbody tr').filter({ hasText: 'agency.suspended' })
   await suspendedRow.waitFor()
   t.match(await suspendedRow.textContent(), /agency\.suspended\s*deny\s*1/)
-  t.equal((await query(gw.url, traffic, lapdOfficer)).status, 200)
+  t.equal((await query(gw.url, traffic, agencyOfficer)).status, 200)
   clock.advance(5_000)
   await page.getByRole('button', { name: 'Refresh now' }).click()
   await page.locator('#rates-at').filter({ hasText: 'last interval' }).waitFor()
-  const lapdRow = page.locator('#agency-rates tbody tr').filter({ hasText: lapd })
-  t.match(await lapdRow.textContent(), /^CA0194200\d+1\d+(\.\d) %0$/, 'LAPD: one denial since start, none in the last interval')
+  const agencyRow = page.locator('#agency-rates tbody tr').filter({ hasText: sheriff })
+  t.match(await agencyRow.textContent(), /^CA0990000\d+1\d+(\.\d) %0$/, 'the sheriff: one denial since start, none in the last interval')
   t.match(await page.locator('#rule-rates tbody tr').filter({ hasText: 'ppp.permitted' }).textContent(), /^ppp\.permittedallow\d+112\.0$/, 'one more allowed in the last 5 s: 12 a minute')
 })
 
@@ -193,13 +194,13 @@ t.test('written requests: an operator approves a pending request with a reason',
 t.test('misuse signals: the ledger signal.raised records, listed through the audit search', async (t) => {
   // Invented: a signal as issue 13's detector records it, appended to the running gateway's own ledger.
   await gw.gateway.deps.ledger.append(
-    { type: 'signal.raised', id: 'signal-test-1', kind: 'distinct_subjects', ori: lapd, sub: 'officer-17', decisionIds: ['d-1', 'd-2', 'd-3'], detail: { subjects: 3, windowSeconds: 3600 }, blocked: false },
+    { type: 'signal.raised', id: 'signal-test-1', kind: 'distinct_subjects', ori: sheriff, sub: 'officer-17', decisionIds: ['d-1', 'd-2', 'd-3'], detail: { subjects: 3, windowSeconds: 3600 }, blocked: false },
     clock.value,
   )
   await page.getByRole('link', { name: 'Misuse signals' }).click()
   const signal = page.locator('#signal-table tbody tr').filter({ hasText: 'distinct_subjects' })
   await signal.waitFor()
-  t.match(await signal.textContent(), /distinct_subjects\s*CA0194200\s*officer-17\s*no\s*subjects=3 windowSeconds=3600\s*3/)
+  t.match(await signal.textContent(), /distinct_subjects\s*CA0990000\s*officer-17\s*no\s*subjects=3 windowSeconds=3600\s*3/)
 })
 
 t.test('a form by keyboard alone: register an agency with Tab, typing, arrows, Space and Enter', async (t) => {
@@ -245,20 +246,20 @@ t.test('two-person control: a lift is proposed (202), the proposer cannot approv
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.locator('#agency-caption').filter({ hasText: '4 of 4 shown' }).waitFor()
   }
-  t.equal((await call(dual.url, 'PUT', `/v1/agencies/${lapd}/sanction`, { token: op, body: { type: 'suspension', reason: 'misuse found in an audit (invented)' } })).status, 200)
+  t.equal((await call(dual.url, 'PUT', `/v1/agencies/${sheriff}/sanction`, { token: op, body: { type: 'suspension', reason: 'misuse found in an audit (invented)' } })).status, 200)
 
   await signIn(op)
-  await page.getByRole('link', { name: lapd }).click()
+  await page.getByRole('link', { name: sheriff }).click()
   await page.getByRole('form', { name: 'Lift the sanction (reinstate)' }).getByLabel('Reason (required)').fill('findings remedied (invented)')
   await page.getByRole('button', { name: 'Reinstate' }).click()
   await status(/the lift of the suspension needs a second DOJ operator\. Proposed as change [0-9a-f-]{36}; nothing has changed yet/)
-  t.equal((await query(dual.url, traffic, lapdOfficer)).body.decision?.rule, 'agency.suspended', 'the suspension still binds')
+  t.equal((await query(dual.url, traffic, agencyOfficer)).body.decision?.rule, 'agency.suspended', 'the suspension still binds')
   await page.locator('#history-table tbody tr').filter({ hasText: 'change.proposed' }).waitFor()
 
   await page.getByRole('link', { name: 'Pending changes' }).click()
   const pending = page.locator('#change-table tbody tr').filter({ hasText: 'findings remedied (invented)' })
   await pending.waitFor()
-  t.match(await pending.textContent(), /sanction\.lift · CA0194200.*suspension, all databases.*doj-operator-1 \(CA0349400\).*pending/)
+  t.match(await pending.textContent(), /sanction\.lift · CA0990000.*suspension, all databases.*doj-operator-1 \(CA0349400\).*pending/)
   await pending.getByLabel('Reason (required)').fill('my own')
   await pending.getByRole('button', { name: 'Approve' }).click()
   await page.getByRole('dialog', { name: 'Approve the lift?' }).getByRole('button', { name: 'Confirm approval' }).click()
@@ -271,15 +272,15 @@ t.test('two-person control: a lift is proposed (202), the proposer cannot approv
   await pending.getByLabel('Reason (required)').fill('checked the findings (invented)')
   await pending.getByRole('button', { name: 'Approve' }).click()
   const dialog = page.getByRole('dialog', { name: 'Approve the lift?' })
-  t.match(await dialog.textContent(), /Lift the suspension of CA0194200 \(proposed by doj-operator-1 \(CA0349400\)/)
+  t.match(await dialog.textContent(), /Lift the suspension of CA0990000 \(proposed by doj-operator-1 \(CA0349400\)/)
   await dialog.getByRole('button', { name: 'Cancel' }).click()
   await status(/Not approved: nothing was changed/)
-  t.equal((await query(dual.url, traffic, lapdOfficer)).body.decision?.rule, 'agency.suspended')
+  t.equal((await query(dual.url, traffic, agencyOfficer)).body.decision?.rule, 'agency.suspended')
   await pending.getByRole('button', { name: 'Approve' }).click()
   await dialog.getByRole('button', { name: 'Confirm approval' }).click()
-  await status(/approved: the suspension of CA0194200 is lifted/)
+  await status(/approved: the suspension of CA0990000 is lifted/)
   await page.locator('#change-table tbody').filter({ hasText: 'No pending changes' }).waitFor()
-  t.equal((await query(dual.url, traffic, lapdOfficer)).status, 200, 'served again')
+  t.equal((await query(dual.url, traffic, agencyOfficer)).status, 200, 'served again')
 })
 
 t.test('sign-out forgets the token; the page broke no CSP rule and threw nothing', async (t) => {

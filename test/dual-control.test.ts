@@ -4,11 +4,12 @@
 // operator approves it, on another instance of a shared Redis too, and the agency is served again;
 // proposals lapse on the injected clock; a sanction changed meanwhile is not lifted; two approvals at
 // once apply it once; with the flags off (the shipped policies) a lift answers 200 as it always did.
-// The agencies are the sample ones; the sanctions and their reasons are invented.
+// The agency is the sample Bayview County Sheriff's Department (fictional); the sanctions and their
+// reasons are invented.
 import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { call, lapd, ledgerRecords, operatorToken, policyDir, query, runGatewayctl, startTestGateway, tempDir, TestClock, token, type TestGateway, initRedis } from './helpers.js'
+import { call, ledgerRecords, sheriff, operatorToken, policyDir, query, runGatewayctl, startTestGateway, tempDir, TestClock, token, type TestGateway, initRedis } from './helpers.js'
 import { startRedis } from './redis.js'
 import { searchLedger } from '../src/audit/search.js'
 import { verifyLedger } from '../src/audit/verify.js'
@@ -32,12 +33,12 @@ const op3 = token({ sub: 'doj-operator-3', ori: 'CA0349400', roles: ['doj_operat
 const dl = { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } }
 let officers = 0
 /** A fresh officer each time: these tests are about sanctions, not the per-officer rate limit. */
-const officer = () => token({ sub: `officer-${++officers}` })
+const officer = () => token({ sub: `officer-${++officers}`, ori: sheriff })
 
 type Method = 'GET' | 'PUT' | 'POST' | 'DELETE'
 const as = (gw: TestGateway, bearer: string) => (method: Method, path: string, body?: unknown) => call(gw.url, method, path, { token: bearer, ...(body === undefined ? {} : { body }) })
-const impose = (gw: TestGateway, type: string, reason = 'misuse found in an audit (invented)') => as(gw, op1)('PUT', `/v1/agencies/${lapd}/sanction`, { type, reason })
-const lift = (gw: TestGateway, bearer = op1) => as(gw, bearer)('DELETE', `/v1/agencies/${lapd}/sanction`, { reason: 'the agency remedied the findings (invented)' })
+const impose = (gw: TestGateway, type: string, reason = 'misuse found in an audit (invented)') => as(gw, op1)('PUT', `/v1/agencies/${sheriff}/sanction`, { type, reason })
+const lift = (gw: TestGateway, bearer = op1) => as(gw, bearer)('DELETE', `/v1/agencies/${sheriff}/sanction`, { reason: 'the agency remedied the findings (invented)' })
 const approve = (gw: TestGateway, id: string, bearer = op2) => as(gw, bearer)('POST', `/v1/changes/${id}/approve`, { reason: 'second operator: findings checked' })
 
 t.test('embedded store', async (t) => {
@@ -55,7 +56,7 @@ t.test('embedded store', async (t) => {
     t.match(change, {
       id: /^[0-9a-f-]{36}$/,
       action: 'sanction.lift',
-      ori: lapd,
+      ori: sheriff,
       reason: 'the agency remedied the findings (invented)',
       sanction: { type: 'suspension', scope: 'all' },
       proposedBy: { operator: 'doj-operator-1', operatorOri: 'CA0349400' },
@@ -67,7 +68,7 @@ t.test('embedded store', async (t) => {
     t.notOk('officer' in change, "an agency's lift names no officer")
     t.equal(proposed.headers['x-audit-id'], change.id)
     t.equal((await query(gw.url, dl, officer())).body.decision?.rule, 'agency.suspended', 'a terminal query is still denied')
-    t.match((await as(gw, op1)('GET', `/v1/agencies/${lapd}`)).body, { sanction: { type: 'suspension' } }, 'nothing else changed')
+    t.match((await as(gw, op1)('GET', `/v1/agencies/${sheriff}`)).body, { sanction: { type: 'suspension' } }, 'nothing else changed')
 
     t.same((await as(gw, op2)('GET', '/v1/changes')).body.map((listed: { id: string }) => listed.id), [change.id], 'listed as pending')
     t.match((await as(gw, op2)('GET', `/v1/changes/${change.id}`)).body, { id: change.id, status: 'pending' })
@@ -81,7 +82,7 @@ t.test('embedded store', async (t) => {
 
     const approved = await approve(gw, change.id)
     t.equal(approved.status, 200)
-    t.match(approved.body, { change: { id: change.id, status: 'applied', decidedBy: { operator: 'doj-operator-2', operatorOri: 'CA0349400' }, decisionReason: 'second operator: findings checked' }, agency: { ori: lapd, sanction: null } })
+    t.match(approved.body, { change: { id: change.id, status: 'applied', decidedBy: { operator: 'doj-operator-2', operatorOri: 'CA0349400' }, decisionReason: 'second operator: findings checked' }, agency: { ori: sheriff, sanction: null } })
     t.equal((await query(gw.url, dl, officer())).status, 200, 'the agency is served again')
     t.equal((await approve(gw, change.id, op3)).body.error?.code, 'change_not_pending', 'an applied change is not applied again')
     t.same((await as(gw, op2)('GET', '/v1/changes')).body, [], 'no longer pending')
@@ -91,12 +92,12 @@ t.test('embedded store', async (t) => {
     const records = ledgerRecords(gw.auditDir)
     const steps = records.filter((record) => record.id === change.id || record.change === change.id)
     t.same(steps.map((record) => record.type), ['change.proposed', 'change.approved', 'operator.change'], 'each step recorded, in order')
-    t.match(steps[0], { operator: 'doj-operator-1', operatorOri: 'CA0349400', action: 'sanction.lift', ori: lapd, sanction: { type: 'suspension' }, expiresAt: change.expiresAt })
-    t.match(steps[1], { operator: 'doj-operator-2', action: 'sanction.lift', ori: lapd, reason: 'second operator: findings checked' })
+    t.match(steps[0], { operator: 'doj-operator-1', operatorOri: 'CA0349400', action: 'sanction.lift', ori: sheriff, sanction: { type: 'suspension' }, expiresAt: change.expiresAt })
+    t.match(steps[1], { operator: 'doj-operator-2', action: 'sanction.lift', ori: sheriff, reason: 'second operator: findings checked' })
     t.match(steps[2], { operator: 'doj-operator-2', action: 'sanction.lift', reason: 'the agency remedied the findings (invented)', before: { sanction: { type: 'suspension' } }, after: { sanction: null } })
     t.equal(approved.headers['x-audit-id'], steps[2].id, 'the answer names the lift')
 
-    const history = await as(gw, op1)('GET', `/v1/agencies/${lapd}/history`)
+    const history = await as(gw, op1)('GET', `/v1/agencies/${sheriff}/history`)
     t.same(
       history.body.entries.filter((entry: { change?: string }) => entry.change === change.id).map((entry: { action: string }) => entry.action),
       ['change.proposed', 'change.approved', 'sanction.lift'],
@@ -138,7 +139,7 @@ t.test('embedded store', async (t) => {
     const cancelled = await as(gw, op1)('POST', `/v1/changes/${second.id}/cancel`, { reason: 'proposed too early' })
     t.equal(cancelled.status, 200)
     t.match(cancelled.body, { id: second.id, status: 'cancelled', decidedBy: { operator: 'doj-operator-1' }, decisionReason: 'proposed too early' })
-    t.match(ledgerRecords(gw.auditDir).find((record) => record.type === 'change.cancelled' && record.change === second.id), { operator: 'doj-operator-1', ori: lapd, reason: 'proposed too early' })
+    t.match(ledgerRecords(gw.auditDir).find((record) => record.type === 'change.cancelled' && record.change === second.id), { operator: 'doj-operator-1', ori: sheriff, reason: 'proposed too early' })
     t.equal((await approve(gw, second.id)).body.error?.code, 'change_not_pending', 'a cancelled change is not approved')
     t.equal((await as(gw, op2)('POST', `/v1/changes/${first.id}/cancel`, { reason: 'x' })).body.error?.code, 'change_expired')
     t.equal((await query(gw.url, dl, officer())).body.decision?.rule, 'agency.suspended')
@@ -160,16 +161,16 @@ t.test('embedded store', async (t) => {
   })
 
   t.test("an officer's removal: 202, the officer still refused, then lifted by a second operator", async (t) => {
-    const path = `/v1/officers/${lapd}/officer-remove-1/sanction`
-    const removed = token({ sub: 'officer-remove-1' })
+    const path = `/v1/officers/${sheriff}/officer-remove-1/sanction`
+    const removed = token({ sub: 'officer-remove-1', ori: sheriff })
     t.equal((await as(gw, op1)('PUT', path, { type: 'removal', reason: 'credential sharing (invented)' })).status, 200)
     const proposed = await as(gw, op1)('DELETE', path, { reason: 'retrained (invented)' })
     t.equal(proposed.status, 202)
-    t.match(proposed.body.change, { action: 'officer.sanction.lift', ori: lapd, officer: 'officer-remove-1', sanction: { type: 'removal' } })
+    t.match(proposed.body.change, { action: 'officer.sanction.lift', ori: sheriff, officer: 'officer-remove-1', sanction: { type: 'removal' } })
     t.equal((await query(gw.url, dl, removed)).body.decision?.rule, 'officer.suspended')
     const approved = await approve(gw, proposed.body.change.id)
     t.equal(approved.status, 200)
-    t.match(approved.body, { officer: { ori: lapd, sub: 'officer-remove-1', sanction: null } })
+    t.match(approved.body, { officer: { ori: sheriff, sub: 'officer-remove-1', sanction: null } })
     t.equal((await query(gw.url, dl, removed)).status, 200)
     t.match(ledgerRecords(gw.auditDir).find((record) => record.type === 'officer.change' && record.change === proposed.body.change.id), { operator: 'doj-operator-2', sub: 'officer-remove-1', after: { sanction: null } })
   })
@@ -177,11 +178,11 @@ t.test('embedded store', async (t) => {
   t.test('gatewayctl: reinstate says the change is pending a second operator (exit 0, its id); changes list, show, approve', async (t) => {
     const ctl = (bearer: string, ...args: string[]) => runGatewayctl(args, { env: { ...process.env, GATEWAY_URL: gw.url, GATEWAY_TOKEN: bearer } })
     t.equal((await impose(gw, 'removal')).status, 200)
-    const proposed = await ctl(op1, 'agencies', 'reinstate', lapd, '--reason', 'remedied (invented)')
+    const proposed = await ctl(op1, 'agencies', 'reinstate', sheriff, '--reason', 'remedied (invented)')
     t.equal(proposed.code, 0, proposed.stderr)
     const id = /change ([0-9a-f-]{36})/.exec(proposed.stdout)?.[1]
     t.ok(id, 'the change id is printed')
-    t.match(proposed.stdout, /^pending a second operator: lifting the removal of CA0194200 needs another DOJ operator's approval; nothing has changed yet$/m)
+    t.match(proposed.stdout, /^pending a second operator: lifting the removal of CA0990000 needs another DOJ operator's approval; nothing has changed yet$/m)
     t.equal((await query(gw.url, dl, officer())).body.decision?.rule, 'agency.suspended', 'nothing changed')
 
     const listed = await ctl(op2, 'changes', 'list', '--json')
@@ -190,7 +191,7 @@ t.test('embedded store', async (t) => {
     const table = await ctl(op2, 'changes', 'list')
     const [header, line, count] = table.stdout.split('\n')
     t.match(header, /^ID +PROPOSED +ACTION +TARGET +SANCTION +BY +EXPIRES +STATUS$/)
-    t.same(line!.split(/ {2,}/), [id, new Date(clock.value).toISOString(), 'sanction.lift', lapd, 'removal', 'doj-operator-1 (CA0349400)', new Date(clock.value + pendingSeconds * 1000).toISOString(), 'pending'])
+    t.same(line!.split(/ {2,}/), [id, new Date(clock.value).toISOString(), 'sanction.lift', sheriff, 'removal', 'doj-operator-1 (CA0349400)', new Date(clock.value + pendingSeconds * 1000).toISOString(), 'pending'])
     t.equal(count, '1 changes')
     t.match((await ctl(op2, 'changes', 'show', id!)).stdout, /sanction lifted +removal since /)
 
@@ -201,13 +202,13 @@ t.test('embedded store', async (t) => {
     t.equal((await ctl(op2, 'changes', 'approve', id!)).code, 2, '--reason is required')
     const approved = await ctl(op2, 'changes', 'approve', id!, '--reason', 'checked')
     t.equal(approved.code, 0, approved.stderr)
-    t.match(approved.stdout, `approved: change ${id} applied; the removal of CA0194200 is lifted`)
+    t.match(approved.stdout, `approved: change ${id} applied; the removal of CA0990000 is lifted`)
     t.equal((await query(gw.url, dl, officer())).status, 200)
 
-    t.equal((await as(gw, op1)('PUT', `/v1/officers/${lapd}/officer-cli-1/sanction`, { type: 'suspension', reason: 'invented' })).status, 200)
-    const officerLift = await ctl(op1, 'officers', 'reinstate', lapd, 'officer-cli-1', '--reason', 'served (invented)')
+    t.equal((await as(gw, op1)('PUT', `/v1/officers/${sheriff}/officer-cli-1/sanction`, { type: 'suspension', reason: 'invented' })).status, 200)
+    const officerLift = await ctl(op1, 'officers', 'reinstate', sheriff, 'officer-cli-1', '--reason', 'served (invented)')
     t.equal(officerLift.code, 0, officerLift.stderr)
-    t.match(officerLift.stdout, /lifting the suspension of CA0194200 officer officer-cli-1 needs another DOJ operator's approval/)
+    t.match(officerLift.stdout, /lifting the suspension of CA0990000 officer officer-cli-1 needs another DOJ operator's approval/)
     const officerId = /change ([0-9a-f-]{36})/.exec(officerLift.stdout)![1]!
     const cancelled = await ctl(op2, 'changes', 'cancel', officerId, '--reason', 'not yet', '--json')
     t.equal(cancelled.code, 0, cancelled.stderr)
@@ -217,7 +218,7 @@ t.test('embedded store', async (t) => {
   t.test('the ledger with every step verifies, and the audit search finds the steps by agency, officer and type', async (t) => {
     const report = await verifyLedger(gw.auditDir)
     t.equal(report.problem, null, 'gatewayctl audit verify finds nothing wrong')
-    const proposals = await searchLedger(gw.auditDir, { ori: lapd, type: 'change.proposed' })
+    const proposals = await searchLedger(gw.auditDir, { ori: sheriff, type: 'change.proposed' })
     t.ok(proposals.length >= 5, `${proposals.length} proposals of LAPD's lifts`)
     t.same((await searchLedger(gw.auditDir, { sub: 'officer-remove-1' })).map((record) => record.type).filter((type) => !type.startsWith('query.')), ['officer.change', 'change.proposed', 'change.approved', 'officer.change'], "the officer's sanction, the proposal, the approval, the lift (beside the officer's queries)")
     t.ok((await searchLedger(gw.auditDir, { type: 'change.cancelled' })).length >= 2)

@@ -112,8 +112,8 @@ t.test('two-person control records (change.*) are judged by zod: valid ones are 
   const ledger = await AuditLedger.open(dir, 'gw-a', { explicit: true })
   t.teardown(() => ledger.close())
   const operator = { operator: 'doj-operator-1', operatorOri: 'CA0349400', source: '127.0.0.1' }
-  const proposed = { type: 'change.proposed', id: 'c-1', ...operator, action: 'sanction.lift', ori: 'CA0194200', reason: 'remedied', sanction: { type: 'removal', scope: 'all', reason: 'misuse', since: '2026-06-01T12:00:00.000Z' }, expiresAt: '2026-06-02T12:00:00.000Z' }
-  const approved = { type: 'change.approved', id: 'a-1', change: 'c-1', action: 'officer.sanction.lift', ori: 'CA0194200', sub: 'officer-9', ...operator, operator: 'doj-operator-2', reason: 'checked' }
+  const proposed = { type: 'change.proposed', id: 'c-1', ...operator, action: 'sanction.lift', ori: 'CA0990000', reason: 'remedied', sanction: { type: 'removal', scope: 'all', reason: 'misuse', since: '2026-06-01T12:00:00.000Z' }, expiresAt: '2026-06-02T12:00:00.000Z' }
+  const approved = { type: 'change.approved', id: 'a-1', change: 'c-1', action: 'officer.sanction.lift', ori: 'CA0990000', sub: 'officer-9', ...operator, operator: 'doj-operator-2', reason: 'checked' }
   const cancelled = { ...approved, type: 'change.cancelled', id: 'x-1', sub: undefined }
   for (const event of [proposed, approved, cancelled]) {
     t.notOk(certainlyValid(event as unknown as AuditEvent), `${event.type} is not passed without zod`)
@@ -129,9 +129,9 @@ t.test('a record type without a cheaper check (operator.refused) is judged by zo
   const dir = tempDir('fast-check-refused')
   const ledger = await AuditLedger.open(dir, 'gw-a', { explicit: true })
   t.teardown(() => ledger.close())
-  const refused = { type: 'operator.refused', id: 'r-1', operator: 'lapd-admin-1', operatorOri: 'CA0194200', source: '127.0.0.1', method: 'DELETE', route: '/v1/agencies/:ori/sanction', role: 'doj_operator', code: 'role_forbidden' }
+  const refused = { type: 'operator.refused', id: 'r-1', operator: 'sheriff-admin-1', operatorOri: 'CA0990000', source: '127.0.0.1', method: 'DELETE', route: '/v1/agencies/:ori/sanction', role: 'doj_operator', code: 'role_forbidden' }
   t.notOk(certainlyValid(refused as unknown as AuditEvent), 'never passed without zod')
-  t.ok(zodAccepts(refused) && zodAccepts({ ...refused, code: 'own_agency_forbidden', ori: 'CA0194200' }))
+  t.ok(zodAccepts(refused) && zodAccepts({ ...refused, code: 'own_agency_forbidden', ori: 'CA0990000' }))
   await ledger.append(refused as unknown as AuditEvent, Date.now())
   await t.rejects(ledger.append({ ...refused, code: 'agency_conflict' } as unknown as AuditEvent, Date.now()), /code/)
   await t.rejects(ledger.append({ ...refused, reason: 'x' } as unknown as AuditEvent, Date.now()), /reason|Unrecognized/i)

@@ -9,7 +9,7 @@ import { once } from 'node:events'
 import t from 'tap'
 import { readPublicKey } from '../src/audit/checkpoint.js'
 import { verifyLedger } from '../src/audit/verify.js'
-import { call, cbp, lapd, ledgerRecords, operatorToken, query, startTestGateway, token } from './helpers.js'
+import { call, lapd, sheriff, ledgerRecords, operatorToken, query, startTestGateway, token } from './helpers.js'
 import { join } from 'node:path'
 
 const gw = await startTestGateway()
@@ -67,11 +67,11 @@ t.test('an operator change sent and then reset is audited with its source', asyn
   for (const [n, reason] of ['censure for the record', 'lifted'].entries()) {
     const socket = await openSocket()
     const body = n === 0 ? JSON.stringify({ type: 'censure', reason }) : JSON.stringify({ reason })
-    socket.write(request(n === 0 ? 'PUT' : 'DELETE', `/v1/agencies/${cbp}/sanction`, operatorToken(), body))
+    socket.write(request(n === 0 ? 'PUT' : 'DELETE', `/v1/agencies/${sheriff}/sanction`, operatorToken(), body))
     socket.resetAndDestroy()
     await recordsMatching((record) => record.type === 'operator.change' && record.reason === reason, 1)
   }
-  const changes = await recordsMatching((record) => record.type === 'operator.change' && record.ori === cbp && record.operator === 'doj-operator-1', 2)
+  const changes = await recordsMatching((record) => record.type === 'operator.change' && record.ori === sheriff && record.operator === 'doj-operator-1', 2)
   t.equal(changes.length, 2)
   t.ok(changes.every((record) => record.source === '127.0.0.1'))
 })
@@ -91,7 +91,7 @@ t.test('requests cut at every byte offset, queries and operator changes alike, l
   const requests = [
     request('POST', '/v1/query', token({ sub: 'cut-query' }), allowed),
     request('POST', '/v1/query', token({ sub: 'cut-query' }), immigration),
-    request('PUT', `/v1/agencies/${cbp}/sanction`, operatorToken(), JSON.stringify({ type: 'censure', reason: 'cut change' })),
+    request('PUT', `/v1/agencies/${sheriff}/sanction`, operatorToken(), JSON.stringify({ type: 'censure', reason: 'cut change' })),
   ]
   let sent = 0
   for (const whole of requests) {

@@ -244,10 +244,17 @@ export function ledgerRecords(auditDir: string): any[] {
   return records
 }
 
+// The sample agencies (src/state/seed.ts; docs/facts.md says which are real). Misuse, sanctions and
+// findings in tests belong to fictional agencies: `sheriff` is the sample Bayview County Sheriff's
+// Department (fictional), censured in the samples.
 export const lapd = 'CA0194200'
 export const iceEro = 'CADHS0100'
 export const cbp = 'CACBP0000'
-export const sheriff = 'CA0370000'
+export const sheriff = 'CA0990000'
+export const sheriffName = "Bayview County Sheriff's Department (fictional)"
+/** An invented police department of the same invented county, not among the samples: register it first. */
+export const bayview = 'CA0990100'
+export const bayviewName = 'Bayview Police Department (fictional)'
 
 export interface GatewayProcess {
   readonly child: import('node:child_process').ChildProcessWithoutNullStreams

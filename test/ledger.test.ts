@@ -102,12 +102,12 @@ t.test('a ledger written before issue 12 (no justification, requester, immigrati
   const ledger = await AuditLedger.open(dir, 'gw-a', { explicit: true })
   const { projection: _projection, ...before } = sampleDecision('before-issue-12') as Extract<AuditEvent, { type: 'query.decision' }>
   await ledger.append(before, Date.UTC(2026, 0, 1))
-  await ledger.append({ ...sampleDecision('after'), justification: 'why it is needed', onBehalfOf: 'CA0370000', recipient: 'CA0370000', immigration: 'requester' } as AuditEvent, Date.UTC(2026, 0, 1, 0, 0, 1))
+  await ledger.append({ ...sampleDecision('after'), justification: 'why it is needed', onBehalfOf: 'CA0990000', recipient: 'CA0990000', immigration: 'requester' } as AuditEvent, Date.UTC(2026, 0, 1, 0, 0, 1))
   await t.rejects(ledger.append({ ...sampleDecision('bad'), immigration: 'hunch' } as unknown as AuditEvent, Date.UTC(2026, 0, 1, 0, 0, 2)), 'an unknown immigration basis is refused at append')
   await ledger.close()
   const written = lines(join(dir, 'gw-a', 'segment-000001.jsonl')).map((line) => JSON.parse(line))
   t.notOk('projection' in written[0] || 'justification' in written[0], 'the old shape, as old ledgers hold it')
-  t.match(written[1], { justification: 'why it is needed', onBehalfOf: 'CA0370000', recipient: 'CA0370000', immigration: 'requester', projection: 'licence.without_address' })
+  t.match(written[1], { justification: 'why it is needed', onBehalfOf: 'CA0990000', recipient: 'CA0990000', immigration: 'requester', projection: 'licence.without_address' })
   t.same((await verifyLedger(dir)).problem, null)
 })
 

@@ -26,14 +26,14 @@ t.test('a line per request with route, status and decision id; no token, subject
   const allowed = await query(gateway.url, { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } }, bearer)
   const denied = await query(gateway.url, { database: 'criminal_history', purpose: 'ccw_licensing', subject: { lastName: person.person.lastName, firstName: person.person.firstName, dateOfBirth: person.person.dateOfBirth } }, bearer)
   await query(gateway.url, { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'B7654321', homeAddress: '1 SECRET ST' } }, bearer)
-  await call(gateway.url, 'PUT', '/v1/agencies/CA0194200/sanction', { token: operatorToken(), body: { type: 'censure', reason: 'training' } })
+  await call(gateway.url, 'PUT', '/v1/agencies/CA0990000/sanction', { token: operatorToken(), body: { type: 'censure', reason: 'training (invented)' } })
   await call(gateway.url, 'GET', '/v1/policy', { headers: { authorization: 'Bearer not-a-token-but-secret-looking' } })
   await new Promise((resolve) => setTimeout(resolve, 100)) // async log writes
   const text = lines.join('\n')
   const records = lines.map((line) => JSON.parse(line))
   t.ok(records.some((record) => record.msg === 'request' && record.route === '/v1/query' && record.status === 200 && record.decisionId === allowed.body.decision.id))
   t.ok(records.some((record) => record.msg === 'request' && record.status === 403 && record.decisionId === denied.body.decision.id))
-  t.ok(records.some((record) => record.msg === 'operator change' && record.operator === 'doj-operator-1' && record.ori === 'CA0194200'), 'operator changes at info with operator and ORI')
+  t.ok(records.some((record) => record.msg === 'operator change' && record.operator === 'doj-operator-1' && record.ori === 'CA0990000'), 'operator changes at info with operator and ORI')
   for (const secretValue of [bearer, bearer.split('.')[2]!, operatorToken().split('.')[2]!, 'not-a-token-but-secret-looking', 'A1234567', 'B7654321', '1 SECRET ST', person.person.lastName, person.person.address.street]) {
     t.notOk(text.includes(secretValue), `no ${secretValue.slice(0, 24)} in the logs`)
   }

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
 import t from 'tap'
 import { agencyCountsMaxAgeMs, HotCounter, HotHistogram } from '../src/metrics.js'
-import { call, cbp, lapd, operatorToken, query, startTestGateway, TestClock, testPopulation, token, initRedis } from './helpers.js'
+import { call, cbp, operatorToken, sheriff, query, startTestGateway, TestClock, testPopulation, token, initRedis } from './helpers.js'
 import { startRedis } from './redis.js'
 
 /** Each sample line of an exposition as [series (name and labels), value]. */
@@ -95,7 +95,8 @@ t.test('regression: every scrape read the whole registry from Redis; now one rea
   t.same(await scrape(), [{ none: 3, censure: 1, suspension: 0, removal: 0 }], 'the sample agencies: the sheriff censured')
   t.equal(await registryReads(), reads + 1, 'the first scrape reads the registry')
 
-  t.equal((await call(gw.url, 'PUT', `/v1/agencies/${lapd}/sanction`, { token: operatorToken(), body: { type: 'suspension', reason: 'misuse under investigation' } })).status, 200, 'LAPD suspended')
+  // The fictional sample sheriff, censured in the samples, is suspended instead.
+  t.equal((await call(gw.url, 'PUT', `/v1/agencies/${sheriff}/sanction`, { token: operatorToken(), body: { type: 'suspension', reason: 'misuse under investigation (invented)' } })).status, 200, 'the sheriff suspended')
   for (let n = 0; n < 20; n++) await scrape()
   const meanwhile = await scrape(8)
   t.equal(await registryReads(), reads + 1, '20 scrapes in a row and 8 at once within the period: no read')
@@ -104,20 +105,20 @@ t.test('regression: every scrape read the whole registry from Redis; now one rea
   clock.advance(agencyCountsMaxAgeMs)
   const after = await scrape(8)
   t.equal(await registryReads(), reads + 2, 'a period later, 8 scrapes at once share one read')
-  t.same(new Set(after.map((counts) => JSON.stringify(counts))), new Set([JSON.stringify({ none: 2, censure: 1, suspension: 1, removal: 0 })]), 'and every one shows the suspension')
+  t.same(new Set(after.map((counts) => JSON.stringify(counts))), new Set([JSON.stringify({ none: 3, censure: 0, suspension: 1, removal: 0 })]), 'and every one shows the suspension')
 
   for (let period = 1; period <= 3; period++) {
     clock.advance(agencyCountsMaxAgeMs)
     for (let n = 0; n < 10; n++) await scrape()
     t.equal(await registryReads(), reads + 2 + period, `period ${period}: ten scrapes, one read`)
   }
-  t.same(await scrape(), [{ none: 2, censure: 1, suspension: 1, removal: 0 }], 'the suspension imposed periods ago still shows')
+  t.same(await scrape(), [{ none: 3, censure: 0, suspension: 1, removal: 0 }], 'the suspension imposed periods ago still shows')
 
   // A suspension that lapses within a period is not counted for the rest of it.
   const until = new Date(clock.value + agencyCountsMaxAgeMs + 2_000).toISOString()
-  t.equal((await call(gw.url, 'PUT', `/v1/agencies/${cbp}/sanction`, { token: operatorToken(), body: { type: 'suspension', until, reason: 'a period and two seconds' } })).status, 200, 'CBP suspended until then')
+  t.equal((await call(gw.url, 'PUT', `/v1/agencies/${sheriff}/sanction`, { token: operatorToken(), body: { type: 'suspension', until, reason: 'a period and two seconds' } })).status, 200, 'the sheriff suspended until then instead')
   clock.advance(agencyCountsMaxAgeMs)
-  t.same(await scrape(), [{ none: 1, censure: 1, suspension: 2, removal: 0 }], 'a period later: LAPD and CBP suspended')
+  t.same(await scrape(), [{ none: 3, censure: 0, suspension: 1, removal: 0 }], 'a period later: the sheriff suspended')
   clock.advance(2_000)
-  t.same(await scrape(), [{ none: 2, censure: 1, suspension: 1, removal: 0 }], 'the lapsed suspension is no longer counted, before the period is over')
+  t.same(await scrape(), [{ none: 4, censure: 0, suspension: 0, removal: 0 }], 'the lapsed suspension is no longer counted, before the period is over')
 })

@@ -3,30 +3,31 @@
 // a token the gateway verified and cached before the sanction (no cache expiry waited for), while the
 // other officers of the agency are served; scope and end work as an agency's; each change is audited
 // before it applies; bad input changes nothing; a restart never forgets an officer's sanction.
-// (Redis: test/state-contract.test.ts and, across two instances, test/redis-instances.test.ts.)
+// (Redis: test/state-contract.test.ts and, across two instances, test/redis-instances.test.ts.) The
+// officers are of the sample Bayview County Sheriff's Department (fictional).
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { call, cbp, lapd, ledgerRecords, operatorToken, query, startTestGateway, TestClock, testPopulation, token } from './helpers.js'
+import { call, cbp, lapd, ledgerRecords, sheriff, sheriffName, operatorToken, query, startTestGateway, TestClock, testPopulation, token } from './helpers.js'
 
 const clock = new TestClock()
 const gw = await startTestGateway({ clock })
 t.teardown(() => gw.close())
 const op = operatorToken()
 const admin = (method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown) => call(gw.url, method, path, { token: op, ...(body === undefined ? {} : { body }) })
-const sanctionPath = (sub: string, ori = lapd) => `/v1/officers/${ori}/${encodeURIComponent(sub)}/sanction`
+const sanctionPath = (sub: string, ori = sheriff) => `/v1/officers/${ori}/${encodeURIComponent(sub)}/sanction`
 
 const dl = { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } }
 const person = testPopulation().rapSheets[0]!.person
 const rap = { database: 'criminal_history', purpose: 'criminal_investigation', caseNumber: '24-001234', subject: { lastName: person.lastName, firstName: person.firstName, dateOfBirth: person.dateOfBirth } }
 
 t.test("an officer suspended through the admin API is refused at once, on the token cached before; the agency's other officers are served", async (t) => {
-  const officer96 = token({ sub: 'officer-96' })
+  const officer96 = token({ ori: sheriff, sub: 'officer-96' })
   t.equal((await query(gw.url, dl, officer96)).status, 200, 'the token is verified, and cached, by this query')
 
   const sanctioned = await admin('PUT', sanctionPath('officer-96'), { type: 'suspension', reason: 'queried a neighbour (invented example)' })
   t.equal(sanctioned.status, 200)
-  t.same(sanctioned.body, { ori: lapd, sub: 'officer-96', sanction: { type: 'suspension', scope: 'all', reason: 'queried a neighbour (invented example)', since: new Date(clock.value).toISOString() }, version: 1 })
+  t.same(sanctioned.body, { ori: sheriff, sub: 'officer-96', sanction: { type: 'suspension', scope: 'all', reason: 'queried a neighbour (invented example)', since: new Date(clock.value).toISOString() }, version: 1 })
   const auditId = sanctioned.headers['x-audit-id']
 
   const denied = await query(gw.url, dl, officer96)
@@ -35,12 +36,12 @@ t.test("an officer suspended through the admin API is refused at once, on the to
     id: denied.headers['x-decision-id'],
     outcome: 'deny',
     rule: 'officer.suspended',
-    reason: "This officer's CLETS access at Los Angeles Police Department is suspended until DOJ reinstates it.",
+    reason: `This officer's CLETS access at ${sheriffName} is suspended until DOJ reinstates it.`,
     citation: "CLETS PPP, system discipline (CLETS Advisory Committee): suspension or removal of CLETS service, here of one operator's user ID; DOJ CLETS bulletin of 17 Apr 2018 on misuse by individual users",
   })
   t.equal((await query(gw.url, rap, officer96)).body.decision?.rule, 'officer.suspended', 'criminal history too: the scope is all')
-  t.equal((await query(gw.url, dl, token({ sub: 'officer-97' }))).status, 200, 'another officer of LAPD is served')
-  t.equal((await query(gw.url, dl, token({ sub: 'officer-96', ori: 'CA0370000' }))).status, 200, 'the same user id at another agency is another officer')
+  t.equal((await query(gw.url, dl, token({ ori: sheriff, sub: 'officer-97' }))).status, 200, 'another officer of the agency is served')
+  t.equal((await query(gw.url, dl, token({ sub: 'officer-96', ori: lapd }))).status, 200, 'the same user id at another agency is another officer')
 
   const records = ledgerRecords(gw.auditDir)
   const change = records.find((record) => record.id === auditId)
@@ -50,7 +51,7 @@ t.test("an officer suspended through the admin API is refused at once, on the to
     operatorOri: 'CA0349400',
     source: '127.0.0.1',
     action: 'officer.sanction.impose',
-    ori: lapd,
+    ori: sheriff,
     sub: 'officer-96',
     reason: 'queried a neighbour (invented example)',
     before: null,
@@ -62,18 +63,18 @@ t.test("an officer suspended through the admin API is refused at once, on the to
 })
 
 t.test('a suspension for non-criminal history leaves criminal history; it lapses at its end; a removal blocks all; reinstatement', async (t) => {
-  const bearer = token({ sub: 'officer-12' })
+  const bearer = token({ ori: sheriff, sub: 'officer-12' })
   const until = new Date(clock.value + 3_600_000).toISOString()
   const suspended = await admin('PUT', sanctionPath('officer-12'), { type: 'suspension', scope: 'non_criminal_history', until, reason: 'suspected misuse of DMV addresses' })
   t.equal(suspended.status, 200)
   t.match(suspended.body.sanction, { scope: 'non_criminal_history', until })
   const dmv = await query(gw.url, dl, bearer)
   t.equal(dmv.body.decision.rule, 'officer.suspended')
-  t.equal(dmv.body.decision.reason, `This officer's CLETS access at Los Angeles Police Department is suspended for non-criminal-history databases until ${until}.`)
+  t.equal(dmv.body.decision.reason, `This officer's CLETS access at ${sheriffName} is suspended for non-criminal-history databases until ${until}.`)
   t.equal((await query(gw.url, rap, bearer)).status, 200, 'criminal history stays open')
 
-  t.match((await admin('GET', `/v1/officers/${lapd}/officer-12`)).body, { ori: lapd, sub: 'officer-12', sanction: { type: 'suspension', until }, version: 1 })
-  const listed = await admin('GET', `/v1/officers?ori=${lapd}`)
+  t.match((await admin('GET', `/v1/officers/${sheriff}/officer-12`)).body, { ori: sheriff, sub: 'officer-12', sanction: { type: 'suspension', until }, version: 1 })
+  const listed = await admin('GET', `/v1/officers?ori=${sheriff}`)
   t.equal(listed.status, 200)
   t.same(listed.body.map((officer: { sub: string }) => officer.sub), ['officer-12', 'officer-96'], "the agency's sanctioned officers")
   t.same((await admin('GET', `/v1/officers?ori=${cbp}`)).body, [])
@@ -81,8 +82,8 @@ t.test('a suspension for non-criminal history leaves criminal history; it lapses
 
   clock.advance(3_600_000)
   t.equal((await query(gw.url, dl, bearer)).status, 200, 'lapsed at its end, on every read, no timer')
-  t.equal((await admin('GET', `/v1/officers/${lapd}/officer-12`)).body.sanction, null, 'and shown as none')
-  t.same((await admin('GET', `/v1/officers?ori=${lapd}`)).body.map((officer: { sub: string }) => officer.sub), ['officer-96'], 'nor listed')
+  t.equal((await admin('GET', `/v1/officers/${sheriff}/officer-12`)).body.sanction, null, 'and shown as none')
+  t.same((await admin('GET', `/v1/officers?ori=${sheriff}`)).body.map((officer: { sub: string }) => officer.sub), ['officer-96'], 'nor listed')
 
   const removed = await admin('PUT', sanctionPath('officer-12'), { type: 'removal', reason: 'misuse confirmed' })
   t.match(removed.body, { sanction: { type: 'removal', scope: 'all' }, version: 2 })
@@ -92,7 +93,7 @@ t.test('a suspension for non-criminal history leaves criminal history; it lapses
 
   const reinstated = await admin('DELETE', sanctionPath('officer-12'), { reason: 'cleared by the investigation' })
   t.equal(reinstated.status, 200)
-  t.same(reinstated.body, { ori: lapd, sub: 'officer-12', sanction: null, version: 3 })
+  t.same(reinstated.body, { ori: sheriff, sub: 'officer-12', sanction: null, version: 3 })
   t.equal((await query(gw.url, dl, bearer)).status, 200, 'served again at once')
   t.same(
     ledgerRecords(gw.auditDir).filter((record) => record.type === 'officer.change' && record.sub === 'officer-12').map((record) => [record.action, record.reason, record.before?.version ?? null, record.after.version]),
@@ -105,15 +106,15 @@ t.test('a suspension for non-criminal history leaves criminal history; it lapses
 })
 
 t.test('an officer never sanctioned reads as one without a sanction; a user id a URL must encode is one officer', async (t) => {
-  t.same((await admin('GET', `/v1/officers/${lapd}/officer-17`)).body, { ori: lapd, sub: 'officer-17', sanction: null, version: 0 })
+  t.same((await admin('GET', `/v1/officers/${sheriff}/officer-17`)).body, { ori: sheriff, sub: 'officer-17', sanction: null, version: 0 })
   const odd = 'unit/7?x=%41#1'
   const sanctioned = await admin('PUT', sanctionPath(odd), { type: 'removal', reason: 'shared his login (invented example)' })
   t.equal(sanctioned.status, 200)
   t.equal(sanctioned.body.sub, odd, 'the path segment, percent-decoded')
-  t.equal((await query(gw.url, dl, token({ sub: odd }))).body.decision.rule, 'officer.suspended')
-  t.equal((await admin('GET', `/v1/officers/${lapd}/${encodeURIComponent(odd)}`)).body.sanction.type, 'removal')
+  t.equal((await query(gw.url, dl, token({ ori: sheriff, sub: odd }))).body.decision.rule, 'officer.suspended')
+  t.equal((await admin('GET', `/v1/officers/${sheriff}/${encodeURIComponent(odd)}`)).body.sanction.type, 'removal')
   t.equal((await admin('DELETE', sanctionPath(odd), { reason: 'retrained' })).status, 200)
-  t.equal((await query(gw.url, dl, token({ sub: odd }))).status, 200)
+  t.equal((await query(gw.url, dl, token({ ori: sheriff, sub: odd }))).status, 200)
 })
 
 t.test('bad operator input: a clear 4xx, and nothing changes', async (t) => {
@@ -133,15 +134,15 @@ t.test('bad operator input: a clear 4xx, and nothing changes', async (t) => {
     ['no reason', 'PUT', path, { type: 'suspension' }, 400, 'invalid_request', 'reason'],
     ['an empty reason', 'DELETE', path, { reason: '' }, 400, 'invalid_request', 'reason'],
     ['an unknown field', 'PUT', path, { type: 'suspension', reason: 'r', writtenRequest: true }, 400, 'invalid_request', 'writtenRequest'],
-    ['a malformed ORI', 'PUT', '/v1/officers/lapd/officer-5/sanction', { type: 'suspension', reason: 'r' }, 400, 'invalid_request', 'ori'],
+    ['a malformed ORI', 'PUT', '/v1/officers/sheriff/officer-5/sanction', { type: 'suspension', reason: 'r' }, 400, 'invalid_request', 'ori'],
     ['a user id with a space', 'PUT', sanctionPath('officer 5'), { type: 'suspension', reason: 'r' }, 400, 'invalid_request', 'sub'],
     ['a user id longer than a token may carry', 'PUT', sanctionPath('x'.repeat(129)), { type: 'suspension', reason: 'r' }, 400, 'invalid_request', 'sub'],
     ['a user id past what the router reads (bug: fastify answered 414 in its own shape, past 100 characters)', 'PUT', sanctionPath('x'.repeat(300)), { type: 'suspension', reason: 'r' }, 400, 'invalid_request', 'url'],
-    ['a path that is not valid percent-encoding (bug: fastify answered in its own shape)', 'PUT', `/v1/officers/${lapd}/%E0%A4%A/sanction`, { type: 'suspension', reason: 'r' }, 400, 'invalid_request', 'url'],
+    ['a path that is not valid percent-encoding (bug: fastify answered in its own shape)', 'PUT', `/v1/officers/${sheriff}/%E0%A4%A/sanction`, { type: 'suspension', reason: 'r' }, 400, 'invalid_request', 'url'],
     ['an officer of an unregistered agency (a mistyped ORI)', 'PUT', sanctionPath('officer-5', 'CA0194201'), { type: 'suspension', reason: 'r' }, 404, 'agency_not_found'],
     ['reinstating there', 'DELETE', sanctionPath('officer-5', 'CA0194201'), { reason: 'r' }, 404, 'agency_not_found'],
     ['reading there', 'GET', '/v1/officers/CA0194201/officer-5', undefined, 404, 'agency_not_found'],
-    ['a list filtered by a malformed ORI', 'GET', '/v1/officers?ori=lapd', undefined, 400, 'invalid_request', 'ori'],
+    ['a list filtered by a malformed ORI', 'GET', '/v1/officers?ori=sheriff', undefined, 400, 'invalid_request', 'ori'],
     ['a list filtered by an unknown parameter', 'GET', '/v1/officers?sub=officer-5', undefined, 400, 'invalid_request', 'sub'],
   ]
   for (const [name, method, where, body, status, code, field] of cases) {
@@ -155,7 +156,7 @@ t.test('bad operator input: a clear 4xx, and nothing changes', async (t) => {
   t.equal((await call(gw.url, 'GET', '/v1/officers')).status, 401)
   t.equal(journal(), before, 'the journal is unchanged')
   t.equal(changes(), changed, 'no change was audited')
-  t.equal((await query(gw.url, dl, token({ sub: 'officer-5' }))).status, 200, 'the officer is not sanctioned')
+  t.equal((await query(gw.url, dl, token({ ori: sheriff, sub: 'officer-5' }))).status, 200, 'the officer is not sanctioned')
 })
 
 t.test('metrics count the denials by rule, never by officer; operator changes by action', async (t) => {
@@ -172,8 +173,8 @@ t.test("a restart replays the journal: an officer's sanction survives it", async
   await gw.close()
   const again = await startTestGateway({ stateDir: gw.stateDir, clock })
   t.teardown(() => again.close())
-  t.equal((await query(again.url, dl, token({ sub: 'officer-40' }))).body.decision.rule, 'officer.suspended')
-  t.equal((await query(again.url, dl, token({ sub: 'officer-96' }))).body.decision.rule, 'officer.suspended', 'officer-96 too')
-  t.equal((await query(again.url, dl, token({ sub: 'officer-12' }))).status, 200, 'the reinstated officer stays reinstated')
-  t.match((await call(again.url, 'GET', `/v1/officers/${lapd}/officer-40`, { token: op })).body, { sanction: { scope: 'non_criminal_history', reason: 'under investigation' }, version: 1 })
+  t.equal((await query(again.url, dl, token({ ori: sheriff, sub: 'officer-40' }))).body.decision.rule, 'officer.suspended')
+  t.equal((await query(again.url, dl, token({ ori: sheriff, sub: 'officer-96' }))).body.decision.rule, 'officer.suspended', 'officer-96 too')
+  t.equal((await query(again.url, dl, token({ ori: sheriff, sub: 'officer-12' }))).status, 200, 'the reinstated officer stays reinstated')
+  t.match((await call(again.url, 'GET', `/v1/officers/${sheriff}/officer-40`, { token: op })).body, { sanction: { scope: 'non_criminal_history', reason: 'under investigation' }, version: 1 })
 })

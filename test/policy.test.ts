@@ -72,7 +72,7 @@ t.test('a decision carries a reason an operator can read and the law it applies'
   const denied = evaluate(policy, facts('criminal_history', 'ccw_licensing'), signed, at, null)
   t.equal(denied.rule, 'ppp.purpose_not_permitted')
   t.match(denied.reason, /Concealed-carry \(CCW\) licensing/)
-  t.match(denied.citation, /11105/)
+  t.match(denied.citation, /11140\(b\)/)
   const allowed = evaluate(policy, facts('criminal_history', 'immigration_enforcement', 'A-1'), signed, at, null)
   t.same({ outcome: allowed.outcome, rule: allowed.rule }, { outcome: 'allow', rule: 'ppp.permitted' })
   const suspended = evaluate(policy, facts('dmv.driver_license', 'traffic_enforcement'), { ...signed, sanction: { type: 'suspension', scope: 'all', reason: 'r', since: '2026-01-01T00:00:00Z', until: '2026-07-01T00:00:00.000Z' } }, at, null)

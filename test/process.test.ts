@@ -85,7 +85,7 @@ t.test("the README's answers trimmed to the purpose, and its new denials (issue 
     outcome: 'deny',
     rule: 'ppp.purpose_not_for_agency',
     reason: 'A federal agency may not declare the purpose "Traffic enforcement": it is not among its official functions. A federal agency may declare "Criminal investigation", "Immigration enforcement".',
-    citation: "Penal Code §11077(b) (need to know: information demonstrably required for the agency's own official functions); CLETS PPP",
+    citation: "Penal Code §11077(b) (need to know: information demonstrably required for the agency's own official functions), for DMV records by analogy (unverified); CLETS PPP",
   })
   const reentry = await call(url, 'POST', '/v1/query', { token: cbp, body: { database: 'dmv.driver_license', purpose: 'criminal_investigation', subject: { licenseNumber: 'A1234567' }, caseNumber: '8USC1326-1' } })
   t.equal(reentry.body.decision.rule, 'ppp.immigration_non_criminal')

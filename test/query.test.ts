@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { startCriminalHistory, startDmv } from '../src/backends/server.js'
 import { mintToken } from '../src/http/auth.js'
-import { call, cbp, iceEro, lapd, ledgerRecords, operatorToken, policyDir, query, secret, startTestGateway, tempDir, testPopulation, TestClock, token } from './helpers.js'
+import { call, cbp, iceEro, lapd, ledgerRecords, sheriff, operatorToken, policyDir, query, secret, startTestGateway, tempDir, testPopulation, TestClock, token } from './helpers.js'
 
 const population = testPopulation()
 // Real backends whose requests we count, to show that a denied query never reaches a database.
@@ -94,21 +94,22 @@ t.test('each deny rule answers 403 with the rule and a reason, is audited, and n
   t.equal(allowed.status, 200, 'immigration x criminal history is allowed for an agency with the agreement (Gov. Code 7284.6(b)(2))')
 })
 
+// At the sample Bayview County Sheriff's Department (fictional).
 t.test('a suspension blocks its scope at once, reinstatement restores access, and an until lapses on time', async (t) => {
-  const bearer = token({ sub: 'officer-suspension' })
+  const bearer = token({ sub: 'officer-suspension', ori: sheriff })
   const dl = { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } }
   const rap = { database: 'criminal_history', purpose: 'criminal_investigation', caseNumber: '24-9', subject: { lastName: withRapSheet.person.lastName, firstName: withRapSheet.person.firstName, dateOfBirth: withRapSheet.person.dateOfBirth } }
   const suspend = (until?: number) =>
-    call(gw.url, 'PUT', `/v1/agencies/${lapd}/sanction`, {
+    call(gw.url, 'PUT', `/v1/agencies/${sheriff}/sanction`, {
       token: operatorToken(),
-      body: { type: 'suspension', scope: 'non_criminal_history', reason: 'misuse under investigation', ...(until === undefined ? {} : { until: new Date(until).toISOString() }) },
+      body: { type: 'suspension', scope: 'non_criminal_history', reason: 'misuse under investigation (invented)', ...(until === undefined ? {} : { until: new Date(until).toISOString() }) },
     })
   t.equal((await suspend()).status, 200)
   const blocked = await query(gw.url, dl, bearer)
   t.equal(blocked.status, 403)
   t.equal(blocked.body.decision.rule, 'agency.suspended')
   t.equal((await query(gw.url, rap, bearer)).status, 200, 'criminal history stays open under a non-criminal-history suspension')
-  const reinstate = await call(gw.url, 'DELETE', `/v1/agencies/${lapd}/sanction`, { token: operatorToken(), body: { reason: 'investigation closed' } })
+  const reinstate = await call(gw.url, 'DELETE', `/v1/agencies/${sheriff}/sanction`, { token: operatorToken(), body: { reason: 'investigation closed' } })
   t.equal(reinstate.status, 200)
   t.equal((await query(gw.url, dl, bearer)).status, 200, 'reinstated')
   t.equal((await suspend(clock.value + 3_600_000)).status, 200)
@@ -117,7 +118,7 @@ t.test('a suspension blocks its scope at once, reinstatement restores access, an
   t.equal((await query(gw.url, dl, bearer)).status, 403, 'a millisecond before the end')
   clock.advance(1)
   t.equal((await query(gw.url, dl, bearer)).status, 200, 'the suspension lapses at its until, with no timer')
-  t.equal((await call(gw.url, 'GET', `/v1/agencies/${lapd}`, { token: operatorToken() })).body.sanction, null, 'and operators see it lapsed')
+  t.equal((await call(gw.url, 'GET', `/v1/agencies/${sheriff}`, { token: operatorToken() })).body.sanction, null, 'and operators see it lapsed')
 })
 
 t.test('bad input: 400 with a stable code and the issues, audited, nothing forwarded', async (t) => {

@@ -1,11 +1,12 @@
 // Two gateway instances on one real Redis, as DOJ runs them behind a load balancer: a sanction written
 // through A binds B on its next query, even under load; rate limits count across both; a Redis that is
-// gone or came back empty is refused with 503, never read as "not suspended".
+// gone or came back empty is refused with 503, never read as "not suspended". The agency is the sample
+// Bayview County Sheriff's Department (fictional).
 import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { call, lapd, ledgerRecords, operatorToken, policyDir, query, startTestGateway, tempDir, token, type TestGateway, initRedis } from './helpers.js'
+import { call, ledgerRecords, sheriff, operatorToken, policyDir, query, startTestGateway, tempDir, token, type TestGateway, initRedis } from './helpers.js'
 import { startRedis } from './redis.js'
 
 const redis = await startRedis()
@@ -26,9 +27,9 @@ t.teardown(async () => {
 const dl = { database: 'dmv.driver_license', purpose: 'traffic_enforcement', subject: { licenseNumber: 'A1234567' } }
 let officers = 0
 /** A fresh officer each time: these tests are about sanctions, not the 4-per-minute officer limit. */
-const officer = () => token({ sub: `officer-${++officers}` })
-const sanction = (gateway: TestGateway, body: unknown) => call(gateway.url, 'PUT', `/v1/agencies/${lapd}/sanction`, { token: operatorToken(), body })
-const reinstate = (gateway: TestGateway) => call(gateway.url, 'DELETE', `/v1/agencies/${lapd}/sanction`, { token: operatorToken(), body: { reason: 'reinstated' } })
+const officer = () => token({ ori: sheriff, sub: `officer-${++officers}` })
+const sanction = (gateway: TestGateway, body: unknown) => call(gateway.url, 'PUT', `/v1/agencies/${sheriff}/sanction`, { token: operatorToken(), body })
+const reinstate = (gateway: TestGateway) => call(gateway.url, 'DELETE', `/v1/agencies/${sheriff}/sanction`, { token: operatorToken(), body: { reason: 'reinstated' } })
 
 t.test('both instances see the same registry', async (t) => {
   const fromB = await call(b.url, 'GET', '/v1/agencies', { token: operatorToken() })
@@ -67,8 +68,8 @@ t.test('the query path costs one Redis round trip per query, shared by the queri
 })
 
 t.test('(a) a sanction written through A binds B on the next request', async (t) => {
-  t.equal((await query(b.url, dl, officer())).status, 200, 'B has LAPD cached as allowed')
-  t.equal((await sanction(a, { type: 'suspension', scope: 'all', reason: 'misuse under investigation' })).status, 200)
+  t.equal((await query(b.url, dl, officer())).status, 200, 'B has the sheriff cached as allowed')
+  t.equal((await sanction(a, { type: 'suspension', scope: 'all', reason: 'misuse under investigation (invented)' })).status, 200)
   const next = await query(b.url, dl, officer())
   t.equal(next.status, 403)
   t.equal(next.body.decision.rule, 'agency.suspended')
@@ -88,7 +89,7 @@ t.test('(b) under concurrent load on B, no query sent after the sanction call an
   }
   const workers = Array.from({ length: 16 }, worker)
   await new Promise((resolve) => setTimeout(resolve, 150))
-  const answer = await sanction(a, { type: 'suspension', scope: 'non_criminal_history', reason: 'suspected misuse' })
+  const answer = await sanction(a, { type: 'suspension', scope: 'non_criminal_history', reason: 'suspected misuse (invented)' })
   const answeredAt = performance.now()
   t.equal(answer.status, 200)
   await new Promise((resolve) => setTimeout(resolve, 150))
@@ -103,16 +104,16 @@ t.test('(b) under concurrent load on B, no query sent after the sanction call an
 })
 
 t.test("(a') an officer sanctioned through A is refused on B's next query, on a token B verified and cached before", async (t) => {
-  const bearer = token({ sub: 'officer-sanctioned' })
+  const bearer = token({ ori: sheriff, sub: 'officer-sanctioned' })
   t.equal((await query(b.url, dl, bearer)).status, 200, 'B has verified and cached the token')
-  const path = `/v1/officers/${lapd}/officer-sanctioned/sanction`
-  const sanctioned = await call(a.url, 'PUT', path, { token: operatorToken(), body: { type: 'suspension', scope: 'non_criminal_history', reason: 'suspected misuse' } })
+  const path = `/v1/officers/${sheriff}/officer-sanctioned/sanction`
+  const sanctioned = await call(a.url, 'PUT', path, { token: operatorToken(), body: { type: 'suspension', scope: 'non_criminal_history', reason: 'suspected misuse (invented)' } })
   t.equal(sanctioned.status, 200)
   const next = await query(b.url, dl, bearer)
   t.equal(next.status, 403, 'the next query, on B, with the cached token')
   t.equal(next.body.decision.rule, 'officer.suspended')
   t.equal((await query(b.url, dl, officer())).status, 200, "the agency's other officers are served")
-  t.match((await call(b.url, 'GET', '/v1/officers?ori=' + lapd, { token: operatorToken() })).body, [{ sub: 'officer-sanctioned', sanction: { type: 'suspension' } }], 'B lists it')
+  t.match((await call(b.url, 'GET', '/v1/officers?ori=' + sheriff, { token: operatorToken() })).body, [{ sub: 'officer-sanctioned', sanction: { type: 'suspension' } }], 'B lists it')
   t.equal((await call(b.url, 'DELETE', path, { token: operatorToken(), body: { reason: 'cleared' } })).status, 200, 'B reinstates')
   t.equal((await query(a.url, dl, bearer)).status, 200, 'A serves the officer at once')
   const changes = [...ledgerRecords(a.auditDir), ...ledgerRecords(b.auditDir)].filter((record) => record.type === 'officer.change')
@@ -120,7 +121,7 @@ t.test("(a') an officer sanctioned through A is refused on B's next query, on a 
 })
 
 t.test('rate limits count across instances: the officer limit of 4 holds over A and B together', async (t) => {
-  const bearer = token({ sub: 'officer-rate' })
+  const bearer = token({ ori: sheriff, sub: 'officer-rate' })
   const statuses = []
   for (const gateway of [a, b, a, b, a]) statuses.push((await query(gateway.url, dl, bearer)).status)
   t.same(statuses, [200, 200, 200, 200, 429])
@@ -173,13 +174,13 @@ t.test('(d) Redis back but empty (no persistence): formerly known agencies are r
   }
   t.same(list.body, [], 'B is connected to a Redis that holds nothing')
   const answer = await query(b.url, dl, officer())
-  t.equal(answer.status, 503, 'LAPD, allowed before, is not allowed on an empty Redis')
+  t.equal(answer.status, 503, 'The sheriff, allowed before, is not allowed on an empty Redis')
   t.equal(answer.body.error.code, 'state_unavailable')
   t.equal((await call(b.url, 'GET', '/readyz')).status, 503, 'and B is not ready')
   // Once an operator writes again, the registry exists, and what it lacks is unknown: still denied.
-  const registered = await call(b.url, 'PUT', '/v1/agencies/CA0010100', { token: operatorToken(), body: { name: 'Oakland PD', kind: 'local', reason: 'rebuilding the registry' } })
+  const registered = await call(b.url, 'PUT', '/v1/agencies/CA0990100', { token: operatorToken(), body: { name: 'Bayview PD (fictional)', kind: 'local', reason: 'rebuilding the registry' } })
   t.equal(registered.status, 201)
   const unknown = await query(b.url, dl, officer())
   t.equal(unknown.status, 403)
-  t.equal(unknown.body.decision.rule, 'agency.unknown', 'LAPD, whose agreement was lost with Redis, is unknown: denied')
+  t.equal(unknown.body.decision.rule, 'agency.unknown', 'The sheriff, whose agreement was lost with Redis, is unknown: denied')
 })

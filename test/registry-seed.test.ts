@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { call, freePort, initRedis, lapd, ledgerRecords, operatorToken, query, root, startTestGateway, tempDir, token, type TestGateway } from './helpers.js'
+import { call, freePort, initRedis, ledgerRecords, operatorToken, query, root, sheriff, startTestGateway, tempDir, token, type TestGateway } from './helpers.js'
 import { startRedis } from './redis.js'
 
 const exec = promisify(execFile)
@@ -44,9 +44,10 @@ t.test('regression: a Redis that lost its data was re-seeded by a fresh instance
   )
   t.equal((await query(first.url, dl, officer())).status, 200, 'LAPD is allowed')
   t.same(seeds(first.auditDir), [], 'the gateway seeded nothing')
-  const removal = await call(first.url, 'PUT', `/v1/agencies/${lapd}/sanction`, { token: operatorToken(), body: { type: 'removal', reason: 'repeated misuse' } })
+  // The removal is the fictional sample sheriff's.
+  const removal = await call(first.url, 'PUT', `/v1/agencies/${sheriff}/sanction`, { token: operatorToken(), body: { type: 'removal', reason: 'repeated misuse (invented)' } })
   t.equal(removal.status, 200)
-  t.equal((await query(first.url, dl, officer())).body.decision.rule, 'agency.suspended', 'LAPD removed: 403')
+  t.equal((await query(first.url, dl, token({ sub: 'deputy-1', ori: sheriff }))).body.decision.rule, 'agency.suspended', 'the sheriff removed: 403')
 
   const raw = new Redis(redis.url)
   t.teardown(() => raw.quit())

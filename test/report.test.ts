@@ -45,8 +45,9 @@ for (const sub of ['ero-1', 'ero-2', 'ero-1']) await query(gw.url, immigrationDl
 await query(gw.url, { database: 'criminal_history', purpose: 'immigration_enforcement', subject: rap, caseNumber: 'A-2' }, token({ ori: iceEro, sub: 'ero-3' }))
 await query(gw.url, { database: 'criminal_history', purpose: 'immigration_enforcement', subject: rap, caseNumber: 'A-3' }, token({ ori: cbp, sub: 'cbp-1' }))
 await query(gw.url, { database: 'criminal_history', purpose: 'ccw_licensing', subject: rap }, token({ ori: sheriff, sub: 'deputy-1' }))
-await call(gw.url, 'PUT', `/v1/agencies/${lapd}/sanction`, { token: operatorToken(), body: { type: 'censure', reason: 'case numbers missing' } })
 await call(gw.url, 'DELETE', `/v1/agencies/${sheriff}/sanction`, { token: operatorToken(), body: { reason: 'training completed' } })
+// Sanctions go to the fictional sample sheriff, never to a real agency.
+await call(gw.url, 'PUT', `/v1/agencies/${sheriff}/sanction`, { token: operatorToken(), body: { type: 'censure', reason: 'case numbers missing' } })
 // A fictional agency (invented for this test) whose agreement, signed in 2025, DOJ entered in 2026.
 const fictional = 'CA9990001'
 await call(gw.url, 'PUT', `/v1/agencies/${fictional}`, { token: operatorToken(), body: { name: 'Invented Valley PD (fictional)', kind: 'local', reason: 'new subscriber' } })
@@ -105,13 +106,13 @@ t.test('per agency: policy misuse apart from throttling, input errors, incomplet
     officersWithMisuse: 1, // lapd-1 only: not lapd-burst (two 429s), nor lapd-0 (a missing case number)
     officers: 5,
     signals: { distinct_subjects: 2, off_hours: 1, subject_spread: 0 },
-    sanctionChanges: ['2026-01-01 censure: case numbers missing'],
+    sanctionChanges: [],
     agreementAtYearEnd: { version: 'PPP-2019-02', signedAt: '2019-05-20T19:00:00.000Z' },
     agreementChanges: [],
   })
   t.match(byOri.get(iceEro), { kind: 'federal', monitored: true, queries: 4, denied: 4, byCategory: { policy_misuse: 3, agreement: 1 }, immigrationNonCriminalAttempts: 3, officersWithMisuse: 2, officers: 3, signals: { subject_spread: 1 }, agreementAtYearEnd: null })
   t.match(byOri.get(cbp), { queries: 1, denied: 0, monitored: true })
-  t.match(byOri.get(sheriff), { deniedByRule: { 'ppp.purpose_not_permitted': 1 }, byCategory: { policy_misuse: 1 }, officersWithMisuse: 1, sanctionChanges: ['2026-01-01 reinstated from suspension: training completed'] })
+  t.match(byOri.get(sheriff), { deniedByRule: { 'ppp.purpose_not_permitted': 1 }, byCategory: { policy_misuse: 1 }, officersWithMisuse: 1, sanctionChanges: ['2026-01-01 reinstated from suspension: training completed', '2026-01-01 censure: case numbers missing'] })
   t.match(byOri.get(fictional), { queries: 1, agreementChanges: [], agreementAtYearEnd: { signedAt: '2025-06-02T17:00:00.000Z' } }, 'entered in 2026, signed in 2025')
   t.equal(built.agencies[0].ori, iceEro, 'most policy misuse first')
 })
@@ -137,7 +138,7 @@ t.test('Markdown lists federal and monitored agencies on their own; CSV has one 
   const csv = (await report('2026', '--format', 'csv')).trim().split('\n')
   t.equal(csv[0], 'year,ori,agency,kind,monitored,queries,allowed,denied,policy_misuse,incomplete_query,agreement,sanction,throttling,input_errors,officers_with_misuse,officers,immigration_non_criminal_attempts,denials_by_rule,signal_distinct_subjects,signal_subject_spread,signal_watchlist,signal_self_lookup,signal_shared_login,signal_off_hours,sanction_changes,agreement_at_year_end,agreement_changes')
   t.equal(csv.length, 6)
-  t.match(csv.find((row) => row.includes('CA0370000')), /^2026,CA0370000,San Diego County Sheriff's Department,local,false,1,0,1,1,0,0,0,0,0,1,1,0,ppp.purpose_not_permitted 1,0,0,0,0,0,0,/)
+  t.match(csv.find((row) => row.includes('CA0990000')), /^2026,CA0990000,Bayview County Sheriff's Department \(fictional\),local,false,1,0,1,1,0,0,0,0,0,1,1,0,ppp.purpose_not_permitted 1,0,0,0,0,0,0,/)
 })
 
 t.test('the public variant: counts per agency and category, small ones suppressed, nothing about people', async (t) => {

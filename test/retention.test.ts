@@ -1,4 +1,4 @@
-// Audit retention (issue 13, point 6): AUDIT_RETENTION_DAYS is at least a year (CJIS, DOMAIN.md), and
+// Audit retention (issue 13, point 6): AUDIT_RETENTION_DAYS is at least a year (CJIS, docs/facts.md), and
 // `gatewayctl audit retention` lists the closed segments past it, on a real ledger, deleting nothing.
 import { execFile } from 'node:child_process'
 import { readdirSync } from 'node:fs'

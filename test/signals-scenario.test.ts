@@ -1,4 +1,4 @@
-// Issue 13, point 2: each misuse pattern of DOMAIN.md played against a real gateway — the embedded store,
+// Issue 13, point 2: each misuse pattern of docs/facts.md played against a real gateway — the embedded store,
 // then two instances sharing a real Redis — and the signals it raises: signal.raised records in the real
 // ledger (with the decisions behind them), gateway_signals_total, answers unchanged, the ledger intact.
 // Every officer, the agency CA9990001 and the protected person are invented (the simulated population is).

@@ -42,21 +42,21 @@ for (const [name, make] of stores) {
       const clock = new TestClock()
       const store = await make(clock)
       t.teardown(() => store.close())
-      t.equal(await store.get('CA0194200'), null)
-      const created = await store.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
-      t.match(created, { action: 'agency.register', before: null, after: { ori: 'CA0194200', name: 'LAPD', agreement: null, sanction: null, version: 1 } })
-      const agreement = await store.recordAgreement('CA0194200', signed, clock.value, audit)
+      t.equal(await store.get('CA0990300'), null)
+      const created = await store.register('CA0990300', { name: 'Harbor City PD (fictional)', kind: 'local', monitored: false }, clock.value, audit)
+      t.match(created, { action: 'agency.register', before: null, after: { ori: 'CA0990300', name: 'Harbor City PD (fictional)', agreement: null, sanction: null, version: 1 } })
+      const agreement = await store.recordAgreement('CA0990300', signed, clock.value, audit)
       t.match(agreement, { action: 'agreement.record', before: { version: 1 }, after: { agreement: signed, version: 2 } })
-      const suspended = await store.impose('CA0194200', { type: 'suspension', scope: 'all', reason: 'r', since: '2026-06-01T12:00:00.000Z' }, clock.value, audit)
+      const suspended = await store.impose('CA0990300', { type: 'suspension', scope: 'all', reason: 'r', since: '2026-06-01T12:00:00.000Z' }, clock.value, audit)
       t.equal(suspended.after.version, 3)
-      await store.register('CA0010100', { name: 'Oakland PD', kind: 'local', monitored: false }, clock.value, audit)
-      t.same((await store.list()).map((agency) => agency.ori), ['CA0010100', 'CA0194200'])
-      t.match(await store.get('CA0194200'), { sanction: { type: 'suspension' }, version: 3 })
-      const reinstated = await store.reinstate('CA0194200', clock.value, audit)
+      await store.register('CA0990100', { name: 'Bayview PD (fictional)', kind: 'local', monitored: false }, clock.value, audit)
+      t.same((await store.list()).map((agency) => agency.ori), ['CA0990100', 'CA0990300'])
+      t.match(await store.get('CA0990300'), { sanction: { type: 'suspension' }, version: 3 })
+      const reinstated = await store.reinstate('CA0990300', clock.value, audit)
       t.equal(reinstated.after.sanction, null)
-      const revoked = await store.revokeAgreement('CA0194200', clock.value, audit)
+      const revoked = await store.revokeAgreement('CA0990300', clock.value, audit)
       t.match(revoked, { action: 'agreement.revoke', after: { agreement: null, version: 5 } })
-      const updated = await store.register('CA0194200', { name: 'Los Angeles PD', kind: 'local', monitored: true }, clock.value, audit)
+      const updated = await store.register('CA0990300', { name: 'Los Angeles PD', kind: 'local', monitored: true }, clock.value, audit)
       t.match(updated, { action: 'agency.update', after: { name: 'Los Angeles PD', monitored: true, version: 6 } })
     })
 
@@ -64,11 +64,11 @@ for (const [name, make] of stores) {
       const clock = new TestClock()
       const store = await make(clock)
       t.teardown(() => store.close())
-      await store.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
-      await t.rejects(store.impose('CA0194200', { type: 'removal', scope: 'all', reason: 'r', since: 'x' }, clock.value, async () => {
+      await store.register('CA0990300', { name: 'Harbor City PD (fictional)', kind: 'local', monitored: false }, clock.value, audit)
+      await t.rejects(store.impose('CA0990300', { type: 'removal', scope: 'all', reason: 'r', since: 'x' }, clock.value, async () => {
         throw new Error('ledger full')
       }), /ledger full/)
-      t.match(await store.get('CA0194200'), { sanction: null, version: 1 })
+      t.match(await store.get('CA0990300'), { sanction: null, version: 1 })
       await t.rejects(store.recordAgreement('CA9999999', signed, clock.value, audit), { name: 'AgencyNotFoundError' })
     })
 
@@ -84,7 +84,7 @@ for (const [name, make] of stores) {
       t.same(await store.list(), [], 'an empty registry')
       const other = await make(clock)
       t.teardown(() => other.close())
-      await other.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
+      await other.register('CA0990300', { name: 'Harbor City PD (fictional)', kind: 'local', monitored: false }, clock.value, audit)
       t.equal(await other.holdsRegistry(), true, 'a store that holds an agency holds a registry')
       t.equal(await other.initialize(), false)
     })
@@ -93,19 +93,19 @@ for (const [name, make] of stores) {
       const clock = new TestClock()
       const store = await make(clock)
       t.teardown(() => store.close())
-      await store.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
-      const first = await store.admit('CA0194200', 'user:CA0194200:a', limits, clock.value)
-      t.match(first, { agency: { ori: 'CA0194200', version: 1 }, rate: { limited: null, userRemaining: 2, agencyRemaining: 4 }, now: clock.value })
-      await store.recordAgreement('CA0194200', signed, clock.value, audit)
-      t.match((await store.admit('CA0194200', 'user:CA0194200:a', limits, clock.value)).agency, { agreement: signed, version: 2 }, 'a change shows at once')
-      t.equal((await store.admit('CA0194200', 'user:CA0194200:a', limits, clock.value)).rate.limited, null)
-      const over = await store.admit('CA0194200', 'user:CA0194200:a', limits, clock.value)
+      await store.register('CA0990300', { name: 'Harbor City PD (fictional)', kind: 'local', monitored: false }, clock.value, audit)
+      const first = await store.admit('CA0990300', 'user:CA0990300:a', limits, clock.value)
+      t.match(first, { agency: { ori: 'CA0990300', version: 1 }, rate: { limited: null, userRemaining: 2, agencyRemaining: 4 }, now: clock.value })
+      await store.recordAgreement('CA0990300', signed, clock.value, audit)
+      t.match((await store.admit('CA0990300', 'user:CA0990300:a', limits, clock.value)).agency, { agreement: signed, version: 2 }, 'a change shows at once')
+      t.equal((await store.admit('CA0990300', 'user:CA0990300:a', limits, clock.value)).rate.limited, null)
+      const over = await store.admit('CA0990300', 'user:CA0990300:a', limits, clock.value)
       t.match(over.rate, { limited: 'rate.user', retryAfterSeconds: 20, userRemaining: 0 })
-      t.equal((await store.admit('CA0194200', 'user:CA0194200:b', limits, clock.value)).rate.limited, null, 'another officer: 4th of the agency 5')
-      t.equal((await store.admit('CA0194200', 'user:CA0194200:c', limits, clock.value)).rate.limited, null, '5th')
-      t.match((await store.admit('CA0194200', 'user:CA0194200:d', limits, clock.value)).rate, { limited: 'rate.agency', retryAfterSeconds: 12 })
+      t.equal((await store.admit('CA0990300', 'user:CA0990300:b', limits, clock.value)).rate.limited, null, 'another officer: 4th of the agency 5')
+      t.equal((await store.admit('CA0990300', 'user:CA0990300:c', limits, clock.value)).rate.limited, null, '5th')
+      t.match((await store.admit('CA0990300', 'user:CA0990300:d', limits, clock.value)).rate, { limited: 'rate.agency', retryAfterSeconds: 12 })
       clock.advance(20_000)
-      t.equal((await store.admit('CA0194200', 'user:CA0194200:a', limits, clock.value)).rate.limited, null, 'the window slid')
+      t.equal((await store.admit('CA0990300', 'user:CA0990300:a', limits, clock.value)).rate.limited, null, 'the window slid')
       t.equal((await store.admit('CA9999999', 'user:CA9999999:a', limits, clock.value)).agency, null, 'an unregistered ORI')
       // Refused as agency.unknown whatever its rate: its admits keep no arrival time (no Redis key), so a
       // flood of them is never throttled, and never leaves state behind.
@@ -117,17 +117,17 @@ for (const [name, make] of stores) {
       const clock = new TestClock()
       const store = await make(clock)
       t.teardown(() => store.close())
-      await store.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
+      await store.register('CA0990300', { name: 'Harbor City PD (fictional)', kind: 'local', monitored: false }, clock.value, audit)
       // Issued together (the Redis store sends them in one script call): officer a 3 allowed of 6, the
       // agency 5 of everything, in the order sent.
-      const burst = await Promise.all(['a', 'a', 'a', 'a', 'b', 'b', 'c', 'a'].map((officer) => store.admit('CA0194200', `user:CA0194200:${officer}`, limits, clock.value)))
+      const burst = await Promise.all(['a', 'a', 'a', 'a', 'b', 'b', 'c', 'a'].map((officer) => store.admit('CA0990300', `user:CA0990300:${officer}`, limits, clock.value)))
       t.same(burst.map((admission) => admission.rate.limited), [null, null, null, 'rate.user', null, null, 'rate.agency', 'rate.user'])
       t.same(burst.map((admission) => admission.rate.userRemaining), [2, 1, 0, 0, 2, 1, 2, 0], 'c was within its own limit')
       t.same(burst.map((admission) => admission.agency?.version), [1, 1, 1, 1, 1, 1, 1, 1])
       // A policy reload between two queries of one turn: each is judged by the limits it came with.
       const strict = { ...limits, perUser: { limit: 1, windowSeconds: 60 } }
       clock.advance(60_000)
-      const mixed = await Promise.all([store.admit('CA0194200', 'user:CA0194200:x', limits, clock.value), store.admit('CA0194200', 'user:CA0194200:x', strict, clock.value), store.admit('CA0194200', 'user:CA0194200:y', limits, clock.value)])
+      const mixed = await Promise.all([store.admit('CA0990300', 'user:CA0990300:x', limits, clock.value), store.admit('CA0990300', 'user:CA0990300:x', strict, clock.value), store.admit('CA0990300', 'user:CA0990300:y', limits, clock.value)])
       t.same(mixed.map((admission) => [admission.rate.limited, admission.rate.userRemaining]), [[null, 2], ['rate.user', 0], [null, 2]])
     })
 
@@ -140,41 +140,41 @@ for (const [name, make] of stores) {
         officerAudits.push(change)
       }
       const suspension = { type: 'suspension' as const, scope: 'non_criminal_history' as const, reason: 'suspected misuse', since: '2026-06-01T12:00:00.000Z' }
-      await store.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
-      await store.register('CA0010100', { name: 'Oakland PD', kind: 'local', monitored: false }, clock.value, audit)
-      t.equal((await store.admit('CA0194200', officerKey('CA0194200', 'a'), limits, clock.value)).officer, null, 'an officer never sanctioned')
-      t.equal(await store.getOfficer('CA0194200', 'a'), null)
+      await store.register('CA0990300', { name: 'Harbor City PD (fictional)', kind: 'local', monitored: false }, clock.value, audit)
+      await store.register('CA0990100', { name: 'Bayview PD (fictional)', kind: 'local', monitored: false }, clock.value, audit)
+      t.equal((await store.admit('CA0990300', officerKey('CA0990300', 'a'), limits, clock.value)).officer, null, 'an officer never sanctioned')
+      t.equal(await store.getOfficer('CA0990300', 'a'), null)
 
       await t.rejects(store.sanctionOfficer('CA9999999', 'a', suspension, clock.value, auditOfficer), { name: 'AgencyNotFoundError' }, 'an unregistered ORI (a typo) is refused')
-      await t.rejects(store.sanctionOfficer('CA0194200', 'a', suspension, clock.value, async () => {
+      await t.rejects(store.sanctionOfficer('CA0990300', 'a', suspension, clock.value, async () => {
         throw new Error('ledger full')
       }), /ledger full/)
       t.same(officerAudits, [], 'neither refused change reached the audit')
-      t.equal((await store.admit('CA0194200', officerKey('CA0194200', 'a'), limits, clock.value)).officer, null, 'a change whose audit failed is not made')
+      t.equal((await store.admit('CA0990300', officerKey('CA0990300', 'a'), limits, clock.value)).officer, null, 'a change whose audit failed is not made')
 
-      const imposed = await store.sanctionOfficer('CA0194200', 'a', suspension, clock.value, auditOfficer)
-      t.same(imposed, { action: 'officer.sanction.impose', ori: 'CA0194200', sub: 'a', before: null, after: { ori: 'CA0194200', sub: 'a', sanction: suspension, version: 1 } })
+      const imposed = await store.sanctionOfficer('CA0990300', 'a', suspension, clock.value, auditOfficer)
+      t.same(imposed, { action: 'officer.sanction.impose', ori: 'CA0990300', sub: 'a', before: null, after: { ori: 'CA0990300', sub: 'a', sanction: suspension, version: 1 } })
       t.same(officerAudits, [imposed], 'audited with its before and after')
-      t.same((await store.admit('CA0194200', officerKey('CA0194200', 'a'), limits, clock.value)).officer, suspension, "the officer's next admit carries it")
-      t.equal((await store.admit('CA0194200', officerKey('CA0194200', 'b'), limits, clock.value)).officer, null, 'another officer of the agency is not sanctioned')
-      t.equal((await store.admit('CA0010100', officerKey('CA0010100', 'a'), limits, clock.value)).officer, null, 'nor the same user id at another agency')
-      const burst = await Promise.all(['a', 'b', 'a'].map((sub) => store.admit('CA0194200', officerKey('CA0194200', sub), limits, clock.value)))
+      t.same((await store.admit('CA0990300', officerKey('CA0990300', 'a'), limits, clock.value)).officer, suspension, "the officer's next admit carries it")
+      t.equal((await store.admit('CA0990300', officerKey('CA0990300', 'b'), limits, clock.value)).officer, null, 'another officer of the agency is not sanctioned')
+      t.equal((await store.admit('CA0990100', officerKey('CA0990100', 'a'), limits, clock.value)).officer, null, 'nor the same user id at another agency')
+      const burst = await Promise.all(['a', 'b', 'a'].map((sub) => store.admit('CA0990300', officerKey('CA0990300', sub), limits, clock.value)))
       t.same(burst.map((admission) => admission.officer?.type ?? null), ['suspension', null, 'suspension'], 'admits of one moment each get their own officer')
 
       const removal = { type: 'removal' as const, scope: 'all' as const, reason: 'stalking (invented example)', since: '2026-06-01T12:00:00.000Z' }
-      const replaced = await store.sanctionOfficer('CA0194200', 'a', removal, clock.value, auditOfficer)
+      const replaced = await store.sanctionOfficer('CA0990300', 'a', removal, clock.value, auditOfficer)
       t.match(replaced, { before: { sanction: suspension, version: 1 }, after: { sanction: removal, version: 2 } }, 'a new sanction replaces the old')
-      await store.sanctionOfficer('CA0010100', 'z', suspension, clock.value, auditOfficer)
-      await store.sanctionOfficer('CA0194200', 'b/1:x', suspension, clock.value, auditOfficer)
-      t.same((await store.listOfficers(undefined)).map((officer) => [officer.ori, officer.sub]), [['CA0010100', 'z'], ['CA0194200', 'a'], ['CA0194200', 'b/1:x']], 'listed by ORI, then user id')
-      t.same((await store.listOfficers('CA0194200')).map((officer) => officer.sub), ['a', 'b/1:x'])
-      t.same(await store.listOfficers('CA0370000'), [])
+      await store.sanctionOfficer('CA0990100', 'z', suspension, clock.value, auditOfficer)
+      await store.sanctionOfficer('CA0990300', 'b/1:x', suspension, clock.value, auditOfficer)
+      t.same((await store.listOfficers(undefined)).map((officer) => [officer.ori, officer.sub]), [['CA0990100', 'z'], ['CA0990300', 'a'], ['CA0990300', 'b/1:x']], 'listed by ORI, then user id')
+      t.same((await store.listOfficers('CA0990300')).map((officer) => officer.sub), ['a', 'b/1:x'])
+      t.same(await store.listOfficers('CA0990000'), [])
 
-      const lifted = await store.reinstateOfficer('CA0194200', 'a', clock.value, auditOfficer)
+      const lifted = await store.reinstateOfficer('CA0990300', 'a', clock.value, auditOfficer)
       t.match(lifted, { action: 'officer.sanction.lift', before: { sanction: removal }, after: { sanction: null, version: 3 } })
-      t.equal((await store.admit('CA0194200', officerKey('CA0194200', 'a'), limits, clock.value)).officer, null, 'reinstated: the next admit carries none')
-      t.match(await store.getOfficer('CA0194200', 'a'), { sanction: null, version: 3 }, 'the history keeps counting')
-      const never = await store.reinstateOfficer('CA0194200', 'c', clock.value, auditOfficer)
+      t.equal((await store.admit('CA0990300', officerKey('CA0990300', 'a'), limits, clock.value)).officer, null, 'reinstated: the next admit carries none')
+      t.match(await store.getOfficer('CA0990300', 'a'), { sanction: null, version: 3 }, 'the history keeps counting')
+      const never = await store.reinstateOfficer('CA0990300', 'c', clock.value, auditOfficer)
       t.match(never, { before: null, after: { sanction: null, version: 1 } }, 'reinstating an officer never sanctioned is an audited change all the same')
       t.equal(officerAudits.length, 6)
     })
@@ -183,15 +183,15 @@ for (const [name, make] of stores) {
       const clock = new TestClock()
       const store = await make(clock)
       t.teardown(() => store.close())
-      await store.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
+      await store.register('CA0990300', { name: 'Harbor City PD (fictional)', kind: 'local', monitored: false }, clock.value, audit)
       const sanction = (reason: string) => ({ type: 'suspension' as const, scope: 'all' as const, reason, since: '2026-06-01T12:00:00.000Z' })
       const results = await Promise.allSettled([
-        store.sanctionOfficer('CA0194200', 'a', sanction('first'), clock.value, async () => undefined),
-        store.sanctionOfficer('CA0194200', 'a', sanction('second'), clock.value, async () => undefined),
+        store.sanctionOfficer('CA0990300', 'a', sanction('first'), clock.value, async () => undefined),
+        store.sanctionOfficer('CA0990300', 'a', sanction('second'), clock.value, async () => undefined),
       ])
       const applied = results.filter((result) => result.status === 'fulfilled').length
       t.ok(applied >= 1)
-      t.equal((await store.getOfficer('CA0194200', 'a'))?.version, applied, 'the version counts exactly the changes that applied')
+      t.equal((await store.getOfficer('CA0990300', 'a'))?.version, applied, 'the version counts exactly the changes that applied')
       for (const result of results) {
         if (result.status === 'rejected') t.match(result.reason, { name: 'OfficerConflictError' }, 'a lost race is a conflict, never a silent overwrite')
       }
@@ -201,13 +201,13 @@ for (const [name, make] of stores) {
       const clock = new TestClock()
       const store = await make(clock)
       t.teardown(() => store.close())
-      await store.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
+      await store.register('CA0990300', { name: 'Harbor City PD (fictional)', kind: 'local', monitored: false }, clock.value, audit)
       const results = await Promise.allSettled([
-        store.recordAgreement('CA0194200', signed, clock.value, audit),
-        store.impose('CA0194200', { type: 'censure', scope: 'all', reason: 'r', since: 'x' }, clock.value, audit),
+        store.recordAgreement('CA0990300', signed, clock.value, audit),
+        store.impose('CA0990300', { type: 'censure', scope: 'all', reason: 'r', since: 'x' }, clock.value, audit),
       ])
       const applied = results.filter((result) => result.status === 'fulfilled').length
-      const final = (await store.get('CA0194200')) as AgencyState
+      const final = (await store.get('CA0990300')) as AgencyState
       t.equal(final.version, 1 + applied, 'the version counts exactly the changes that applied')
       for (const result of results) {
         if (result.status === 'rejected') t.match(result.reason, { name: 'AgencyConflictError' }, 'a lost race is a conflict, never a silent overwrite')
@@ -235,19 +235,19 @@ async function emptyRedis(t: Test, database: number): Promise<{ raw: Redis; cloc
 t.test('redis store: rate times are stored exactly, and the rate hash expires a window after its last write', async (t) => {
   const { raw, clock, open } = await emptyRedis(t, 15)
   const store = await open()
-  await store.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
+  await store.register('CA0990300', { name: 'Harbor City PD (fictional)', kind: 'local', monitored: false }, clock.value, audit)
   // 7 a minute: an interval of 8571.428571428572 ms, which no fixed number of decimals holds.
   const odd = { perUser: { limit: 7, windowSeconds: 60 }, perAgency: { limit: 1000, windowSeconds: 30 } }
-  const burst = await Promise.all([1, 2, 3].map(() => store.admit('CA0194200', 'user:CA0194200:a', odd, clock.value)))
+  const burst = await Promise.all([1, 2, 3].map(() => store.admit('CA0990300', 'user:CA0990300:a', odd, clock.value)))
   t.same(burst.map((admission) => admission.rate.userRemaining), [6, 5, 4])
   const interval = 60_000 / 7
-  t.equal(Number(await raw.hget('clets:rate:CA0194200', 'user:CA0194200:a')), clock.value + interval + interval + interval, 'the officer time, to the last bit')
-  t.equal(Number(await raw.hget('clets:rate:CA0194200', 'agency')), clock.value + 30 + 30 + 30, 'the agency time')
-  const ttl = await raw.pttl('clets:rate:CA0194200')
+  t.equal(Number(await raw.hget('clets:rate:CA0990300', 'user:CA0990300:a')), clock.value + interval + interval + interval, 'the officer time, to the last bit')
+  t.equal(Number(await raw.hget('clets:rate:CA0990300', 'agency')), clock.value + 30 + 30 + 30, 'the agency time')
+  const ttl = await raw.pttl('clets:rate:CA0990300')
   t.ok(ttl > 55_000 && ttl <= 60_000, `expires after the longer window (${ttl} ms left)`)
   // Read back exactly: the next admit in a later call continues from the stored time.
   clock.advance(1)
-  t.equal((await store.admit('CA0194200', 'user:CA0194200:a', odd, clock.value)).rate.userRemaining, 3)
+  t.equal((await store.admit('CA0990300', 'user:CA0990300:a', odd, clock.value)).rate.userRemaining, 3)
 })
 
 // Issue 12, point 5: written requests, kept by both stores and replaced only by compare-and-set.
@@ -280,21 +280,21 @@ for (const [name, make] of stores) {
       const clock = new TestClock()
       const store = await make(clock)
       t.teardown(() => store.close())
-      const first = filed('req-1', 'CA0194200', clock.value)
+      const first = filed('req-1', 'CA0990300', clock.value)
       t.equal(await store.saveRequest(first, 0, clock.value), true, 'a new request is stored')
       t.equal(await store.saveRequest({ ...first, justification: 'other' }, 0, clock.value), false, 'an id is stored once')
-      await store.saveRequest(filed('req-2', 'CA0194200', clock.value + 1000), 0, clock.value)
-      await store.saveRequest(filed('req-3', 'CA0370000', clock.value + 2000), 0, clock.value)
+      await store.saveRequest(filed('req-2', 'CA0990300', clock.value + 1000), 0, clock.value)
+      await store.saveRequest(filed('req-3', 'CA0990000', clock.value + 2000), 0, clock.value)
       t.same((await store.listRequests(null)).map((request) => request.id), ['req-3', 'req-2', 'req-1'])
-      t.same((await store.listRequests('CA0194200')).map((request) => request.id), ['req-2', 'req-1'])
-      t.same(await store.listRequests('CA0010100'), [])
-      t.equal(await store.pendingRequests('CA0194200'), 2)
+      t.same((await store.listRequests('CA0990300')).map((request) => request.id), ['req-2', 'req-1'])
+      t.same(await store.listRequests('CA0990100'), [])
+      t.equal(await store.pendingRequests('CA0990300'), 2)
 
       const approved: WrittenRequest = { ...first, status: 'approved', decidedAt: new Date(clock.value).toISOString(), decidedBy: 'op', decisionReason: 'ok', approvalExpiresAt: new Date(clock.value + 7 * 86_400_000).toISOString(), version: 2 }
       t.equal(await store.saveRequest(approved, 1, clock.value), true, 'a transition from the version read')
       t.equal(await store.saveRequest({ ...first, status: 'refused', version: 2 }, 1, clock.value), false, 'a second transition from the same version is refused')
       t.same(await store.getRequest('req-1'), approved, 'the request as the winning transition left it')
-      t.equal(await store.pendingRequests('CA0194200'), 1, 'an approved request is no longer pending')
+      t.equal(await store.pendingRequests('CA0990300'), 1, 'an approved request is no longer pending')
       t.equal(await store.getRequest('req-9'), null)
 
       const race = await Promise.all([
@@ -311,8 +311,8 @@ t.test('embedded store: requests survive a restart; finished ones past their ret
   const dir = tempDir('requests')
   const clock = new TestClock()
   let store = await MemoryStateStore.open(dir, clock.now)
-  const pending = filed('req-p', 'CA0194200', clock.value)
-  const refused = filed('req-r', 'CA0194200', clock.value)
+  const pending = filed('req-p', 'CA0990300', clock.value)
+  const refused = filed('req-r', 'CA0990300', clock.value)
   await store.saveRequest(pending, 0, clock.value)
   await store.saveRequest(refused, 0, clock.value)
   await store.saveRequest({ ...refused, status: 'refused', version: 2 }, 1, clock.value)
@@ -322,7 +322,7 @@ t.test('embedded store: requests survive a restart; finished ones past their ret
 
   store = await MemoryStateStore.open(dir, clock.now)
   t.same((await store.listRequests(null)).map((request) => [request.id, request.status]), [['req-r', 'refused'], ['req-p', 'pending']], 'both back after a restart')
-  t.equal(await store.pendingRequests('CA0194200'), 1)
+  t.equal(await store.pendingRequests('CA0990300'), 1)
   clock.advance(requestRetentionMs)
   t.equal(await store.getRequest('req-r'), null, 'a refused request is gone after its retention')
   t.match(await store.getRequest('req-p'), { status: 'pending' }, 'a pending one stays')
@@ -342,8 +342,8 @@ t.test('embedded store: requests survive a restart; finished ones past their ret
 t.test('redis store: a finished request expires after its retention, a pending one never; a listing drops the ids of expired ones', async (t) => {
   const { raw, clock, open } = await emptyRedis(t, 14)
   const store = await open()
-  const pending = filed('req-p', 'CA0194200', clock.value)
-  const refused = filed('req-r', 'CA0194200', clock.value + 1)
+  const pending = filed('req-p', 'CA0990300', clock.value)
+  const refused = filed('req-r', 'CA0990300', clock.value + 1)
   await store.saveRequest(pending, 0, clock.value)
   await store.saveRequest(refused, 0, clock.value)
   t.equal(await raw.pttl('clets:request:req-p'), -1, 'pending: no expiry')
@@ -352,30 +352,30 @@ t.test('redis store: a finished request expires after its retention, a pending o
   t.ok(ttl > requestRetentionMs - 60_000 && ttl <= requestRetentionMs, `refused: kept ${requestRetentionMs} ms (${ttl} left)`)
   // What Redis does when the expiry comes:
   await raw.del('clets:request:req-r')
-  t.same((await store.listRequests('CA0194200')).map((request) => request.id), ['req-p'])
-  t.same(await raw.zrange('clets:requests:CA0194200', 0, -1), ['req-p'], 'the expired id left the index')
+  t.same((await store.listRequests('CA0990300')).map((request) => request.id), ['req-p'])
+  t.same(await raw.zrange('clets:requests:CA0990300', 0, -1), ['req-p'], 'the expired id left the index')
 })
 
 t.test('redis store: an officer sanctioned through one instance binds the next admit on another, which had read the officer before', async (t) => {
   const { raw, clock, open } = await emptyRedis(t, 14)
   const a = await open()
   const b = await open()
-  await a.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
+  await a.register('CA0990300', { name: 'Harbor City PD (fictional)', kind: 'local', monitored: false }, clock.value, audit)
   const removal = { type: 'removal' as const, scope: 'all' as const, reason: 'r', since: '2026-06-01T12:00:00.000Z' }
-  t.equal((await b.admit('CA0194200', officerKey('CA0194200', 'a'), limits, clock.value)).officer, null)
-  await a.sanctionOfficer('CA0194200', 'a', removal, clock.value, async () => undefined)
-  t.same((await b.admit('CA0194200', officerKey('CA0194200', 'a'), limits, clock.value)).officer, removal, 'B, with no message needed')
-  await b.reinstateOfficer('CA0194200', 'a', clock.value, async () => undefined)
-  t.equal((await a.admit('CA0194200', officerKey('CA0194200', 'a'), limits, clock.value)).officer, null, 'and back')
-  t.same(Object.keys(await raw.hgetall('clets:officers')), ['user:CA0194200:a'], 'one hash, a field per officer')
+  t.equal((await b.admit('CA0990300', officerKey('CA0990300', 'a'), limits, clock.value)).officer, null)
+  await a.sanctionOfficer('CA0990300', 'a', removal, clock.value, async () => undefined)
+  t.same((await b.admit('CA0990300', officerKey('CA0990300', 'a'), limits, clock.value)).officer, removal, 'B, with no message needed')
+  await b.reinstateOfficer('CA0990300', 'a', clock.value, async () => undefined)
+  t.equal((await a.admit('CA0990300', officerKey('CA0990300', 'a'), limits, clock.value)).officer, null, 'and back')
+  t.same(Object.keys(await raw.hgetall('clets:officers')), ['user:CA0990300:a'], 'one hash, a field per officer')
 })
 
 // Two-person control: proposed changes, kept by both stores and replaced only by compare-and-set.
-/** A pending proposal to lift LAPD's removal (fictional). */
+/** A pending proposal to lift the removal of an invented agency. */
 const proposal = (id: string, proposedAt: number): ProposedChange => ({
   id,
   action: 'sanction.lift',
-  ori: 'CA0194200',
+  ori: 'CA0990300',
   reason: 'the audit findings were remedied',
   sanction: { type: 'removal', scope: 'all', reason: 'misuse', since: '2026-05-01T00:00:00.000Z' },
   proposedBy: { operator: 'doj-operator-1', operatorOri: 'CA0349400' },

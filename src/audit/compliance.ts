@@ -1,5 +1,5 @@
 // The compliance report (issue 13, point 5): which agencies filed their annual misuse report for a year,
-// which are overdue, the reporting rate DOJ tracked (58% in 2017, 98% in 2018: DOMAIN.md), and each
+// which are overdue, the reporting rate DOJ tracked (58% in 2017, 98% in 2018: docs/facts.md), and each
 // agency's self-reported figures beside what the ledger shows (policy-misuse denials, officers behind
 // them, misuse signals): an agency filing "no violations" while the ledger holds misuse is the case
 // DOJ's audit exists for (EFF asked DOJ to audit DHS rather than let it investigate itself).
@@ -8,7 +8,7 @@ import type { MisuseFiling } from '../state/types.js'
 import { californiaMidnight, localDate, markdownRows, type MisuseReport } from './report.js'
 
 /**
- * When a year's filing is due: the end of 31 March of the next year, California time. DOMAIN.md gives
+ * When a year's filing is due: the end of 31 March of the next year, California time. The sources (docs/facts.md) give
  * no date, only that agencies report annually and that ICE's Orange County office "had still not
  * reported by June 2019" (for 2018): our choice, a quarter after the year ends, is consistent with that.
  */

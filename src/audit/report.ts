@@ -1,5 +1,5 @@
 // The annual misuse report EFF asked DOJ to require, computed from the ledger rather than reported by
-// the agencies themselves (DOMAIN.md: counts by category and the number of employees involved). Per
+// the agencies themselves (docs/facts.md: counts by category and the number of employees involved). Per
 // agency: queries, denials by rule and by category, where only policy misuse (a purpose the PPP or
 // S.B. 54 forbids) counts as misuse; throttling, input errors, incomplete queries and missing
 // agreements or sanctions are listed apart, since a burst of 429s is not misuse; the officers behind

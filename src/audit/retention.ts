@@ -1,5 +1,5 @@
 // Audit retention (issue 13, point 6). The FBI CJIS Security Policy asks that audit records be kept at
-// least one year and protected from deletion (DOMAIN.md; a longer CLETS retention is unverified), so
+// least one year and protected from deletion (docs/facts.md; a longer CLETS retention is unverified), so
 // AUDIT_RETENTION_DAYS is at least 365 and the gateway never deletes a segment: `gatewayctl audit
 // retention` only lists the closed segments whose newest record is older than the retention, which DOJ
 // may archive by its own procedure. Removing segments would cut the chain `audit verify` checks from

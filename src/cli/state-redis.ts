@@ -183,7 +183,7 @@ function change<T>(current: readonly T[], incoming: readonly T[], keyOf: (item: 
   return { added, replaced, removed: [...now.keys()].filter((key) => !next.has(key)), unchanged }
 }
 
-/** `2 added (CA0194200, CA0370000), 0 replaced, 1 removed (CA0010100), 0 unchanged` */
+/** `2 added (CA0194200, CA0990000), 0 replaced, 1 removed (CA0990100), 0 unchanged` */
 function changeText({ added, replaced, removed, unchanged }: Change): string {
   const keys = (count: readonly string[]) => (count.length === 0 ? '' : ` (${count.join(', ')})`)
   return `${added.length} added${keys(added)}, ${replaced.length} replaced${keys(replaced)}, ${removed.length} removed${keys(removed)}, ${unchanged} unchanged`

@@ -131,7 +131,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
     async (request, reply) => {
       const { name, kind, monitored, reason: why } = request.body
       const ori = request.params.ori
-      // EFF asked DOJ to monitor every federal transaction: a new federal agency is monitored unless told otherwise.
+      // EFF asked DOJ to monitor each transaction by ICE, CBP and other DHS components: a new federal agency is monitored unless told otherwise.
       const current = monitored === undefined ? await store.get(ori) : null
       const registration = { name, kind, monitored: monitored ?? current?.monitored ?? kind === 'federal' }
       return change(request, reply, why, (now, beforeCommit) => store.register(ori, registration, now, beforeCommit))

@@ -1,6 +1,6 @@
 // Agencies' annual misuse filings (issue 13, point 5), for DOJ operators (role doj_operator). The DOJ
 // bulletin of 17 April 2018: agencies must report misuse annually, and those that fail to are
-// sanctioned (DOMAIN.md). An operator records what an agency filed for a year (investigations,
+// sanctioned (docs/facts.md). An operator records what an agency filed for a year (investigations,
 // violations found, individuals, pending, discipline by kind, violations by category) with a reason;
 // like every operator change it is audited (a `filing.recorded` record with before and after) before it
 // takes effect, and kept in the store (the embedded store's journal, or Redis) across restarts.
@@ -15,7 +15,7 @@ import { ownAgencyHook } from './authority.js'
 import { auditedChange, requireRole, type AppDependencies } from './context.js'
 import { errorResponses as errors } from './errors.js'
 
-/** The earliest year a filing may be for: 2017, the first year of reporting DOMAIN.md gives figures for. */
+/** The earliest year a filing may be for: 2017, the first year of reporting the sources give figures for (docs/facts.md). */
 export const firstFilingYear = 2017
 
 /** The body of PUT /v1/agencies/:ori/filings/:year: the figures and the operator's reason. */

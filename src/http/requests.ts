@@ -1,5 +1,5 @@
 // Issue 12, point 5: written requests. EFF asked DOJ to require criminal-history requests "in writing
-// instead of through CLETS" (../shared/DOMAIN.md). A sanction with writtenRequests denies the agency's
+// instead of through CLETS" (docs/facts.md). A sanction with writtenRequests denies the agency's
 // terminal queries (agency.written_request_required); the agency files its request here instead, DOJ
 // approves or refuses it, and the agency retrieves an approved request's records once.
 //

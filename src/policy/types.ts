@@ -134,7 +134,7 @@ export interface RateLimitPolicy {
 
 // Officer sanctions (issue 12, point 4). The CAC's discipline reaches the operator as well as the
 // agency: every transaction carries the operator's user id, and binding the operator to a query is the
-// gateway's job (DOMAIN.md). An officer is the token's `sub` at its `ori`; the gateway keeps no officer
+// gateway's job (docs/facts.md). An officer is the token's `sub` at its `ori`; the gateway keeps no officer
 // registry, only the officers DOJ has sanctioned. A censure changes no access, so officers take only the
 // sanctions that do.
 /**

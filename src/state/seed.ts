@@ -1,7 +1,9 @@
 // Creating an agency registry in a store that never held one, audited: `gatewayctl state init` for a
 // new deployment (with the samples for a demo stack), and the embedded store's first start seeding the
-// sample agencies (a gateway never seeds a Redis: docs/floods.md). The ORIs of the samples follow the format; the names are real agencies, the
-// states are invented for the demo.
+// sample agencies (a gateway never seeds a Redis: docs/floods.md). Which samples are real agencies and
+// which are invented, and the source of every fact the real ones carry: docs/facts.md. A sample that
+// shows a sanction or misuse is a fictional agency, says so in its name, and has an ORI in the format
+// (CA, a 3-digit county, the agency part) with county 099, which no California county has.
 import { randomUUID } from 'node:crypto'
 import type { AuditEvent } from '../audit/record.js'
 import type { AgencyKind, Sanction } from '../policy/types.js'
@@ -18,18 +20,25 @@ export interface SampleAgency {
 }
 
 export const sampleAgencies: readonly SampleAgency[] = [
+  // Real (CA0194200 is LAPD's ORI). Connected agencies sign a subscriber agreement; the date is a
+  // placeholder for the demo: no source gives the day LAPD signed.
   { ori: 'CA0194200', name: 'Los Angeles Police Department', kind: 'local', monitored: false, agreementSignedAt: '2019-05-20T19:00:00.000Z', sanction: null },
   {
-    ori: 'CA0370000',
-    name: "San Diego County Sheriff's Department",
+    // Fictional: the agency, its ORI, its agreement date and its censure are invented. The censure shows
+    // a misuse category of the DOJ bulletin of 17 Apr 2018: criminal history queried for licensing
+    // (concealed-weapon permits).
+    ori: 'CA0990000',
+    name: "Bayview County Sheriff's Department (fictional)",
     kind: 'local',
     monitored: false,
     agreementSignedAt: '2019-06-03T19:00:00.000Z',
-    // Concealed-carry checks on criminal history were ~93% of 2023's violations (DOMAIN.md).
-    sanction: { type: 'censure', scope: 'all', reason: 'CCW applicant checks run on criminal history (sample)' },
+    sanction: { type: 'censure', scope: 'all', reason: 'CCW applicant checks run on criminal history (invented sample)' },
   },
-  // ICE Enforcement and Removal Operations refused the 2019 agreement and was cut off on 15 Oct 2019.
+  // Real. ICE ERO was required to sign an agreement not to use CLETS for immigration enforcement,
+  // refused, and lost CLETS access on 15 Oct 2019 (EFF, docs/facts.md): no agreement here.
   { ori: 'CADHS0100', name: 'DHS ICE Enforcement and Removal Operations', kind: 'federal', monitored: true, agreementSignedAt: null, sanction: null },
+  // Real agency, invented ORI (the letters are not a county code). EFF asked DOJ to monitor each CBP
+  // transaction, so CBP queries CLETS; the agreement date is a placeholder for the demo, not a fact.
   { ori: 'CACBP0000', name: 'DHS U.S. Customs and Border Protection', kind: 'federal', monitored: true, agreementSignedAt: '2019-09-30T19:00:00.000Z', sanction: null },
 ]
 

@@ -222,7 +222,7 @@ export interface RequestStore {
 
 // Issue 13, point 5: agencies' annual misuse filings. The DOJ bulletin of 17 April 2018: agencies must
 // report misuse annually, and "agencies that fail to report misuse annually will be subject to
-// sanctions, up to and including, removal of CLETS service" (DOMAIN.md). DOJ operators record each
+// sanctions, up to and including, removal of CLETS service" (docs/facts.md). DOJ operators record each
 // agency's filing per year; the compliance report sets it beside what the ledger shows.
 
 /** How the agency disciplined the people found to have misused CLETS (the 2018 figures' categories). */
