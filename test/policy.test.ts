@@ -17,6 +17,7 @@ const signed: AgencyState = {
   ori: 'CA0194200',
   name: 'LAPD',
   kind: 'local',
+  organisation: null,
   agreement: { version: policy.agreementVersion, signedAt: '2019-06-01T00:00:00Z' },
   sanction: null,
   monitored: false,

@@ -12,25 +12,28 @@ export interface SampleAgency {
   readonly ori: string
   readonly name: string
   readonly kind: AgencyKind
+  /** Where it sits (docs/organisations.md). */
+  readonly organisation: string
   readonly monitored: boolean
   readonly agreementSignedAt: string | null
   readonly sanction: Omit<Sanction, 'since'> | null
 }
 
 export const sampleAgencies: readonly SampleAgency[] = [
-  { ori: 'CA0194200', name: 'Los Angeles Police Department', kind: 'local', monitored: false, agreementSignedAt: '2019-05-20T19:00:00.000Z', sanction: null },
+  { ori: 'CA0194200', name: 'Los Angeles Police Department', kind: 'local', organisation: 'CA/LAPD', monitored: false, agreementSignedAt: '2019-05-20T19:00:00.000Z', sanction: null },
   {
     ori: 'CA0370000',
     name: "San Diego County Sheriff's Department",
     kind: 'local',
+    organisation: 'CA/SDSO',
     monitored: false,
     agreementSignedAt: '2019-06-03T19:00:00.000Z',
     // Concealed-carry checks on criminal history were ~93% of 2023's violations (DOMAIN.md).
     sanction: { type: 'censure', scope: 'all', reason: 'CCW applicant checks run on criminal history (sample)' },
   },
   // ICE Enforcement and Removal Operations refused the 2019 agreement and was cut off on 15 Oct 2019.
-  { ori: 'CADHS0100', name: 'DHS ICE Enforcement and Removal Operations', kind: 'federal', monitored: true, agreementSignedAt: null, sanction: null },
-  { ori: 'CACBP0000', name: 'DHS U.S. Customs and Border Protection', kind: 'federal', monitored: true, agreementSignedAt: '2019-09-30T19:00:00.000Z', sanction: null },
+  { ori: 'CADHS0100', name: 'DHS ICE Enforcement and Removal Operations', kind: 'federal', organisation: 'DHS/ICE/ERO', monitored: true, agreementSignedAt: null, sanction: null },
+  { ori: 'CACBP0000', name: 'DHS U.S. Customs and Border Protection', kind: 'federal', organisation: 'DHS/CBP', monitored: true, agreementSignedAt: '2019-09-30T19:00:00.000Z', sanction: null },
 ]
 
 /** Raised when the store got a registry between the check and the claim: it is left as it is. */
@@ -98,8 +101,8 @@ export async function initializeRegistry(store: StateStore, init: RegistryInit):
 /** Each change that registers the samples, with the agreement version the policies require. */
 function sampleSteps(store: StateStore, agreementVersion: string, now: number): ((beforeCommit: BeforeCommit) => Promise<AgencyChange>)[] {
   const steps: ((beforeCommit: BeforeCommit) => Promise<AgencyChange>)[] = []
-  for (const { ori, name, kind, monitored, agreementSignedAt, sanction } of sampleAgencies) {
-    steps.push((beforeCommit) => store.register(ori, { name, kind, monitored }, now, beforeCommit))
+  for (const { ori, name, kind, organisation, monitored, agreementSignedAt, sanction } of sampleAgencies) {
+    steps.push((beforeCommit) => store.register(ori, { name, kind, organisation, monitored }, now, beforeCommit))
     if (agreementSignedAt !== null) steps.push((beforeCommit) => store.recordAgreement(ori, { version: agreementVersion, signedAt: agreementSignedAt }, now, beforeCommit))
     if (sanction !== null) steps.push((beforeCommit) => store.impose(ori, { ...sanction, since: new Date(now).toISOString() }, now, beforeCommit))
   }
