@@ -179,7 +179,7 @@ function renderAgencies() {
   fillTable(
     $('agency-table'),
     shown.map((agency) =>
-      row(el('a', { href: `#/agency/${encodeURIComponent(agency.ori)}`, text: agency.ori }), agency.name, agency.kind, agreementText(agency.agreement), sanctionText(agency.sanction), agency.monitored ? 'yes' : 'no'),
+      row(el('a', { href: `#/agency/${encodeURIComponent(agency.ori)}`, text: agency.ori }), agency.name, agency.kind, agency.organisation ?? '-', agreementText(agency.agreement), sanctionText(agency.sanction), agency.monitored ? 'yes' : 'no'),
     ),
     'No agency matches these filters.',
   )
@@ -198,9 +198,12 @@ $('register-form').addEventListener('submit', (event) => {
   const form = event.target
   void busy(event.submitter, async () => {
     const ori = form.ori.value.trim()
-    const agency = await api('PUT', `/v1/agencies/${encodeURIComponent(ori)}`, { name: form.name.value.trim(), kind: form.kind.value, monitored: form.monitored.checked, reason: form.reason.value })
+    const organisation = form.organisation.value.trim()
+    const body = { name: form.name.value.trim(), kind: form.kind.value, monitored: form.monitored.checked, reason: form.reason.value }
+    // Left empty, the organisation is not sent: an update keeps the one registered.
+    const agency = await api('PUT', `/v1/agencies/${encodeURIComponent(ori)}`, organisation === '' ? body : { ...body, organisation })
     form.reset()
-    say(`Agency ${agency.ori} (${agency.name}) saved: ${agency.kind}${agency.monitored ? ', monitored' : ''}.`)
+    say(`Agency ${agency.ori} (${agency.name}) saved: ${agency.kind}${agency.organisation ? `, ${agency.organisation}` : ''}${agency.monitored ? ', monitored' : ''}.`)
     await loadAgencies()
   })
 })
@@ -235,6 +238,7 @@ async function loadAgency(ori) {
   $('agency-details').replaceChildren(
     ...detail('ORI', agency.ori),
     ...detail('Kind', agency.kind),
+    ...detail('Organisation', agency.organisation ?? 'none'),
     ...detail('Monitored', agency.monitored ? 'yes' : 'no'),
     ...detail('Agreement', agreementText(agency.agreement)),
     ...detail('Sanction', sanctionText(agency.sanction)),

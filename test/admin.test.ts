@@ -1,9 +1,9 @@
 // The admin API as a DOJ operator uses it: register, agreement, sanction, reinstate; each with a reason,
 // audited with before and after; bad input changes nothing; a restart never forgets a sanction.
-import { appendFileSync, readFileSync } from 'node:fs'
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { call, iceEro, lapd, ledgerRecords, operatorToken, query, sheriff, startTestGateway, TestClock, token } from './helpers.js'
+import { call, iceEro, lapd, ledgerRecords, operatorToken, query, sheriff, startTestGateway, tempDir, TestClock, token } from './helpers.js'
 
 const clock = new TestClock()
 const gw = await startTestGateway({ clock })
@@ -17,8 +17,9 @@ t.test('the sample agencies are seeded on first start', async (t) => {
   const byOri = new Map(list.body.map((agency: { ori: string }) => [agency.ori, agency]))
   t.match(byOri.get(lapd), { name: 'Los Angeles Police Department', kind: 'local', agreement: { version: 'PPP-2019-02' }, sanction: null, monitored: false })
   t.match(byOri.get(sheriff), { kind: 'local', sanction: { type: 'censure' } })
-  t.match(byOri.get(iceEro), { kind: 'federal', agreement: null, monitored: true })
-  t.match(byOri.get('CACBP0000'), { kind: 'federal', agreement: { version: 'PPP-2019-02' }, monitored: true })
+  t.match(byOri.get(iceEro), { kind: 'federal', organisation: 'DHS/ICE/ERO', agreement: null, monitored: true })
+  t.match(byOri.get('CACBP0000'), { kind: 'federal', organisation: 'DHS/CBP', agreement: { version: 'PPP-2019-02' }, monitored: true })
+  t.match(byOri.get(lapd), { organisation: 'CA/LAPD' })
   t.equal(list.body.length, 4)
 })
 
@@ -69,9 +70,55 @@ t.test('register, sign, sanction and reinstate an agency; each change audited wi
   t.match(changes[2], { before: { sanction: null }, after: { sanction: { type: 'removal' } }, operatorOri: 'CA0349400', source: '127.0.0.1' })
 })
 
-t.test('a new federal agency is monitored unless the operator says otherwise', async (t) => {
-  const answer = await admin('PUT', '/v1/agencies/CAFBI0000', { name: 'FBI Los Angeles', kind: 'federal', reason: 'new subscriber' })
-  t.equal(answer.body.monitored, true)
+t.test('monitoring follows immigration-authority status, not the kind: ICE and CBP offices are monitored by default, the FBI is not', async (t) => {
+  const fbi = await admin('PUT', '/v1/agencies/CAFBI0000', { name: 'FBI field office (test)', kind: 'federal', organisation: 'DOJ/FBI', reason: 'new subscriber' })
+  t.equal(fbi.status, 201)
+  t.match(fbi.body, { organisation: 'DOJ/FBI', monitored: false })
+  const hsi = await admin('PUT', '/v1/agencies/CA0HSI100', { name: 'ICE HSI office (test)', kind: 'federal', organisation: 'DHS/ICE/HSI', reason: 'new subscriber' })
+  t.match(hsi.body, { organisation: 'DHS/ICE/HSI', monitored: true })
+  const notIce = await admin('PUT', '/v1/agencies/CA0XXX100', { name: 'Not ICE (test)', kind: 'federal', organisation: 'DHS/ICEX', reason: 'new subscriber' })
+  t.match(notIce.body, { organisation: 'DHS/ICEX', monitored: false }, 'a prefix covers whole segments only')
+  // The operator's word for one ORI stays: told not to monitor, an ICE office is not monitored.
+  const unmonitored = await admin('PUT', '/v1/agencies/CA0HSI200', { name: 'ICE HSI office 2 (test)', kind: 'federal', organisation: 'DHS/ICE/HSI', monitored: false, reason: 'DOJ decision' })
+  t.match(unmonitored.body, { monitored: false })
+  const renamed = await admin('PUT', '/v1/agencies/CA0HSI200', { name: 'ICE HSI office two (test)', kind: 'federal', reason: 'renamed' })
+  t.match(renamed.body, { organisation: 'DHS/ICE/HSI', monitored: false }, 'an update that says neither keeps both')
+  // An update that makes an agency an immigration authority turns monitoring on unless told otherwise.
+  const moved = await admin('PUT', '/v1/agencies/CAFBI0000', { name: 'FBI field office (test)', kind: 'federal', organisation: 'DHS/CBP/OFO', reason: 'registered under the wrong organisation' })
+  t.match(moved.body, { organisation: 'DHS/CBP/OFO', monitored: true })
+})
+
+t.test('the organisation is set, kept, cleared, and audited like every registration change', async (t) => {
+  const ori = 'CA0USM100'
+  await admin('PUT', `/v1/agencies/${ori}`, { name: 'U.S. Marshals office (test)', kind: 'federal', organisation: 'DOJ/USMS', reason: 'new subscriber' })
+  t.match((await admin('GET', `/v1/agencies/${ori}`)).body, { organisation: 'DOJ/USMS' })
+  const kept = await admin('PUT', `/v1/agencies/${ori}`, { name: 'U.S. Marshals district office (test)', kind: 'federal', reason: 'renamed' })
+  t.match(kept.body, { organisation: 'DOJ/USMS' })
+  const cleared = await admin('PUT', `/v1/agencies/${ori}`, { name: 'U.S. Marshals district office (test)', kind: 'federal', organisation: null, reason: 'organisation unknown' })
+  t.equal(cleared.body.organisation, null)
+  const changes = ledgerRecords(gw.auditDir).filter((record) => record.type === 'operator.change' && record.ori === ori)
+  t.same(
+    changes.map((change) => [change.before?.organisation ?? null, change.after.organisation]),
+    [
+      [null, 'DOJ/USMS'],
+      ['DOJ/USMS', 'DOJ/USMS'],
+      ['DOJ/USMS', null],
+    ],
+  )
+  const history = await admin('GET', `/v1/agencies/${ori}/history`)
+  t.match(history.body.entries.at(-1), { before: { organisation: 'DOJ/USMS' }, after: { organisation: null } })
+})
+
+t.test('an agency registered before organisations existed loads with none', async (t) => {
+  // A journal as a gateway of the previous version wrote it: no organisation.
+  const stateDir = tempDir('old-journal')
+  const old = { ori: 'CA0990900', name: 'Old registration (test)', kind: 'local', agreement: null, sanction: null, monitored: false, version: 1 }
+  writeFileSync(join(stateDir, 'agencies.jsonl'), `${JSON.stringify({ at: '2025-01-01T00:00:00.000Z', action: 'agency.register', state: old })}\n`)
+  const restarted = await startTestGateway({ stateDir, clock })
+  t.teardown(() => restarted.close())
+  const answer = await call(restarted.url, 'GET', '/v1/agencies/CA0990900', { token: op })
+  t.equal(answer.status, 200)
+  t.equal(answer.body.organisation, null)
 })
 
 t.test('bad operator input: a clear 4xx, and nothing changes', async (t) => {
@@ -80,6 +127,12 @@ t.test('bad operator input: a clear 4xx, and nothing changes', async (t) => {
     ['a malformed ORI', 'PUT', '/v1/agencies/lapd', { name: 'x', kind: 'local', reason: 'r' }, 400, 'invalid_request'],
     ['an unknown kind', 'PUT', `/v1/agencies/${lapd}`, { name: 'x', kind: 'tribal', reason: 'r' }, 400, 'invalid_request'],
     ['no reason', 'PUT', `/v1/agencies/${lapd}`, { name: 'x', kind: 'local' }, 400, 'invalid_request'],
+    ['a lower-case organisation', 'PUT', `/v1/agencies/${lapd}`, { name: 'x', kind: 'local', organisation: 'dhs/ice', reason: 'r' }, 400, 'invalid_request'],
+    ['an organisation with an empty segment', 'PUT', `/v1/agencies/${lapd}`, { name: 'x', kind: 'local', organisation: 'DHS//ICE', reason: 'r' }, 400, 'invalid_request'],
+    ['an organisation ending in /', 'PUT', `/v1/agencies/${lapd}`, { name: 'x', kind: 'local', organisation: 'DHS/', reason: 'r' }, 400, 'invalid_request'],
+    ['an empty organisation', 'PUT', `/v1/agencies/${lapd}`, { name: 'x', kind: 'local', organisation: '', reason: 'r' }, 400, 'invalid_request'],
+    ['an organisation too long', 'PUT', `/v1/agencies/${lapd}`, { name: 'x', kind: 'local', organisation: `DHS/${'A'.repeat(61)}`, reason: 'r' }, 400, 'invalid_request'],
+    ['an organisation that is not a string', 'PUT', `/v1/agencies/${lapd}`, { name: 'x', kind: 'local', organisation: ['DHS', 'ICE'], reason: 'r' }, 400, 'invalid_request'],
     ['an empty reason', 'PUT', `/v1/agencies/${lapd}/sanction`, { type: 'suspension', reason: '' }, 400, 'invalid_request'],
     ['an unknown sanction type', 'PUT', `/v1/agencies/${lapd}/sanction`, { type: 'warning', reason: 'r' }, 400, 'invalid_request'],
     ['a removal limited to non-criminal history', 'PUT', `/v1/agencies/${lapd}/sanction`, { type: 'removal', scope: 'non_criminal_history', reason: 'r' }, 400, 'invalid_sanction'],

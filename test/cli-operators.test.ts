@@ -31,11 +31,12 @@ const dl = { database: 'dmv.driver_license', purpose: 'traffic_enforcement', sub
 t.test('agencies list and show print readable tables, and --json', async (t) => {
   const list = await gatewayctl('agencies', 'list')
   t.equal(list.code, 0)
-  t.match(list.stdout, /^ORI +NAME +KIND +AGREEMENT +SANCTION +MONITORED +VERSION$/m)
-  t.match(list.stdout, /^CA0194200 +Los Angeles Police Department +local +PPP-2019-02 \(2019-05-20\) +- +no +2$/m)
-  t.match(list.stdout, /^CADHS0100 +DHS ICE Enforcement and Removal Operations +federal +- +- +yes +1$/m)
+  t.match(list.stdout, /^ORI +NAME +KIND +ORGANISATION +AGREEMENT +SANCTION +MONITORED +VERSION$/m)
+  t.match(list.stdout, /^CA0194200 +Los Angeles Police Department +local +CA\/LAPD +PPP-2019-02 \(2019-05-20\) +- +no +2$/m)
+  t.match(list.stdout, /^CADHS0100 +DHS ICE Enforcement and Removal Operations +federal +DHS\/ICE\/ERO +- +- +yes +1$/m)
   const show = await gatewayctl('agencies', 'show', lapd, '--json')
-  t.match(JSON.parse(show.stdout), { ori: lapd, agreement: { version: 'PPP-2019-02' } })
+  t.match(JSON.parse(show.stdout), { ori: lapd, organisation: 'CA/LAPD', agreement: { version: 'PPP-2019-02' } })
+  t.match((await gatewayctl('agencies', 'show', lapd)).stdout, /^CA0194200 +Los Angeles Police Department +local +CA\/LAPD /m)
 })
 
 t.test('sanction and reinstate from the command line bind the gateway', async (t) => {
@@ -52,7 +53,21 @@ t.test('sanction and reinstate from the command line bind the gateway', async (t
   t.equal(reinstate.code, 0)
   t.equal((await query(gw.url, dl, token({ sub: 'cli-2', ori: sheriff }))).status, 200)
   const register = await gatewayctl('agencies', 'register', 'CA0990100', '--name', 'Bayview Police Department (fictional)', '--kind', 'local', '--reason', 'new subscriber')
-  t.match(register.stdout, /^CA0990100 +Bayview Police Department \(fictional\) +local +- +- +no +1$/m)
+  t.match(register.stdout, /^ORI +NAME +KIND +ORGANISATION +AGREEMENT +SANCTION +MONITORED +VERSION$/m)
+  t.match(register.stdout, /^CA0990100 +Bayview Police Department \(fictional\) +local +- +- +- +no +1$/m)
+  // The organisation: set, shown in list and show, kept by an update that leaves it out, cleared with --no-organisation.
+  const hsi = await gatewayctl('agencies', 'register', 'CA0HSI100', '--name', 'ICE HSI office (test)', '--kind', 'federal', '--organisation', 'DHS/ICE/HSI', '--reason', 'new subscriber')
+  t.equal(hsi.code, 0, hsi.stderr)
+  t.match(hsi.stdout, /^CA0HSI100 +ICE HSI office \(test\) +federal +DHS\/ICE\/HSI +- +- +yes +1$/m, 'an ICE office is monitored by default')
+  t.match((await gatewayctl('agencies', 'list')).stdout, /^CA0HSI100 +ICE HSI office \(test\) +federal +DHS\/ICE\/HSI /m)
+  const renamed = await gatewayctl('agencies', 'register', 'CA0HSI100', '--name', 'ICE HSI office two (test)', '--kind', 'federal', '--reason', 'renamed')
+  t.match(renamed.stdout, /^CA0HSI100 +ICE HSI office two \(test\) +federal +DHS\/ICE\/HSI /m)
+  const cleared = await gatewayctl('agencies', 'register', 'CA0HSI100', '--name', 'ICE HSI office two (test)', '--kind', 'federal', '--no-organisation', '--reason', 'organisation unknown')
+  t.equal(cleared.code, 0, cleared.stderr)
+  t.equal(JSON.parse((await gatewayctl('agencies', 'show', 'CA0HSI100', '--json')).stdout).organisation, null)
+  const badOrganisation = await gatewayctl('agencies', 'register', 'CA0HSI100', '--name', 'x', '--kind', 'federal', '--organisation', 'dhs/ice', '--reason', 'x')
+  t.equal(badOrganisation.code, 2, 'a malformed organisation is a usage error, nothing sent')
+  t.match(badOrganisation.stderr, /--organisation needs a path such as DHS\/ICE\/HSI/)
   const agreement = await gatewayctl('agencies', 'agreement', 'CA0990100', '--version', 'PPP-2019-02', '--signed-at', '2026-05-01T00:00:00Z', '--reason', 'signed')
   t.match(agreement.stdout, /PPP-2019-02 \(2026-05-01\)/)
   t.equal((await gatewayctl('agencies', 'revoke', 'CA0990100', '--reason', 'withdrawn', '--yes')).code, 0)
@@ -69,9 +84,10 @@ t.test("state export, Redis lost, state import: the registry and its sanctions, 
   const file = join(tempDir('backup'), 'registry.json')
   const exported = await gatewayctl('state', 'export', '--out', file)
   t.equal(exported.code, 0, exported.stderr)
-  t.match(exported.stdout, /exported 5 agencies and 1 officer sanction record/)
+  t.match(exported.stdout, /exported 6 agencies and 1 officer sanction record/)
   const backup = JSON.parse(readFileSync(file, 'utf8'))
   t.equal(backup.format, 'clets-agency-registry/1')
+  t.match(backup.agencies.find((agency: { ori: string }) => agency.ori === 'CADHS0100'), { organisation: 'DHS/ICE/ERO' }, 'the export holds the organisations')
 
   await redis.restart()
   let lost = await query(gw.url, dl, token({ sub: 'cli-3' }))
@@ -80,11 +96,12 @@ t.test("state export, Redis lost, state import: the registry and its sanctions, 
 
   const imported = await gatewayctl('state', 'import', file)
   t.equal(imported.code, 0, imported.stderr)
-  t.match(imported.stdout, /imported 5 agencies and 1 officer sanction record/)
+  t.match(imported.stdout, /imported 6 agencies and 1 officer sanction record/)
   t.equal((await query(gw.url, dl, token({ sub: 'cli-4' }))).status, 200, 'LAPD allowed again')
   const suspended = await query(gw.url, dl, token({ sub: 'cli-5', ori: sheriff }))
   t.equal(suspended.body.decision.rule, 'agency.suspended', 'and the sheriff still suspended')
   t.equal((await query(gw.url, dl, token({ sub: 'officer-96', ori: bayview }))).body.decision.rule, 'officer.suspended', 'and the removed officer still removed')
+  t.match(JSON.parse((await gatewayctl('agencies', 'show', 'CADHS0100', '--json')).stdout), { organisation: 'DHS/ICE/ERO' }, 'and the organisations')
 
   const broken = join(tempDir('backup'), 'broken.json')
   const { writeFileSync } = await import('node:fs')
@@ -97,7 +114,7 @@ t.test("state export, Redis lost, state import: the registry and its sanctions, 
 
 t.test('bug: agency names reached the agencies tables unescaped (a screen-clearing ANSI escape, a forged row); they are shown as text', async (t) => {
   const hostile: [string, string][] = [
-    ['CA0000001', 'Evil | x\nCA0000000  Forged Police Department  local  PPP-2019-02 (2019-05-20)  -  no  1'],
+    ['CA0000001', 'Evil | x\nCA0000000  Forged Police Department  local  -  PPP-2019-02 (2019-05-20)  -  no  1'],
     ['CA0000002', '\u001b[2J\u001b[HCleared Screen PD\r'],
     ['CA0000003', 'Right\u202eTo Left'],
   ]

@@ -57,11 +57,13 @@ const lapd = {
   ori: 'CA0194200',
   name: 'Los Angeles Police Department',
   kind: 'local',
+  organisation: 'CA/LAPD',
   agreement: { version: 'PPP-2019-02', signedAt: '2019-05-20T00:00:00.000Z' },
   sanction: null,
   monitored: false,
   version: 2,
 }
+/** An agency as an export made before agencies had an organisation holds it: it is imported with none. */
 const sheriff = {
   ori: 'CA0990000',
   name: "Bayview County Sheriff's Department (fictional)",
@@ -94,6 +96,9 @@ t.test('import validates the file by the admin API rules: each bad file is refus
     ['a version of 0', backup([{ ...lapd, version: 0 }]), /agencies\.0\.version: /],
     ['the same ORI twice', backup([lapd, sheriff, { ...lapd, name: 'LAPD (second copy)' }]), /agencies\.2\.ori: CA0194200 appears more than once \(first as agencies\.0\)/],
     ['an empty name', backup([{ ...lapd, name: '' }]), /agencies\.0\.name: /],
+    ['an organisation not of the path format', backup([{ ...lapd, organisation: 'dhs/ice' }]), /agencies\.0\.organisation: must be an organisation path/],
+    ['an organisation with an empty segment', backup([{ ...lapd, organisation: 'DHS//ICE' }]), /agencies\.0\.organisation: must be an organisation path/],
+    ['an organisation too long', backup([{ ...lapd, organisation: `DHS/${'A'.repeat(61)}` }]), /agencies\.0\.organisation: /],
     ['a signing date that is not a date', backup([{ ...lapd, agreement: { version: 'PPP-2019-02', signedAt: 'last spring' } }]), /agencies\.0\.agreement\.signedAt: /],
     ['a removal limited to non-criminal history', backup([{ ...sheriff, sanction: { ...sheriff.sanction, scope: 'non_criminal_history' } }]), /agencies\.0\.sanction\.scope: must be "all" for a removal/],
     ['a censure with an end date', backup([{ ...sheriff, sanction: { ...sheriff.sanction, type: 'censure', until: '2027-01-01T00:00:00.000Z' } }]), /agencies\.0\.sanction\.until: only a suspension takes until/],
@@ -158,7 +163,8 @@ t.test('a valid import: the audit record is written and verifies, then the regis
   t.match(verified.stdout, /^gatewayctl: 2 records/m)
 
   t.same((await raw.smembers('clets:agencies')).sort(), ['CA0194200', 'CA0990000'], 'the registry is the file, Bayview PD is gone')
-  t.same(JSON.parse((await raw.hget('clets:agency:CA0990000', 'state'))!), sheriff, 'the removal came back as it was')
+  t.same(JSON.parse((await raw.hget('clets:agency:CA0990000', 'state'))!), { ...sheriff, organisation: null }, 'the removal came back as it was, with no organisation (the file had none)')
+  t.same(JSON.parse((await raw.hget('clets:agency:CA0194200', 'state'))!), lapd, 'the organisation came back')
   t.same(await raw.hgetall('clets:officers'), { 'user:CA0990000:officer-96': JSON.stringify(officer96) }, "and the officer's suspension")
   t.equal(await raw.exists('clets:initialized'), 1)
 })

@@ -216,7 +216,8 @@ t.test('a form by keyboard alone: register an agency with Tab, typing, arrows, S
   const steps: [keys: string[] | string, next: string][] = [
     ['CA9990200', 'register-name'],
     ['Invented Harbor Police Department', 'register-kind'],
-    [['ArrowDown', 'ArrowDown'], 'register-monitored'],
+    [['ArrowDown', 'ArrowDown'], 'register-organisation'],
+    ['DOJ/FBI', 'register-monitored'],
     [['Space'], 'register-reason'],
     ['new subscriber (invented for this test)', ''],
   ]
@@ -228,8 +229,30 @@ t.test('a form by keyboard alone: register an agency with Tab, typing, arrows, S
   }
   t.equal(await page.evaluate('document.activeElement?.textContent'), 'Register')
   await page.keyboard.press('Enter')
-  await status(/Agency CA9990200 \(Invented Harbor Police Department\) saved: federal, monitored/)
-  t.match((await call(gw.url, 'GET', '/v1/agencies/CA9990200', { token: op })).body, { kind: 'federal', monitored: true, agreement: null })
+  await status(/Agency CA9990200 \(Invented Harbor Police Department\) saved: federal, DOJ\/FBI, monitored/)
+  t.match((await call(gw.url, 'GET', '/v1/agencies/CA9990200', { token: op })).body, { kind: 'federal', organisation: 'DOJ/FBI', monitored: true, agreement: null })
+  const row = page.locator('#agency-table tbody tr').filter({ hasText: 'CA9990200' })
+  await row.waitFor()
+  t.match(await row.textContent(), /CA9990200\s*Invented Harbor Police Department\s*federal\s*DOJ\/FBI\s*none/, 'the registry shows the organisation')
+})
+
+t.test('the register form: an organisation the API would refuse is caught by the form; left empty, an update keeps the registered one', async (t) => {
+  const form = page.getByRole('form', { name: 'Register or update an agency' })
+  await form.getByLabel('ORI').fill('CA9990200')
+  await form.getByLabel('Name').fill('Invented Harbor Police Department')
+  await form.getByLabel('Kind').selectOption('federal')
+  await form.getByLabel('Organisation (optional)').fill('doj/fbi')
+  await form.getByLabel('Reason (recorded in the audit ledger)').fill('renamed (invented for this test)')
+  t.equal(await page.locator('#register-organisation').evaluate((input) => (input as unknown as { validity: { patternMismatch: boolean } }).validity.patternMismatch), true, 'lower case does not match the pattern')
+  await form.getByLabel('Organisation (optional)').fill('')
+  await page.getByRole('button', { name: 'Register' }).click()
+  await status(/Agency CA9990200 \(Invented Harbor Police Department\) saved: federal, DOJ\/FBI\.$/)
+  t.match((await call(gw.url, 'GET', '/v1/agencies/CA9990200', { token: op })).body, { organisation: 'DOJ/FBI', monitored: false, version: 2 })
+  await page.getByRole('link', { name: 'CA9990200' }).click()
+  await page.locator('#agency-title').filter({ hasText: 'CA9990200' }).waitFor()
+  await page.locator('#agency-details').filter({ hasText: 'CA9990200' }).waitFor()
+  t.match(await page.locator('#agency-details').textContent(), /OrganisationDOJ\/FBI/)
+  await page.getByRole('link', { name: 'Agencies' }).click()
 })
 
 t.test('two-person control: a lift is proposed (202), the proposer cannot approve it, a second operator approves it under Pending changes', async (t) => {

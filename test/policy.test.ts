@@ -8,7 +8,8 @@ import { compilePolicySet, type PolicySet } from '../src/policy/compile.js'
 import { evaluate, sanctionBlocks } from '../src/policy/evaluate.js'
 import { compileStatuteMatcher } from '../src/policy/immigration.js'
 import { runPolicyTests } from '../src/policy/run-tests.js'
-import type { AgencyState } from '../src/policy/types.js'
+import { isImmigrationAuthority } from '../src/policy/agencies.js'
+import { organisationCovers, type AgencyState } from '../src/policy/types.js'
 import { policyDir } from './helpers.js'
 
 const policy = await loadPolicyDir(policyDir)
@@ -17,6 +18,7 @@ const signed: AgencyState = {
   ori: 'CA0194200',
   name: 'LAPD',
   kind: 'local',
+  organisation: null,
   agreement: { version: policy.agreementVersion, signedAt: '2019-06-01T00:00:00Z' },
   sanction: null,
   monitored: false,
@@ -148,6 +150,48 @@ t.test('an override adds and takes purposes for one ORI, whatever kind the regis
   const ccw = evaluate(overridden, facts('dmv.driver_license', 'ccw_licensing', undefined, {}, overridden), parkPolice, at, null)
   t.match(ccw.reason, /^A federal agency may not declare the purpose "Concealed-carry \(CCW\) licensing": it is not among its official functions\. This agency \(CA0990000\) may declare "Criminal investigation", "Traffic enforcement"\.$/)
   t.equal(evaluate(overridden, facts('dmv.driver_license', 'ccw_licensing', undefined, {}, overridden), { ...parkPolice, kind: 'local' }, at, null).rule, 'ppp.permitted', 'registered as local, it gets the local purposes and the override')
+})
+
+t.test('isImmigrationAuthority: listed by ORI, or by organisation prefix of whole segments', async (t) => {
+  const rules = policy.agencies
+  t.match(isImmigrationAuthority(rules, 'CADHS0100', null), { name: /ICE Enforcement and Removal/, listed: { ori: 'CADHS0100' } }, 'an ORI listed, registered or not')
+  t.match(isImmigrationAuthority(rules, 'CA0HSI100', { organisation: 'DHS/ICE/HSI' }), { name: /Immigration and Customs Enforcement/, listed: { organisation: 'DHS/ICE' } })
+  t.match(isImmigrationAuthority(rules, 'CA0HSI100', { organisation: 'DHS/ICE' }), { listed: { organisation: 'DHS/ICE' } }, 'the prefix itself')
+  t.match(isImmigrationAuthority(rules, 'CA0OFO100', { organisation: 'DHS/CBP/OFO/SANDIEGO' }), { listed: { organisation: 'DHS/CBP' } }, 'any depth below')
+  for (const organisation of ['DHS/ICEX', 'DHS', 'DHS/USCIS', 'DOJ/FBI', 'DOJ/USMS', 'CA/LAPD', 'ICE', 'X/DHS/ICE']) {
+    t.equal(isImmigrationAuthority(rules, 'CA0990100', { organisation }), null, `${organisation} is not covered`)
+  }
+  t.equal(isImmigrationAuthority(rules, 'CA0990100', { organisation: null }), null, 'no organisation, not listed')
+  t.equal(isImmigrationAuthority(rules, 'CA0990100', null), null, 'not registered, not listed')
+  t.ok(organisationCovers('DHS/ICE', 'DHS/ICE/ERO') && !organisationCovers('DHS/ICE', 'DHS/ICEX') && !organisationCovers('DHS/ICE/ERO', 'DHS/ICE'))
+})
+
+t.test('minimisation follows immigration-authority status, not the kind: the FBI gets the address, an ICE office by organisation does not', async (t) => {
+  const fbi: AgencyState = { ...signed, ori: 'CA0FBI100', name: 'FBI field office (test)', kind: 'federal', organisation: 'DOJ/FBI' }
+  const kidnapping = facts('dmv.driver_license', 'criminal_investigation', '18USC1201-0042', { justification: 'kidnapping of a child' })
+  t.match(evaluate(policy, kidnapping, fbi, at, null), { outcome: 'allow', projection: null })
+  t.match(evaluate(policy, kidnapping, { ...fbi, organisation: null }, at, null), { outcome: 'allow', projection: null }, 'a federal agency without an organisation too')
+  const hsi: AgencyState = { ...fbi, ori: 'CA0HSI100', name: 'ICE HSI office (test)', organisation: 'DHS/ICE/HSI' }
+  t.match(evaluate(policy, kidnapping, hsi, at, null), { outcome: 'allow', projection: { id: 'licence.without_address' } })
+  t.match(evaluate(policy, kidnapping, { ...hsi, kind: 'local' }, at, null), { projection: { id: 'licence.without_address' } }, 'whatever kind it is registered as')
+  t.match(evaluate(policy, { ...kidnapping, writtenRequest: true }, hsi, at, null), { outcome: 'allow', projection: null }, "DOJ's approved written request gets the whole record")
+})
+
+t.test("an onBehalfOf or recipient agency's organisation, when the caller read it, makes it an immigration authority", async (t) => {
+  const forHsi = facts('dmv.driver_license', 'criminal_investigation', '24-1', { onBehalfOf: 'CA0HSI100' })
+  t.match(evaluate(policy, { ...forHsi, onBehalfOfAgency: { organisation: 'DHS/ICE/HSI' } }, signed, at, null), {
+    rule: 'ppp.immigration_non_criminal',
+    immigration: 'requester',
+    reason: /^The query is made on behalf of CA0HSI100 \(DHS U\.S\. Immigration and Customs Enforcement, part of DHS\/ICE\), an immigration authority/,
+  })
+  t.equal(evaluate(policy, { ...forHsi, onBehalfOfAgency: null }, signed, at, null).rule, 'ppp.permitted', 'not registered and not listed: the ORI list alone decides')
+  t.equal(evaluate(policy, forHsi, signed, at, null).rule, 'ppp.permitted', 'not read (a replay without the state): the ORI list alone decides')
+  t.equal(evaluate(policy, { ...forHsi, onBehalfOfAgency: { organisation: 'DOJ/FBI' } }, signed, at, null).rule, 'ppp.permitted')
+  const toCbp = facts('dmv.vehicle_registration', 'criminal_investigation', '24-1', { recipient: 'CA0OFO100' })
+  t.match(evaluate(policy, { ...toCbp, recipientAgency: { organisation: 'DHS/CBP/OFO' } }, signed, at, null), { rule: 'ppp.immigration_non_criminal', reason: /^The query is made for CA0OFO100 / })
+  // The officer's own agency is not looked up as a requester: its own queries are judged as its own.
+  const ownHsi: AgencyState = { ...signed, ori: 'CA0HSI100', kind: 'federal', organisation: 'DHS/ICE/HSI' }
+  t.match(evaluate(policy, { ...facts('criminal_history', 'criminal_investigation', '24-1', { onBehalfOf: 'CA0HSI100' }), onBehalfOfAgency: { organisation: 'DHS/ICE/HSI' } }, ownHsi, at, null), { rule: 'ppp.permitted' })
 })
 
 t.test('the justification is required of monitored agencies for the classes the policy names', async (t) => {

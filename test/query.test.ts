@@ -215,7 +215,7 @@ t.test('GET /v1/policy tells terminals what is enforced, to any valid token', as
   t.match(answer.body.immigrationEnforcement, {
     definition: /federal civil immigration law, or of federal criminal immigration law that penalises a person's presence in, entry or reentry to, or employment in the United States/,
     source: /CLETS PPP, Feb 2019 update/,
-    authorities: [{ ori: iceEro }, { ori: cbp }],
+    authorities: [{ organisation: 'DHS/ICE' }, { organisation: 'DHS/CBP' }, { ori: iceEro }, { ori: cbp }],
     binding: { california: /7284\.6/, federal: /^CLETS PPP/ },
   })
   t.match(answer.body.immigrationEnforcement.statutes.find((statute: { cite: string }) => statute.cite === '8 U.S.C. 1326'), { aliases: ['INA 276'], title: /reentry/ })

@@ -162,3 +162,21 @@ t.test('gatewayctl policy replay: the recorded queries judged by a candidate, pe
   t.equal(bad?.code, 2)
   t.match(bad?.stderr, /needs --against DIR and --since TIME/)
 })
+
+t.test('replay judges an onBehalfOf agency by the organisation the ledger showed for it then', async (t) => {
+  clock.value = Date.parse('2026-05-06T09:00:00-07:00')
+  const hsi = 'CA0HSI100'
+  const registered = await call(gw.url, 'PUT', `/v1/agencies/${hsi}`, { token: operatorToken(), body: { name: 'ICE HSI office (test)', kind: 'federal', organisation: 'DHS/ICE/HSI', reason: 'invented for the test' } })
+  t.equal(registered.status, 201)
+  clock.advance(60_000)
+  const forHsi = await query(gw.url, { database: 'dmv.driver_license', purpose: 'criminal_investigation', caseNumber: '24-1', onBehalfOf: hsi, subject: { licenseNumber: person.licenseNumber } }, token({ sub: 'lapd-9' }))
+  t.equal(forHsi.body.decision.rule, 'ppp.immigration_non_criminal')
+  const replay = async (against: string) => JSON.parse((await exec(process.execPath, [join(root, 'bin/gatewayctl.js'), 'policy', 'replay', '--against', against, '--since', '2026-05-06T00:00:00-07:00', '--json', gw.auditDir], { cwd: root })).stdout)
+  t.match(await replay(same), { replayed: 1, changed: 0 }, 'the live policies, with the organisation from the ledger, change nothing')
+  // A candidate that no longer lists DHS/ICE: the same query would have been answered.
+  const withoutIce = tempDir('candidate')
+  cpSync(policyDir, withoutIce, { recursive: true })
+  const agencies = join(withoutIce, 'agencies.yaml')
+  writeFileSync(agencies, readFileSync(agencies, 'utf8').replace(/^ {2}- \{ organisation: DHS\/ICE,.*\n/m, ''))
+  t.match(await replay(withoutIce), { replayed: 1, changed: 1, changes: [{ ori: lapd, transition: 'deny→allow', from: { rule: 'ppp.immigration_non_criminal' }, to: { rule: 'ppp.permitted' } }] })
+})

@@ -60,6 +60,24 @@ for (const [name, make] of stores) {
       t.match(updated, { action: 'agency.update', after: { name: 'Los Angeles PD', monitored: true, version: 6 } })
     })
 
+    t.test('keeps the organisation through every change, in get, list and admit; an update without one clears it', async (t) => {
+      const clock = new TestClock()
+      const store = await make(clock)
+      t.teardown(() => store.close())
+      const created = await store.register('CA0HSI100', { name: 'ICE HSI office (test)', kind: 'federal', organisation: 'DHS/ICE/HSI', monitored: true }, clock.value, audit)
+      t.match(created, { before: null, after: { organisation: 'DHS/ICE/HSI', version: 1 } })
+      await store.recordAgreement('CA0HSI100', signed, clock.value, audit)
+      await store.impose('CA0HSI100', { type: 'censure', scope: 'all', reason: 'r', since: '2026-06-01T12:00:00.000Z' }, clock.value, audit)
+      t.match(await store.get('CA0HSI100'), { organisation: 'DHS/ICE/HSI', version: 3 })
+      t.match(await store.list(), [{ organisation: 'DHS/ICE/HSI' }])
+      t.match((await store.admit('CA0HSI100', 'user:CA0HSI100:a', limits, clock.value)).agency, { organisation: 'DHS/ICE/HSI' })
+      const cleared = await store.register('CA0HSI100', { name: 'ICE HSI office (test)', kind: 'federal', organisation: null, monitored: true }, clock.value, audit)
+      t.match(cleared, { before: { organisation: 'DHS/ICE/HSI' }, after: { organisation: null } })
+      t.equal((await store.admit('CA0HSI100', 'user:CA0HSI100:a', limits, clock.value)).agency?.organisation, null)
+      const plain = await store.register('CA0194200', { name: 'LAPD', kind: 'local', monitored: false }, clock.value, audit)
+      t.equal(plain.after.organisation, null, 'a registration that names none has none')
+    })
+
     t.test('a change whose audit fails is not made; a change to an unregistered agency is refused', async (t) => {
       const clock = new TestClock()
       const store = await make(clock)
@@ -231,6 +249,39 @@ async function emptyRedis(t: Test, database: number): Promise<{ raw: Redis; cloc
   }
   return { raw, clock, open }
 }
+
+// Agencies kept before they had an organisation: each store reads them with none (null).
+const legacy = { ori: 'CA0990900', name: 'Old registration (test)', kind: 'local', agreement: signed, sanction: null, monitored: false, version: 2 }
+
+t.test('embedded store: a journal line without an organisation reads as none', async (t) => {
+  const clock = new TestClock()
+  const dir = tempDir('contract-legacy')
+  appendFileSync(join(dir, 'agencies.jsonl'), `${JSON.stringify({ at: '2025-01-01T00:00:00.000Z', action: 'agreement.record', state: legacy })}\n`)
+  const store = await MemoryStateStore.open(dir, clock.now)
+  t.teardown(() => store.close())
+  t.same(await store.get(legacy.ori), { ...legacy, organisation: null })
+  t.equal((await store.admit(legacy.ori, 'user:CA0990900:a', limits, clock.value)).agency?.organisation, null)
+  const change = await store.impose(legacy.ori, { type: 'censure', scope: 'all', reason: 'r', since: '2026-06-01T12:00:00.000Z' }, clock.value, audit)
+  t.equal(change.before?.organisation, null, 'the audited before has it too')
+})
+
+t.test('redis store: a state without an organisation reads as none', async (t) => {
+  const clock = new TestClock()
+  const url = `${redis.url}/${database++ % 16}`
+  const raw = new Redis(url)
+  t.teardown(() => raw.quit())
+  await raw.flushdb()
+  await raw.hset(`clets:agency:${legacy.ori}`, 'version', String(legacy.version), 'state', JSON.stringify(legacy))
+  await raw.sadd('clets:agencies', legacy.ori)
+  await raw.set('clets:initialized', '1')
+  const store = await RedisStateStore.open({ url, timeoutMs: 500, clock: clock.now })
+  t.teardown(() => store.close())
+  t.same(await store.get(legacy.ori), { ...legacy, organisation: null })
+  t.match(await store.list(), [{ ori: legacy.ori, organisation: null }])
+  t.equal((await store.admit(legacy.ori, 'user:CA0990900:a', limits, clock.value)).agency?.organisation, null)
+  const change = await store.impose(legacy.ori, { type: 'censure', scope: 'all', reason: 'r', since: '2026-06-01T12:00:00.000Z' }, clock.value, audit)
+  t.equal(change.before?.organisation, null, 'the audited before has it too')
+})
 
 t.test('redis store: rate times are stored exactly, and the rate hash expires a window after its last write', async (t) => {
   const { raw, clock, open } = await emptyRedis(t, 15)

@@ -196,6 +196,16 @@ t.test('embedded store', async (t) => {
     ])
   })
 
+  t.test('a request whose requester is an ICE office registered by organisation is judged as immigration enforcement', async (t) => {
+    const hsi = 'CA0HSI100'
+    t.equal((await admin(gw, 'PUT', `/v1/agencies/${hsi}`, { name: 'ICE HSI office (test)', kind: 'federal', organisation: 'DHS/ICE/HSI', reason: 'invented for the test' })).status, 201)
+    const dmv = { ...rapRequest, database: 'dmv.driver_license', subject: { licenseNumber: 'A1234567' } }
+    const forHsi = await file(gw, { ...dmv, requester: { ...rapRequest.requester, ori: hsi } })
+    t.equal(forHsi.status, 403)
+    t.match(forHsi.body.decision, { rule: 'ppp.immigration_non_criminal', reason: /on behalf of CA0HSI100 .*part of DHS\/ICE/ })
+    t.equal((await file(gw, dmv)).status, 201, 'the same request for the filing agency itself goes to DOJ')
+  })
+
   t.test('any subscribing agency may file, not only a sanctioned one; each terminal lists its own', async (t) => {
     const filed = await file(gw, rapRequest, token({ ori: lapd, sub: 'officer-17' }))
     t.equal(filed.status, 201)

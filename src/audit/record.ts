@@ -2,14 +2,14 @@
 // documents them; `gatewayctl audit verify` checks every line against them). The ledger is the one place
 // subject identifiers are kept; never a token, never the records a database returned.
 import { z } from 'zod'
-import { agencyKinds, agencyTextLimits, databaseClasses, immigrationBases, officerSanctionTypes, oriPattern, ruleIds, sanctionScopes, sanctionTypes, signalKinds, subPattern } from '../policy/types.js'
+import { agencyKinds, agencyTextLimits, databaseClasses, immigrationBases, officerSanctionTypes, organisationPattern, oriPattern, ruleIds, sanctionScopes, sanctionTypes, signalKinds, subPattern } from '../policy/types.js'
 import { disciplineKinds, filingCategories, officerActions, operatorActions, proposedActions } from '../state/types.js'
 
 /**
  * An ORI, a user id and the longest texts, defined with the policy vocabulary (a module without zod, so
  * gatewayctl checks its arguments without loading the schemas) and exported here too for the admin API.
  */
-export { agencyTextLimits, oriPattern, subPattern }
+export { agencyTextLimits, organisationPattern, oriPattern, subPattern }
 
 export const auditRecordVersion = 1
 
@@ -52,6 +52,8 @@ export const agencyStateSchema = z.strictObject({
   ori: text,
   name: text,
   kind: z.enum(agencyKinds),
+  // Absent in records written before agencies had one, which still verify.
+  organisation: text.nullable().optional(),
   agreement: z.strictObject({ version: text, signedAt: text }).nullable(),
   sanction: z
     .strictObject({
@@ -104,6 +106,13 @@ export const registeredAgencySchema = z
     ori: z.string().regex(oriPattern, 'must be an ORI: two capital letters, then seven capital letters or digits'),
     name: z.string().min(1).max(agencyTextLimits.name),
     kind: z.enum(agencyKinds),
+    // A registry exported before agencies had one loads with none.
+    organisation: z
+      .string()
+      .max(agencyTextLimits.organisation)
+      .regex(organisationPattern, 'must be an organisation path: capital letters or digits, segments joined by /')
+      .nullable()
+      .default(null),
     agreement: z.strictObject({ version: z.string().min(1).max(agencyTextLimits.agreementVersion), signedAt: isoTime }).nullable(),
     sanction: z
       .strictObject({

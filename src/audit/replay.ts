@@ -57,6 +57,12 @@ export class StateHistory {
     return history.find((entry) => entry.state.version === version)?.state ?? latestBefore(history, time)?.state ?? null
   }
 
+  /** An agency as the ledger last showed it before `time` (an onBehalfOf or recipient ORI), or null. */
+  agencyAt(ori: string, time: number): AgencyState | null {
+    const history = this.agencies.get(ori)
+    return history === undefined ? null : (latestBefore(history, time)?.state ?? null)
+  }
+
   officer(ori: string, sub: string, time: number): OfficerSanction | null {
     const history = this.officers.get(`${ori} ${sub}`)
     return history === undefined ? null : (latestBefore(history, time)?.state.sanction ?? null)
@@ -92,7 +98,10 @@ export async function replayDecisions(records: AsyncIterable<LedgerRecord>, hist
     replayed++
     const ori = record.ori as string
     const agency = history.agency(ori, record.agencyVersion as number | null, time)
-    const decision = candidateDecision(candidate, record as unknown as RecordedQuery, agency, time, history.officer(ori, record.sub as string, time))
+    // The organisations of the agencies it names, as the ledger's operator changes showed them then.
+    const named = (other: unknown) => (typeof other !== 'string' || other === ori ? undefined : history.agencyAt(other, time))
+    const query = { ...(record as unknown as RecordedQuery), onBehalfOfAgency: named(record.onBehalfOf), recipientAgency: named(record.recipient) }
+    const decision = candidateDecision(candidate, query, agency, time, history.officer(ori, record.sub as string, time))
     const live = { outcome: record.outcome as string, rule: record.rule as string }
     const throttled = live.rule === 'rate.user' || live.rule === 'rate.agency'
     if (throttled ? decision.outcome === 'allow' : !decisionsDiffer(live, decision)) continue

@@ -1,11 +1,11 @@
 // gatewayctl agencies …: the admin API from a terminal, for DOJ operators. Tables by default, --json for
 // scripts. The URL comes from --url or GATEWAY_URL, the operator token from --token or GATEWAY_TOKEN.
 import type { Command } from 'commander'
-import type { AgencyState } from '../policy/types.js'
+import { agencyTextLimits, organisationPattern, type AgencyState } from '../policy/types.js'
 import { pendingNotice, type ChangeView } from './changes.js'
 import { adminCommand, need, oriArgument, sanctionBody, sanctionOptions, showAnswer, type AdminOptions, type SanctionOptions } from './admin-api.js'
 import { commandGroup, exitWith } from './command.js'
-import { confirm, out, table } from './io.js'
+import { confirm, out, table, UsageError } from './io.js'
 
 function sanctionText(agency: AgencyState): string {
   const sanction = agency.sanction
@@ -19,11 +19,12 @@ function print(answer: AgencyState | AgencyState[]): void {
   const agencies = Array.isArray(answer) ? answer : [answer]
   out(
     table(
-      ['ORI', 'NAME', 'KIND', 'AGREEMENT', 'SANCTION', 'MONITORED', 'VERSION'],
+      ['ORI', 'NAME', 'KIND', 'ORGANISATION', 'AGREEMENT', 'SANCTION', 'MONITORED', 'VERSION'],
       agencies.map((agency) => [
         agency.ori,
         agency.name,
         agency.kind,
+        agency.organisation ?? '-',
         agency.agreement === null ? '-' : `${agency.agreement.version} (${agency.agreement.signedAt.slice(0, 10)})`,
         sanctionText(agency),
         agency.monitored ? 'yes' : 'no',
@@ -31,6 +32,14 @@ function print(answer: AgencyState | AgencyState[]): void {
       ]),
     ),
   )
+}
+
+/** --organisation, checked before anything is sent, as the admin API checks it. */
+function organisationOption(value: string): string {
+  if (value.length > agencyTextLimits.organisation || !organisationPattern.test(value)) {
+    throw new UsageError(`--organisation needs a path such as DHS/ICE/HSI: capital letters or digits, segments joined by /, at most ${agencyTextLimits.organisation} characters`)
+  }
+  return value
 }
 
 /** The ORI argument of a subcommand, checked before anything is sent. */
@@ -47,16 +56,19 @@ export function agenciesCommands(program: Command): void {
     .argument('<ori>', oriHelp, oriOf('show'))
     .action(exitWith((ori: string, options: AdminOptions) => showAnswer(options, 'GET', `/v1/agencies/${ori}`, undefined, print)))
 
-  adminCommand(agencies, 'register', 'register an agency, or update its name, kind or monitoring')
+  adminCommand(agencies, 'register', 'register an agency, or update its name, kind, organisation or monitoring')
     .argument('<ori>', oriHelp, oriOf('register'))
     .option('--name <name>', "the agency's name (required)")
     .option('--kind <kind>', 'local, state or federal (required)')
+    .option('--organisation <path>', 'where the agency sits, e.g. DHS/ICE/HSI or DOJ/FBI (left out, an update keeps the one registered)', organisationOption)
+    .option('--no-organisation', 'register it without an organisation')
     .option('--monitored', "watch the agency's queries closely (gateway_agency_decisions_total and the misuse signals)")
     .option('--not-monitored', 'stop watching it closely')
     .option('--reason <text>', 'why, for the audit ledger (required)')
     .action(
-      exitWith((ori: string, options: AdminOptions & { name?: string; kind?: string; reason?: string; monitored?: boolean; notMonitored?: boolean }) => {
+      exitWith((ori: string, options: AdminOptions & { name?: string; kind?: string; reason?: string; organisation?: string | false; monitored?: boolean; notMonitored?: boolean }) => {
         const body: Record<string, unknown> = { name: need(options, 'name', 'register'), kind: need(options, 'kind', 'register'), reason: need(options, 'reason', 'register') }
+        if (options.organisation !== undefined) body.organisation = options.organisation === false ? null : options.organisation
         if (options.monitored === true) body.monitored = true
         if (options.notMonitored === true) body.monitored = false
         return showAnswer(options, 'PUT', `/v1/agencies/${ori}`, body, print)

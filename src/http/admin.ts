@@ -2,7 +2,8 @@
 // impose and lift sanctions. Every change takes a reason and is audited (operator, reason, before and
 // after) before it takes effect: if the audit record cannot be written, nothing changes.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { agencyTextLimits, oriPattern } from '../audit/record.js'
+import { agencyTextLimits, organisationPattern, oriPattern } from '../audit/record.js'
+import { isImmigrationAuthority } from '../policy/agencies.js'
 import { GatewayError } from '../errors.js'
 import { agencyKinds, sanctionScopes, sanctionTypes, type AgencyKind, type AgencyState, type SanctionScope, type SanctionType } from '../policy/types.js'
 import { AgencyConflictError } from '../state/redis.js'
@@ -46,6 +47,7 @@ const agencyView = {
     ori: { type: 'string' },
     name: { type: 'string' },
     kind: { type: 'string' },
+    organisation: { type: ['string', 'null'] },
     agreement: agreementView,
     sanction: sanctionView,
     monitored: { type: 'boolean' },
@@ -112,7 +114,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
     return withoutLapsedSanction(agency, clock())
   })
 
-  app.put<{ Params: OriParams; Body: { name: string; kind: AgencyKind; monitored?: boolean; reason: string } }>(
+  app.put<{ Params: OriParams; Body: { name: string; kind: AgencyKind; organisation?: string | null; monitored?: boolean; reason: string } }>(
     '/v1/agencies/:ori',
     {
       onRequest: changing('register or update'),
@@ -123,7 +125,15 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
           type: 'object',
           required: ['name', 'kind', 'reason'],
           additionalProperties: false,
-          properties: { name: { type: 'string', minLength: 1, maxLength: agencyTextLimits.name }, kind: { enum: agencyKinds }, monitored: { type: 'boolean' }, reason },
+          properties: {
+            name: { type: 'string', minLength: 1, maxLength: agencyTextLimits.name },
+            kind: { enum: agencyKinds },
+            // Where the agency sits, e.g. DHS/ICE/HSI (docs/organisations.md); null: none. Left out, an
+            // update keeps the one registered.
+            organisation: { type: ['string', 'null'], minLength: 1, maxLength: agencyTextLimits.organisation, pattern: organisationPattern.source },
+            monitored: { type: 'boolean' },
+            reason,
+          },
         },
         response: { 200: agencyView, 201: agencyView, ...errors },
       },
@@ -131,9 +141,16 @@ export function adminRoutes(app: FastifyInstance, deps: AppDependencies): void {
     async (request, reply) => {
       const { name, kind, monitored, reason: why } = request.body
       const ori = request.params.ori
-      // EFF asked DOJ to monitor each transaction by ICE, CBP and other DHS components: a new federal agency is monitored unless told otherwise.
-      const current = monitored === undefined ? await store.get(ori) : null
-      const registration = { name, kind, monitored: monitored ?? current?.monitored ?? kind === 'federal' }
+      const current = monitored === undefined || request.body.organisation === undefined ? await store.get(ori) : null
+      const organisation = request.body.organisation === undefined ? (current?.organisation ?? null) : request.body.organisation
+      // EFF asked DOJ to monitor each transaction by ICE, CBP and other DHS components: an agency the
+      // policies hold to be an immigration authority (by ORI or organisation) is monitored unless the
+      // operator says otherwise, when it is registered and when an update makes it one. Any other
+      // update keeps the monitoring the agency had (an operator's choice for that ORI stays).
+      const authorities = deps.policy.current.agencies
+      const authority = isImmigrationAuthority(authorities, ori, { organisation }) !== null
+      const becameAuthority = authority && (current === null || isImmigrationAuthority(authorities, ori, current) === null)
+      const registration = { name, kind, organisation, monitored: monitored ?? (becameAuthority ? true : (current?.monitored ?? authority)) }
       return change(request, reply, why, (now, beforeCommit) => store.register(ori, registration, now, beforeCommit))
     },
   )

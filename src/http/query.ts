@@ -11,10 +11,10 @@ import { GatewayError, type ErrorIssue } from '../errors.js'
 import { freeTextPattern } from '../printable.js'
 import type { CompiledDatabase, CompiledPurpose, PolicySet } from '../policy/compile.js'
 import { evaluate } from '../policy/evaluate.js'
-import { candidateDecision, decisionsDiffer } from '../policy/candidate.js'
+import { candidateDecision, decisionsDiffer, type RecordedQuery } from '../policy/candidate.js'
 import { subjectFields } from '../policy/subject.js'
 import { fullProjectionId, oriPattern, type AgencyState, type Decision, type OfficerSanction } from '../policy/types.js'
-import { officerKey, type RateVerdict } from '../state/types.js'
+import { officerKey, type RateVerdict, type StateStore } from '../state/types.js'
 import { authorize, requesterOf, requireRole, type AppDependencies } from './context.js'
 import { errorResponseSchema, toGatewayError } from './errors.js'
 
@@ -141,13 +141,22 @@ function rateDecision(policy: PolicySet, rate: RateVerdict): Decision {
  * time) and, when the two differ, counts and records it. The record is appended and not waited for: it
  * never delays or changes the answer, and a failure to write it is counted by the ledger, not answered.
  */
-function shadowDecision(deps: AppDependencies, shadow: PolicySet, record: QueryDecisionEvent, live: Decision, agency: AgencyState | null, now: number, officer: OfficerSanction | null): void {
+function shadowDecision(deps: AppDependencies, shadow: PolicySet, record: QueryDecisionEvent & RecordedQuery, live: Decision, agency: AgencyState | null, now: number, officer: OfficerSanction | null): void {
   const candidate = candidateDecision(shadow, record, agency, now, officer)
   if (!decisionsDiffer(live, candidate)) return
   deps.metrics.shadowDifferences.labels(live.rule, candidate.rule).inc()
   deps.ledger
     .append({ type: 'shadow.difference', id: record.id, ori: record.ori, shadowRevision: shadow.revision, live: { outcome: live.outcome, rule: live.rule }, shadow: { outcome: candidate.outcome, rule: candidate.rule } }, now)
     .catch(() => undefined)
+}
+
+/**
+ * The registry's state of an agency a query names besides the officer's own (onBehalfOf, recipient):
+ * undefined when the field is absent or names the officer's own agency (nothing read), null when the ORI
+ * is not registered. A store fault is thrown (503), never read as "not an immigration authority".
+ */
+export async function otherAgency(store: StateStore, ori: string | undefined, ownOri: string): Promise<AgencyState | null | undefined> {
+  return ori === undefined || ori === ownOri ? undefined : store.get(ori)
 }
 
 export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
@@ -172,9 +181,14 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     const officer = officerKey(identity.ori, identity.officer)
     const admission = await store.admit(identity.ori, officer, policy.limits, clock())
     const now = admission.now
+    // The agencies named as onBehalfOf and recipient, as the registry holds them, so an organisation DOJ
+    // registered (DHS/ICE/HSI) makes an immigration authority: one store read for each field present
+    // that names another agency, none for the common query that names neither.
+    const onBehalfOfAgency = await otherAgency(store, body.onBehalfOf, identity.ori)
+    const recipientAgency = await otherAgency(store, body.recipient, identity.ori)
     const evaluated = evaluate(
       policy,
-      { database, purpose, caseNumber: body.caseNumber, justification: body.justification, onBehalfOf: body.onBehalfOf, recipient: body.recipient },
+      { database, purpose, caseNumber: body.caseNumber, justification: body.justification, onBehalfOf: body.onBehalfOf, recipient: body.recipient, onBehalfOfAgency, recipientAgency },
       admission.agency,
       now,
       admission.officer,
@@ -226,7 +240,7 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     await ledger.append(record, now)
     request.decisionId = id
     // A dry run of the candidate policies (POLICY_SHADOW_DIR): unset, this is one property read.
-    if (deps.policy.shadow !== null) shadowDecision(deps, deps.policy.shadow, record, evaluated, admission.agency, now, admission.officer)
+    if (deps.policy.shadow !== null) shadowDecision(deps, deps.policy.shadow, { ...record, onBehalfOfAgency, recipientAgency }, evaluated, admission.agency, now, admission.officer)
     metrics.decisions.child(decision.outcome, decision.rule, database.class, purpose.id).value++
     if (agency !== null) metrics.agencyDecisions.child(agency.ori, decision.outcome, agency.monitored ? 'true' : 'false').value++
     reply.header('x-decision-id', id)

@@ -37,7 +37,7 @@ import { fullProjectionId, type AgencyState, type Decision, type OfficerSanction
 import { maxPendingRequests, officerKey, StateUnavailableError, storedRequestStatuses, type RequestRequester, type WrittenRequest } from '../state/types.js'
 import { forbidOwnAgency } from './authority.js'
 import { holdsRole, refuseAudited, requesterOf, requireRole, sourceOf, type AppDependencies } from './context.js'
-import { freeText, resolveQuery } from './query.js'
+import { freeText, otherAgency, resolveQuery } from './query.js'
 import { errorResponseSchema, errorResponses as errors } from './errors.js'
 
 /** How long a retrieval holds a request: longer than any database forward (UPSTREAM_TIMEOUT_MS). */
@@ -233,7 +233,8 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
       // agency without the agreement or removed) is refused now, recorded, and never reaches DOJ.
       // The justification counts as a query's does (a monitored agency states why), and a request made
       // for another agency is judged as a query on its behalf (an immigration authority: point 3).
-      let decision = evaluate(policy, { database, purpose, caseNumber: body.caseNumber, justification: body.justification, onBehalfOf: body.requester?.ori, writtenRequest: true }, agency, now, admission.officer)
+      const onBehalfOfAgency = await otherAgency(store, body.requester?.ori, identity.ori)
+      let decision = evaluate(policy, { database, purpose, caseNumber: body.caseNumber, justification: body.justification, onBehalfOf: body.requester?.ori, onBehalfOfAgency, writtenRequest: true }, agency, now, admission.officer)
       let limited = false
       if (decision.outcome === 'allow' && admission.rate.limited !== null) {
         const user = admission.rate.limited === 'rate.user'
@@ -470,7 +471,7 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
                 reason: `The policies in force no longer have the ${database === undefined ? `database ${current.database}` : `purpose ${current.purpose}`} this request names.`,
                 citation: policy.citations['ppp.purpose_not_permitted']!,
               }
-            : executionDecision(policy, { database, purpose, caseNumber: current.caseNumber ?? undefined, justification: current.justification, onBehalfOf: current.requester.ori, writtenRequest: true }, agency, now, filedBy?.sanction ?? null, retrievedBy?.sanction ?? null, current.sub)
+            : executionDecision(policy, { database, purpose, caseNumber: current.caseNumber ?? undefined, justification: current.justification, onBehalfOf: current.requester.ori, onBehalfOfAgency: await otherAgency(store, current.requester.ori, current.ori), writtenRequest: true }, agency, now, filedBy?.sanction ?? null, retrievedBy?.sanction ?? null, current.sub)
       } catch (error) {
         await release()
         throw error

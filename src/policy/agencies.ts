@@ -2,18 +2,24 @@
 // immigration authorities, and when a monitored agency must justify a query. Compiled into per-kind gates:
 // for each purpose, null (the agency may declare it) or the denial, built once. Pure.
 import { z } from 'zod'
-import { agencyKinds, databaseClasses, oriPattern, type AgencyKind, type DatabaseClass, type Decision } from './types.js'
+import { agencyKinds, agencyTextLimits, databaseClasses, organisationCovers, organisationPattern, oriPattern, type AgencyKind, type AgencyState, type DatabaseClass, type Decision } from './types.js'
 
 const purposeId = z.string().regex(/^[a-z][a-z0-9_]*$/, 'expected a purpose id such as criminal_investigation')
 const oriKey = z.string().regex(oriPattern, 'expected an ORI: 2 letters and 7 letters or digits')
 const text = z.string().trim().min(1)
+const organisationKey = z
+  .string()
+  .max(agencyTextLimits.organisation)
+  .regex(organisationPattern, 'expected an organisation path such as DHS/ICE: capital letters or digits, segments joined by /')
 
 export const agenciesFile = z.strictObject({
   purposesByKind: z.strictObject(Object.fromEntries(agencyKinds.map((kind) => [kind, z.array(purposeId)])) as Record<AgencyKind, z.ZodArray<typeof purposeId>>),
   overrides: z
     .record(oriKey, z.strictObject({ allow: z.array(purposeId).default([]), deny: z.array(purposeId).default([]), reason: text }))
     .default({}),
-  immigrationAuthorities: z.array(z.strictObject({ ori: oriKey, name: text })).default([]),
+  // Each entry names one agency by ORI, or a whole organisation by the prefix of its path (checkAgencies
+  // requires exactly one of the two).
+  immigrationAuthorities: z.array(z.strictObject({ ori: oriKey.optional(), organisation: organisationKey.optional(), name: text })).default([]),
   justification: z.strictObject({ requiredOfMonitored: z.array(z.enum(databaseClasses)) }),
 })
 export type AgenciesDoc = z.infer<typeof agenciesFile>
@@ -37,8 +43,10 @@ export interface AgencyRules {
   readonly gates: GatesByKind
   /** The gates of each agency with an override, by ORI (its kind comes from the registry, so one per kind). */
   readonly overrideGates: ReadonlyMap<string, GatesByKind>
-  /** ORI -> name of each immigration authority. */
+  /** ORI -> name of each immigration authority listed by ORI. */
   readonly immigrationAuthorities: ReadonlyMap<string, string>
+  /** Organisation prefix -> name of each immigration authority listed by organisation. */
+  readonly immigrationOrganisations: ReadonlyMap<string, string>
   /** The database classes a monitored agency must justify each query of. */
   readonly justificationRequiredOfMonitored: readonly DatabaseClass[]
 }
@@ -70,8 +78,13 @@ export function checkAgencies(doc: AgenciesDoc, purposeIds: ReadonlySet<string>,
   }
   const seen = new Set<string>()
   doc.immigrationAuthorities.forEach((authority, index) => {
-    if (seen.has(authority.ori)) problems.push(`${file}: immigrationAuthorities.${index}.ori: ${authority.ori} is listed twice`)
-    seen.add(authority.ori)
+    if ((authority.ori === undefined) === (authority.organisation === undefined)) {
+      problems.push(`${file}: immigrationAuthorities.${index}: give either an ori or an organisation`)
+      return
+    }
+    const [key, value] = authority.ori !== undefined ? ['ori', authority.ori] : ['organisation', authority.organisation!]
+    if (seen.has(`${key}:${value}`)) problems.push(`${file}: immigrationAuthorities.${index}.${key}: ${value} is listed twice`)
+    seen.add(`${key}:${value}`)
   })
   const classes = new Set<string>()
   doc.justification.requiredOfMonitored.forEach((databaseClass, index) => {
@@ -127,7 +140,35 @@ export function compileAgencies(doc: AgenciesDoc, purposes: readonly PurposeTitl
     overrides,
     gates,
     overrideGates,
-    immigrationAuthorities: new Map(doc.immigrationAuthorities.map((authority) => [authority.ori, authority.name])),
+    immigrationAuthorities: new Map(doc.immigrationAuthorities.flatMap((authority) => (authority.ori === undefined ? [] : [[authority.ori, authority.name] as const]))),
+    immigrationOrganisations: new Map(doc.immigrationAuthorities.flatMap((authority) => (authority.organisation === undefined ? [] : [[authority.organisation, authority.name] as const]))),
     justificationRequiredOfMonitored: doc.justification.requiredOfMonitored,
   })
+}
+
+/** Why an agency is an immigration authority: the policy entry that lists it. */
+export interface ImmigrationAuthority {
+  /** The name the policy gives the entry. */
+  readonly name: string
+  /** The entry: the agency's own ORI, or an organisation prefix covering the agency's organisation. */
+  readonly listed: { readonly ori: string } | { readonly organisation: string }
+}
+
+/**
+ * The one test of whether an agency is an immigration authority ("any agency, officer or person
+ * performing immigration enforcement functions", Gov. Code §7284.4(c)): its ORI is listed, or its
+ * registered organisation lies under a listed organisation prefix (whole segments: DHS/ICE covers
+ * DHS/ICE/HSI, not DHS/ICEX). `agency` is the registry's state for `ori`, or null for an ORI that is not
+ * registered (then only the ORI list can tell). Returns the entry that lists it, or null. Pure; called
+ * per query for the requester and for an onBehalfOf or recipient ORI, so it allocates nothing on a miss.
+ */
+export function isImmigrationAuthority(rules: AgencyRules, ori: string, agency: Pick<AgencyState, 'organisation'> | null): ImmigrationAuthority | null {
+  const byOri = rules.immigrationAuthorities.get(ori)
+  if (byOri !== undefined) return { name: byOri, listed: { ori } }
+  const organisation = agency?.organisation ?? null
+  if (organisation === null) return null
+  for (const [prefix, name] of rules.immigrationOrganisations) {
+    if (organisationCovers(prefix, organisation)) return { name, listed: { organisation: prefix } }
+  }
+  return null
 }

@@ -20,6 +20,9 @@ export interface RecordedQuery {
   readonly justification?: string | undefined
   readonly onBehalfOf?: string | undefined
   readonly recipient?: string | undefined
+  /** The registry's state of the onBehalfOf and recipient agencies, where the caller knows it (evaluate). */
+  readonly onBehalfOfAgency?: Pick<AgencyState, 'organisation'> | null | undefined
+  readonly recipientAgency?: Pick<AgencyState, 'organisation'> | null | undefined
 }
 
 const unknownDatabase: CandidateOutcome = { outcome: 'deny', rule: 'candidate.unknown_database' }
@@ -31,7 +34,7 @@ export function candidateDecision(candidate: PolicySet, query: RecordedQuery, ag
   if (database === undefined) return unknownDatabase
   const purpose = candidate.purposes.get(query.purpose)
   if (purpose === undefined) return unknownPurpose
-  return evaluate(candidate, { database, purpose, caseNumber: query.caseNumber ?? undefined, justification: query.justification, onBehalfOf: query.onBehalfOf, recipient: query.recipient }, agency, now, officer)
+  return evaluate(candidate, { database, purpose, caseNumber: query.caseNumber ?? undefined, justification: query.justification, onBehalfOf: query.onBehalfOf, recipient: query.recipient, onBehalfOfAgency: query.onBehalfOfAgency, recipientAgency: query.recipientAgency }, agency, now, officer)
 }
 
 /** True when two decisions differ in outcome or rule. */

@@ -12,7 +12,9 @@ import { compileSignals, noSignals, signalsFile, signalsSchema, type SignalPolic
 import { compileSubjectValidator, subjectFields, type SubjectValidator } from './subject.js'
 import {
   agencyKinds,
+  agencyTextLimits,
   citedRuleIds,
+  organisationPattern,
   officerSanctionTypes,
   databaseClasses,
   fullProjectionId,
@@ -62,6 +64,9 @@ export interface PairDecisions {
   readonly allow: Readonly<Record<AgencyKind, Decision>>
   /** The same for a written request DOJ approved: the answers file may trim that channel differently. */
   readonly allowWritten: Readonly<Record<AgencyKind, Decision>>
+  /** The two above for an agency that is an immigration authority (projections.yaml, `immigrationAuthority`). */
+  readonly allowImmigrationAuthority: Readonly<Record<AgencyKind, Decision>>
+  readonly allowImmigrationAuthorityWritten: Readonly<Record<AgencyKind, Decision>>
 }
 
 export interface CompiledDatabase extends DatabasePolicy {
@@ -77,6 +82,8 @@ export interface PolicyTestCase {
   readonly name: string
   readonly now: number
   readonly agency: AgencyState | null
+  /** The organisations of the other agencies the registry holds, by ORI: what the route reads for onBehalfOf and recipient. */
+  readonly registered: ReadonlyMap<string, { readonly organisation: string | null }>
   /** The sanction on the querying officer (issue 12, point 4), or null. */
   readonly officerSanction: OfficerSanction | null
   readonly query: {
@@ -211,6 +218,7 @@ const limitsFile = z.strictObject({
 })
 
 const ori = z.string().regex(oriPattern, 'expected an ORI: 2 letters and 7 letters or digits')
+const organisation = z.string().max(agencyTextLimits.organisation).regex(organisationPattern, 'expected an organisation path such as DHS/ICE/HSI')
 const testsFile = z.strictObject({
   cases: z
     .array(
@@ -222,6 +230,7 @@ const testsFile = z.strictObject({
             ori,
             name: text.default('Test agency'),
             kind: z.enum(agencyKinds),
+            organisation: organisation.nullable().default(null),
             agreement: z.strictObject({ version: text, signedAt: isoTime }).nullable(),
             sanction: z
               .strictObject({
@@ -238,6 +247,8 @@ const testsFile = z.strictObject({
             monitored: z.boolean().default(false),
           })
           .nullable(),
+        // The other agencies the registry holds (an onBehalfOf or recipient ORI not listed here is not registered).
+        registered: z.record(ori, z.strictObject({ organisation: organisation.nullable() })).default({}),
         // A sanction on the querying officer (issue 12, point 4), held to the admin API's shape rules.
         officerSanction: z
           .strictObject({
@@ -313,7 +324,7 @@ interface PairContext {
   readonly federalCitations: Readonly<Record<string, string>>
   readonly definition: string
   readonly justificationRequiredOfMonitored: readonly string[]
-  readonly projectionFor: (purpose: string, database: string, kind: AgencyKind, channel?: AnswerChannel) => Projection | null
+  readonly projectionFor: (purpose: string, database: string, kind: AgencyKind, channel?: AnswerChannel, immigrationAuthority?: boolean) => Projection | null
 }
 
 function pairDecisions(purpose: PurposePolicy, database: DatabasePolicy, context: PairContext): PairDecisions {
@@ -353,12 +364,14 @@ function pairDecisions(purpose: PurposePolicy, database: DatabasePolicy, context
           citations['ppp.justification_required']!,
         )
       : null,
-    allow: allowByKind(purpose, database, context, 'terminal'),
-    allowWritten: allowByKind(purpose, database, context, 'written'),
+    allow: allowByKind(purpose, database, context, 'terminal', false),
+    allowWritten: allowByKind(purpose, database, context, 'written', false),
+    allowImmigrationAuthority: allowByKind(purpose, database, context, 'terminal', true),
+    allowImmigrationAuthorityWritten: allowByKind(purpose, database, context, 'written', true),
   }
 }
 
-function allowByKind(purpose: PurposePolicy, database: DatabasePolicy, context: PairContext, channel: AnswerChannel): Readonly<Record<AgencyKind, Decision>> {
+function allowByKind(purpose: PurposePolicy, database: DatabasePolicy, context: PairContext, channel: AnswerChannel, immigrationAuthority: boolean): Readonly<Record<AgencyKind, Decision>> {
   return Object.freeze(
     Object.fromEntries(
       agencyKinds.map((kind) => [
@@ -368,7 +381,7 @@ function allowByKind(purpose: PurposePolicy, database: DatabasePolicy, context: 
           rule: 'ppp.permitted',
           reason: `Permitted: "${purpose.title}" may query ${database.title}.`,
           citation: purpose.citation,
-          projection: context.projectionFor(purpose.id, database.id, kind, channel),
+          projection: context.projectionFor(purpose.id, database.id, kind, channel, immigrationAuthority),
         } satisfies Decision),
       ]),
     ) as Record<AgencyKind, Decision>,
@@ -506,6 +519,7 @@ export function compilePolicySet(sources: readonly PolicySource[]): PolicySet {
         name: testCase.name,
         now: Date.parse(testCase.now),
         agency: testCase.agency === null ? null : { ...testCase.agency, version: 1 },
+        registered: new Map(Object.entries(testCase.registered)),
         officerSanction: testCase.officerSanction,
         query: { database: query.database, purpose: query.purpose, caseNumber: query.caseNumber, justification: query.justification, onBehalfOf: query.onBehalfOf, recipient: query.recipient, writtenRequest: query.writtenRequest },
         expect: { outcome: expect.outcome, rule: expect.rule, projection: expect.projection, immigration: expect.immigration },

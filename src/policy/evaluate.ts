@@ -16,6 +16,7 @@
 //  5. ppp.justification_required: a monitored agency states why it needs each query of the classes the
 //     policy names; asked last, so a query no justification could make lawful is refused for what it is.
 // Rate limits (rate.user, rate.agency) are applied by the caller after an allow.
+import { isImmigrationAuthority } from './agencies.js'
 import type { CompiledDatabase, CompiledPurpose, PairDecisions, PolicySet } from './compile.js'
 import type { AgencyState, DatabaseClass, Decision, ImmigrationBasis, OfficerSanction, Sanction } from './types.js'
 
@@ -29,6 +30,13 @@ export interface EvaluatedQuery {
   readonly onBehalfOf?: string | undefined
   /** The ORI of the agency the result goes to, when not the officer's own. */
   readonly recipient?: string | undefined
+  /**
+   * The registry's state of the onBehalfOf and recipient agencies (null: not registered), which the
+   * caller reads only when the field is present, so an organisation registered through the admin API
+   * counts. Left out (a replay of the ledger, which keeps only the ORIs), the ORI list alone decides.
+   */
+  readonly onBehalfOfAgency?: Pick<AgencyState, 'organisation'> | null | undefined
+  readonly recipientAgency?: Pick<AgencyState, 'organisation'> | null | undefined
   /** Issue 12, point 5: a written request DOJ approved (POST /v1/requests), not a terminal query. */
   readonly writtenRequest?: boolean
 }
@@ -49,17 +57,19 @@ const asImmigration = 'it is immigration enforcement, whatever purpose it declar
 export function immigrationGrounds(policy: PolicySet, query: EvaluatedQuery, ownOri: string | undefined): ImmigrationGrounds | null {
   // Written out rather than looped over a list of fields: this runs for every query, and a list would be
   // allocated each time.
-  const requester = authorityGrounds(policy, query.onBehalfOf, ownOri, 'on behalf of') ?? authorityGrounds(policy, query.recipient, ownOri, 'for')
+  const requester = authorityGrounds(policy, query.onBehalfOf, query.onBehalfOfAgency, ownOri, 'on behalf of') ?? authorityGrounds(policy, query.recipient, query.recipientAgency, ownOri, 'for')
   if (requester !== null) return requester
   return statuteGrounds(policy, query.caseNumber, 'case number') ?? statuteGrounds(policy, query.justification, 'justification')
 }
 
-function authorityGrounds(policy: PolicySet, ori: string | undefined, ownOri: string | undefined, role: string): ImmigrationGrounds | null {
+function authorityGrounds(policy: PolicySet, ori: string | undefined, agency: Pick<AgencyState, 'organisation'> | null | undefined, ownOri: string | undefined, role: string): ImmigrationGrounds | null {
   // The officer's own agency is not looked up: its queries are held to its kind's purposes, its override
   // and its monitoring; the list catches one agency querying for another.
   if (ori === undefined || ori === ownOri) return null
-  const name = policy.agencies.immigrationAuthorities.get(ori)
-  return name === undefined ? null : { basis: 'requester', why: `The query is made ${role} ${ori} (${name}), an immigration authority: ${asImmigration}` }
+  const authority = isImmigrationAuthority(policy.agencies, ori, agency ?? null)
+  if (authority === null) return null
+  const listed = 'organisation' in authority.listed ? `, part of ${authority.listed.organisation}` : ''
+  return { basis: 'requester', why: `The query is made ${role} ${ori} (${authority.name}${listed}), an immigration authority: ${asImmigration}` }
 }
 
 function statuteGrounds(policy: PolicySet, text: string | undefined, what: string): ImmigrationGrounds | null {
@@ -182,6 +192,11 @@ function decide(policy: PolicySet, query: EvaluatedQuery, agency: AgencyState | 
     if (missing !== null) return missing
   }
   if (agency.monitored && query.justification === undefined && effective.justificationMissing !== null) return effective.justificationMissing
-  // An approved written request may be trimmed differently (policies/projections.yaml, `channels`).
+  // An approved written request may be trimmed differently (policies/projections.yaml, `channels`), and
+  // so may an immigration authority's answer (`immigrationAuthority`: its addresses are withheld).
+  // Hot path: the ORI lookup and, for an agency with an organisation, one prefix test per listed one.
+  if (isImmigrationAuthority(policy.agencies, agency.ori, agency) !== null) {
+    return query.writtenRequest === true ? effective.allowImmigrationAuthorityWritten[agency.kind] : effective.allowImmigrationAuthority[agency.kind]
+  }
   return query.writtenRequest === true ? effective.allowWritten[agency.kind] : effective.allow[agency.kind]
 }

@@ -125,6 +125,9 @@ export const projectionsFile = z.strictObject({
         kinds: z.array(z.enum(agencyKinds)).min(1).optional(),
         // Which channel the entry trims: terminal queries, written requests DOJ approved, or (left out) both.
         channels: z.array(z.enum(answerChannels)).min(1).optional(),
+        // true: only for a querying agency that is an immigration authority (agencies.yaml); false: only
+        // for one that is not; left out: either.
+        immigrationAuthority: z.boolean().optional(),
         projection: projectionId,
       }),
     )
@@ -138,6 +141,7 @@ export interface AnswerRule {
   readonly purposes: readonly string[] | null
   readonly kinds: readonly AgencyKind[] | null
   readonly channels: readonly AnswerChannel[] | null
+  readonly immigrationAuthority: boolean | null
   readonly projection: string
 }
 
@@ -145,7 +149,7 @@ export interface CompiledProjections {
   readonly projections: ReadonlyMap<string, Projection>
   readonly answers: readonly AnswerRule[]
   /** The projection an allowed query gets (null: whole records): the first answer that matches. */
-  projectionFor(purpose: string, database: string, kind: AgencyKind, channel?: AnswerChannel): Projection | null
+  projectionFor(purpose: string, database: string, kind: AgencyKind, channel?: AnswerChannel, immigrationAuthority?: boolean): Projection | null
 }
 
 /** Checks the file against the databases and purposes; pushes `projections.yaml: path: problem` lines. */
@@ -182,17 +186,18 @@ export function compileProjections(doc: ProjectionsDoc): CompiledProjections {
   for (const projection of doc.projections) {
     projections.set(projection.id, Object.freeze({ id: projection.id, database: projection.database, title: projection.title, fields: projection.fields, apply: compileProjection(projection.fields) }))
   }
-  const answers: AnswerRule[] = doc.answers.map((answer) => Object.freeze({ database: answer.database, purposes: answer.purposes ?? null, kinds: answer.kinds ?? null, channels: answer.channels ?? null, projection: answer.projection }))
+  const answers: AnswerRule[] = doc.answers.map((answer) => Object.freeze({ database: answer.database, purposes: answer.purposes ?? null, kinds: answer.kinds ?? null, channels: answer.channels ?? null, immigrationAuthority: answer.immigrationAuthority ?? null, projection: answer.projection }))
   return {
     projections,
     answers,
-    projectionFor(purpose, database, kind, channel = 'terminal') {
+    projectionFor(purpose, database, kind, channel = 'terminal', immigrationAuthority = false) {
       const answer = answers.find(
         (entry) =>
           entry.database === database &&
           (entry.purposes === null || entry.purposes.includes(purpose)) &&
           (entry.kinds === null || entry.kinds.includes(kind)) &&
-          (entry.channels === null || entry.channels.includes(channel)),
+          (entry.channels === null || entry.channels.includes(channel)) &&
+          (entry.immigrationAuthority === null || entry.immigrationAuthority === immigrationAuthority),
       )
       return answer === undefined || answer.projection === fullProjectionId ? null : projections.get(answer.projection)!
     },

@@ -20,7 +20,9 @@ export function runPolicyTests(policy: PolicySet): PolicyTestResult[] {
     const { query, expect } = testCase
     const database = policy.databases.get(query.database)!
     const purpose = policy.purposes.get(query.purpose)!
-    const decision = evaluate(policy, { ...query, database, purpose }, testCase.agency, testCase.now, testCase.officerSanction)
+    // As the query route reads them: the registry's state of an onBehalfOf or recipient ORI (null: not registered).
+    const registered = (ori: string | undefined) => (ori === undefined ? undefined : (testCase.registered.get(ori) ?? null))
+    const decision = evaluate(policy, { ...query, database, purpose, onBehalfOfAgency: registered(query.onBehalfOf), recipientAgency: registered(query.recipient) }, testCase.agency, testCase.now, testCase.officerSanction)
     const passed =
       decision.outcome === expect.outcome &&
       decision.rule === expect.rule &&

@@ -10,7 +10,19 @@ export const oriPattern = /^[A-Z]{2}[0-9A-Z]{7}$/
 /** A user id (a token's `sub`, an officer in the admin API): 1 to 128 printable ASCII characters, no space. */
 export const subPattern = /^[\x21-\x7e]{1,128}$/
 /** The longest texts the admin API takes; a registry file is held to the same. */
-export const agencyTextLimits = { name: 200, reason: 1000, agreementVersion: 64 } as const
+export const agencyTextLimits = { name: 200, reason: 1000, agreementVersion: 64, organisation: 64 } as const
+
+/**
+ * An agency's place in its organisation, from the top down: segments of capital letters and digits
+ * joined by `/` (`DHS/ICE/HSI`, `DOJ/FBI`, `CA/LAPD`), at most agencyTextLimits.organisation characters.
+ * Policies name whole organisations by a prefix of whole segments (organisationCovers).
+ */
+export const organisationPattern = /^[A-Z0-9]+(?:\/[A-Z0-9]+)*$/
+
+/** True when `prefix` names `organisation` or an organisation above it: whole segments, so DHS/ICE covers DHS/ICE/HSI, not DHS/ICEX. */
+export function organisationCovers(prefix: string, organisation: string): boolean {
+  return organisation === prefix || (organisation.startsWith(prefix) && organisation.charCodeAt(prefix.length) === 47) // '/'
+}
 
 export const agencyKinds = ['local', 'state', 'federal'] as const
 export type AgencyKind = (typeof agencyKinds)[number]
@@ -70,6 +82,8 @@ export interface AgencyState {
   readonly ori: string
   readonly name: string
   readonly kind: AgencyKind
+  /** Where the agency sits (organisationPattern), e.g. DHS/ICE/HSI; null when DOJ has not said. */
+  readonly organisation: string | null
   readonly agreement: Agreement | null
   readonly sanction: Sanction | null
   readonly monitored: boolean

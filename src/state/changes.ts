@@ -8,12 +8,21 @@ function existing(ori: string, before: AgencyState | null): AgencyState {
   return before
 }
 
-/** Registers a new agency or updates the name, kind and monitoring of a registered one. */
+/**
+ * An agency's state as a store read it: one kept before agencies had an organisation gets none (null),
+ * so every state the gateway holds has the field.
+ */
+export function storedAgency(state: AgencyState): AgencyState {
+  return state.organisation === undefined ? { ...state, organisation: null } : state
+}
+
+/** Registers a new agency or updates the name, kind, organisation and monitoring of a registered one. */
 export function registerChange(ori: string, before: AgencyState | null, registration: AgencyRegistration): AgencyChange {
   const after: AgencyState = {
     ori,
     name: registration.name,
     kind: registration.kind,
+    organisation: registration.organisation ?? null,
     agreement: before?.agreement ?? null,
     sanction: before?.sanction ?? null,
     monitored: registration.monitored,

@@ -6,7 +6,7 @@ import { mkdir, open, readFile, rename, truncate, type FileHandle } from 'node:f
 import { join } from 'node:path'
 import { bindingOfficerState, foldUserId } from '../policy/identity.js'
 import type { Agreement, AgencyState, OfficerSanction, OfficerState, Sanction } from '../policy/types.js'
-import { agreementChange, filingChange, officerSanctionChange, registerChange, sanctionChange } from './changes.js'
+import { agreementChange, filingChange, officerSanctionChange, registerChange, sanctionChange, storedAgency } from './changes.js'
 import { gcra } from './gcra.js'
 import {
   officerKey,
@@ -88,7 +88,7 @@ async function replay(path: string): Promise<{ agencies: Map<string, AgencyState
     if ('officer' in entry) replayOfficer(entry, officers, spellings)
     else if ('filing' in entry) filings.set(filingKey(entry.filing.ori, entry.filing.year), entry.filing)
     else if ('proposal' in entry) proposals.set(entry.proposal.id, entry.proposal)
-    else agencies.set(entry.state.ori, entry.state)
+    else agencies.set(entry.state.ori, storedAgency(entry.state))
   }
   return { agencies, officers, filings, proposals, existed: true }
 }

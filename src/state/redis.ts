@@ -24,7 +24,7 @@
 import { Redis } from 'ioredis'
 import { bindingOfficerState, foldOfficerStates, foldUserId } from '../policy/identity.js'
 import type { Agreement, AgencyState, OfficerSanction, OfficerState, Sanction } from '../policy/types.js'
-import { agreementChange, filingChange, officerSanctionChange, registerChange, sanctionChange } from './changes.js'
+import { agreementChange, filingChange, officerSanctionChange, registerChange, sanctionChange, storedAgency } from './changes.js'
 import { proposalKeepUntil, proposalListLimit, requestKeepUntil, requestListLimit, type FilingChange, type FilingFigures, type MisuseFiling, type ProposedChange, type WrittenRequest } from './types.js'
 import {
   noRegistryMessage,
@@ -406,7 +406,7 @@ export class RedisStateStore implements StateStore {
       this.copies.delete(ori)
       agency = null
     } else if (state !== null) {
-      agency = JSON.parse(state) as AgencyState
+      agency = storedAgency(JSON.parse(state) as AgencyState)
       this.copies.set(ori, agency)
     } else {
       // Redis sends no state only when the version we sent is current: the copy we sent it from.
@@ -443,7 +443,7 @@ export class RedisStateStore implements StateStore {
     } catch (error) {
       throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
     }
-    return state === null ? null : (JSON.parse(state) as AgencyState)
+    return state === null ? null : storedAgency(JSON.parse(state) as AgencyState)
   }
 
   async list(): Promise<AgencyState[]> {
@@ -452,7 +452,7 @@ export class RedisStateStore implements StateStore {
       const states = oris.length === 0 ? [] : await Promise.all(oris.map((ori) => this.redis.hget(agencyKey(ori), 'state')))
       return states
         .filter((state): state is string => state !== null)
-        .map((state) => JSON.parse(state) as AgencyState)
+        .map((state) => storedAgency(JSON.parse(state) as AgencyState))
         .sort((left, right) => left.ori.localeCompare(right.ori))
     } catch (error) {
       throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
@@ -674,7 +674,7 @@ export class RedisStateStore implements StateStore {
       throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
     }
     const [agency, before] = read
-    const change = compute(agency === null ? null : (JSON.parse(agency) as AgencyState), before === null ? null : JSON.parse(before))
+    const change = compute(agency === null ? null : storedAgency(JSON.parse(agency) as AgencyState), before === null ? null : JSON.parse(before))
     await beforeCommit(change)
     const state = JSON.stringify(change.after)
     let applied: number

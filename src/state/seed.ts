@@ -14,6 +14,8 @@ export interface SampleAgency {
   readonly ori: string
   readonly name: string
   readonly kind: AgencyKind
+  /** Where it sits (docs/organisations.md). */
+  readonly organisation: string
   readonly monitored: boolean
   readonly agreementSignedAt: string | null
   readonly sanction: Omit<Sanction, 'since'> | null
@@ -22,7 +24,7 @@ export interface SampleAgency {
 export const sampleAgencies: readonly SampleAgency[] = [
   // Real (CA0194200 is LAPD's ORI). Connected agencies sign a subscriber agreement; the date is a
   // placeholder for the demo: no source gives the day LAPD signed.
-  { ori: 'CA0194200', name: 'Los Angeles Police Department', kind: 'local', monitored: false, agreementSignedAt: '2019-05-20T19:00:00.000Z', sanction: null },
+  { ori: 'CA0194200', name: 'Los Angeles Police Department', kind: 'local', organisation: 'CA/LAPD', monitored: false, agreementSignedAt: '2019-05-20T19:00:00.000Z', sanction: null },
   {
     // Fictional: the agency, its ORI, its agreement date and its censure are invented. The censure shows
     // a misuse category of the DOJ bulletin of 17 Apr 2018: criminal history queried for licensing
@@ -30,16 +32,17 @@ export const sampleAgencies: readonly SampleAgency[] = [
     ori: 'CA0990000',
     name: "Bayview County Sheriff's Department (fictional)",
     kind: 'local',
+    organisation: 'CA/BAYVIEWSO',
     monitored: false,
     agreementSignedAt: '2019-06-03T19:00:00.000Z',
     sanction: { type: 'censure', scope: 'all', reason: 'CCW applicant checks run on criminal history (invented sample)' },
   },
   // Real. ICE ERO was required to sign an agreement not to use CLETS for immigration enforcement,
   // refused, and lost CLETS access on 15 Oct 2019 (EFF, docs/facts.md): no agreement here.
-  { ori: 'CADHS0100', name: 'DHS ICE Enforcement and Removal Operations', kind: 'federal', monitored: true, agreementSignedAt: null, sanction: null },
+  { ori: 'CADHS0100', name: 'DHS ICE Enforcement and Removal Operations', kind: 'federal', organisation: 'DHS/ICE/ERO', monitored: true, agreementSignedAt: null, sanction: null },
   // Real agency, invented ORI (the letters are not a county code). EFF asked DOJ to monitor each CBP
   // transaction, so CBP queries CLETS; the agreement date is a placeholder for the demo, not a fact.
-  { ori: 'CACBP0000', name: 'DHS U.S. Customs and Border Protection', kind: 'federal', monitored: true, agreementSignedAt: '2019-09-30T19:00:00.000Z', sanction: null },
+  { ori: 'CACBP0000', name: 'DHS U.S. Customs and Border Protection', kind: 'federal', organisation: 'DHS/CBP', monitored: true, agreementSignedAt: '2019-09-30T19:00:00.000Z', sanction: null },
 ]
 
 /** Raised when the store got a registry between the check and the claim: it is left as it is. */
@@ -107,8 +110,8 @@ export async function initializeRegistry(store: StateStore, init: RegistryInit):
 /** Each change that registers the samples, with the agreement version the policies require. */
 function sampleSteps(store: StateStore, agreementVersion: string, now: number): ((beforeCommit: BeforeCommit) => Promise<AgencyChange>)[] {
   const steps: ((beforeCommit: BeforeCommit) => Promise<AgencyChange>)[] = []
-  for (const { ori, name, kind, monitored, agreementSignedAt, sanction } of sampleAgencies) {
-    steps.push((beforeCommit) => store.register(ori, { name, kind, monitored }, now, beforeCommit))
+  for (const { ori, name, kind, organisation, monitored, agreementSignedAt, sanction } of sampleAgencies) {
+    steps.push((beforeCommit) => store.register(ori, { name, kind, organisation, monitored }, now, beforeCommit))
     if (agreementSignedAt !== null) steps.push((beforeCommit) => store.recordAgreement(ori, { version: agreementVersion, signedAt: agreementSignedAt }, now, beforeCommit))
     if (sanction !== null) steps.push((beforeCommit) => store.impose(ori, { ...sanction, since: new Date(now).toISOString() }, now, beforeCommit))
   }

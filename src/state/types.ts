@@ -5,6 +5,8 @@ import type { Agreement, AgencyKind, AgencyState, OfficerSanction, OfficerState,
 export interface AgencyRegistration {
   readonly name: string
   readonly kind: AgencyKind
+  /** Where the agency sits (organisationPattern); null or left out: none. */
+  readonly organisation?: string | null
   readonly monitored: boolean
 }
 
