@@ -598,6 +598,8 @@ export const eventSchemas = {
     finding: z.enum(reviewFindings),
     category: z.enum(filingCategories).optional(),
     reason: text,
+    /** The openings that joined the review (their review.opened ids): the finding closes them too. */
+    joined: z.array(text).optional(),
   }),
 } as const
 

@@ -143,7 +143,7 @@ export function reviewRoutes(app: FastifyInstance, deps: AppDependencies): void 
       const now = clock()
       const auditId = randomUUID()
       await ledger.append(
-        { type: 'review.finding', id: auditId, review: current.id, ori: current.ori, sub: current.officer, operator: identity.sub, operatorOri: identity.ori, source: sourceOf(request), finding, ...(category === undefined ? {} : { category }), reason },
+        { type: 'review.finding', id: auditId, review: current.id, ori: current.ori, sub: current.officer, operator: identity.sub, operatorOri: identity.ori, source: sourceOf(request), finding, ...(category === undefined ? {} : { category }), reason, ...(current.joined.length === 0 ? {} : { joined: [...current.joined] }) },
         now,
       )
       const decided: ReviewItem = {
