@@ -1,10 +1,10 @@
 // The DOJ operators' console: one page, a view per hash route (#/agencies, #/agency/ORI, #/rates,
-// #/requests, #/changes, #/audit, #/signals). Everything shown comes from the admin API; text from the API or the
+// #/requests, #/changes, #/reviews, #/review/ID, #/audit, #/signals). Everything shown comes from the admin API; text from the API or the
 // ledger is only ever set as text (textContent), never parsed as HTML: a ledger line is data.
 import { api, ApiError, claimsOf, forgetToken, keepToken, queryString, storedToken } from './api.js'
 
 const $ = (id) => document.getElementById(id)
-const viewNames = ['sign-in', 'agencies', 'agency', 'rates', 'requests', 'changes', 'audit', 'signals']
+const viewNames = ['sign-in', 'agencies', 'agency', 'rates', 'requests', 'changes', 'reviews', 'review', 'audit', 'signals']
 /** How often the block rates are read while their view is open. */
 const ratesPollMs = 5000
 
@@ -384,6 +384,76 @@ function changeForm(change) {
 $('change-filters').addEventListener('change', () => void busy(null, loadChanges))
 $('change-filters').addEventListener('submit', (event) => event.preventDefault())
 
+// The review queue: a list, one review with its evidence and decisions, and a finding (confirmed first).
+const openedBy = (review) => (review.signal ? `signal ${review.signal}` : review.source)
+const findingText = (finding) =>
+  finding ? `${finding.finding}${finding.category ? ` (${finding.category})` : ''} by ${finding.by.operator} (${finding.by.operatorOri}): ${finding.reason}` : '-'
+
+async function loadReviews() {
+  const status = $('review-filters').status.value
+  const reviews = await api('GET', `/v1/reviews${queryString({ status })}`)
+  fillTable(
+    $('review-table'),
+    reviews.map((review) =>
+      row(review.openedAt, review.ori, review.officer, openedBy(review), el('a', { href: `#/review/${encodeURIComponent(review.id)}`, text: review.summary }), review.occurrences, review.status, findingText(review.finding)),
+    ),
+    status === 'all' ? 'No reviews.' : `No ${status} reviews.`,
+  )
+}
+
+$('review-filters').addEventListener('change', () => void busy(null, loadReviews))
+$('review-filters').addEventListener('submit', (event) => event.preventDefault())
+
+let currentReview = null
+
+async function loadReview(id) {
+  const detail = await api('GET', `/v1/reviews/${encodeURIComponent(id)}`)
+  const review = detail.review
+  currentReview = review
+  $('review-title').textContent = `Review of ${review.ori}, officer ${review.officer}`
+  const facts = [
+    ['Status', review.status],
+    ['Summary', review.summary],
+    ['Opened', `${review.openedAt} by ${openedBy(review)}`],
+    ['Agency', detail.agency ? `${review.ori} ${detail.agency.name}` : review.ori],
+    ['Officer', `${review.officer} (token spelling ${review.sub})${detail.officer?.sanction ? `, under a ${detail.officer.sanction.type}` : ''}`],
+    ['Occurrences', String(review.occurrences)],
+    ['Finding', findingText(review.finding)],
+  ]
+  $('review-facts').replaceChildren(...facts.flatMap(([name, value]) => [el('dt', { text: name }), el('dd', { text: value })]))
+  fillTable($('review-evidence'), review.evidence.map((item) => row(item.kind, item.field, item.text)), 'No evidence: a signal opened it (its decisions are below).')
+  fillTable(
+    $('review-decisions'),
+    detail.decisions.map((record) => row(record.time, record.type, record.id, record.purpose, record.outcome, record.rule, record.caseNumber, record.justification)),
+    'No decision in the ledger.',
+  )
+  $('finding-form').hidden = review.status !== 'open'
+}
+
+$('finding-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  const form = event.target
+  const review = currentReview
+  if (review === null) return
+  void busy(event.submitter, async () => {
+    const body = { finding: form.finding.value, reason: form.reason.value }
+    if (form.category.value !== '') body.category = form.category.value
+    const confirmed = await confirmStep(
+      'Record the finding?',
+      `Close the review of ${review.ori}, officer ${review.officer}, with the finding ${body.finding}${body.category ? ` (${body.category})` : ''}. ${body.finding === 'confirmed_misuse' ? 'A confirmed finding counts as misuse in the reports. ' : ''}Your reason: “${body.reason}”.`,
+      'Confirm finding',
+    )
+    if (!confirmed) {
+      say('No finding recorded: nothing was changed.')
+      return
+    }
+    const closed = await api('PUT', `/v1/reviews/${encodeURIComponent(review.id)}/finding`, body)
+    say(`Review ${closed.id} closed: ${findingText(closed.finding)}.`)
+    form.reset()
+    await loadReview(closed.id)
+  })
+})
+
 // Live block rates: the counters, differenced between readings.
 let pollTimer = null
 let lastReading = null
@@ -535,6 +605,8 @@ async function route() {
       pollTimer = setInterval(() => void readRates().catch(complain), ratesPollMs)
     } else if (name === 'requests') await loadRequests()
     else if (name === 'changes') await loadChanges()
+    else if (name === 'reviews') await loadReviews()
+    else if (name === 'review') await loadReview(decodeURIComponent(argument))
     else if (name === 'signals') await loadSignals($('signal-form'))
   })
 }

@@ -18,6 +18,7 @@ import { operationsRoutes, type MetricsEndpointOptions } from './http/operations
 import { policyRoutes } from './http/policy.js'
 import { queryRoutes, refuseQuery } from './http/query.js'
 import { requestRoutes } from './http/requests.js'
+import { reviewRoutes } from './http/reviews.js'
 import { statsRoutes } from './http/stats.js'
 import { GatewayError } from './errors.js'
 import { accessLogger, requestIds } from './logger.js'
@@ -182,6 +183,7 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
       requestRoutes(api, deps)
       officerRoutes(api, deps)
       changeRoutes(api, deps)
+      reviewRoutes(api, deps)
       operationsRoutes(api, deps, options.metricsEndpoint ?? { token: undefined, cacheMs: 0 })
       filingRoutes(api, deps)
       auditRoutes(api, deps)

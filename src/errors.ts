@@ -40,6 +40,10 @@ export const errorCatalogue = {
   change_not_pending: { status: 409, category: 'input', message: 'the proposed change was already approved or cancelled' },
   change_stale: { status: 409, category: 'input', message: 'the sanction the change would lift is no longer the one in force; propose it again if still needed' },
   change_expired: { status: 410, category: 'input', message: 'the proposed change lapsed unapproved; propose it again if still needed' },
+  // The review queue (docs/reviews.md).
+  review_not_found: { status: 404, category: 'not_found', message: 'no review with this id' },
+  review_closed: { status: 409, category: 'input', message: 'the review already has a finding (or another reviewer recorded one meanwhile)' },
+  invalid_finding: { status: 400, category: 'input', message: 'the finding is not consistent: a category goes with confirmed_misuse only' },
   officer_conflict: { status: 409, category: 'input', message: "the officer's sanction was changed by another operator meanwhile; read it again and retry" },
   body_too_large: { status: 413, category: 'input', message: 'the body exceeds the 1 MiB limit' },
   unsupported_media_type: { status: 415, category: 'input', message: 'the body must be application/json' },

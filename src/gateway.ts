@@ -196,7 +196,7 @@ export async function startGateway(config: Config, logger: FastifyBaseLogger, op
     closers.push(() => signalState.close())
     const { url: webhookUrl, timeoutMs, retries } = config.signalWebhook
     const webhook = webhookUrl === undefined ? undefined : new SignalWebhook({ url: webhookUrl, timeoutMs, retries, failed: () => metrics.signalWebhookFailures.inc() })
-    const stream = new DecisionStream({ ledger, hasher, policy, state: signalState, metrics, clock, log: logger, webhook })
+    const stream = new DecisionStream({ ledger, hasher, policy, state: signalState, metrics, clock, log: logger, webhook, reviews: store })
     // Closed after the app (no more queries) and before the signal state and the ledger it writes to.
     closers.push(() => stream.close())
     // Closed after the app (no more refusals) and before the ledger: the open summaries are written then.

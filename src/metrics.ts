@@ -316,7 +316,7 @@ export function createMetrics() {
     }),
     signalErrors: new Counter({
       name: 'gateway_signal_errors_total',
-      help: 'Batches of decided queries whose misuse signals could not be computed (state: the signal counts, e.g. Redis) or recorded (audit); queries are never affected',
+      help: 'Batches of decided queries whose misuse signals could not be computed (state: the signal counts, e.g. Redis) or recorded (audit), and signals whose review could not be opened (review); queries are never affected',
       labelNames: ['stage'] as const,
       registers: [registry],
     }),

@@ -27,6 +27,8 @@ import { requiredRole, type AuthorizeHook } from '../src/http/context.js'
 import { createLogger } from '../src/logger.js'
 import { audience, call, issuer, lapd, operatorToken, sheriff, initRedis, rapSheetRequest, secret, startTestGateway, token } from './helpers.js'
 import { startRedis } from './redis.js'
+import { openReview } from '../src/reviews/open.js'
+import { randomUUID } from 'node:crypto'
 
 const seed = Number(process.env.ABUSE_SEED ?? 20)
 const runs = Number(process.env.ABUSE_RUNS ?? 40)
@@ -123,8 +125,14 @@ const filingYear = String(new Date().getUTCFullYear() - 2)
 const filing = { investigations: 2, violations: 1, individuals: 1, pending: 0, reason: 'invented for the abuse suite' }
 expect(await call(gw.url, 'PUT', `/v1/agencies/${sheriff}/filings/${filingYear}`, { token: operator, body: filing }), 201)
 
+// An open review (invented for the suite), so the review routes have one to decide.
+const reviewId = randomUUID()
+await openReview(gw.gateway.deps, reviewId, { source: 'signal', signal: 'repeat_subject', ori: lapd, officer, sub: officer, decisions: [], evidence: [], summary: 'invented for the abuse suite' }, Date.now())
+
 /** A path parameter's value that names something there (so a route that acted would change it). */
 const knownParams: Readonly<Record<string, string>> = { ori: sheriff, sub: officer, id: filed.body.id as string, year: filingYear }
+/** The known value of `name` on `route`: a review route's id names the review. */
+const knownParam = (route: Route, name: string) => (name === 'id' && route.url.startsWith('/v1/reviews') ? reviewId : knownParams[name])
 /**
  * Body members whose schema cannot tell a value the policies know (any string passes as a database),
  * by name: a right body is then one the route would act on, so one wrong in one way only tests that way.
@@ -133,7 +141,7 @@ const rap = rapSheetRequest({ caseNumber: '26-000002', justification: 'x', reque
 const knownMembers: Readonly<Record<string, unknown>> = { database: rap.database, purpose: rap.purpose, subject: rap.subject, caseNumber: rap.caseNumber }
 
 async function snapshot(): Promise<string> {
-  const paths = ['/v1/agencies', '/v1/officers', '/v1/requests', `/v1/filings?year=${filingYear}`]
+  const paths = ['/v1/agencies', '/v1/officers', '/v1/requests', `/v1/filings?year=${filingYear}`, '/v1/reviews?status=all']
   const answers = await Promise.all(paths.map((path) => call(gw.url, 'GET', path, { token: operator })))
   return JSON.stringify(answers.map((answer) => [answer.status, answer.body]))
 }
@@ -143,7 +151,7 @@ async function snapshot(): Promise<string> {
  * officer, its failure, a registry created or imported, a written request's steps, a filing, a change
  * waiting for its second operator). A new kind of change record belongs here.
  */
-const isChange = (type: string) => /^(operator\.(change|init|import|failed)|officer\.change|request\.|filing\.recorded|change\.)/.test(type)
+const isChange = (type: string) => /^(operator\.(change|init|import|failed)|officer\.change|request\.|filing\.recorded|change\.|review\.)/.test(type)
 
 /** The records appended to the ledger since the last read (every instance chain, every segment). */
 class LedgerTail {
@@ -286,7 +294,7 @@ function pathOf(route: Route, params: Readonly<Record<string, string>>): string 
 
 /** The route's path with its known parameters, its valid query string, and a body its schema accepts. */
 function rightParts(route: Route) {
-  const params = Object.fromEntries(Object.keys(route.params?.properties ?? {}).map((name) => [name, fc.constant(encodeURIComponent(knownParams[name] ?? name))]))
+  const params = Object.fromEntries(Object.keys(route.params?.properties ?? {}).map((name) => [name, fc.constant(encodeURIComponent(knownParam(route, name) ?? name))]))
   const query = route.querystring === undefined ? fc.constant('') : valid({ ...route.querystring, required: route.querystring.required ?? [] }).map((value) => new URLSearchParams(value as Record<string, string>).toString())
   // A body-taking route without a body schema (the handler checks it): an object its handler refuses.
   const body = !takesBody(route) ? fc.constant(undefined) : route.body === undefined ? fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 3 }) : valid(route.body, knownMembers)

@@ -226,3 +226,32 @@ t.test('a call refused for want of authority: exit 1 and one line with the API\'
   t.same(ledgerRecords(gw.auditDir).filter((record) => record.type === 'operator.refused').map((record) => record.id).sort(), ids.sort(), 'each refusal is the record it names')
   t.same((await call(gw.url, 'GET', `/v1/agencies/${sheriff}`, { token: operatorToken() })).body, sheriffBefore, 'the sheriff untouched')
 })
+
+t.test('reviews list, show and finding: tables, --json, and the finding audited', async (t) => {
+  const gw = await startTestGateway()
+  t.teardown(() => gw.close())
+  const env = { ...process.env, GATEWAY_URL: gw.url, GATEWAY_TOKEN: operatorToken() }
+  const { openReview } = await import('../src/reviews/open.js')
+  const id = '4f7c2a51-0d7e-4a43-9a61-3c1f9e2b7d10'
+  // An invented review of an invented officer.
+  await openReview(gw.gateway.deps, id, { source: 'signal', signal: 'repeat_subject', ori: lapd, officer: 'officer-42', sub: 'Officer-42', decisions: [], evidence: [], summary: 'repeat_subject: queries 5, count 5 (invented)' }, Date.now())
+  const [list, json, show] = await Promise.all([
+    runGatewayctl(['reviews', 'list'], { env }),
+    runGatewayctl(['reviews', 'list', '--ori', lapd, '--json'], { env }),
+    runGatewayctl(['reviews', 'show', id], { env }),
+  ])
+  t.match(list.stdout, new RegExp(`${id} .* open +${lapd} +officer-42 +signal repeat_subject`))
+  t.match(list.stdout, /1 reviews\n$/)
+  t.match(JSON.parse(json.stdout), [{ id, status: 'open', ori: lapd }])
+  t.match(show.stdout, /summary +repeat_subject: queries 5, count 5 \(invented\)/)
+  t.match(show.stdout, /officer +officer-42 \(token spelling Officer-42\)/)
+  const bad = await runGatewayctl(['reviews', 'finding', id, '--finding', 'no_misuse', '--category', 'personal_query', '--reason', 'x'], { env })
+  t.equal(bad.code, 1)
+  t.match(bad.stderr, /^error 400: invalid_finding/)
+  const closed = await runGatewayctl(['reviews', 'finding', id, '--finding', 'referred', '--reason', 'referred to the agency (invented)'], { env })
+  t.equal(closed.code, 0, closed.stderr)
+  t.match(closed.stdout, new RegExp(`^closed: review ${id} of ${lapd} officer officer-42: referred by doj-operator-1`))
+  t.match(ledgerRecords(gw.auditDir).filter((record) => record.type === 'review.finding'), [{ review: id, finding: 'referred' }])
+  const closedList = await runGatewayctl(['reviews', 'list', '--status', 'closed', '--json'], { env })
+  t.match(JSON.parse(closedList.stdout), [{ id, status: 'closed', finding: { finding: 'referred' } }])
+})

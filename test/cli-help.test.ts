@@ -34,6 +34,7 @@ t.test('--help on every command and subcommand prints its usage on stdout and ex
     ...['list', 'show', 'register', 'agreement', 'revoke', 'sanction', 'reinstate'].map((sub) => `agencies ${sub}`),
     ...['list', 'show', 'sanction', 'reinstate'].map((sub) => `officers ${sub}`),
     ...['list', 'show', 'approve', 'cancel'].map((sub) => `changes ${sub}`),
+    ...['list', 'show', 'finding'].map((sub) => `reviews ${sub}`),
     ...['init', 'export', 'import'].map((sub) => `state ${sub}`),
     ...['list', 'show', 'approve', 'refuse'].map((sub) => `requests ${sub}`),
     ...['record', 'show', 'list'].map((sub) => `filings ${sub}`),
@@ -79,6 +80,9 @@ t.test('usage errors: a short message on stderr, exit 2, no stack trace', async 
     [['signals', 'hash-watchlist', 'one', 'two'], /^gatewayctl: too many arguments for 'hash-watchlist'/],
     [['signals', 'hash'], /^gatewayctl: unknown signals command hash/],
     [['filings', 'record', 'lapd', '2025'], /^gatewayctl: record needs an ORI such as CA0194200, then the year/],
+    [['reviews', 'show', 'not-a-uuid'], /^gatewayctl: show needs a review id/],
+    [['reviews', 'list', '--status', 'pending'], /^gatewayctl: --status: expected one of open, closed, all/],
+    [['reviews', 'finding', '00000000-0000-4000-8000-000000000000', '--finding', 'guilty', '--reason', 'x'], /^gatewayctl: --finding: expected one of confirmed_misuse/],
   ]
   // Side by side, each a process of its own (a usage error changes nothing); checked in order.
   const runs = await Promise.all(usage.map(([args]) => runGatewayctl(args)))

@@ -306,6 +306,46 @@ t.test('two-person control: a lift is proposed (202), the proposer cannot approv
   t.equal((await query(dual.url, traffic, agencyOfficer)).status, 200, 'served again')
 })
 
+t.test('reviews: the open review listed, shown with its evidence and decision, and closed with a confirmed finding', async (t) => {
+  const answered = await query(gw.url, traffic, agencyOfficer)
+  const decision = answered.headers['x-decision-id'] as string
+  const { openReview } = await import('../src/reviews/open.js')
+  const id = 'b3a1f0c2-5d4e-4f6a-8b7c-9d0e1f2a3b4c'
+  // An invented review of the fictional sheriff: plain-language signs of immigration enforcement.
+  await openReview(
+    gw.gateway.deps,
+    id,
+    { source: 'immigration_evidence', ori: sheriff, officer: 'officer-17', sub: 'officer-17', decisions: [decision], evidence: [{ kind: 'terms', field: 'justification', text: 'ICE detainer (invented)' }], summary: 'plain-language signs of immigration enforcement (invented)' },
+    clock.value,
+  )
+  // Still signed in on this gateway's page (the token is kept for the session).
+  await page.goto(consoleUrl)
+  await page.getByRole('link', { name: 'Reviews' }).click()
+  const listed = page.locator('#review-table tbody tr').filter({ hasText: 'plain-language signs' })
+  await listed.waitFor()
+  t.match(await listed.textContent(), /CA0990000.*officer-17.*immigration_evidence.*open/)
+  await listed.getByRole('link').click()
+  await page.locator('#review-evidence tbody tr').filter({ hasText: 'ICE detainer (invented)' }).waitFor()
+  t.match(await page.locator('#review-decisions tbody').textContent(), new RegExp(`query\\.decision${decision}traffic_enforcement`))
+  t.match(await page.locator('#review-facts').textContent(), /Officerofficer-17/)
+
+  const form = page.getByRole('form', { name: 'Record a finding' })
+  await form.getByLabel('Finding').selectOption('confirmed_misuse')
+  await form.getByLabel(/Category/).selectOption('immigration_enforcement')
+  await form.getByLabel('Reason (required)').fill('an ICE assist (invented)')
+  await form.getByRole('button', { name: 'Record finding' }).click()
+  const dialog = page.getByRole('dialog', { name: 'Record the finding?' })
+  t.match(await dialog.textContent(), /confirmed_misuse \(immigration_enforcement\)\. A confirmed finding counts as misuse/)
+  await dialog.getByRole('button', { name: 'Cancel' }).click()
+  await status(/No finding recorded: nothing was changed/)
+  t.notOk(ledgerRecords(gw.auditDir).some((record) => record.type === 'review.finding'), 'cancelled: nothing recorded')
+  await form.getByRole('button', { name: 'Record finding' }).click()
+  await dialog.getByRole('button', { name: 'Confirm finding' }).click()
+  await status(/closed: confirmed_misuse \(immigration_enforcement\) by doj-operator-1/)
+  t.match(ledgerRecords(gw.auditDir).filter((record) => record.type === 'review.finding'), [{ review: id, finding: 'confirmed_misuse', category: 'immigration_enforcement' }])
+  t.ok(await form.isHidden(), 'a closed review takes no other finding')
+})
+
 t.test('sign-out forgets the token; the page broke no CSP rule and threw nothing', async (t) => {
   await page.getByRole('button', { name: 'Sign out' }).click()
   await page.getByRole('heading', { name: 'Sign in' }).waitFor()

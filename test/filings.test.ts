@@ -46,6 +46,13 @@ for (const [name, start] of stores) {
     // 2025: LAPD misuse on the ledger (S.B. 54), and ICE's.
     await query(gw.url, immigrationDl, token({ sub: 'lapd-1' }))
     await query(gw.url, immigrationDl, token({ ori: iceEro, sub: 'ero-1' }))
+    // A review of an LAPD officer (invented), which a DOJ reviewer confirms as misuse in 2025: only such
+    // a finding marks an agency unreported; ICE ERO's refused attempt, unreviewed, does not.
+    const { openReview } = await import('../src/reviews/open.js')
+    const reviewId = '0b9d7a3e-6f21-4c8e-9a55-2d4f6e8b1c07'
+    await openReview(gw.gateway.deps, reviewId, { source: 'signal', signal: 'repeat_subject', ori: lapd, officer: 'lapd-1', sub: 'lapd-1', decisions: [], evidence: [], summary: 'invented' }, clock.value)
+    const confirmed = await call(gw.url, 'PUT', `/v1/reviews/${reviewId}/finding`, { token: operatorToken(), body: { finding: 'confirmed_misuse', category: 'personal_query', reason: 'invented finding' } })
+    t.equal(confirmed.status, 200)
     clock.value = Date.parse('2026-02-15T10:00:00-08:00')
     const put = (ori: string, year: string | number, body: unknown, bearer = operatorToken()) => call(gw.url, 'PUT', `/v1/agencies/${ori}/filings/${year}`, { token: bearer, body })
     const get = (ori: string, year: number) => call(gw.url, 'GET', `/v1/agencies/${ori}/filings/${year}`, { token: operatorToken() })
@@ -111,15 +118,15 @@ for (const [name, start] of stores) {
       const json = JSON.parse((await run('--format', 'json', '--operator', 'auditor-2')).stdout)
       t.match(json, { year: 2025, dueAt: '2026-04-01T07:00:00.000Z', expected: 4, filed: 2, overdue: 2, reportingRate: 0.5 })
       const byOri = new Map(json.agencies.map((row: { ori: string }) => [row.ori, row]))
-      t.match(byOri.get(lapd), { status: 'filed', filing: { violations: 0 }, ledger: { policyMisuse: 1, officersWithMisuse: 1, immigrationNonCriminalAttempts: 1 }, unreported: true })
+      t.match(byOri.get(lapd), { status: 'filed', filing: { violations: 0 }, ledger: { policyMisuse: 1, officersWithMisuse: 1, immigrationNonCriminalAttempts: 1, confirmedMisuse: 1, openReviews: 0 }, unreported: true })
       t.match(byOri.get(cbp), { status: 'filed', filing: { violations: 2, individuals: 1 }, ledger: { policyMisuse: 0 }, unreported: false })
-      t.match(byOri.get(iceEro), { status: 'overdue', filing: null, ledger: { policyMisuse: 1 }, unreported: true })
+      t.match(byOri.get(iceEro), { status: 'overdue', filing: null, ledger: { policyMisuse: 1, confirmedMisuse: 0 }, unreported: false }, 'a refused attempt is no finding')
       t.match(byOri.get(sheriff), { status: 'overdue', unreported: false })
-      t.same(json.agencies.map((row: { ori: string }) => row.ori).slice(0, 2), [iceEro, sheriff], 'overdue first, unreported misuse first among them')
+      t.same(json.agencies.map((row: { ori: string }) => row.ori).slice(0, 3), [sheriff, iceEro, lapd], 'overdue first; among the filed, unreported misuse first')
       const markdown = (await run()).stdout
       t.match(markdown, /2 of 4 agencies filed \(reporting rate 50%\); 2 overdue/)
       t.match(markdown, /due by 2026-03-31/)
-      t.match(markdown, /\| CA0194200 \| Los Angeles Police Department \| local \| filed \| 3 \| 0 \| 0 \| 0 \| - \| - \| 1 \| 1 \| 1 \| 0 \| yes \|/)
+      t.match(markdown, /\| CA0194200 \| Los Angeles Police Department \| local \| filed \| 3 \| 0 \| 0 \| 0 \| - \| - \| 1 \| 1 \| 1 \| 0 \| 0 \| 1 \| yes \|/)
       t.match(markdown, /\| CACBP0000 \| DHS U.S. Customs and Border Protection \| federal \| filed \| 2 \| 2 \| 1 \| 0 \| reprimand 1 \| personal_query 2 \|/)
       const access = ledgerRecords(auditDir).filter((record) => record.type === 'audit.access' && record.sub === 'auditor-2')
       t.match(access, [{ action: 'report', filter: { report: 'compliance', year: '2025' }, resultCount: 4 }])

@@ -11,7 +11,7 @@ import { replayDecisions, StateHistory } from '../src/audit/replay.js'
 import { misuseReport } from '../src/audit/report.js'
 import { loadPolicyDir } from '../src/policy-files.js'
 import { ledgerRecords as readLedger, searchLedger } from '../src/audit/search.js'
-import { initRedis, lapd, ledgerRecords, policyDir, query, runGatewayctl, startTestGateway, tempDir, TestClock, token } from './helpers.js'
+import { call, initRedis, lapd, ledgerRecords, operatorToken, policyDir, query, runGatewayctl, startTestGateway, tempDir, TestClock, token } from './helpers.js'
 import { startRedis } from './redis.js'
 
 const redis = await startRedis()
@@ -70,8 +70,12 @@ t.test('200 refused queries from one token of an unregistered ORI: no Redis key,
   t.equal(new Set(ids.slice(0, budget)).size, budget, `the first ${budget} refusals of the minute: an id each`)
   t.ok(ids.slice(budget).every((id) => id === summaryId), 'the rest: the id of the summary they are counted in')
 
+  // The legitimate officer's own look-ups, the same person 21 times, open a repeat_subject review
+  // (docs/reviews.md): those keys are theirs, not the flood's.
   const added = [...(await keys(raw))].filter((key) => !before.has(key))
-  t.same(added, [], 'the flood added no Redis key (no rate hash, no signal key for an unregistered agency)')
+  const reviews = (await call(gw.url, 'GET', '/v1/reviews', { token: operatorToken() })).body as { officer: string; signal: string }[]
+  t.same(reviews.map((review) => [review.officer, review.signal]), [['lapd-patrol-1', 'repeat_subject']], "the one review is the legitimate officer's")
+  t.same(added.filter((key) => !key.startsWith('clets:review')), [], 'the flood added no Redis key (no rate hash, no signal key for an unregistered agency)')
 
   // The next minute: the last one's summary is written before this minute's first refusal is answered.
   clock.advance(60_000)

@@ -70,6 +70,19 @@ await signal('distinct_subjects', lapd, 'lapd-1', '2026-03-02T10:00:00Z')
 await signal('off_hours', lapd, 'lapd-2', '2026-04-01T10:00:00Z')
 await signal('subject_spread', iceEro, null, '2026-05-01T10:00:00Z')
 await signal('distinct_subjects', lapd, 'lapd-1', '2025-12-31T23:30:00-08:00') // 2025 in California
+// The review queue, as the gateway writes it (invented reviews and findings): an ICE ERO review confirmed
+// as misuse; an LAPD review still open, which a second opening joined; an LAPD review closed with no misuse.
+const opened = (id: string, ori: string, officer: string, signal: string, at: string) =>
+  signals.append({ type: 'review.opened', id, source: 'signal', signal, ori, officer, sub: officer, decisions: ['d-1'], evidence: [], summary: 'invented' }, Date.parse(at))
+const found = (id: string, review: string, ori: string, officer: string, finding: 'confirmed_misuse' | 'no_misuse', at: string, joined?: string[]) =>
+  signals.append({ type: 'review.finding', id, review, ori, sub: officer, operator: 'doj-reviewer-1', operatorOri: 'CA0349400', source: 'test', finding, ...(finding === 'confirmed_misuse' ? { category: 'immigration_enforcement' as const } : {}), reason: 'an invented finding reason', ...(joined === undefined ? {} : { joined }) }, Date.parse(at))
+await opened('rev-ice-1', iceEro, 'ero-1', 'repeat_subject', '2026-05-02T10:00:00Z')
+await opened('rev-ice-2', iceEro, 'ero-1', 'repeat_subject', '2026-05-02T11:00:00Z')
+await found('fnd-ice-1', 'rev-ice-1', iceEro, 'ero-1', 'confirmed_misuse', '2026-05-03T10:00:00Z', ['rev-ice-2'])
+await opened('rev-lapd-1', lapd, 'lapd-1', 'distinct_subjects', '2026-03-01T10:00:00Z')
+await opened('rev-lapd-2', lapd, 'lapd-1', 'distinct_subjects', '2026-03-02T10:00:00Z')
+await opened('rev-lapd-3', lapd, 'lapd-2', 'off_hours', '2026-04-01T10:00:00Z')
+await found('fnd-lapd-3', 'rev-lapd-3', lapd, 'lapd-2', 'no_misuse', '2026-04-02T10:00:00Z')
 await signals.close()
 
 const gatewayctl = (...args: string[]) => exec(process.execPath, [join(root, 'bin/gatewayctl.js'), ...args], { cwd: root })
@@ -95,7 +108,10 @@ t.test('the year is California time: it starts at 08:00 UTC on 1 January', async
 t.test('per agency: policy misuse apart from throttling, input errors, incomplete queries and agreements', async (t) => {
   t.equal(typo.status, 400)
   const built = JSON.parse(await report('2026', '--format', 'json'))
-  t.match(built.totals, { queries: 20, denied: 9, policyMisuse: 5, officersWithMisuse: 4, immigrationNonCriminalAttempts: 4, signals: 4, agencies: 5 })
+  t.match(built.totals, { queries: 20, denied: 9, policyMisuse: 5, officersWithMisuse: 4, immigrationNonCriminalAttempts: 4, signals: 4, agencies: 5, openReviews: 1, confirmedMisuse: 1 })
+  const reviewed = new Map(built.agencies.map((agency: { ori: string }) => [agency.ori, agency]))
+  t.match(reviewed.get(iceEro), { reviews: { open: 0, confirmedMisuse: 1, noMisuse: 0 }, confirmedByCategory: { immigration_enforcement: 1 }, officersWithConfirmedMisuse: 1 }, 'the joined opening is closed by its review')
+  t.match(reviewed.get(lapd), { reviews: { open: 1, confirmedMisuse: 0, noMisuse: 1 }, officersWithConfirmedMisuse: 0 }, 'one open review, however many openings joined it')
   const byOri = new Map(built.agencies.map((agency: { ori: string }) => [agency.ori, agency]))
   t.match(byOri.get(lapd), {
     queries: 13, // 3 + 1 + 1 + 7 + lapd-9 at 16:00 on 31 Dec
@@ -129,14 +145,17 @@ t.test("bug: agreements were dated by the day an operator entered them; now by s
 t.test('Markdown lists federal and monitored agencies on their own; CSV has one row per agency', async (t) => {
   const markdown = await report('2026')
   t.match(markdown, /^# CLETS misuse report 2026$/m)
-  t.match(markdown, /20 queries, 9 denied, 5 policy misuse by 4 officers/)
+  t.match(markdown, /20 queries, 9 denied, 5 refused attempts of policy misuse by 4 officers, .* 4 misuse signals \(unreviewed\), 1 open reviews, 1 confirmed findings of misuse\./)
+  const findings = markdown.slice(markdown.indexOf('## Reviews and findings'))
+  t.match(findings, /\| CADHS0100 \| DHS ICE Enforcement and Removal Operations \| 0 \| 1 \| immigration_enforcement 1 \| 1 \| 0 \| 0 \|/)
+  t.match(findings, /\| CA0194200 \| Los Angeles Police Department \| 1 \| 0 \| - \| 0 \| 1 \| 0 \|/)
   const federal = markdown.slice(markdown.indexOf('## Federal and monitored agencies'), markdown.indexOf('## Other agencies'))
   t.match(federal, /\| CADHS0100 \| DHS ICE Enforcement and Removal Operations \| federal, monitored \| 4 \| 4 \| 3 \| 2 of 3 \| 3 \| agreement 1 \| agency.no_agreement 1, ppp.immigration_non_criminal 3 \| subject_spread 1 \| - \| none \|/)
   t.match(federal, /\| CACBP0000 \|/)
   t.notMatch(federal, /CA0194200/)
   t.match(markdown, /\| CA0194200 \| Los Angeles Police Department \| local \| 13 \| 4 \| 1 \| 1 of 5 \| 1 \| incomplete_query 1, input_errors 1, throttling 2 \|/)
   const csv = (await report('2026', '--format', 'csv')).trim().split('\n')
-  t.equal(csv[0], 'year,ori,agency,kind,monitored,queries,allowed,denied,policy_misuse,incomplete_query,agreement,sanction,throttling,input_errors,officers_with_misuse,officers,immigration_non_criminal_attempts,denials_by_rule,signal_distinct_subjects,signal_subject_spread,signal_watchlist,signal_self_lookup,signal_shared_login,signal_off_hours,sanction_changes,agreement_at_year_end,agreement_changes')
+  t.equal(csv[0], 'year,ori,agency,kind,monitored,queries,allowed,denied,policy_misuse,incomplete_query,agreement,sanction,throttling,input_errors,officers_with_misuse,officers,immigration_non_criminal_attempts,denials_by_rule,signal_distinct_subjects,signal_subject_spread,signal_watchlist,signal_self_lookup,signal_shared_login,signal_off_hours,signal_repeat_subject,signal_licensing_terms,sanction_changes,agreement_at_year_end,agreement_changes,open_reviews,confirmed_misuse,confirmed_by_category,officers_with_confirmed_misuse,no_misuse,referred')
   t.equal(csv.length, 6)
   t.match(csv.find((row) => row.includes('CA0990000')), /^2026,CA0990000,Bayview County Sheriff's Department \(fictional\),local,false,1,0,1,1,0,0,0,0,0,1,1,0,ppp.purpose_not_permitted 1,0,0,0,0,0,0,/)
 })
@@ -146,7 +165,8 @@ t.test('the public variant: counts per agency and category, small ones suppresse
   t.equal(json.suppressBelow, 5)
   const byOri = new Map(json.agencies.map((agency: { ori: string }) => [agency.ori, agency]))
   t.match(byOri.get(lapd), { queries: 13, byCategory: { policy_misuse: '<5', throttling: '<5', input_errors: '<5', agreement: 0 }, officersWithMisuse: '<5' })
-  t.match(byOri.get(iceEro), { queries: '<5', byCategory: { policy_misuse: '<5' }, immigrationNonCriminalAttempts: '<5' })
+  t.match(byOri.get(iceEro), { queries: '<5', byCategory: { policy_misuse: '<5' }, immigrationNonCriminalAttempts: '<5', confirmedMisuse: '<5', confirmedByCategory: { immigration_enforcement: '<5' } })
+  for (const agency of json.agencies) t.notOk('signals' in agency || 'reviews' in agency, `${agency.ori}: no unreviewed signal or open review is published`)
   const lower = JSON.parse(await report('2026', '--public', '--suppress-below', '3', '--format', 'json'))
   t.match(lower.agencies.find((agency: { ori: string }) => agency.ori === iceEro), { queries: 4, byCategory: { policy_misuse: 3, agreement: '<3' } })
 

@@ -22,13 +22,13 @@ for (const [name, open] of states) {
     const key = `contract:${name}:${Math.random()}`
     const first = await state.count([count(key, 'a', 'd1'), count(key, 'a', 'd2'), count(key, 'b', 'd3')], now)
     t.same(first, [{ count: 1, raised: null }, { count: 1, raised: null }, { count: 2, raised: null }], 'a repeated member counts once')
-    t.same(await state.count([count(key, 'c', 'd4')], now), [{ count: 3, raised: ['d4', 'd3', 'd2', 'd1'] }], 'the third member raises it, most recent decision first')
+    t.same(await state.count([count(key, 'c', 'd4')], now), [{ count: 3, raised: ['d4', 'd3', 'd2', 'd1'], members: [':a', ':b', ':c'] }], 'the third member raises it, most recent decision first')
     t.same(await state.count([count(key, 'd', 'd5')], now), [{ count: 3, raised: null }], 'once per key and window; members stop at the threshold')
     const many = Array.from({ length: recentIds + 5 }, (_, index) => count(`${key}:ids`, `m${index}`, `id${index}`, recentIds + 5))
     const results = await state.count(many, now)
     t.equal(results.at(-1)!.raised!.length, recentIds, `at most ${recentIds} decision ids are kept`)
     const after = await state.count([count(`${key}:after`, 'a', 'e1', 2), count(`${key}:after`, 'b', 'e2', 2), count(`${key}:after`, 'c', 'e3', 2)], now)
-    t.same(after, [{ count: 1, raised: null }, { count: 2, raised: ['e2', 'e1'] }, { count: 2, raised: null }], 'a signal lists the decisions up to its own, not those counted after it in the same call')
+    t.same(after, [{ count: 1, raised: null }, { count: 2, raised: ['e2', 'e1'], members: [':a', ':b'] }, { count: 2, raised: null }], 'a signal lists the decisions up to its own, not those counted after it in the same call')
   })
 
   t.test(`${name}: a key's facets count and raise apart, and list each decision once`, async (t) => {
@@ -43,8 +43,8 @@ for (const [name, open] of states) {
       { count: 1, raised: null },
       { count: 1, raised: null },
       { count: 2, raised: null },
-      { count: 2, raised: ['d2', 'd1'] },
-      { count: 3, raised: ['d3', 'd2', 'd1'] },
+      { count: 2, raised: ['d2', 'd1'], members: ['agencies:A', 'agencies:B', 'officers:o1', 'officers:o2'] },
+      { count: 3, raised: ['d3', 'd2', 'd1'], members: ['agencies:A', 'agencies:B', 'officers:o1', 'officers:o2', 'officers:o3'] },
       { count: 2, raised: null },
     ])
   })
@@ -65,8 +65,8 @@ t.test('Redis: every key expires with its window', async (t) => {
 t.test('in process: an expired key starts again, and the number of keys is bounded', async (t) => {
   const state = new MemorySignalState(10)
   const now = Date.parse('2026-06-01T12:00:00Z')
-  t.same(await state.count([count('k', 'a', 'd1', 1, 60)], now), [{ count: 1, raised: ['d1'] }])
-  t.same(await state.count([count('k', 'b', 'd2', 1, 60)], now + 61_000), [{ count: 1, raised: ['d2'] }], 'a new window raises again')
+  t.same(await state.count([count('k', 'a', 'd1', 1, 60)], now), [{ count: 1, raised: ['d1'], members: [':a'] }])
+  t.same(await state.count([count('k', 'b', 'd2', 1, 60)], now + 61_000), [{ count: 1, raised: ['d2'], members: [':b'] }], 'a new window raises again')
   await state.count(Array.from({ length: 50 }, (_, index) => ({ ...count(`k${index}`, 'a', `d${index}`, 2, 60), scope: `s${index % 5}:` })), now)
   t.ok((state as unknown as { size: number }).size <= 10, 'never more keys than the bound')
 })

@@ -44,7 +44,9 @@ for (const [name, edit, expected] of badFixtures) {
 
 t.test('without signals.yaml no signal is computed, and the policies are still valid', async (t) => {
   const set = await loadPolicyDir(fixture((dir) => rmSync(join(dir, 'signals.yaml'))))
-  t.same(Object.values(set.signals), [null, null, null, null, null, null])
+  const { review, ...kinds } = set.signals
+  t.same(Object.values(kinds), [null, null, null, null, null, null, null, null])
+  t.same([...review], [], 'and no kind opens a review')
 })
 
 t.test('hash-watchlist makes the list the gateway loads, with the gateway subject key', async (t) => {

@@ -8,7 +8,7 @@ import type { AgencyState } from '../src/policy/types.js'
 import { MemoryStateStore } from '../src/state/memory.js'
 import { RedisStateStore } from '../src/state/redis.js'
 import { officerKey, type AgencyChange, type OfficerChange, type StateStore } from '../src/state/types.js'
-import { proposalRetentionMs, requestRetentionMs, type ProposedChange, type WrittenRequest } from '../src/state/types.js'
+import { maxReviewDecisions, proposalRetentionMs, requestRetentionMs, type ProposedChange, type ReviewItem, type WrittenRequest } from '../src/state/types.js'
 import { tempDir, TestClock } from './helpers.js'
 import { startRedis } from './redis.js'
 
@@ -499,4 +499,89 @@ t.test('embedded store: proposed changes survive a restart (they are journaled w
   t.teardown(() => store.close())
   t.same((await store.listProposals()).map((change) => [change.id, change.status, change.version]), [['chg-q', 'pending', 1], ['chg-p', 'applied', 2]])
   t.equal(await store.saveProposal({ ...first, status: 'cancelled', version: 3 }, 1, clock.value), false, 'the version after a restart is the last one written')
+})
+
+// The review queue: items shared by both stores, bounded per agency, officer, source and signal kind.
+/** An opening about an officer of a fictional agency (CA9990001, "Fictional City PD"). */
+const reviewItem = (id: string, openedAt: number, overrides: Partial<ReviewItem> = {}): ReviewItem => ({
+  id,
+  status: 'open',
+  source: 'signal',
+  signal: 'repeat_subject',
+  ori: 'CA9990001',
+  officer: 'officer-7',
+  sub: 'Officer-7',
+  decisions: [`dec-${id}`],
+  evidence: [],
+  summary: 'the same person queried 5 times in 7 days',
+  openedAt: new Date(openedAt).toISOString(),
+  occurrences: 1,
+  joined: [],
+  finding: null,
+  version: 1,
+  ...overrides,
+})
+const closedBy = (item: ReviewItem, at: number): ReviewItem => ({
+  ...item,
+  status: 'closed',
+  finding: { finding: 'no_misuse', reason: 'an open case', by: { operator: 'doj-reviewer-1', operatorOri: 'CA0349400' }, at: new Date(at).toISOString() },
+  version: item.version + 1,
+})
+
+for (const [name, make] of stores) {
+  t.test(`${name} store: reviews`, async (t) => {
+    t.test('an opening with an open item of its bound key joins it; a closed item frees the key', async (t) => {
+      const clock = new TestClock()
+      const store = await make(clock)
+      t.teardown(() => store.close())
+      const first = await store.openReview(reviewItem('rev-1', clock.value), clock.value)
+      t.same([first.joined, first.item.id], [false, 'rev-1'])
+      const second = await store.openReview(reviewItem('rev-2', clock.value + 1), clock.value)
+      t.same([second.joined, second.item.id, second.item.decisions, second.item.occurrences, second.item.version], [true, 'rev-1', ['dec-rev-1', 'dec-rev-2'], 2, 2])
+      t.match(await store.getReview('rev-2'), { id: 'rev-1', occurrences: 2 }, 'the joined opening names the item it joined')
+      const other = await store.openReview(reviewItem('rev-3', clock.value + 2, { signal: 'licensing_terms' }), clock.value)
+      t.equal(other.joined, false, 'another signal kind opens its own item')
+      const otherOfficer = await store.openReview(reviewItem('rev-4', clock.value + 3, { officer: 'officer-8' }), clock.value)
+      t.equal(otherOfficer.joined, false, 'so does another officer')
+      t.same((await store.listReviews()).map((item) => item.id), ['rev-4', 'rev-3', 'rev-1'], 'newest first, joined openings not listed')
+      t.equal(await store.getReview('rev-9'), null)
+
+      const open = (await store.getReview('rev-1'))!
+      const race = await Promise.all([store.saveReview(closedBy(open, clock.value), open.version, clock.value), store.saveReview(closedBy(open, clock.value), open.version, clock.value)])
+      t.equal(race.filter(Boolean).length, 1, 'of two findings on one version exactly one applies')
+      t.match(await store.getReview('rev-1'), { status: 'closed', version: 3 })
+      const after = await store.openReview(reviewItem('rev-5', clock.value + 4), clock.value)
+      t.same([after.joined, after.item.id], [false, 'rev-5'], 'after the finding a new occurrence opens a new item')
+    })
+
+    t.test('a flood joins one item, its decisions capped and its occurrences counted', async (t) => {
+      const clock = new TestClock()
+      const store = await make(clock)
+      t.teardown(() => store.close())
+      for (let index = 0; index < maxReviewDecisions + 20; index++) await store.openReview(reviewItem(`flood-${index}`, clock.value + index), clock.value)
+      const items = await store.listReviews()
+      t.equal(items.length, 1, 'one item')
+      t.equal(items[0]!.decisions.length, maxReviewDecisions, 'decisions capped')
+      t.equal(items[0]!.occurrences, maxReviewDecisions + 20, 'every occurrence counted')
+    })
+  })
+}
+
+t.test('embedded store: reviews survive a restart (journaled with the operator changes)', async (t) => {
+  const dir = tempDir('reviews')
+  const clock = new TestClock()
+  let store = await MemoryStateStore.open(dir, clock.now)
+  await store.openReview(reviewItem('rev-a', clock.value), clock.value)
+  await store.openReview(reviewItem('rev-b', clock.value + 1), clock.value)
+  await store.openReview(reviewItem('rev-c', clock.value + 2, { officer: 'officer-9' }), clock.value)
+  const open = (await store.getReview('rev-c'))!
+  await store.saveReview(closedBy(open, clock.value), 1, clock.value)
+  await store.close()
+  t.match(readFileSync(join(dir, 'agencies.jsonl'), 'utf8'), /"review":\{/, 'in the one journal')
+  store = await MemoryStateStore.open(dir, clock.now)
+  t.teardown(() => store.close())
+  t.same((await store.listReviews()).map((item) => [item.id, item.status, item.version]), [['rev-c', 'closed', 2], ['rev-a', 'open', 2]])
+  t.match(await store.getReview('rev-b'), { id: 'rev-a' }, 'a joined opening still names its item')
+  t.same((await store.openReview(reviewItem('rev-d', clock.value + 3), clock.value)).item.id, 'rev-a', 'the bound key still holds')
+  t.same((await store.openReview(reviewItem('rev-e', clock.value + 4, { officer: 'officer-9' }), clock.value)).joined, false, 'a closed item freed its key')
 })

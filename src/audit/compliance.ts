@@ -1,7 +1,8 @@
 // The compliance report (issue 13, point 5): which agencies filed their annual misuse report for a year,
 // which are overdue, the reporting rate DOJ tracked (58% in 2017, 98% in 2018: docs/facts.md), and each
 // agency's self-reported figures beside what the ledger shows (policy-misuse denials, officers behind
-// them, misuse signals): an agency filing "no violations" while the ledger holds misuse is the case
+// them, misuse signals, reviews and confirmed findings): an agency filing "no violations" while a DOJ
+// reviewer confirmed misuse is the case
 // DOJ's audit exists for (EFF asked DOJ to audit DHS rather than let it investigate itself).
 import type { AgencyState } from '../policy/types.js'
 import type { MisuseFiling } from '../state/types.js'
@@ -24,8 +25,11 @@ export interface ComplianceRow {
   kind: string
   status: FilingStatus
   filing: MisuseFiling | null
-  ledger: { policyMisuse: number; officersWithMisuse: number; immigrationNonCriminalAttempts: number; signals: number }
-  /** The ledger shows policy misuse or signals and the agency filed no violations (or nothing yet). */
+  ledger: { policyMisuse: number; officersWithMisuse: number; immigrationNonCriminalAttempts: number; signals: number; openReviews: number; confirmedMisuse: number }
+  /**
+   * A DOJ reviewer confirmed misuse of the agency in the year and it filed no violations (or nothing
+   * yet). Refused attempts, signals and open reviews are suspicions, not findings: they never mark it.
+   */
   unreported: boolean
 }
 
@@ -60,6 +64,8 @@ export function complianceReport(year: number, agencies: readonly AgencyState[],
         officersWithMisuse: shown?.officersWithMisuse ?? 0,
         immigrationNonCriminalAttempts: shown?.immigrationNonCriminalAttempts ?? 0,
         signals: shown === undefined ? 0 : Object.values(shown.signals).reduce((sum, count) => sum + count, 0),
+        openReviews: shown?.reviews.open ?? 0,
+        confirmedMisuse: shown?.reviews.confirmedMisuse ?? 0,
       }
       return {
         ori: agency.ori,
@@ -68,7 +74,7 @@ export function complianceReport(year: number, agencies: readonly AgencyState[],
         status: filing !== null ? 'filed' : now >= dueAt ? 'overdue' : 'not_yet_due',
         filing,
         ledger,
-        unreported: (ledger.policyMisuse > 0 || ledger.signals > 0) && (filing?.violations ?? 0) === 0,
+        unreported: ledger.confirmedMisuse > 0 && (filing?.violations ?? 0) === 0,
       }
     })
   const order: Record<FilingStatus, number> = { overdue: 0, not_yet_due: 1, filed: 2 }
@@ -107,11 +113,11 @@ export function complianceMarkdown(report: ComplianceReport): string {
   return [
     `# CLETS misuse filings ${report.year}`,
     '',
-    `Computed on ${report.generatedAt} from DOJ's record of the agencies' filings and the gateway's audit ledger. Filings for ${report.year} were due by ${localDate(Date.parse(report.dueAt) - 1)} (end of day, California time). ${report.filed} of ${report.expected} agencies filed (reporting rate ${rate(report)}); ${report.overdue} overdue. "Unreported" marks an agency whose ledger shows policy misuse or misuse signals while it filed no violations.`,
+    `Computed on ${report.generatedAt} from DOJ's record of the agencies' filings and the gateway's audit ledger. Filings for ${report.year} were due by ${localDate(Date.parse(report.dueAt) - 1)} (end of day, California time). ${report.filed} of ${report.expected} agencies filed (reporting rate ${rate(report)}); ${report.overdue} overdue. "Unreported" marks an agency with misuse a DOJ reviewer confirmed while it filed no violations; refused attempts, misuse signals and open reviews are suspicions and never mark it.`,
     '',
     ...markdownRows(
-      ['ORI', 'agency', 'kind', 'status', 'filed: investigations', 'violations', 'individuals', 'pending', 'discipline', 'categories', 'ledger: policy misuse', 'officers with misuse', 'immigration × non-criminal', 'signals', 'unreported'],
-      `|---|---|---|---|${'---:|'.repeat(4)}---|---|${'---:|'.repeat(4)}---|`,
+      ['ORI', 'agency', 'kind', 'status', 'filed: investigations', 'violations', 'individuals', 'pending', 'discipline', 'categories', 'ledger: policy misuse', 'officers with misuse', 'immigration × non-criminal', 'signals', 'open reviews', 'confirmed misuse', 'unreported'],
+      `|---|---|---|---|${'---:|'.repeat(4)}---|---|${'---:|'.repeat(6)}---|`,
       report.agencies.map((row) => [
         row.ori,
         row.name,
@@ -127,6 +133,8 @@ export function complianceMarkdown(report: ComplianceReport): string {
         row.ledger.officersWithMisuse,
         row.ledger.immigrationNonCriminalAttempts,
         row.ledger.signals,
+        row.ledger.openReviews,
+        row.ledger.confirmedMisuse,
         row.unreported ? 'yes' : 'no',
       ]),
     ),

@@ -3,7 +3,7 @@
 // subject identifiers are kept; never a token, never the records a database returned.
 import { z } from 'zod'
 import { agencyKinds, agencyTextLimits, databaseClasses, immigrationBases, officerSanctionTypes, organisationPattern, oriPattern, ruleIds, sanctionScopes, sanctionTypes, signalKinds, subPattern } from '../policy/types.js'
-import { disciplineKinds, filingCategories, officerActions, operatorActions, proposedActions } from '../state/types.js'
+import { disciplineKinds, evidenceKinds, filingCategories, officerActions, operatorActions, proposedActions, reviewFindings, reviewSources } from '../state/types.js'
 
 /**
  * An ORI, a user id and the longest texts, defined with the policy vocabulary (a module without zod, so
@@ -14,7 +14,7 @@ export { agencyTextLimits, organisationPattern, oriPattern, subPattern }
 export const auditRecordVersion = 1
 
 /** What an auditor read (audit.access records). */
-export const auditAccessActions = ['search', 'report', 'history', 'replay'] as const
+export const auditAccessActions = ['search', 'report', 'history', 'replay', 'review'] as const
 
 /**
  * Why an operator call was refused (operator.refused records): a DOJ role on a token whose ORI is not a
@@ -568,6 +568,42 @@ export const eventSchemas = {
     filter: z.record(text, text),
     resultCount: z.number().int().min(0),
   }),
+
+  // The review queue (docs/reviews.md): each step a record before it applies.
+  /**
+   * A review opened, before it is stored: by a decision the immigration evidence sent to review, or a
+   * misuse signal the policy marks for review. `id` is the opening's id; when an open review of the same
+   * agency, officer and kind exists, the opening joins it (the store's bound), and `id` names that review.
+   */
+  'review.opened': z.strictObject({
+    type: z.literal('review.opened'),
+    id: text,
+    source: z.enum(reviewSources),
+    signal: text.optional(),
+    ori: text,
+    /** The folded user id; `sub` the token's spelling. */
+    officer: text,
+    sub: text,
+    decisions: z.array(text),
+    evidence: z.array(z.strictObject({ kind: z.enum(evidenceKinds), field: text, text: z.string().max(200) })),
+    summary: text,
+  }),
+  /** A reviewer's finding, before it closes the review: `review` the review's id, `ori`/`sub` whom it is about. */
+  'review.finding': z.strictObject({
+    type: z.literal('review.finding'),
+    id: text,
+    review: text,
+    ori: text,
+    sub: text,
+    operator: text,
+    operatorOri: text,
+    source: text,
+    finding: z.enum(reviewFindings),
+    category: z.enum(filingCategories).optional(),
+    reason: text,
+    /** The openings that joined the review (their review.opened ids): the finding closes them too. */
+    joined: z.array(text).optional(),
+  }),
 } as const
 
 export type EventType = keyof typeof eventSchemas
@@ -585,6 +621,8 @@ export type RequestFiledEvent = z.infer<(typeof eventSchemas)['request.filed']>
 export type SignalRaisedEvent = z.infer<(typeof eventSchemas)['signal.raised']>
 export type AuditAccessEvent = z.infer<(typeof eventSchemas)['audit.access']>
 export type RequestExecutedEvent = z.infer<(typeof eventSchemas)['request.executed']>
+export type ReviewOpenedEvent = z.infer<(typeof eventSchemas)['review.opened']>
+export type ReviewFindingEvent = z.infer<(typeof eventSchemas)['review.finding']>
 export type AuditEvent = { [K in EventType]: z.infer<(typeof eventSchemas)[K]> }[EventType]
 
 /** The stamps the ledger adds to every event. */

@@ -105,6 +105,16 @@ export interface AgencyReport {
   agreementChanges: string[]
   /** The agreement in force at the end of the year, as DOJ recorded it by then. */
   agreementAtYearEnd: { version: string; signedAt: string } | null
+  /**
+   * The review queue (docs/reviews.md): reviews opened in the year still without a finding, and the
+   * findings recorded in the year. Only a confirmed finding is misuse; a refused attempt is a denial,
+   * an open review a suspicion.
+   */
+  reviews: { open: number; confirmedMisuse: number; noMisuse: number; referred: number }
+  /** Confirmed findings by misuse category (`uncategorised` when the reviewer named none). */
+  confirmedByCategory: Record<string, number>
+  /** Distinct officers with a confirmed finding in the year. */
+  officersWithConfirmedMisuse: number
 }
 
 export interface MisuseReport {
@@ -112,7 +122,7 @@ export interface MisuseReport {
   timeZone: string
   generatedAt: string
   agencies: AgencyReport[]
-  totals: { queries: number; denied: number; policyMisuse: number; immigrationNonCriminalAttempts: number; officersWithMisuse: number; signals: number; agencies: number }
+  totals: { queries: number; denied: number; policyMisuse: number; immigrationNonCriminalAttempts: number; officersWithMisuse: number; signals: number; agencies: number; openReviews: number; confirmedMisuse: number }
 }
 
 /** `count` queries of officer `sub` denied by `rule`, in the agency's tally. */
@@ -131,6 +141,7 @@ interface Tally {
   report: AgencyReport
   officers: Set<string>
   officersWithMisuse: Set<string>
+  officersConfirmed: Set<string>
 }
 
 const zeroCategories = (): Record<DenialCategory, number> => Object.fromEntries(denialCategories.map((category) => [category, 0])) as Record<DenialCategory, number>
@@ -147,9 +158,10 @@ export async function misuseReport(records: AsyncIterable<LedgerRecord>, year: n
     let entry = tallies.get(ori)
     if (entry === undefined) {
       entry = {
-        report: { ori, name: '(unregistered)', kind: 'unknown', monitored: false, queries: 0, allowed: 0, denied: 0, deniedByRule: {}, byCategory: zeroCategories(), immigrationNonCriminalAttempts: 0, officersWithMisuse: 0, officers: 0, signals: zeroSignals(), sanctionChanges: [], agreementChanges: [], agreementAtYearEnd: null },
+        report: { ori, name: '(unregistered)', kind: 'unknown', monitored: false, queries: 0, allowed: 0, denied: 0, deniedByRule: {}, byCategory: zeroCategories(), immigrationNonCriminalAttempts: 0, officersWithMisuse: 0, officers: 0, signals: zeroSignals(), sanctionChanges: [], agreementChanges: [], agreementAtYearEnd: null, reviews: { open: 0, confirmedMisuse: 0, noMisuse: 0, referred: 0 }, confirmedByCategory: {}, officersWithConfirmedMisuse: 0 },
         officers: new Set(),
         officersWithMisuse: new Set(),
+        officersConfirmed: new Set(),
       }
       tallies.set(ori, entry)
     }
@@ -158,9 +170,27 @@ export async function misuseReport(records: AsyncIterable<LedgerRecord>, year: n
   const latestState = new Map<string, { at: string; after: AgencyAfter }>()
   // Agreements by the day they were signed, not the day an operator typed them in: each once.
   const signed = new Map<string, Set<string>>()
+  // Reviews opened in the year, and every opening a finding (of any time up to now) closed.
+  const openings = new Map<string, string>()
+  const closed = new Set<string>()
 
   for await (const record of records) {
     const at = Date.parse(record.time)
+    if (record.type === 'review.finding') {
+      closed.add(record.review as string)
+      for (const id of (record.joined as string[] | undefined) ?? []) closed.add(id)
+      if (at < from || at >= to) continue
+      const entry = tally(record.ori as string)
+      const finding = record.finding as string
+      if (finding === 'confirmed_misuse') {
+        entry.report.reviews.confirmedMisuse++
+        const category = (record.category as string | undefined) ?? 'uncategorised'
+        entry.report.confirmedByCategory[category] = (entry.report.confirmedByCategory[category] ?? 0) + 1
+        entry.officersConfirmed.add(record.sub as string)
+      } else if (finding === 'no_misuse') entry.report.reviews.noMisuse++
+      else entry.report.reviews.referred++
+      continue
+    }
     if (record.type === 'operator.change') {
       const after = record.after as AgencyAfter
       const ori = record.ori as string
@@ -186,6 +216,11 @@ export async function misuseReport(records: AsyncIterable<LedgerRecord>, year: n
       continue
     }
     if (at < from || at >= to) continue
+    if (record.type === 'review.opened') {
+      // The bound key: at most one review of it is open at a time, whatever joined it.
+      openings.set(record.id as string, [record.ori, record.officer, record.source, record.signal ?? ''].map((part) => encodeURIComponent(String(part))).join(':'))
+      continue
+    }
     if (record.type === 'signal.raised') {
       const kind = record.kind as SignalKind
       const signals = tally(record.ori as string).report.signals
@@ -221,13 +256,20 @@ export async function misuseReport(records: AsyncIterable<LedgerRecord>, year: n
     countDenials(entry, sub, record.rule as string, 1)
   }
 
-  const agencies = [...tallies.values()].map(({ report, officers, officersWithMisuse }) => {
+  // An opening that joined an open review is closed by that review's finding (its `joined`). The open
+  // reviews are the bound keys (agency, officer, source, signal kind) with an opening still unclosed:
+  // the store keeps at most one review of a key open at a time (docs/reviews.md).
+  const openKeys = new Set<string>()
+  for (const [id, key] of openings) if (!closed.has(id)) openKeys.add(key)
+  for (const key of openKeys) tally(decodeURIComponent(key.slice(0, key.indexOf(':')))).report.reviews.open++
+  const agencies = [...tallies.values()].map(({ report, officers, officersWithMisuse, officersConfirmed }) => {
     const known = latestState.get(report.ori)?.after
     return {
       ...report,
       ...(known === undefined ? {} : { name: known.name, kind: known.kind, monitored: known.monitored, agreementAtYearEnd: known.agreement }),
       officers: officers.size,
       officersWithMisuse: officersWithMisuse.size,
+      officersWithConfirmedMisuse: officersConfirmed.size,
     }
   })
   agencies.sort((left, right) => right.byCategory.policy_misuse - left.byCategory.policy_misuse || right.denied - left.denied || left.ori.localeCompare(right.ori))
@@ -245,11 +287,14 @@ export async function misuseReport(records: AsyncIterable<LedgerRecord>, year: n
       officersWithMisuse: sum((agency) => agency.officersWithMisuse),
       signals: sum((agency) => Object.values(agency.signals).reduce((total, count) => total + count, 0)),
       agencies: agencies.length,
+      openReviews: sum((agency) => agency.reviews.open),
+      confirmedMisuse: sum((agency) => agency.reviews.confirmedMisuse),
     },
   }
 }
 
-// The public variant (issue 13, point 4): what DOJ may publish. Per agency and category, counts only:
+// The public variant: what DOJ may publish. Refused attempts (denials: the gateway stopped them) and
+// findings a DOJ reviewer confirmed; never an unreviewed signal or an open review, which are suspicions. Per agency and category, counts only:
 // no reasons (operators' free text), no officer ids, no subjects; a count below the threshold (1 to
 // threshold-1) shown as `<N`, so a small count cannot point at one officer or one person. Zero stays 0:
 // "no immigration attempts" is the finding, and it names nobody.
@@ -263,7 +308,10 @@ export interface PublicAgencyRow {
   byCategory: Record<DenialCategory, number | string>
   immigrationNonCriminalAttempts: number | string
   officersWithMisuse: number | string
-  signals: Record<SignalKind, number | string>
+  /** Findings a DOJ reviewer confirmed as misuse, and by category: never an open review or an unreviewed signal. */
+  confirmedMisuse: number | string
+  confirmedByCategory: Record<string, number | string>
+  officersWithConfirmedMisuse: number | string
 }
 
 export interface PublicMisuseReport {
@@ -297,7 +345,9 @@ export function publicReport(report: MisuseReport, suppressBelow: number): Publi
       byCategory: cells(agency.byCategory),
       immigrationNonCriminalAttempts: cell(agency.immigrationNonCriminalAttempts),
       officersWithMisuse: cell(agency.officersWithMisuse),
-      signals: cells(agency.signals),
+      confirmedMisuse: cell(agency.reviews.confirmedMisuse),
+      confirmedByCategory: cells(agency.confirmedByCategory),
+      officersWithConfirmedMisuse: cell(agency.officersWithConfirmedMisuse),
     })),
   }
 }
@@ -356,7 +406,7 @@ const agreementText = (agreement: AgencyReport['agreementAtYearEnd']) => (agreem
 
 function markdownTable(agencies: readonly AgencyReport[]): string[] {
   return markdownRows(
-    ['ORI', 'agency', 'kind', 'queries', 'denied', 'policy misuse', 'officers with misuse', 'immigration × non-criminal', 'other denials and refusals', 'denials by rule', 'signals', 'sanctions', 'agreement'],
+    ['ORI', 'agency', 'kind', 'queries', 'denied', 'refused: policy misuse', 'officers refused', 'refused: immigration × non-criminal', 'other denials and refusals', 'denials by rule', 'signals (unreviewed)', 'sanctions', 'agreement'],
     '|---|---|---|---:|---:|---:|---:|---:|---|---|---|---|---|',
     agencies.map((agency) => {
       const { policy_misuse: misuse, ...others } = agency.byCategory
@@ -380,7 +430,18 @@ function markdownTable(agencies: readonly AgencyReport[]): string[] {
 }
 
 const introduction = (year: number, generatedAt: string) =>
-  `Computed from the gateway's audit ledger on ${generatedAt}; the year ${year} in California time (${reportTimeZone}). Policy misuse is a purpose the PPP or S.B. 54 forbids (immigration enforcement on non-criminal-history data, a purpose the database does not serve, a purpose outside the agency's functions); throttling, input errors, incomplete queries (no case number or justification) and missing agreements or sanctions are counted apart.`
+  `Computed from the gateway's audit ledger on ${generatedAt}; the year ${year} in California time (${reportTimeZone}). Refused attempts are queries the gateway denied: policy misuse is a purpose the PPP or S.B. 54 forbids (immigration enforcement on non-criminal-history data, a purpose the database does not serve, a purpose outside the agency's functions); throttling, input errors, incomplete queries (no case number or justification) and missing agreements or sanctions are counted apart. Misuse signals and open reviews are suspicions; only a finding a DOJ reviewer confirmed is misuse.`
+
+/** The review queue per agency: open reviews (suspicions) apart from findings. */
+function findingsTable(agencies: readonly AgencyReport[]): string[] {
+  return markdownRows(
+    ['ORI', 'agency', 'open reviews', 'confirmed misuse', 'confirmed by category', 'officers with confirmed misuse', 'no misuse', 'referred'],
+    '|---|---|---:|---:|---|---:|---:|---:|',
+    agencies
+      .filter((agency) => agency.reviews.open + agency.reviews.confirmedMisuse + agency.reviews.noMisuse + agency.reviews.referred > 0)
+      .map((agency) => [agency.ori, agency.name, agency.reviews.open, agency.reviews.confirmedMisuse, counted(agency.confirmedByCategory, '-'), agency.officersWithConfirmedMisuse, agency.reviews.noMisuse, agency.reviews.referred]),
+  )
+}
 
 /** The report as Markdown: totals, then federal and monitored agencies, then the others. */
 export function reportMarkdown(report: MisuseReport): string {
@@ -390,7 +451,7 @@ export function reportMarkdown(report: MisuseReport): string {
     '',
     introduction(report.year, report.generatedAt),
     '',
-    `${totals.agencies} agencies, ${totals.queries} queries, ${totals.denied} denied, ${totals.policyMisuse} policy misuse by ${totals.officersWithMisuse} officers, ${totals.immigrationNonCriminalAttempts} immigration-purpose attempts on non-criminal-history databases (S.B. 54), ${totals.signals} misuse signals.`,
+    `${totals.agencies} agencies, ${totals.queries} queries, ${totals.denied} denied, ${totals.policyMisuse} refused attempts of policy misuse by ${totals.officersWithMisuse} officers, ${totals.immigrationNonCriminalAttempts} refused immigration-purpose attempts on non-criminal-history databases (S.B. 54), ${totals.signals} misuse signals (unreviewed), ${totals.openReviews} open reviews, ${totals.confirmedMisuse} confirmed findings of misuse.`,
     '',
     '## Federal and monitored agencies',
     '',
@@ -400,12 +461,16 @@ export function reportMarkdown(report: MisuseReport): string {
     '',
     ...markdownTable(report.agencies.filter((agency) => !federalOrMonitored(agency))),
     '',
+    '## Reviews and findings',
+    '',
+    ...findingsTable(report.agencies),
+    '',
   ].join('\n')
 }
 
 /** The report as CSV, one row per agency (RFC 4180 quoting); an empty field where the Markdown says "-". */
 export function reportCsv(report: MisuseReport): string {
-  const header = ['year', 'ori', 'agency', 'kind', 'monitored', 'queries', 'allowed', 'denied', ...denialCategories, 'officers_with_misuse', 'officers', 'immigration_non_criminal_attempts', 'denials_by_rule', ...signalKinds.map((kind) => `signal_${kind}`), 'sanction_changes', 'agreement_at_year_end', 'agreement_changes']
+  const header = ['year', 'ori', 'agency', 'kind', 'monitored', 'queries', 'allowed', 'denied', ...denialCategories, 'officers_with_misuse', 'officers', 'immigration_non_criminal_attempts', 'denials_by_rule', ...signalKinds.map((kind) => `signal_${kind}`), 'sanction_changes', 'agreement_at_year_end', 'agreement_changes', 'open_reviews', 'confirmed_misuse', 'confirmed_by_category', 'officers_with_confirmed_misuse', 'no_misuse', 'referred']
   return csvText(
     header,
     report.agencies.map((agency) => [
@@ -414,6 +479,7 @@ export function reportCsv(report: MisuseReport): string {
       agency.officersWithMisuse, agency.officers, agency.immigrationNonCriminalAttempts, counted(agency.deniedByRule, ''),
       ...signalKinds.map((kind) => agency.signals[kind]),
       agency.sanctionChanges.join('; '), agency.agreementAtYearEnd === null ? '' : agreementText(agency.agreementAtYearEnd), agency.agreementChanges.join('; '),
+      agency.reviews.open, agency.reviews.confirmedMisuse, counted(agency.confirmedByCategory, ''), agency.officersWithConfirmedMisuse, agency.reviews.noMisuse, agency.reviews.referred,
     ]),
   )
 }
@@ -422,15 +488,15 @@ export function reportCsv(report: MisuseReport): string {
 export function publicReportMarkdown(report: PublicMisuseReport): string {
   const rows = (agencies: readonly PublicAgencyRow[]) =>
     markdownRows(
-      ['ORI', 'agency', 'kind', 'queries', ...denialCategories.map((category) => category.replace('_', ' ')), 'officers with misuse', 'immigration × non-criminal', 'signals'],
-      `|---|---|---|${'---:|'.repeat(denialCategories.length + 4)}`,
-      agencies.map((agency) => [agency.ori, agency.name, `${agency.kind}${agency.monitored ? ', monitored' : ''}`, String(agency.queries), ...denialCategories.map((category) => String(agency.byCategory[category])), String(agency.officersWithMisuse), String(agency.immigrationNonCriminalAttempts), counted(agency.signals, '0')]),
+      ['ORI', 'agency', 'kind', 'queries', ...denialCategories.map((category) => `refused: ${category.replace('_', ' ')}`), 'officers refused', 'refused: immigration × non-criminal', 'confirmed misuse', 'confirmed by category', 'officers with confirmed misuse'],
+      `|---|---|---|${'---:|'.repeat(denialCategories.length + 4)}---|---:|`,
+      agencies.map((agency) => [agency.ori, agency.name, `${agency.kind}${agency.monitored ? ', monitored' : ''}`, String(agency.queries), ...denialCategories.map((category) => String(agency.byCategory[category])), String(agency.officersWithMisuse), String(agency.immigrationNonCriminalAttempts), String(agency.confirmedMisuse), counted(agency.confirmedByCategory, '0'), String(agency.officersWithConfirmedMisuse)]),
     )
   return [
     `# CLETS misuse report ${report.year} (public)`,
     '',
     introduction(report.year, report.generatedAt),
-    `Counts from 1 to ${report.suppressBelow - 1} are shown as \`<${report.suppressBelow}\`; no officer, subject or reason is published.`,
+    `Counts from 1 to ${report.suppressBelow - 1} are shown as \`<${report.suppressBelow}\`; no officer, subject or reason is published. "Refused" columns count attempts the gateway refused; "confirmed misuse" counts findings a DOJ reviewer confirmed. Unreviewed signals and open reviews are not published.`,
     '',
     '## Federal and monitored agencies',
     '',
@@ -446,7 +512,7 @@ export function publicReportMarkdown(report: PublicMisuseReport): string {
 /** The public variant as CSV. */
 export function publicReportCsv(report: PublicMisuseReport): string {
   return csvText(
-    ['year', 'ori', 'agency', 'kind', 'monitored', 'queries', ...denialCategories, 'officers_with_misuse', 'immigration_non_criminal_attempts', ...signalKinds.map((kind) => `signal_${kind}`)],
-    report.agencies.map((agency) => [report.year, agency.ori, agency.name, agency.kind, agency.monitored, agency.queries, ...denialCategories.map((category) => agency.byCategory[category]), agency.officersWithMisuse, agency.immigrationNonCriminalAttempts, ...signalKinds.map((kind) => agency.signals[kind])]),
+    ['year', 'ori', 'agency', 'kind', 'monitored', 'queries', ...denialCategories.map((category) => `refused_${category}`), 'officers_refused', 'refused_immigration_non_criminal', 'confirmed_misuse', 'confirmed_by_category', 'officers_with_confirmed_misuse'],
+    report.agencies.map((agency) => [report.year, agency.ori, agency.name, agency.kind, agency.monitored, agency.queries, ...denialCategories.map((category) => agency.byCategory[category]), agency.officersWithMisuse, agency.immigrationNonCriminalAttempts, agency.confirmedMisuse, counted(agency.confirmedByCategory, ''), agency.officersWithConfirmedMisuse]),
   )
 }

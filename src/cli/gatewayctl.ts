@@ -4,6 +4,7 @@
 import { agenciesCommands } from './agencies.js'
 import { auditCommands } from './audit.js'
 import { changesCommands } from './changes.js'
+import { reviewsCommands } from './reviews.js'
 import { createProgram, run } from './command.js'
 import { filingsCommands } from './filings.js'
 import { officersCommands } from './officers.js'
@@ -15,5 +16,5 @@ import { stateCommands } from './state.js'
 import { tokenCommand } from './token.js'
 
 const program = createProgram()
-for (const register of [tokenCommand, policyCommands, auditCommands, reportCommands, signalsCommands, agenciesCommands, officersCommands, changesCommands, stateCommands, requestsCommands, filingsCommands]) register(program)
+for (const register of [tokenCommand, policyCommands, auditCommands, reportCommands, signalsCommands, agenciesCommands, officersCommands, changesCommands, reviewsCommands, stateCommands, requestsCommands, filingsCommands]) register(program)
 await run(program, process.argv.slice(2))

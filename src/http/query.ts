@@ -246,7 +246,7 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     reply.header('x-decision-id', id)
     rateHeaders(reply, policy, admission.rate)
     // What the decision stream sees of the query (issue 13): one object, whatever happens next.
-    const observed = { id, ori: record.ori, sub: record.sub, officer: identity.officer, terminal: record.terminal, source: record.source, registered: agency !== null, time: now }
+    const observed = { id, ori: record.ori, sub: record.sub, officer: identity.officer, terminal: record.terminal, source: record.source, registered: agency !== null, time: now, purpose: record.purpose, justification: record.justification }
 
     if (decision.outcome === 'deny') {
       // Signals count only a decision for a registered agency within its rate limits (docs/floods.md):

@@ -3,7 +3,7 @@
 // agency's declared hours are here too. Pure: the watch-list file is read by src/policy-files.ts and
 // parsed by parseWatchlist below. The file is optional: without it no signal is computed.
 import { z } from 'zod'
-import { oriPattern } from './types.js'
+import { oriPattern, type SignalKind } from './types.js'
 
 export const signalsFile = 'signals.yaml'
 
@@ -27,16 +27,28 @@ const hoursSchema = z.strictObject({
   timeZone: timeZone.optional(),
 })
 
+/** Whether each raised signal of the kind opens a review in the review queue (docs/reviews.md). */
+const review = z.boolean().default(false)
+/** A licensing term: a word or phrase of letters, digits, spaces, hyphens, dots and slashes. */
+const term = z.string().min(2).max(60).regex(/^[\p{L}\p{N}][\p{L}\p{N} .\/-]*$/u, 'expected a word or phrase (letters, digits, spaces, hyphens, dots, slashes)')
+
 export const signalsSchema = z.strictObject({
   /** The time zone of declared hours that name none. */
   timeZone: timeZone.default('America/Los_Angeles'),
-  distinctSubjects: z.strictObject({ enabled: z.boolean(), subjects: count, windowSeconds: seconds }),
-  subjectSpread: z.strictObject({ enabled: z.boolean(), officers: count, agencies: count, windowSeconds: seconds }),
-  watchlist: z.strictObject({ enabled: z.boolean(), file: z.string().min(1), windowSeconds: seconds }),
-  selfLookup: z.strictObject({ enabled: z.boolean(), windowSeconds: seconds }),
-  sharedLogin: z.strictObject({ enabled: z.boolean(), places: z.number().int().min(2).max(1000), windowSeconds: seconds }),
+  distinctSubjects: z.strictObject({ enabled: z.boolean(), review, subjects: count, windowSeconds: seconds }),
+  subjectSpread: z.strictObject({ enabled: z.boolean(), review, officers: count, agencies: count, windowSeconds: seconds }),
+  watchlist: z.strictObject({ enabled: z.boolean(), review, file: z.string().min(1), windowSeconds: seconds }),
+  selfLookup: z.strictObject({ enabled: z.boolean(), review, windowSeconds: seconds }),
+  sharedLogin: z.strictObject({ enabled: z.boolean(), review, places: z.number().int().min(2).max(1000), windowSeconds: seconds }),
+  /** One officer querying the same person `queries` times in the window (absent: off). */
+  repeatSubject: z.strictObject({ enabled: z.boolean(), review, queries: z.number().int().min(2).max(1000), windowSeconds: seconds }).optional(),
+  /** Licensing, employment or CCW words in the justification of a query of one of `purposes` (absent: off). */
+  licensingTerms: z
+    .strictObject({ enabled: z.boolean(), review, purposes: z.array(z.string().min(1).max(64)).min(1), terms: z.array(term).min(1).max(500), windowSeconds: seconds })
+    .optional(),
   offHours: z.strictObject({
     enabled: z.boolean(),
+    review,
     windowSeconds: seconds,
     agencies: z.record(z.string().regex(oriPattern, 'expected an ORI: 2 letters and 7 letters or digits'), hoursSchema).default({}),
   }),
@@ -61,10 +73,21 @@ export interface SignalPolicy {
   readonly selfLookup: { readonly windowSeconds: number } | null
   readonly sharedLogin: { readonly places: number; readonly windowSeconds: number } | null
   readonly offHours: { readonly windowSeconds: number; readonly agencies: ReadonlyMap<string, DeclaredHours> } | null
+  readonly repeatSubject: { readonly queries: number; readonly windowSeconds: number } | null
+  /** `terms` is one case-insensitive pattern of whole words or phrases. */
+  readonly licensingTerms: { readonly purposes: ReadonlySet<string>; readonly terms: RegExp; readonly windowSeconds: number } | null
+  /** The kinds whose raised signals open a review. */
+  readonly review: ReadonlySet<SignalKind>
 }
 
 /** No signal at all: a policy directory without signals.yaml. */
-export const noSignals: SignalPolicy = Object.freeze({ distinctSubjects: null, subjectSpread: null, watchlist: null, selfLookup: null, sharedLogin: null, offHours: null })
+export const noSignals: SignalPolicy = Object.freeze({ distinctSubjects: null, subjectSpread: null, watchlist: null, selfLookup: null, sharedLogin: null, offHours: null, repeatSubject: null, licensingTerms: null, review: new Set<SignalKind>() })
+
+/** One pattern for a list of terms: each a whole word or phrase, any spacing between its words, any case. */
+export function termsPattern(terms: readonly string[]): RegExp {
+  const escaped = terms.map((text) => text.trim().toLowerCase().replace(/[.*+?^${}()|[\]\\/]/g, '\\$&').replace(/\s+/g, '\\s+'))
+  return new RegExp(`(?<![\\p{L}\\p{N}])(?:${escaped.join('|')})(?![\\p{L}\\p{N}])`, 'iu')
+}
 
 const minutes = (time: string) => Number(time.slice(0, 2)) * 60 + Number(time.slice(3, 5))
 
@@ -83,8 +106,18 @@ export function compileSignals(doc: SignalsDocument, problems: string[]): Signal
     })
   }
   const on = <T extends { enabled: boolean }>(kind: T) => (kind.enabled ? kind : null)
-  const { distinctSubjects, subjectSpread, watchlist, selfLookup, sharedLogin, offHours } = doc
+  const { distinctSubjects, subjectSpread, watchlist, selfLookup, sharedLogin, offHours, repeatSubject, licensingTerms } = doc
+  const review = new Set<SignalKind>()
+  const kinds: [SignalKind, { enabled: boolean; review: boolean } | undefined][] = [
+    ['distinct_subjects', distinctSubjects], ['subject_spread', subjectSpread], ['watchlist', watchlist], ['self_lookup', selfLookup],
+    ['shared_login', sharedLogin], ['off_hours', offHours], ['repeat_subject', repeatSubject], ['licensing_terms', licensingTerms],
+  ]
+  for (const [kind, settings] of kinds) if (settings?.enabled === true && settings.review) review.add(kind)
   return Object.freeze({
+    repeatSubject: repeatSubject?.enabled === true ? { queries: repeatSubject.queries, windowSeconds: repeatSubject.windowSeconds } : null,
+    licensingTerms:
+      licensingTerms?.enabled === true ? { purposes: new Set(licensingTerms.purposes), terms: termsPattern(licensingTerms.terms), windowSeconds: licensingTerms.windowSeconds } : null,
+    review,
     distinctSubjects: on(distinctSubjects) && { subjects: distinctSubjects.subjects, windowSeconds: distinctSubjects.windowSeconds },
     subjectSpread: on(subjectSpread) && { officers: subjectSpread.officers, agencies: subjectSpread.agencies, windowSeconds: subjectSpread.windowSeconds },
     watchlist: on(watchlist) && { file: watchlist.file, windowSeconds: watchlist.windowSeconds, hashes: new Set<string>() },

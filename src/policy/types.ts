@@ -157,7 +157,7 @@ export interface RateLimitPolicy {
  * up their own identifiers; one officer active from several terminals or addresses at once; queries
  * outside the agency's declared hours.
  */
-export const signalKinds = ['distinct_subjects', 'subject_spread', 'watchlist', 'self_lookup', 'shared_login', 'off_hours'] as const
+export const signalKinds = ['distinct_subjects', 'subject_spread', 'watchlist', 'self_lookup', 'shared_login', 'off_hours', 'repeat_subject', 'licensing_terms'] as const
 export type SignalKind = (typeof signalKinds)[number]
 
 export const officerSanctionTypes = ['suspension', 'removal'] as const

@@ -24,6 +24,9 @@ export interface Observation {
   readonly registered: boolean
   /** The decision's time (epoch ms). */
   readonly time: number
+  /** The declared purpose and the justification, when given (licensing_terms reads them). */
+  readonly purpose?: string | undefined
+  readonly justification?: string | undefined
 }
 
 /** The keyed hashes of a query's subjects. */
@@ -124,7 +127,13 @@ export function planSignals(policy: SignalPolicy, query: Observation, subjects: 
     })
   }
 
-  const { distinctSubjects, subjectSpread, watchlist, selfLookup, sharedLogin, offHours } = policy
+  const { distinctSubjects, subjectSpread, watchlist, selfLookup, sharedLogin, offHours, licensingTerms, repeatSubject } = policy
+  if (licensingTerms !== null && query.justification !== undefined && query.purpose !== undefined && licensingTerms.purposes.has(query.purpose)) {
+    // The Chula Vista pattern: a licensing, employment or CCW check run as a criminal investigation. One
+    // regular expression over the justification, only for the purposes listed; it fires once per officer and window.
+    const found = licensingTerms.terms.exec(query.justification)
+    if (found !== null) plan('licensing_terms', licensingTerms.windowSeconds, officer, '', id, 1, sub, null, { purpose: query.purpose, term: found[0].slice(0, 60) })
+  }
   if (sharedLogin !== null) {
     // Two terminals, or two addresses, for one user id inside the window: a login used by more than one person.
     plan('shared_login', sharedLogin.windowSeconds, officer, '', `${query.terminal ?? '-'} ${query.source}`, sharedLogin.places, sub, null, { places: sharedLogin.places })
@@ -137,6 +146,12 @@ export function planSignals(policy: SignalPolicy, query: Observation, subjects: 
   if (subjects === null) return into
   if (distinctSubjects !== null) {
     plan('distinct_subjects', distinctSubjects.windowSeconds, officer, '', subjects.lookup[0]!, distinctSubjects.subjects, sub, null, { subjects: distinctSubjects.subjects })
+  }
+  if (repeatSubject !== null) {
+    // The same person queried again and again by one officer (the ex-partner, the stalking cases): one
+    // key per officer and the lookup's subject, its members the decisions.
+    const subject = subjects.lookup[0]!
+    plan('repeat_subject', repeatSubject.windowSeconds, `${officer}:${subject}`, '', id, repeatSubject.queries, sub, subject, { queries: repeatSubject.queries })
   }
   if (subjectSpread !== null) {
     // One key per subject with two facets, the officers and the agencies, which share its decisions.

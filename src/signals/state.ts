@@ -36,6 +36,11 @@ export interface SignalCount {
 export interface CountResult {
   readonly count: number
   readonly raised: readonly string[] | null
+  /**
+   * When it raised: the members counted on each of the key's facets (up to each one's threshold), as
+   * `facet:member`, so a subject-keyed signal can name every officer that contributed. Read only then.
+   */
+  readonly members?: readonly string[]
 }
 
 export interface SignalState {
@@ -137,7 +142,12 @@ export class MemorySignalState implements SignalState {
     if (facet.size < threshold) return { count: facet.size, raised: null }
     facet.raised = true
     const ids = entry.ids
-    return { count: facet.size, raised: typeof ids === 'string' ? [ids] : ids.slice(-recentIds).reverse() }
+    const members: string[] = []
+    for (let each: MemoryFacet | null = entry; each !== null; each = each.next) {
+      const list = typeof each.members === 'string' ? [each.members] : [...each.members]
+      for (const member of list) members.push(`${each.facet}:${member}`)
+    }
+    return { count: facet.size, raised: typeof ids === 'string' ? [ids] : ids.slice(-recentIds).reverse(), members: members.sort() }
   }
 
   private remove(scopeName: string, scope: Map<string, MemoryKey>, key: string): void {
@@ -211,7 +221,11 @@ for i = 1, #KEYS do
     if n >= threshold then
       local newest = {}
       for k = ids, math.max(1, ids - keep + 1), -1 do newest[#newest + 1] = slots[k % keep] end
-      results[i] = { n, redis.call('HMGET', key, unpack(newest)) }
+      local members = {}
+      for _, field in ipairs(redis.call('HKEYS', key)) do
+        if string.sub(field, 1, 1) == 'm' then members[#members + 1] = string.sub(field, 2) end
+      end
+      results[i] = { n, redis.call('HMGET', key, unpack(newest)), members }
     else
       results[i] = { n, 0 }
     end
@@ -220,7 +234,7 @@ end
 return results
 `
 
-type CountingRedis = Redis & { clets_signal_count(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<[number, string[] | 0][]> }
+type CountingRedis = Redis & { clets_signal_count(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<[number, string[] | 0, string[]?][]> }
 
 /**
  * Counts in Redis, shared by every instance on it; keys under `clets:signal:2:` (2: the layout's version;
@@ -252,7 +266,7 @@ export class RedisSignalState implements SignalState {
     })
     keysThenArgs[6 * counts.length] = recentIds
     const replies = await this.redis.clets_signal_count(counts.length, ...keysThenArgs)
-    return replies.map(([count, ids]) => ({ count, raised: ids === 0 ? null : ids }))
+    return replies.map(([count, ids, members]) => (ids === 0 ? { count, raised: null } : { count, raised: ids, members: (members ?? []).sort() }))
   }
 
   async close(): Promise<void> {

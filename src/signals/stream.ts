@@ -15,6 +15,7 @@ import type { SignalPolicy } from '../policy/signals.js'
 import { planSignals, signalDetail, type Observation, type ObservedSubjects, type PlannedSignal } from './detect.js'
 import type { SignalState } from './state.js'
 import type { SignalWebhook } from './webhook.js'
+import { openReview, type ReviewDependencies } from '../reviews/open.js'
 
 /** A decided query, as the query route hands it over. */
 export interface DecidedQuery {
@@ -38,13 +39,18 @@ export interface DecisionStreamOptions {
   readonly clock: () => number
   readonly log: FastifyBaseLogger
   readonly webhook?: SignalWebhook | undefined
+  /** Where a signal of a kind the policy marks for review opens its reviews (absent: none is opened). */
+  readonly reviews?: ReviewDependencies['store'] | undefined
 }
 
 /** The most queries one batch takes; the rest wait for the next turn. */
 const maxBatch = 512
 
 function signalsOn(policy: SignalPolicy): boolean {
-  return policy.distinctSubjects !== null || policy.subjectSpread !== null || policy.watchlist !== null || policy.selfLookup !== null || policy.sharedLogin !== null || policy.offHours !== null
+  return (
+    policy.distinctSubjects !== null || policy.subjectSpread !== null || policy.watchlist !== null || policy.selfLookup !== null || policy.sharedLogin !== null || policy.offHours !== null ||
+    policy.repeatSubject !== null || policy.licensingTerms !== null
+  )
 }
 
 export class DecisionStream {
@@ -129,12 +135,13 @@ export class DecisionStream {
       if (result.raised === null) return
       const plan = planned[index]!
       const query = batch.find((decided) => decided.query.id === plan.decisionId)!.query
-      raised.push(this.raise(plan, result.raised, result.count, query.registered))
+      raised.push(this.raise(plan, result.raised, result.count, query, result.members ?? []))
     })
     await Promise.all(raised)
   }
 
-  private async raise(plan: PlannedSignal, decisionIds: readonly string[], count: number, registered: boolean): Promise<void> {
+  private async raise(plan: PlannedSignal, decisionIds: readonly string[], count: number, query: Observation, members: readonly string[]): Promise<void> {
+    const { registered } = query
     const { ledger, metrics, clock } = this.options
     const now = clock()
     const signal: SignalRaisedEvent = { type: 'signal.raised', id: randomUUID(), kind: plan.kind, ori: plan.ori, sub: plan.sub, decisionIds: [...decisionIds], detail: signalDetail(plan, count), blocked: false }
@@ -149,6 +156,52 @@ export class DecisionStream {
     // The officer's user id and the signal's ids only: the subject stays in the ledger.
     this.options.log.warn({ signal: signal.id, kind: signal.kind, ori: signal.ori, sub: signal.sub }, 'misuse signal raised')
     this.options.webhook?.send(signal, new Date(now).toISOString())
+    if (this.options.reviews !== undefined && this.options.policy.current.signals.review.has(plan.kind)) await this.openReviews(signal, query, members, now)
+  }
+
+  /**
+   * The reviews a raised signal opens: one about its officer; a subject-keyed signal (sub null) names
+   * every agency and officer that contributed, each reviewed as involvement, not as the one who crossed
+   * the threshold. Its contributors are the officers its key counted (`officers:ORI:officer` members, up
+   * to the threshold, on every instance sharing the signal state); each review lists the signal's decisions.
+   */
+  private async openReviews(signal: SignalRaisedEvent, query: Observation, members: readonly string[], now: number): Promise<void> {
+    const deps = { ledger: this.options.ledger, store: this.options.reviews! }
+    const detail = Object.entries(signal.detail).filter(([name]) => name !== 'subject').map(([name, value]) => `${name} ${value}`).join(', ')
+    const concerned: { ori: string; officer: string; sub: string }[] = []
+    if (signal.sub !== null) concerned.push(query)
+    else {
+      for (const member of members) {
+        if (!member.startsWith('officers:')) continue
+        // ORI:officer: an ORI holds no colon, an officer's id may.
+        const [ori, ...officer] = member.slice('officers:'.length).split(':')
+        const id = officer.join(':')
+        concerned.push(ori === query.ori && id === query.officer ? query : { ori: ori!, officer: id, sub: id })
+      }
+    }
+    for (const contributor of concerned) {
+      const involvement = signal.sub === null ? ' (involvement: one of the officers who queried the subject)' : ''
+      try {
+        await openReview(
+          deps,
+          randomUUID(),
+          {
+            source: 'signal',
+            signal: signal.kind,
+            ori: contributor.ori,
+            officer: contributor.officer,
+            sub: contributor.sub,
+            decisions: [...signal.decisionIds],
+            evidence: [],
+            summary: `${signal.kind} signal ${signal.id}${involvement}: ${detail}`,
+          },
+          now,
+        )
+      } catch (error) {
+        this.options.metrics.signalErrors.labels('review').inc()
+        this.options.log.error({ err: error, kind: signal.kind, signal: signal.id }, 'a review for a misuse signal could not be opened')
+      }
+    }
   }
 
   /** Processes what is queued and waits for it (shutdown: before the ledger closes). */

@@ -24,6 +24,7 @@ import {
   type StateStore,
 } from './types.js'
 import { proposalKeepUntil, proposalListLimit, requestKeepUntil, requestListLimit, type ProposedChange, type WrittenRequest } from './types.js'
+import { joinReview, reviewBoundKey, reviewListLimit, type ReviewItem, type ReviewOpened } from './types.js'
 
 /**
  * A journal line: an agency's state after a change, an officer's, a misuse filing, or a proposed change
@@ -34,6 +35,7 @@ type JournalEntry = { readonly at: string; readonly action: string } & (
   | OfficerEntry
   | { readonly filing: MisuseFiling }
   | { readonly proposal: ProposedChange }
+  | { readonly review: ReviewItem }
 )
 
 /**
@@ -53,18 +55,19 @@ const journalName = 'agencies.jsonl'
 const sweepEvery = 4096
 
 /** Reads the journal: the last state of each agency; a torn final line (never acknowledged) is cut off. */
-async function replay(path: string): Promise<{ agencies: Map<string, AgencyState>; officers: Map<string, OfficerState>; filings: Map<string, MisuseFiling>; proposals: Map<string, ProposedChange>; existed: boolean }> {
+async function replay(path: string): Promise<{ agencies: Map<string, AgencyState>; officers: Map<string, OfficerState>; filings: Map<string, MisuseFiling>; proposals: Map<string, ProposedChange>; reviews: Map<string, ReviewItem>; existed: boolean }> {
   const agencies = new Map<string, AgencyState>()
   const officers = new Map<string, OfficerState>()
   /** Per officer, the last state of each spelling of the older, unfolded lines since the last folded one. */
   const spellings = new Map<string, Map<string, OfficerState>>()
   const filings = new Map<string, MisuseFiling>()
   const proposals = new Map<string, ProposedChange>()
+  const reviews = new Map<string, ReviewItem>()
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { agencies, officers, filings, proposals, existed: false }
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { agencies, officers, filings, proposals, reviews, existed: false }
     throw error
   }
   let offset = 0
@@ -88,9 +91,10 @@ async function replay(path: string): Promise<{ agencies: Map<string, AgencyState
     if ('officer' in entry) replayOfficer(entry, officers, spellings)
     else if ('filing' in entry) filings.set(filingKey(entry.filing.ori, entry.filing.year), entry.filing)
     else if ('proposal' in entry) proposals.set(entry.proposal.id, entry.proposal)
+    else if ('review' in entry) reviews.set(entry.review.id, entry.review)
     else agencies.set(entry.state.ori, storedAgency(entry.state))
   }
-  return { agencies, officers, filings, proposals, existed: true }
+  return { agencies, officers, filings, proposals, reviews, existed: true }
 }
 
 /**
@@ -196,7 +200,9 @@ export class MemoryStateStore implements StateStore {
     private readonly clock: () => number,
     private readonly filings: Map<string, MisuseFiling>,
     private readonly proposals: Map<string, ProposedChange>,
+    private readonly reviews: Map<string, ReviewItem> = new Map(),
   ) {
+    for (const item of reviews.values()) this.indexReview(item)
     this.agencies = agencies
     this.officers = officers
     this.pristine = !existed && agencies.size === 0
@@ -207,13 +213,13 @@ export class MemoryStateStore implements StateStore {
   static async open(stateDir: string, clock: () => number = Date.now): Promise<MemoryStateStore> {
     await mkdir(stateDir, { recursive: true, mode: 0o700 })
     const path = join(stateDir, journalName)
-    const { agencies, officers, filings, proposals, existed } = await replay(path)
+    const { agencies, officers, filings, proposals, reviews, existed } = await replay(path)
     const journal = await open(path, 'a', 0o600)
     const { size } = await journal.stat()
     const requests = await replayRequests(stateDir, clock())
     const requestJournal = await open(join(stateDir, requestJournalName), 'a', 0o600)
     const { size: requestJournalSize } = await requestJournal.stat()
-    return new MemoryStateStore(journal, agencies, officers, existed, size, requests, requestJournal, requestJournalSize, clock, filings, proposals)
+    return new MemoryStateStore(journal, agencies, officers, existed, size, requests, requestJournal, requestJournalSize, clock, filings, proposals, reviews)
   }
 
   admit(ori: string, userKey: string, limits: RateLimits, now: number): Promise<Admission> {
@@ -387,6 +393,55 @@ export class MemoryStateStore implements StateStore {
     // Newest first, as the Redis store's index gives them; ids break ties.
     kept.sort((left, right) => right.proposedAt.localeCompare(left.proposedAt) || right.id.localeCompare(left.id))
     return Promise.resolve(kept.slice(0, proposalListLimit))
+  }
+
+  /** Each opening that joined an item, to the item's id. */
+  private readonly reviewAliases = new Map<string, string>()
+  /** Each open item's bound key, to its id. */
+  private readonly openReviews = new Map<string, string>()
+
+  private indexReview(item: ReviewItem): void {
+    for (const alias of item.joined) this.reviewAliases.set(alias, item.id)
+    const key = reviewBoundKey(item)
+    if (item.status === 'open') this.openReviews.set(key, item.id)
+    else if (this.openReviews.get(key) === item.id) this.openReviews.delete(key)
+  }
+
+  openReview(item: ReviewItem, now: number): Promise<ReviewOpened> {
+    // In the journal's queue: the open item looked up is the one the last write left.
+    const run = this.writes.then(async () => {
+      const openId = this.openReviews.get(reviewBoundKey(item))
+      const open = openId === undefined ? undefined : this.reviews.get(openId)
+      const stored = open === undefined ? item : joinReview(open, item)
+      await this.append({ at: new Date(now).toISOString(), action: open === undefined ? 'review.opened' : 'review.joined', review: stored })
+      this.reviews.set(stored.id, stored)
+      this.indexReview(stored)
+      return { item: stored, joined: open !== undefined }
+    })
+    this.writes = run.catch(() => undefined)
+    return run
+  }
+
+  getReview(id: string): Promise<ReviewItem | null> {
+    return Promise.resolve(this.reviews.get(this.reviewAliases.get(id) ?? id) ?? null)
+  }
+
+  listReviews(): Promise<ReviewItem[]> {
+    const all = [...this.reviews.values()]
+    all.sort((left, right) => right.openedAt.localeCompare(left.openedAt) || right.id.localeCompare(left.id))
+    return Promise.resolve(all.slice(0, reviewListLimit))
+  }
+
+  saveReview(item: ReviewItem, expectedVersion: number, now: number): Promise<boolean> {
+    const run = this.writes.then(async () => {
+      if ((this.reviews.get(item.id)?.version ?? 0) !== expectedVersion) return false
+      await this.append({ at: new Date(now).toISOString(), action: `review.${item.status}`, review: item })
+      this.reviews.set(item.id, item)
+      this.indexReview(item)
+      return true
+    })
+    this.writes = run.catch(() => undefined)
+    return run
   }
 
   /** Request writes run one at a time, so the version each compares is the one the last one left. */

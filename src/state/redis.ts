@@ -25,6 +25,7 @@ import { Redis } from 'ioredis'
 import { bindingOfficerState, foldOfficerStates, foldUserId } from '../policy/identity.js'
 import type { Agreement, AgencyState, OfficerSanction, OfficerState, Sanction } from '../policy/types.js'
 import { agreementChange, filingChange, officerSanctionChange, registerChange, sanctionChange, storedAgency } from './changes.js'
+import { joinReview, reviewBoundKey, reviewListLimit, type ReviewItem, type ReviewOpened } from './types.js'
 import { proposalKeepUntil, proposalListLimit, requestKeepUntil, requestListLimit, type FilingChange, type FilingFigures, type MisuseFiling, type ProposedChange, type WrittenRequest } from './types.js'
 import {
   noRegistryMessage,
@@ -233,6 +234,31 @@ redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return 1
 `
 
+// The review queue: each item is a hash (version, state) under clets:review:<id>, indexed newest first
+// in clets:reviews (scored by when it was opened); clets:review-open:<bound key> names the open item of
+// that key, and clets:review-alias:<id> the item an opening joined. Items and aliases are kept (the
+// queue is the oversight's record; a flood joins open items instead of adding new ones). Every write
+// is one script comparing versions, so openings and findings on any instances never overwrite each other.
+const reviewKey = (id: string) => `${prefix}review:${id}`
+const reviewsKey = `${prefix}reviews`
+const reviewOpenKey = (item: ReviewItem) => `${prefix}review-open:${reviewBoundKey(item)}`
+const reviewAliasKey = (id: string) => `${prefix}review-alias:${id}`
+
+// KEYS: the item, the index, the bound key's open marker, an alias key ('' unused). ARGV: expected
+// version ('0' = none), new version, state, id, score (opened ms), expected open item ('' = none),
+// open ('1': mark it open under its key; '0': free the key if it names this item), alias target ('' none).
+const saveReviewScript = `
+local current = redis.call('HGET', KEYS[1], 'version') or '0'
+if current ~= ARGV[1] then return 0 end
+local open = redis.call('GET', KEYS[3]) or ''
+if ARGV[6] ~= '*' and open ~= ARGV[6] then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
+if ARGV[7] == '1' then redis.call('SET', KEYS[3], ARGV[4]) elseif open == ARGV[4] then redis.call('DEL', KEYS[3]) end
+if ARGV[8] ~= '' then redis.call('SET', KEYS[4], ARGV[4]) end
+return 1
+`
+
 /** 0 (no registry), or 1 followed by nine values per query (see the script). */
 type AdmitReply = (number | string | null)[]
 /** The most queries one script call admits: a longer script would hold Redis (single-threaded) too long. */
@@ -246,6 +272,7 @@ interface ScriptedRedis extends Redis {
   clets_fold_officers(officers: string, ...args: string[]): Promise<number>
   clets_save_request(request: string, index: string, agencyIndex: string, pending: string, ...args: string[]): Promise<number>
   clets_save_proposal(proposal: string, index: string, ...args: string[]): Promise<number>
+  clets_save_review(review: string, index: string, open: string, alias: string, ...args: string[]): Promise<number>
 }
 
 interface PendingAdmit {
@@ -314,6 +341,7 @@ export class RedisStateStore implements StateStore {
     redis.defineCommand('clets_fold_officers', { numberOfKeys: 1, lua: foldOfficersScript })
     redis.defineCommand('clets_save_request', { numberOfKeys: 4, lua: saveRequestScript })
     redis.defineCommand('clets_save_proposal', { numberOfKeys: 2, lua: saveProposalScript })
+    redis.defineCommand('clets_save_review', { numberOfKeys: 4, lua: saveReviewScript })
     const subscriber = connect(options.url, options.timeoutMs)
     const store = new RedisStateStore(redis, subscriber, options)
     subscriber.on('message', (_channel: string, ori: string) => store.copies.delete(ori))
@@ -576,6 +604,63 @@ export class RedisStateStore implements StateStore {
 
   listProposals(): Promise<ProposedChange[]> {
     return this.listIndexed<ProposedChange>(proposalsKey, proposalKey, proposalListLimit)
+  }
+
+  /** One review write (see saveReviewScript); `expectedOpen` '*' = whatever the bound key names. */
+  private async writeReview(item: ReviewItem, expectedVersion: number, expectedOpen: string, alias: string): Promise<boolean> {
+    const state = JSON.stringify(item)
+    try {
+      const written = await this.redis.clets_save_review(
+        reviewKey(item.id), reviewsKey, reviewOpenKey(item), alias === '' ? reviewAliasKey(item.id) : reviewAliasKey(alias),
+        String(expectedVersion), String(item.version), state, item.id, String(Date.parse(item.openedAt)), expectedOpen, item.status === 'open' ? '1' : '0', alias,
+      )
+      return written === 1
+    } catch (error) {
+      // A timeout leaves it open whether Redis applied the write: look before saying it failed.
+      const stored = await this.redis.hget(reviewKey(item.id), 'state').catch(() => null)
+      if (stored === state) return true
+      throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  async openReview(item: ReviewItem, _now: number): Promise<ReviewOpened> {
+    // Join the open item of the bound key, or open this one; a write that another instance beat is tried again.
+    for (let attempt = 0; attempt < 8; attempt++) {
+      let openId: string | null
+      try {
+        openId = await this.redis.get(reviewOpenKey(item))
+      } catch (error) {
+        throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+      }
+      const open = openId === null ? null : await this.getReview(openId)
+      if (open === null || open.status !== 'open') {
+        if (await this.writeReview(item, 0, openId ?? '', '')) return { item, joined: false }
+        continue
+      }
+      const joined = joinReview(open, item)
+      if (await this.writeReview(joined, open.version, open.id, item.id)) return { item: joined, joined: true }
+    }
+    throw new StateUnavailableError('Redis: the review queue changed under eight attempts to open a review')
+  }
+
+  async getReview(id: string): Promise<ReviewItem | null> {
+    try {
+      const [[, state], [, target]] = (await this.redis.pipeline().hget(reviewKey(id), 'state').get(reviewAliasKey(id)).exec()) as [[unknown, string | null], [unknown, string | null]]
+      if (state !== null) return JSON.parse(state) as ReviewItem
+      if (target === null) return null
+      const joined = await this.redis.hget(reviewKey(target), 'state')
+      return joined === null ? null : (JSON.parse(joined) as ReviewItem)
+    } catch (error) {
+      throw new StateUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  listReviews(): Promise<ReviewItem[]> {
+    return this.listIndexed<ReviewItem>(reviewsKey, reviewKey, reviewListLimit)
+  }
+
+  saveReview(item: ReviewItem, expectedVersion: number, _now: number): Promise<boolean> {
+    return this.writeReview(item, expectedVersion, '*', '')
   }
 
   async pendingRequests(ori: string): Promise<number> {

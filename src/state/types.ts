@@ -101,7 +101,7 @@ export function officerKey(ori: string, sub: string): string {
   return `user:${ori}:${sub}`
 }
 
-export interface StateStore extends RequestStore, FilingStore, ProposalStore {
+export interface StateStore extends RequestStore, FilingStore, ProposalStore, ReviewStore {
   /**
    * The hot path: the agency's current state, the officer's sanction and the rate verdict for the
    * officer (`userKey` = officerKey(ori, sub)), in one round trip. An unregistered ORI's query is
@@ -344,4 +344,107 @@ export interface ProposalStore {
   getProposal(id: string): Promise<ProposedChange | null>
   /** The newest first (at most proposalListLimit), those still kept. */
   listProposals(): Promise<ProposedChange[]>
+}
+
+// The review queue (docs/reviews.md): an item opened by an immigration-evidence decision or by a misuse
+// signal the policy marks for review, shared by every instance, closed by a DOJ finding. Both stores
+// keep it by compare-and-set on its version (as proposals), so two findings on two instances can never
+// both apply. A flood opens little: while an item is open, another opening with the same bound key
+// (the agency, the officer, what opened it and the signal kind) joins it instead of opening another,
+// adding its decisions up to maxReviewDecisions (beyond that only `occurrences` counts).
+
+/** What a reviewer concludes about a review. */
+export const reviewFindings = ['confirmed_misuse', 'no_misuse', 'referred'] as const
+export type ReviewFinding = (typeof reviewFindings)[number]
+export const reviewSources = ['immigration_evidence', 'signal'] as const
+export type ReviewSource = (typeof reviewSources)[number]
+export const reviewStatuses = ['open', 'closed'] as const
+export type ReviewStatus = (typeof reviewStatuses)[number]
+export const evidenceKinds = ['declared', 'authority', 'statute_subject', 'statute_mentioned', 'terms', 'unknown_requester'] as const
+export type EvidenceKind = (typeof evidenceKinds)[number]
+
+export interface ReviewEvidence {
+  readonly kind: EvidenceKind
+  readonly field: string
+  readonly text: string
+}
+
+export interface ReviewFindingRecord {
+  readonly finding: ReviewFinding
+  /** The misuse category a confirmed finding falls in (the filing categories). */
+  readonly category?: FilingCategory | undefined
+  readonly reason: string
+  readonly by: ProposalOperator
+  readonly at: string
+}
+
+export interface ReviewItem {
+  readonly id: string
+  readonly status: ReviewStatus
+  readonly source: ReviewSource
+  readonly signal?: string | undefined
+  readonly ori: string
+  /** The folded user id. */
+  readonly officer: string
+  /** The token's spelling of the first opening. */
+  readonly sub: string
+  readonly decisions: readonly string[]
+  readonly evidence: readonly ReviewEvidence[]
+  readonly summary: string
+  readonly openedAt: string
+  /** Openings folded into this one (1 for an item nobody joined), counted past the decisions' cap too. */
+  readonly occurrences: number
+  /** The ids of the openings that joined this item (up to the cap): each names it too. */
+  readonly joined: readonly string[]
+  readonly finding: ReviewFindingRecord | null
+  readonly version: number
+}
+
+/** Decisions (and joined openings) one review item names at most; later ones only count. */
+export const maxReviewDecisions = 100
+/** Evidence items one review keeps at most (the first opening's, then new ones as openings join). */
+export const maxReviewEvidence = 32
+/** The newest reviews a listing reads. */
+export const reviewListLimit = 1000
+
+/** The bound key of an open review: one per agency, officer, source and signal kind. */
+export function reviewBoundKey(item: Pick<ReviewItem, 'ori' | 'officer' | 'source' | 'signal'>): string {
+  return [item.ori, item.officer, item.source, item.signal ?? ''].map(encodeURIComponent).join(':')
+}
+
+/** `open` with the opening `joining` folded in: its decisions and evidence added up to the caps. */
+export function joinReview(open: ReviewItem, joining: ReviewItem): ReviewItem {
+  const decisions = [...open.decisions]
+  for (const id of joining.decisions) if (!decisions.includes(id) && decisions.length < maxReviewDecisions) decisions.push(id)
+  const evidence = [...open.evidence]
+  for (const item of joining.evidence) {
+    if (evidence.length >= maxReviewEvidence) break
+    if (!evidence.some((known) => known.kind === item.kind && known.field === item.field && known.text === item.text)) evidence.push(item)
+  }
+  const joined = open.joined.length < maxReviewDecisions ? [...open.joined, joining.id] : open.joined
+  return { ...open, decisions, evidence, joined, occurrences: open.occurrences + 1, version: open.version + 1 }
+}
+
+/** Where an opening went: its own new item, or the open item it joined. */
+export interface ReviewOpened {
+  readonly item: ReviewItem
+  readonly joined: boolean
+}
+
+/** The store's part of the review queue (both stores; test/state-contract.test.ts). */
+export interface ReviewStore {
+  /**
+   * Stores the new item `item` (version 1, open), or, when an open item with its bound key exists,
+   * joins it (joinReview) so `item.id` names that item from then on. Atomic across instances.
+   */
+  openReview(item: ReviewItem, now: number): Promise<ReviewOpened>
+  /** The item with this id, or the item an opening with this id joined, or null. */
+  getReview(id: string): Promise<ReviewItem | null>
+  /** The newest first (at most reviewListLimit). */
+  listReviews(): Promise<ReviewItem[]>
+  /**
+   * Stores `item` if the stored version is `expectedVersion`; false, and nothing written, otherwise.
+   * A closed item frees its bound key, so the next opening opens a new item.
+   */
+  saveReview(item: ReviewItem, expectedVersion: number, now: number): Promise<boolean>
 }
