@@ -162,7 +162,7 @@ t.test('the justification is required of monitored agencies for the classes the 
 })
 
 t.test('the statute matcher: any spacing or punctuation, never inside a longer number or word', async (t) => {
-  const find = policy.immigration.findStatute
+  const find = (text: string) => policy.immigration.findStatutes(text)?.[0]?.statute ?? null
   const cites: [string, string | null][] = [
     ['8USC1326-1', '8 U.S.C. 1326'],
     ['8 U.S.C. § 1326', '8 U.S.C. 1326'],

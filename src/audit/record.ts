@@ -2,7 +2,7 @@
 // documents them; `gatewayctl audit verify` checks every line against them). The ledger is the one place
 // subject identifiers are kept; never a token, never the records a database returned.
 import { z } from 'zod'
-import { agencyKinds, agencyTextLimits, databaseClasses, immigrationBases, officerSanctionTypes, oriPattern, ruleIds, sanctionScopes, sanctionTypes, signalKinds, subPattern } from '../policy/types.js'
+import { agencyKinds, agencyTextLimits, databaseClasses, evidenceKinds, immigrationBases, officerSanctionTypes, oriPattern, ruleIds, sanctionScopes, sanctionTypes, signalKinds, subPattern } from '../policy/types.js'
 import { disciplineKinds, filingCategories, officerActions, operatorActions, proposedActions } from '../state/types.js'
 
 /**
@@ -197,6 +197,13 @@ export const eventSchemas = {
     rule: z.enum(ruleIds),
     /** Why a query that declared another purpose was judged as immigration enforcement. */
     immigration: z.enum(immigrationBases).optional(),
+    /**
+     * Every sign that the query may be immigration enforcement, each with the field and the text that
+     * produced it (docs/evidence.md), when there is any: what a reviewer reads first.
+     */
+    evidence: z.array(z.strictObject({ kind: z.enum(evidenceKinds), field: text, text })).optional(),
+    /** On an answer given under review (rule review.immigration_evidence): the review's id. */
+    review: text.optional(),
     /** On an allow: the projection its answer got (`full`: whole records). */
     projection: text.optional(),
     policyRevision: text,
@@ -549,6 +556,23 @@ export const eventSchemas = {
     decisionIds: z.array(text),
     detail: z.record(text, z.union([text, z.number()])),
     blocked: z.boolean(),
+  }),
+  /**
+   * A review opened on a decision (docs/evidence.md): written before the review is stored. `source` says
+   * what opened it (immigration evidence, or a signal of the kind `signal`), `decisions` the decisions
+   * behind it, `evidence` what the reviewer reads first (empty for a signal).
+   */
+  'review.opened': z.strictObject({
+    type: z.literal('review.opened'),
+    id: text,
+    source: z.enum(['immigration_evidence', 'signal']),
+    signal: text.optional(),
+    ori: text,
+    officer: text,
+    sub: text,
+    decisions: z.array(text),
+    evidence: z.array(z.strictObject({ kind: z.enum(evidenceKinds), field: text, text })),
+    summary: text,
   }),
   /**
    * An auditor's read of the ledger (issue 13, point 6): an audit search, a report or an agency's history,

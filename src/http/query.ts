@@ -10,7 +10,8 @@ import type { QueryDecisionEvent } from '../audit/record.js'
 import { GatewayError, type ErrorIssue } from '../errors.js'
 import { freeTextPattern } from '../printable.js'
 import type { CompiledDatabase, CompiledPurpose, PolicySet } from '../policy/compile.js'
-import { evaluate } from '../policy/evaluate.js'
+import { evaluate, immigrationAuthority } from '../policy/evaluate.js'
+import { openReview } from '../reviews/open.js'
 import { candidateDecision, decisionsDiffer } from '../policy/candidate.js'
 import { subjectFields } from '../policy/subject.js'
 import { fullProjectionId, oriPattern, type AgencyState, type Decision, type OfficerSanction } from '../policy/types.js'
@@ -77,7 +78,8 @@ const querySchema = {
     200: {
       type: 'object',
       properties: {
-        decision: { type: 'object', properties: { id: { type: 'string' }, outcome: { type: 'string' }, rule: { type: 'string' } } },
+        // review: the review opened on an answer given under review (rule review.immigration_evidence).
+        decision: { type: 'object', properties: { id: { type: 'string' }, outcome: { type: 'string' }, rule: { type: 'string' }, review: { type: 'string' } } },
         records: { type: 'array', items: { type: 'object', additionalProperties: true } },
       },
     },
@@ -141,13 +143,32 @@ function rateDecision(policy: PolicySet, rate: RateVerdict): Decision {
  * time) and, when the two differ, counts and records it. The record is appended and not waited for: it
  * never delays or changes the answer, and a failure to write it is counted by the ledger, not answered.
  */
-function shadowDecision(deps: AppDependencies, shadow: PolicySet, record: QueryDecisionEvent, live: Decision, agency: AgencyState | null, now: number, officer: OfficerSanction | null): void {
-  const candidate = candidateDecision(shadow, record, agency, now, officer)
+function shadowDecision(deps: AppDependencies, shadow: PolicySet, record: QueryDecisionEvent, live: Decision, agency: AgencyState | null, now: number, officer: OfficerSanction | null, unregistered: readonly string[] | undefined): void {
+  const candidate = candidateDecision(shadow, { ...record, unregistered }, agency, now, officer)
   if (!decisionsDiffer(live, candidate)) return
   deps.metrics.shadowDifferences.labels(live.rule, candidate.rule).inc()
   deps.ledger
     .append({ type: 'shadow.difference', id: record.id, ori: record.ori, shadowRevision: shadow.revision, live: { outcome: live.outcome, rule: live.rule }, shadow: { outcome: candidate.outcome, rule: candidate.rule } }, now)
     .catch(() => undefined)
+}
+
+/**
+ * The ORIs among onBehalfOf and recipient that are not registered agencies, or undefined when the query
+ * names no other agency (no lookup). The officer's own ORI and a listed immigration authority are not
+ * looked up: the first is registered or refused anyway, the second is stronger evidence already.
+ */
+export async function unregisteredOris(deps: AppDependencies, policy: PolicySet, ownOri: string, onBehalfOf: string | undefined, recipient: string | undefined): Promise<string[] | undefined> {
+  const asked = (ori: string | undefined): ori is string => ori !== undefined && ori !== ownOri && immigrationAuthority(policy, ori) === null
+  if (!asked(onBehalfOf) && !asked(recipient)) return undefined
+  const oris = [...new Set([onBehalfOf, recipient].filter(asked))]
+  const agencies = await Promise.all(oris.map((ori) => deps.store.get(ori)))
+  return oris.filter((_ori, index) => agencies[index] === null)
+}
+
+/** The line a reviewer reads first: what was answered, and the evidence. */
+function reviewSummary(decision: Decision, evidence: readonly { kind: string; field: string; text: string }[], database: string): string {
+  const what = decision.review === 'minimise_and_review' ? `${database} answered without addresses` : `${database} answered`
+  return `${what}; immigration evidence: ${evidence.map((item) => `${item.kind} (${item.field}: ${item.text})`).join('; ')}`.slice(0, 1000)
 }
 
 export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
@@ -170,11 +191,14 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     // The officer's sanction comes back with the agency's state, read on every query, not from the token:
     // a token verified and cached before DOJ suspended its officer is refused on its next query.
     const officer = officerKey(identity.ori, identity.officer)
-    const admission = await store.admit(identity.ori, officer, policy.limits, clock())
+    // An ORI the query is made for or sent to that is not registered is evidence (unknown_requester):
+    // looked up beside the admission, only when the query names another agency that is not a listed
+    // immigration authority (most queries name none: no lookup).
+    const [admission, unregistered] = await Promise.all([store.admit(identity.ori, officer, policy.limits, clock()), unregisteredOris(deps, policy, identity.ori, body.onBehalfOf, body.recipient)])
     const now = admission.now
     const evaluated = evaluate(
       policy,
-      { database, purpose, caseNumber: body.caseNumber, justification: body.justification, onBehalfOf: body.onBehalfOf, recipient: body.recipient },
+      { database, purpose, caseNumber: body.caseNumber, justification: body.justification, onBehalfOf: body.onBehalfOf, recipient: body.recipient, unregistered },
       admission.agency,
       now,
       admission.officer,
@@ -202,6 +226,9 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     }
 
     const id = randomUUID()
+    // An answer given under review: the review's id goes in the decision and its record before the
+    // review is opened (docs/evidence.md).
+    const reviewId = decision.outcome === 'allow' && decision.review !== undefined ? randomUUID() : undefined
     const record: QueryDecisionEvent = {
       type: 'query.decision',
       id,
@@ -218,6 +245,8 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
       outcome: decision.outcome,
       rule: decision.rule,
       immigration: evaluated.immigration,
+      evidence: evaluated.evidence === undefined ? undefined : [...evaluated.evidence],
+      review: reviewId,
       projection: decision.outcome === 'allow' ? (projection?.id ?? fullProjectionId) : undefined,
       policyRevision: policy.revision,
       agencyVersion: admission.agency?.version ?? null,
@@ -225,8 +254,17 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     }
     await ledger.append(record, now)
     request.decisionId = id
+    // The review is opened (its record durable) before anything is answered; a failure is a 5xx.
+    if (reviewId !== undefined) {
+      await openReview(
+        deps,
+        reviewId,
+        { source: 'immigration_evidence', ori: identity.ori, officer: identity.officer, sub: record.sub, decisions: [id], evidence: evaluated.evidence ?? [], summary: reviewSummary(decision, evaluated.evidence ?? [], database.title) },
+        now,
+      )
+    }
     // A dry run of the candidate policies (POLICY_SHADOW_DIR): unset, this is one property read.
-    if (deps.policy.shadow !== null) shadowDecision(deps, deps.policy.shadow, record, evaluated, admission.agency, now, admission.officer)
+    if (deps.policy.shadow !== null) shadowDecision(deps, deps.policy.shadow, record, evaluated, admission.agency, now, admission.officer, unregistered)
     metrics.decisions.child(decision.outcome, decision.rule, database.class, purpose.id).value++
     if (agency !== null) metrics.agencyDecisions.child(agency.ori, decision.outcome, agency.monitored ? 'true' : 'false').value++
     reply.header('x-decision-id', id)
@@ -258,7 +296,8 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
       // JSON.stringify. The id is a UUID and the rule an id from the policy files: nothing to escape.
       const records = projection === null ? answer.recordsJson : JSON.stringify(projection.apply(answer.records))
       reply.type('application/json; charset=utf-8')
-      return `{"decision":{"id":"${id}","outcome":"allow","rule":"${decision.rule}"},"records":${records}}`
+      const review = reviewId === undefined ? '' : `,"review":"${reviewId}"`
+      return `{"decision":{"id":"${id}","outcome":"allow","rule":"${decision.rule}"${review}},"records":${records}}`
     } catch (error) {
       const failure = error instanceof GatewayError ? error : new GatewayError('upstream_unavailable', undefined, [], { cause: error })
       metrics.upstreamErrors.labels(database.id, failure.code).inc()

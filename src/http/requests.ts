@@ -37,7 +37,7 @@ import { fullProjectionId, type AgencyState, type Decision, type OfficerSanction
 import { maxPendingRequests, officerKey, StateUnavailableError, storedRequestStatuses, type RequestRequester, type WrittenRequest } from '../state/types.js'
 import { forbidOwnAgency } from './authority.js'
 import { holdsRole, refuseAudited, requesterOf, requireRole, sourceOf, type AppDependencies } from './context.js'
-import { freeText, resolveQuery } from './query.js'
+import { freeText, resolveQuery, unregisteredOris } from './query.js'
 import { errorResponseSchema, errorResponses as errors } from './errors.js'
 
 /** How long a retrieval holds a request: longer than any database forward (UPSTREAM_TIMEOUT_MS). */
@@ -225,7 +225,7 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
 
       // The agency's state and the rate limits in one round trip, as for a query: filing counts against
       // the officer's and the agency's allowance, and a Redis without a registry is refused (503).
-      const admission = await store.admit(identity.ori, officerKey(identity.ori, identity.sub), policy.limits, clock())
+      const [admission, unregistered] = await Promise.all([store.admit(identity.ori, officerKey(identity.ori, identity.sub), policy.limits, clock()), unregisteredOris(deps, policy, identity.ori, body.requester?.ori, undefined)])
       const now = admission.now
       const agency = admission.agency
       // The policy decides the filing as it will decide the execution: a request the PPP forbids (an
@@ -233,7 +233,7 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
       // agency without the agreement or removed) is refused now, recorded, and never reaches DOJ.
       // The justification counts as a query's does (a monitored agency states why), and a request made
       // for another agency is judged as a query on its behalf (an immigration authority: point 3).
-      let decision = evaluate(policy, { database, purpose, caseNumber: body.caseNumber, justification: body.justification, onBehalfOf: body.requester?.ori, writtenRequest: true }, agency, now, admission.officer)
+      let decision = evaluate(policy, { database, purpose, caseNumber: body.caseNumber, justification: body.justification, onBehalfOf: body.requester?.ori, unregistered, writtenRequest: true }, agency, now, admission.officer)
       let limited = false
       if (decision.outcome === 'allow' && admission.rate.limited !== null) {
         const user = admission.rate.limited === 'rate.user'
@@ -452,10 +452,11 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
         // suspended since, their request yields nothing) and the retrieving officer, if another (a
         // suspended officer receives nothing, in writing or at a terminal).
         const retrieving = identity.officer === filer ? null : identity.officer
-        const [agency, filedBy, retrievedBy] = await Promise.all([
+        const [agency, filedBy, retrievedBy, unregistered] = await Promise.all([
           store.get(current.ori),
           store.getOfficer(current.ori, filer),
           retrieving === null ? null : store.getOfficer(identity.ori, retrieving),
+          unregisteredOris(deps, policy, current.ori, current.requester.ori, undefined),
         ])
         now = clock()
         agencyVersion = agency?.version ?? null
@@ -470,7 +471,7 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
                 reason: `The policies in force no longer have the ${database === undefined ? `database ${current.database}` : `purpose ${current.purpose}`} this request names.`,
                 citation: policy.citations['ppp.purpose_not_permitted']!,
               }
-            : executionDecision(policy, { database, purpose, caseNumber: current.caseNumber ?? undefined, justification: current.justification, onBehalfOf: current.requester.ori, writtenRequest: true }, agency, now, filedBy?.sanction ?? null, retrievedBy?.sanction ?? null, current.sub)
+            : executionDecision(policy, { database, purpose, caseNumber: current.caseNumber ?? undefined, justification: current.justification, onBehalfOf: current.requester.ori, unregistered, writtenRequest: true }, agency, now, filedBy?.sanction ?? null, retrievedBy?.sanction ?? null, current.sub)
       } catch (error) {
         await release()
         throw error

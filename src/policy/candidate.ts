@@ -20,6 +20,10 @@ export interface RecordedQuery {
   readonly justification?: string | undefined
   readonly onBehalfOf?: string | undefined
   readonly recipient?: string | undefined
+  /** The evidence the live decision found: its unknown_requester items say which ORIs were not registered. */
+  readonly evidence?: readonly { readonly kind: string; readonly field: string; readonly text: string }[] | undefined
+  /** The ORIs found unregistered, when the caller knows them (the shadow on the query path). */
+  readonly unregistered?: readonly string[] | undefined
 }
 
 const unknownDatabase: CandidateOutcome = { outcome: 'deny', rule: 'candidate.unknown_database' }
@@ -31,7 +35,10 @@ export function candidateDecision(candidate: PolicySet, query: RecordedQuery, ag
   if (database === undefined) return unknownDatabase
   const purpose = candidate.purposes.get(query.purpose)
   if (purpose === undefined) return unknownPurpose
-  return evaluate(candidate, { database, purpose, caseNumber: query.caseNumber ?? undefined, justification: query.justification, onBehalfOf: query.onBehalfOf, recipient: query.recipient }, agency, now, officer)
+  // A replayed record does not say whether its ORIs were registered, except through the evidence the
+  // live policy recorded: an ORI found unregistered then is judged unregistered now.
+  const unregistered = query.unregistered ?? query.evidence?.filter((item) => item.kind === 'unknown_requester').map((item) => item.text)
+  return evaluate(candidate, { database, purpose, caseNumber: query.caseNumber ?? undefined, justification: query.justification, onBehalfOf: query.onBehalfOf, recipient: query.recipient, unregistered }, agency, now, officer)
 }
 
 /** True when two decisions differ in outcome or rule. */
