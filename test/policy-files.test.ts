@@ -58,7 +58,7 @@ const badFixtures: [string, (dir: string) => void, RegExp][] = [
   ['an unknown database class for the justification', rewrite('agencies.yaml', (text) => text.replace('requiredOfMonitored: [non_criminal_history]', 'requiredOfMonitored: [dmv]')), /^agencies\.yaml: justification\.requiredOfMonitored\.0: /],
   // the immigration definition and statutes (purposes.yaml), and the federal citation (gateway.yaml)
   ['no definition of immigration enforcement', rewrite('purposes.yaml', (text) => text.replace(/^ {2}definition: >-\n( {4}.*\n)+/m, '')), /^purposes\.yaml: immigrationEnforcement\.definition: /],
-  ['a statute cited by a bare number', rewrite('purposes.yaml', (text) => text.replace('aliases: ["INA 276"]', 'aliases: ["1326"]')), /^purposes\.yaml: immigrationEnforcement\.statutes\.9\.aliases\.0: "1326" must name a code or act and a section/],
+  ['a statute cited by a bare number', rewrite('purposes.yaml', (text) => text.replace('aliases: ["INA 276"]', 'aliases: ["1326"]')), /^purposes\.yaml: immigrationEnforcement\.statutes\.9\.aliases\.0: "1326" must cite one section of 8 U\.S\.C\., the INA or 8 CFR/],
   ['one law cited twice', rewrite('purposes.yaml', (text) => text.replace('aliases: ["INA 276"]', 'aliases: ["8 USC 1325"]')), /^purposes\.yaml: immigrationEnforcement\.statutes\.9\.aliases\.0: "8 USC 1325" cites the same law as "8 U\.S\.C\. 1325"$/],
   ['no federal citation of the immigration rule', rewrite('gateway.yaml', (text) => text.replace(/^federalCitations:\n.*\n/m, '')), /^gateway\.yaml: federalCitations: /],
   // projections.yaml

@@ -178,7 +178,11 @@ export function evaluate(policy: PolicySet, query: EvaluatedQuery, agency: Agenc
   if (decision.outcome !== 'allow' || declared.reviewed === null || agency === null) return { ...decision, evidence }
   // A written request was read and approved by a DOJ operator, which is the review: its answer is
   // minimised as a terminal's would be, and no review item is opened for it (docs/evidence.md).
-  if (action === 'review' && query.writtenRequest === true) return { ...decision, evidence }
+  if (query.writtenRequest === true) {
+    if (action === 'review') return { ...decision, evidence }
+    const { review: _opensNone, ...minimised } = declared.reviewed.minimise_and_review
+    return { ...minimised, evidence }
+  }
   return { ...(action === 'minimise_and_review' ? declared.reviewed.minimise_and_review : declared.reviewed.review[agency.kind]), evidence }
 }
 

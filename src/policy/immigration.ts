@@ -30,7 +30,7 @@ const confusables: Readonly<Record<string, string>> = {
   А: 'A', В: 'B', С: 'C', Е: 'E', Н: 'H', І: 'I', Ј: 'J', К: 'K', М: 'M', О: 'O', Р: 'P', Ѕ: 'S', Т: 'T', Х: 'X', У: 'Y', Ү: 'Y', Ԁ: 'D', Ԍ: 'G', Ԛ: 'Q', Ԝ: 'W',
   а: 'a', в: 'b', с: 'c', е: 'e', һ: 'h', і: 'i', ј: 'j', к: 'k', м: 'm', о: 'o', р: 'p', ѕ: 's', т: 't', х: 'x', у: 'y', ү: 'y', ԁ: 'd', ԛ: 'q', ԝ: 'w', ո: 'n',
   // Greek
-  Α: 'A', Β: 'B', Ε: 'E', Ζ: 'Z', Η: 'H', Ι: 'I', Κ: 'K', Μ: 'M', Ν: 'N', Ο: 'O', Ρ: 'P', Τ: 'T', Υ: 'Y', Χ: 'X',
+  Α: 'A', Β: 'B', Ϲ: 'C', ϲ: 'c', Ε: 'E', Ζ: 'Z', Η: 'H', Ι: 'I', Κ: 'K', Μ: 'M', Ν: 'N', Ο: 'O', Ρ: 'P', Τ: 'T', Υ: 'Y', Χ: 'X',
   α: 'a', ι: 'i', κ: 'k', ν: 'v', ο: 'o', ρ: 'p', τ: 't', υ: 'u', χ: 'x',
 }
 const confusablePattern = new RegExp(`[${Object.keys(confusables).join('')}]`, 'gu')
@@ -42,26 +42,29 @@ export function normaliseText(text: string): string {
   return text.normalize('NFKC').replace(confusablePattern, (letter) => confusables[letter]!)
 }
 
+/** The end of an abbreviation: no letter follows, unless it is a section marker run on (`8USCSEC1326`). */
+const end = String.raw`(?:(?![A-Z])|(?=SEC|PART|PT))`
 // The codes a citation names. Each is followed by its sections; `§`, `§§`, `Sec.`, `section(s)`, `part`
 // may come between, with any spacing or none.
-const usCode = String.raw`(?:U\.?\s*S\.?\s*(?:CODE|C\.?\s*A(?![A-Z])\.?|C(?![A-Z])\.?))`
+const usCode = String.raw`(?:U\.?\s*S\.?\s*(?:CODE|C\.?\s*A${end}\.?|C${end}\.?))`
 const codes = [
   // 8 U.S.C., 8 USC, 8 U.S. Code, 8 USCA, 8 U.S.C.A.; Title 8, Title 8 U.S.C., Title 8 of the U.S. Code
   String.raw`(?<usc>(?<![0-9])8[\s.]*${usCode}|(?<![A-Z])TITLE\s*8(?![0-9])(?:[\s,]*(?:OF\s+THE\s+)?${usCode})?)`,
   // I.N.A., INA, Immigration and Nationality Act
-  String.raw`(?<ina>(?<![A-Z])I\.?\s*N\.?\s*A(?![A-Z])\.?|\bIMMIGRATION\s+(?:AND|&)\s+NATIONALITY\s+ACT\b)`,
+  String.raw`(?<ina>(?<![A-Z])I\.?\s*N\.?\s*A${end}\.?|\bIMMIGRATION\s+(?:AND|&)\s+NATIONALITY\s+ACT\b)`,
   // 8 CFR, 8 C.F.R.
-  String.raw`(?<cfr>(?<![0-9])8[\s.]*C\.?\s*F\.?\s*R(?![A-Z])\.?)`,
+  String.raw`(?<cfr>(?<![0-9])8[\s.]*C\.?\s*F\.?\s*R${end}\.?)`,
 ].join('|')
 const marker = String.raw`(?:§§?|(?<![A-Z])(?:SECTIONS?|SECS?|PARTS?|PTS?)(?![A-Z])\.?)`
 /** A section: 1326, 1324a, 287.7, with subsections (1357(g), 1326(b)(2)) that do not change the law. */
 const section = String.raw`\d+[A-Z]?(?:\.\d+)?(?![0-9A-Z])(?:\s*\([0-9A-Z]{1,4}\))*`
 /** Several sections in one citation: 1325, 1326; §§ 1325 and 1326; 1324 & 1325. */
 const sectionList = String.raw`${section}(?:\s*(?:,|;|&|\bAND\b|\bOR\b)\s*${marker}?\s*${section})*`
-const separator = String.raw`[\s,:.]*(?:${marker}[\s.]*)?`
+/** Between a code and its sections: the marker may run on from the code (`8USCSection1326`). */
+const separator = String.raw`[\s,:.]*(?:(?:§§?|(?:SECTIONS?|SECS?|PARTS?|PTS?)(?![A-Z])\.?)[\s.]*)?`
 /** `8 U.S.C. § 1326`, `INA 276`, `Title 8 sec 1326`; and, section first, `section 1326 of title 8`. */
 const citationPattern = new RegExp(
-  String.raw`(?:${codes})${separator}(?<sections>${sectionList})|(?:${marker}\s*(?<before>${sectionList})\s*(?:OF\s+(?:THE\s+)?)?(?:(?<usc2>(?<![A-Z])TITLE\s*8(?![0-9])|(?<![0-9])8[\s.]*${usCode})|(?<ina2>(?<![A-Z])I\.?\s*N\.?\s*A(?![A-Z])\.?|\bIMMIGRATION\s+(?:AND|&)\s+NATIONALITY\s+ACT\b)))`,
+  String.raw`(?:${codes})${separator}(?<sections>${sectionList})|(?:${marker}\s*(?<before>${sectionList})\s*(?:OF\s+(?:THE\s+)?)?(?:(?<usc2>(?<![A-Z])TITLE\s*8(?![0-9])|(?<![0-9])8[\s.]*${usCode})|(?<ina2>(?<![A-Z])I\.?\s*N\.?\s*A${end}\.?|\bIMMIGRATION\s+(?:AND|&)\s+NATIONALITY\s+ACT\b)))`,
   'giu',
 )
 const sectionPattern = new RegExp(String.raw`\d+[A-Z]?(?:\.\d+)?(?![0-9A-Z])`, 'giu')
