@@ -70,9 +70,14 @@ const citationPattern = new RegExp(
 const sectionPattern = new RegExp(String.raw`\d+[A-Z]?(?:\.\d+)?(?![0-9A-Z])`, 'giu')
 
 export type CitedCode = 'usc' | 'ina' | 'cfr'
+/** What every citation holds somewhere: 8 then U or C, INA, the Act's name, or Title. */
+const mayCite = /8[\s.]*[UC]|(?<![A-Z])I\.?\s*N\.?\s*A|NATIONALITY|TITLE/i
+const noSections: readonly { key: string; text: string }[] = Object.freeze([])
 
 /** Every (code, section) a text cites, as `usc:1326`, `ina:287`, `cfr:287.7`, with the words of each citation. */
-export function citedSections(text: string): { key: string; text: string }[] {
+export function citedSections(text: string): readonly { key: string; text: string }[] {
+  // Most texts hold no code a citation needs: one cheap pattern says so before the full one runs.
+  if (!mayCite.test(text)) return noSections
   const found: { key: string; text: string }[] = []
   citationPattern.lastIndex = 0
   for (let match = citationPattern.exec(text); match !== null; match = citationPattern.exec(text)) {
@@ -139,11 +144,13 @@ export function compileTermMatcher(terms: readonly string[], aNumbers: boolean):
       .join(String.raw`[\s\-_.,/]+`)
   const acronyms = terms.filter((term) => /^[A-Z0-9-]+$/.test(term) && /[A-Z]/.test(term))
   const words = terms.filter((term) => !acronyms.includes(term))
-  const whole = (list: readonly string[]) => String.raw`(?<![\p{L}\p{N}])(?:${[...list].sort((left, right) => right.length - left.length).map(escape).join('|')})(?![\p{L}\p{N}])`
+  // Word edges as plain ranges (letters, digits, and every letter or digit outside ASCII), not Unicode
+  // property classes: the patterns run on every justification, and without the u flag they cost a third.
+  const whole = (list: readonly string[]) => String.raw`(?<![A-Za-z0-9\u00AA-\uFFFF])(?:${[...list].sort((left, right) => right.length - left.length).map(escape).join('|')})(?![A-Za-z0-9\u00AA-\uFFFF])`
   const patterns: RegExp[] = []
-  if (acronyms.length > 0) patterns.push(new RegExp(whole(acronyms), 'gu'))
+  if (acronyms.length > 0) patterns.push(new RegExp(whole(acronyms), 'g'))
   const caseless = [...(words.length > 0 ? [whole(words)] : []), ...(aNumbers ? [aNumber] : [])]
-  if (caseless.length > 0) patterns.push(new RegExp(caseless.join('|'), 'giu'))
+  if (caseless.length > 0) patterns.push(new RegExp(caseless.join('|'), 'gi'))
   if (patterns.length === 0) return () => null
   return (text) => {
     const normal = normaliseText(text)
