@@ -91,7 +91,7 @@ t.test('generated spellings of the U.S. Code and INA sections are all found', as
       const text = `${noise} ${disguise(`${head}${between}${section}${subsection}`, seed, wide)} ${noise}`
       return statuteOf(text).includes(`8 U.S.C. ${section}`)
     }),
-    { numRuns: 2000 },
+    { numRuns: 5000 },
   )
   const ina = fc.record({ section: fc.constantFrom(...Object.keys(sectionsByUsc)), s1: spacing, s2: spacing, name: fc.constantFrom('INA', 'I.N.A.', 'ina', 'Immigration and Nationality Act', 'IMMIGRATION AND NATIONALITY ACT'), marker, subsection, seed: fc.nat(), wide: fc.boolean() })
   fc.assert(
@@ -99,7 +99,7 @@ t.test('generated spellings of the U.S. Code and INA sections are all found', as
       const text = disguise(`${name}${s1 || ' '}${marker}${s2}${sectionsByUsc[section]}${subsection}`, seed, wide)
       return statuteOf(`held: ${text}.`).includes(`8 U.S.C. ${section}`)
     }),
-    { numRuns: 2000 },
+    { numRuns: 5000 },
   )
 })
 

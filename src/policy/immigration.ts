@@ -36,10 +36,13 @@ const confusables: Readonly<Record<string, string>> = {
 const confusablePattern = new RegExp(`[${Object.keys(confusables).join('')}]`, 'gu')
 const printableAscii = /^[\x20-\x7e]*$/
 
-/** The text as the matchers read it: NFKC, then look-alike letters folded to Latin ones. */
+/** The text as the matchers read it: look-alike letters folded to Latin ones, around NFKC. */
 export function normaliseText(text: string): string {
   if (printableAscii.test(text)) return text
-  return text.normalize('NFKC').replace(confusablePattern, (letter) => confusables[letter]!)
+  // Folded before NFKC as well as after: NFKC turns some look-alikes into letters that look like nothing
+  // Latin (the lunate sigma Ϲ, which looks like C, becomes Σ).
+  const fold = (value: string) => value.replace(confusablePattern, (letter) => confusables[letter]!)
+  return fold(fold(text).normalize('NFKC'))
 }
 
 /** The end of an abbreviation: no letter follows, unless it is a section marker run on (`8USCSEC1326`). */
