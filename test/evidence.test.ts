@@ -267,3 +267,13 @@ t.test('every spelling the issue lists is refused as a case number', async (t) =
     t.equal(answer.status, 403, justification)
   }
 })
+
+t.test('audit search finds decisions by a kind of evidence; an unknown kind is a 400', async (t) => {
+  const found = await call(gw.url, 'GET', '/v1/audit/search?evidence=unknown_requester&type=query.decision', { token: operatorToken() })
+  t.equal(found.status, 200)
+  const records = found.body.records as { evidence: { kind: string }[] }[]
+  t.ok(records.length >= 2, `${records.length} found`)
+  t.ok(records.every((record) => record.evidence.some((item) => item.kind === 'unknown_requester')))
+  const bad = await call(gw.url, 'GET', '/v1/audit/search?evidence=rumour', { token: operatorToken() })
+  t.equal(bad.status, 400)
+})
