@@ -277,3 +277,28 @@ t.test('audit search finds decisions by a kind of evidence; an unknown kind is a
   const bad = await call(gw.url, 'GET', '/v1/audit/search?evidence=rumour', { token: operatorToken() })
   t.equal(bad.status, 400)
 })
+
+t.test('the misuse report counts an answer given under review as an allow, never as misuse', async (t) => {
+  const { misuseReport } = await import('../src/audit/report.js')
+  const records = ledgerRecords(gw.auditDir).filter((record) => record.ori === testOri || record.type !== 'query.decision')
+  async function* all() {
+    yield* records
+  }
+  const year = new Date(records.find((record) => record.type === 'query.decision').time).getUTCFullYear()
+  const report = await misuseReport(all(), year, new Date())
+  const agency = report.agencies.find((entry) => entry.ori === testOri)!
+  const underReview = records.filter((record) => record.type === 'query.decision' && record.rule === 'review.immigration_evidence').length
+  t.ok(underReview >= 7, `${underReview} answers under review`)
+  t.ok(agency.allowed >= underReview, 'each counted as allowed')
+  const refusedOnEvidence = records.filter((record) => record.type === 'query.decision' && record.ori === testOri && record.rule === 'ppp.immigration_non_criminal').length
+  t.equal(agency.byCategory.policy_misuse, refusedOnEvidence, 'misuse is only the refusals, not the answers under review')
+})
+
+t.test('replay and the shadow judge recorded queries by the evidence, unregistered ORIs from the recorded evidence', async (t) => {
+  const { candidateDecision } = await import('../src/policy/candidate.js')
+  const recorded = { database: 'dmv.driver_license', purpose: 'criminal_investigation', caseNumber: '24-1', justification: 'homicide suspect; also charged federally under 8 USC 1326' }
+  t.match(candidateDecision(policy, recorded, city, at, null), { outcome: 'allow', rule: 'review.immigration_evidence' })
+  const relayed = { database: 'dmv.driver_license', purpose: 'criminal_investigation', caseNumber: '24-1', onBehalfOf: 'CADHS0200' }
+  t.match(candidateDecision(policy, relayed, city, at, null), { outcome: 'allow', rule: 'ppp.permitted' }, 'an old record says nothing of registration')
+  t.match(candidateDecision(policy, { ...relayed, evidence: [{ kind: 'unknown_requester', field: 'onBehalfOf', text: 'CADHS0200' }] }, city, at, null), { outcome: 'allow', rule: 'review.immigration_evidence' })
+})
