@@ -194,7 +194,10 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     // An ORI the query is made for or sent to that is not registered is evidence (unknown_requester):
     // looked up beside the admission, only when the query names another agency that is not a listed
     // immigration authority (most queries name none: no lookup).
-    const [admission, unregistered] = await Promise.all([store.admit(identity.ori, officer, policy.limits, clock()), unregisteredOris(deps, policy, identity.ori, body.onBehalfOf, body.recipient)])
+    const others = body.onBehalfOf !== undefined || body.recipient !== undefined
+    const [admission, unregistered] = others
+      ? await Promise.all([store.admit(identity.ori, officer, policy.limits, clock()), unregisteredOris(deps, policy, identity.ori, body.onBehalfOf, body.recipient)])
+      : [await store.admit(identity.ori, officer, policy.limits, clock()), undefined]
     const now = admission.now
     const evaluated = evaluate(
       policy,
