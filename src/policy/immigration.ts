@@ -130,10 +130,10 @@ export function compileStatuteMatcher(statutes: readonly Statute[]): StatuteMatc
 export type TermMatcher = (text: string) => string[] | null
 
 /** An alien registration number (A-number): A, then 8 or 9 digits, perhaps in groups (A-123-456-789). */
-const aNumber = String.raw`(?<![A-Za-z0-9])A[-\s#]?(?:\d{3}[-\s]?\d{3}[-\s]?\d{3}|\d{2}[-\s]?\d{3}[-\s]?\d{3})(?![0-9])`
+const aNumberShape = String.raw`A[-\s#]?(?:\d{3}[-\s]?\d{3}[-\s]?\d{3}|\d{2}[-\s]?\d{3}[-\s]?\d{3})`
 
 /**
- * Compiles the terms into one or two patterns matched on whole words: `ICE` is not found in "price" or
+ * Compiles the terms into one pattern matched on whole words: `ICE` is not found in "price" or
  * "Iced". A term written in capitals (an acronym: ICE, ERO, HSI) matches only in capitals, so the ice
  * on a road is not U.S. Immigration and Customs Enforcement; any other term matches in any case. A space
  * in a term matches any run of spaces, hyphens or punctuation (`removal order`, `removal-order`).
@@ -145,28 +145,32 @@ export function compileTermMatcher(terms: readonly string[], aNumbers: boolean):
       .split(/[\s-]+/)
       .map((word) => word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
       .join(String.raw`[\s\-_.,/]+`)
-  const acronyms = terms.filter((term) => /^[A-Z0-9-]+$/.test(term) && /[A-Z]/.test(term))
-  const words = terms.filter((term) => !acronyms.includes(term))
-  // Word edges as plain ranges (letters, digits, and every letter or digit outside ASCII), not Unicode
-  // property classes: the patterns run on every justification, and without the u flag they cost a third.
-  const whole = (list: readonly string[]) => String.raw`(?<![A-Za-z0-9\u00AA-\uFFFF])(?:${[...list].sort((left, right) => right.length - left.length).map(escape).join('|')})(?![A-Za-z0-9\u00AA-\uFFFF])`
-  const patterns: RegExp[] = []
-  if (acronyms.length > 0) patterns.push(new RegExp(whole(acronyms), 'g'))
-  const caseless = [...(words.length > 0 ? [whole(words)] : []), ...(aNumbers ? [aNumber] : [])]
-  if (caseless.length > 0) patterns.push(new RegExp(caseless.join('|'), 'gi'))
-  if (patterns.length === 0) return () => null
+  const acronyms = new Set(terms.filter((term) => /^[A-Z0-9-]+$/.test(term) && /[A-Z]/.test(term)))
+  const alternatives = [...terms].sort((left, right) => right.length - left.length).map(escape)
+  if (aNumbers) alternatives.push(aNumberShape)
+  if (alternatives.length === 0) return () => null
+  // One case-insensitive pattern with no lookbehind, so the engine skips quickly to a possible first
+  // letter; the word edges and the capitals of an acronym are checked on each match found.
+  const pattern = new RegExp(alternatives.join('|'), 'gi')
   return (text) => {
     const normal = normaliseText(text)
     let found: string[] | null = null
-    for (const pattern of patterns) {
-      pattern.lastIndex = 0
-      for (let match = pattern.exec(normal); match !== null; match = pattern.exec(normal)) {
-        if (!(found ??= []).includes(match[0])) found.push(match[0])
+    pattern.lastIndex = 0
+    for (let match = pattern.exec(normal); match !== null; match = pattern.exec(normal)) {
+      const words = match[0]
+      const end = match.index + words.length
+      if (wordLike.test(normal.charAt(match.index - 1)) || wordLike.test(normal.charAt(end)) || (acronyms.has(words.toUpperCase()) && !acronyms.has(words))) {
+        pattern.lastIndex = match.index + 1 // a shorter term may still start here or just after
+        continue
       }
+      if (!(found ??= []).includes(words)) found.push(words)
     }
     return found
   }
 }
+
+/** A letter or digit, ASCII or not: what may not touch a term on either side. */
+const wordLike = /^[A-Za-z0-9\u00AA-\uFFFF]$/
 
 /** Words that say nothing about a case beside a citation: "violation of 8 USC 1326" is about 1326. */
 const fillers = /\b(?:VIOLATIONS?|VIOL|OF|RE|PER|UNDER|SUSPECTED|SUSPECT|CASE|INVESTIGATION|INV|CHARGE|CHARGES|CHARGED|SEE|THE|AND|OR)\b/giu
