@@ -21,6 +21,10 @@ function decisions(): Record<string, unknown>[] {
     { ...base, caseNumber: '24-17', justification: 'Stop on I-5', onBehalfOf: 'CA0194300', recipient: 'CA0194400', terminal: 'T-9' },
     { ...base, subject: Object.assign(Object.create(null) as object, { plate: '7ABC123' }) },
     ...ruleIds.map((rule) => ({ ...base, rule })),
+    // Immigration evidence: a minimised answer under review, a denial on evidence, an empty list.
+    { ...base, rule: 'review.immigration_evidence', projection: 'licence.without_address', review: '6c1f0b7e-2a43-4c1c-9a0e-7f8f3a5e9b11', evidence: [{ kind: 'statute_mentioned', field: 'justification', text: '8 USC 1326' }, { kind: 'terms', field: 'justification', text: 'ICE' }] },
+    { ...base, outcome: 'deny', rule: 'ppp.immigration_non_criminal', immigration: 'requester', projection: undefined, evidence: [{ kind: 'authority', field: 'onBehalfOf', text: 'CADHS0100' }], review: undefined },
+    { ...base, evidence: [] },
   ]
 }
 
@@ -61,6 +65,13 @@ function mutations(valid: Record<string, unknown>): Record<string, unknown>[] {
   symbolSubject[Symbol('s')] = 'x'
   out.push({ ...valid, subject: symbolSubject })
   out.push({ ...valid, subjects: ['a', 2] }, { ...valid, subjects: 'a' })
+  // Evidence items shaped every way a bug could shape them.
+  const item = { kind: 'terms', field: 'justification', text: 'ICE' }
+  for (const value of oddValues) {
+    out.push({ ...valid, evidence: [value] })
+    for (const key of ['kind', 'field', 'text', 'extra', '__proto__']) out.push({ ...valid, evidence: [{ ...item, [key]: value }] })
+  }
+  out.push({ ...valid, evidence: [Object.assign(Object.create({ extra: 1 }) as object, item)] }, { ...valid, evidence: [{ ...item, [Symbol('s')]: 'x' }] }, { ...valid, evidence: [item, 'x'] })
   out.push(Object.assign(Object.create({ type: valid.type }) as object, valid))
   for (const type of ['query.decision', 'query.outcome', 'constructor', '__proto__', 'toString', 'query.rejected']) out.push({ ...valid, type })
   return out

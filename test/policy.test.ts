@@ -184,7 +184,7 @@ t.test("an onBehalfOf or recipient agency's organisation, when the caller read i
     immigration: 'requester',
     reason: /^The query is made on behalf of CA0HSI100 \(DHS U\.S\. Immigration and Customs Enforcement, part of DHS\/ICE\), an immigration authority/,
   })
-  t.equal(evaluate(policy, { ...forHsi, onBehalfOfAgency: null }, signed, at, null).rule, 'ppp.permitted', 'not registered and not listed: the ORI list alone decides')
+  t.match(evaluate(policy, { ...forHsi, onBehalfOfAgency: null }, signed, at, null), { rule: 'review.immigration_evidence', evidence: [{ kind: 'unknown_requester', text: 'CA0HSI100' }] }, 'not registered and not listed: no authority, but an unregistered ORI is evidence')
   t.equal(evaluate(policy, forHsi, signed, at, null).rule, 'ppp.permitted', 'not read (a replay without the state): the ORI list alone decides')
   t.equal(evaluate(policy, { ...forHsi, onBehalfOfAgency: { organisation: 'DOJ/FBI' } }, signed, at, null).rule, 'ppp.permitted')
   const toCbp = facts('dmv.vehicle_registration', 'criminal_investigation', '24-1', { recipient: 'CA0OFO100' })
@@ -206,7 +206,7 @@ t.test('the justification is required of monitored agencies for the classes the 
 })
 
 t.test('the statute matcher: any spacing or punctuation, never inside a longer number or word', async (t) => {
-  const find = policy.immigration.findStatute
+  const find = (text: string) => policy.immigration.findStatutes(text)?.[0]?.statute ?? null
   const cites: [string, string | null][] = [
     ['8USC1326-1', '8 U.S.C. 1326'],
     ['8 U.S.C. § 1326', '8 U.S.C. 1326'],

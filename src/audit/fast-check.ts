@@ -6,17 +6,19 @@
 // also gives the message. The members are listed here, not taken from the schemas: a member added to a
 // schema is then unknown here (its records go to zod, never pass unchecked), and the test comparing
 // these lists with the schemas' keys fails until it is checked here too.
-import { databaseClasses, immigrationBases, ruleIds } from '../policy/types.js'
+import { databaseClasses, evidenceKinds, immigrationBases, ruleIds } from '../policy/types.js'
 import type { AuditEvent, EventType } from './record.js'
 
 const decisionKeys = new Set([
   'type', 'id', 'ori', 'sub', 'officer', 'terminal', 'source', 'database', 'databaseClass', 'purpose', 'caseNumber', 'justification', 'onBehalfOf', 'recipient',
-  'subject', 'outcome', 'rule', 'immigration', 'projection', 'policyRevision', 'agencyVersion', 'monitored',
+  'subject', 'outcome', 'rule', 'immigration', 'evidence', 'review', 'projection', 'policyRevision', 'agencyVersion', 'monitored',
 ])
 const outcomeKeys = new Set(['type', 'id', 'status', 'code', 'recordCount', 'latencyMs', 'subjects'])
 const classes = new Set<unknown>(databaseClasses)
 const rules = new Set<unknown>(ruleIds)
 const bases = new Set<unknown>(immigrationBases)
+const kinds = new Set<unknown>(evidenceKinds)
+const evidenceItemKeys = new Set(['kind', 'field', 'text'])
 
 const isText = (value: unknown) => typeof value === 'string'
 const isTextOrNull = (value: unknown) => value === null || typeof value === 'string'
@@ -44,13 +46,29 @@ function isTextArray(value: unknown): boolean {
   return true
 }
 
+/** The evidence list as the schema takes it: plain objects of exactly a known kind, a field and a text. */
+function isEvidence(value: unknown): boolean {
+  if (!Array.isArray(value)) return false
+  for (let index = 0; index < value.length; index++) {
+    const item: unknown = value[index]
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) return false
+    const prototype = Object.getPrototypeOf(item)
+    if (prototype !== Object.prototype && prototype !== null) return false
+    const { kind, field, text } = item as Record<string, unknown>
+    if (!kinds.has(kind) || typeof field !== 'string' || typeof text !== 'string') return false
+    if (!onlyKnownKeys(item, evidenceItemKeys) || Object.getOwnPropertySymbols(item).length !== 0) return false
+  }
+  return true
+}
+
 function decisionValid(event: Record<string, unknown>): boolean {
   return (
     isText(event.id) && isText(event.ori) && isText(event.sub) && isOptionalText(event.officer) && isTextOrNull(event.terminal) && isText(event.source) &&
     isText(event.database) && classes.has(event.databaseClass) && isText(event.purpose) && isTextOrNull(event.caseNumber) &&
     isOptionalText(event.justification) && isOptionalText(event.onBehalfOf) && isOptionalText(event.recipient) &&
     isTextRecord(event.subject) && (event.outcome === 'allow' || event.outcome === 'deny') && rules.has(event.rule) &&
-    (event.immigration === undefined || bases.has(event.immigration)) && isOptionalText(event.projection) && isText(event.policyRevision) &&
+    (event.immigration === undefined || bases.has(event.immigration)) && (event.evidence === undefined || isEvidence(event.evidence)) &&
+    isOptionalText(event.review) && isOptionalText(event.projection) && isText(event.policyRevision) &&
     (event.agencyVersion === null || isInt(event.agencyVersion)) && typeof event.monitored === 'boolean' &&
     onlyKnownKeys(event, decisionKeys)
   )

@@ -2,8 +2,8 @@
 // documents them; `gatewayctl audit verify` checks every line against them). The ledger is the one place
 // subject identifiers are kept; never a token, never the records a database returned.
 import { z } from 'zod'
-import { agencyKinds, agencyTextLimits, databaseClasses, immigrationBases, officerSanctionTypes, organisationPattern, oriPattern, ruleIds, sanctionScopes, sanctionTypes, signalKinds, subPattern } from '../policy/types.js'
-import { disciplineKinds, evidenceKinds, filingCategories, officerActions, operatorActions, proposedActions, reviewFindings, reviewSources } from '../state/types.js'
+import { agencyKinds, agencyTextLimits, databaseClasses, evidenceKinds, immigrationBases, officerSanctionTypes, organisationPattern, oriPattern, ruleIds, sanctionScopes, sanctionTypes, signalKinds, subPattern } from '../policy/types.js'
+import { disciplineKinds, filingCategories, officerActions, operatorActions, proposedActions, reviewFindings, reviewSources } from '../state/types.js'
 
 /**
  * An ORI, a user id and the longest texts, defined with the policy vocabulary (a module without zod, so
@@ -223,6 +223,13 @@ export const eventSchemas = {
     rule: z.enum(ruleIds),
     /** Why a query that declared another purpose was judged as immigration enforcement. */
     immigration: z.enum(immigrationBases).optional(),
+    /**
+     * Every sign that the query may be immigration enforcement, each with the field and the text that
+     * produced it (docs/evidence.md), when there is any: what a reviewer reads first.
+     */
+    evidence: z.array(z.strictObject({ kind: z.enum(evidenceKinds), field: text, text })).optional(),
+    /** On an answer given under review (rule review.immigration_evidence): the review's id. */
+    review: text.optional(),
     /** On an allow: the projection its answer got (`full`: whole records). */
     projection: text.optional(),
     policyRevision: text,

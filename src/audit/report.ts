@@ -39,6 +39,8 @@ export const ruleCategories: Readonly<Record<RuleId, DenialCategory | null>> = {
   'rate.user': 'throttling',
   'rate.agency': 'throttling',
   'ppp.permitted': null,
+  // An answer given under review (docs/evidence.md): an allow, never misuse until a review finds it so.
+  'review.immigration_evidence': null,
 }
 
 /** The category of a ledger rule id, or null for an allow or an id no policy names. */

@@ -25,6 +25,8 @@ export interface SearchFilter {
   /** The ORI a query's result went to (its `recipient`). */
   readonly recipient?: string | undefined
   readonly rule?: string | undefined
+  /** A kind of immigration evidence (docs/evidence.md): decisions whose evidence holds an item of it. */
+  readonly evidence?: string | undefined
   readonly outcome?: string | undefined
   readonly type?: string | undefined
   /** Inclusive bounds, epoch ms. */
@@ -84,6 +86,7 @@ function matchesResolved(record: LedgerRecord, filter: SearchFilter, subject: Su
   if (filter.purpose !== undefined && record.purpose !== filter.purpose) return false
   if (filter.onBehalfOf !== undefined && record.onBehalfOf !== filter.onBehalfOf) return false
   if (filter.recipient !== undefined && record.recipient !== filter.recipient) return false
+  if (filter.evidence !== undefined && !(Array.isArray(record.evidence) && (record.evidence as { kind?: unknown }[]).some((item) => item?.kind === filter.evidence))) return false
   if (record.type === 'query.refusals') {
     // A summary of refusals (docs/floods.md) matches a rule or code any of them had; its refusals are
     // all denials or rejections (outcome deny); it holds no database, purpose or subject.

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import type { Command } from 'commander'
 // subjects.ts is light (node:crypto only) and names the fields in --help; the rest loads in the actions (command.ts).
 import { identifierFields, loadSubjectKey, searchIdentifiers, SubjectHasher } from '../audit/subjects.js'
-import { oriPattern } from '../policy/types.js'
+import { evidenceKinds, oriPattern } from '../policy/types.js'
 import { commandGroup, exitWith } from './command.js'
 import { err, existingFolder, fileProblem, out, parseTime, table, UsageError } from './io.js'
 import { auditorOptions, recordAccess, type Auditor } from './operator-ledger.js'
@@ -54,6 +54,7 @@ interface SearchOptions extends Auditor {
   readonly onBehalfOf?: string
   readonly recipient?: string
   readonly rule?: string
+  readonly evidence?: string
   readonly outcome?: string
   readonly type?: string
   readonly since?: string
@@ -105,6 +106,7 @@ export function auditCommands(program: Command): void {
       .option('--on-behalf-of <ori>', 'the agency a query was run for')
       .option('--recipient <ori>', 'the agency the answer went to')
       .option('--rule <rule>', 'the rule that decided')
+      .option('--evidence <kind>', `decisions with immigration evidence of this kind (${evidenceKinds.join(', ')})`)
       .option('--outcome <outcome>', 'allow or deny')
       .option('--type <type>', 'the record type, e.g. query.decision')
       .option('--since <time>', 'from this time (e.g. 2026-01-31 or 2026-01-31T12:00:00Z)')
@@ -115,6 +117,7 @@ export function auditCommands(program: Command): void {
       for (const [name, value] of [['on-behalf-of', options.onBehalfOf], ['recipient', options.recipient]] as const) {
         if (value !== undefined && !oriPattern.test(value)) throw new UsageError(`--${name}: expected an ORI such as CA0194200; got ${value}`)
       }
+      if (options.evidence !== undefined && !(evidenceKinds as readonly string[]).includes(options.evidence)) throw new UsageError(`--evidence: expected one of ${evidenceKinds.join(', ')}; got ${options.evidence}`)
       const { dir: dirOption, json, operator, operatorOri, ...filter } = options
       const hasher = filter.subject === undefined ? undefined : await subjectHasher(filter.subject)
       const dir = await ledgerFolder(dirOption)

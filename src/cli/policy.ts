@@ -48,14 +48,17 @@ export function policyCommands(program: Command): void {
   })
 
   onPolicySet('test', "run the policy files' test cases; exit 1 if one fails", async (set) => {
-    const { describeOutcome, projectionId, runPolicyTests } = await import('../policy/run-tests.js')
+    const { describeOutcome, evidenceKindsOf, projectionId, runPolicyTests } = await import('../policy/run-tests.js')
     const results = runPolicyTests(set)
     for (const { testCase, decision, passed } of results) {
       const line = `${passed ? 'pass' : 'FAIL'}  ${testCase.file}: ${testCase.name}`
       if (passed) out(line)
       else {
         const { expect } = testCase
-        const got = { outcome: decision.outcome, rule: decision.rule, projection: expect.projection === undefined ? undefined : projectionId(decision), immigration: expect.immigration === undefined ? undefined : (decision.immigration ?? 'none') }
+        const got = { outcome: decision.outcome, rule: decision.rule, projection: expect.projection === undefined ? undefined : projectionId(decision), immigration: expect.immigration === undefined ? undefined : (decision.immigration ?? 'none'),
+          evidence: expect.evidence === undefined ? undefined : evidenceKindsOf(decision),
+          review: expect.review === undefined ? undefined : (decision.review ?? 'none'),
+        }
         out(`${line}\n      expected ${describeOutcome(expect)}, got ${describeOutcome(got)}`)
       }
     }

@@ -15,6 +15,7 @@ import { GatewayError } from '../errors.js'
 import { instantOf } from './sanctions.js'
 import { requireRole, sourceOf, type AppDependencies } from './context.js'
 import { errorResponses as errors } from './errors.js'
+import { evidenceKinds } from '../policy/types.js'
 
 /** Records a search answers with unless told fewer, and the most it answers with. */
 export const searchLimits = { default: 200, max: 1000 } as const
@@ -60,6 +61,7 @@ interface SearchQuery {
   onBehalfOf?: string
   recipient?: string
   rule?: string
+  evidence?: string
   outcome?: string
   type?: string
   since?: string
@@ -79,6 +81,7 @@ const searchQuerySchema = {
     onBehalfOf: ori,
     recipient: ori,
     rule: word,
+    evidence: { type: 'string', enum: [...evidenceKinds] },
     outcome: word,
     type: word,
     since: { type: 'string', minLength: 1, maxLength: 40 },

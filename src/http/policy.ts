@@ -104,6 +104,10 @@ function describe(policy: PolicySet) {
       statutes: immigration.statutes,
       authorities: [...[...agencies.immigrationOrganisations].map(([organisation, name]) => ({ organisation, name })), ...[...agencies.immigrationAuthorities].map(([ori, name]) => ({ ori, name }))],
       binding: { california: policy.citations['ppp.immigration_non_criminal'], federal: policy.federalCitations['ppp.immigration_non_criminal'] },
+      // The plain-language signs and what each kind of evidence does, per agency group (docs/evidence.md).
+      terms: immigration.terms,
+      aNumbers: immigration.aNumbers,
+      actions: immigration.actions,
     },
     justification: { requiredOfMonitored: agencies.justificationRequiredOfMonitored, maxLength: justificationMaxLength },
     // The fields each allowed query receives: the first answer that matches applies; none, whole records.

@@ -11,6 +11,7 @@ import { GatewayError, type ErrorIssue } from '../errors.js'
 import { freeTextPattern } from '../printable.js'
 import type { CompiledDatabase, CompiledPurpose, PolicySet } from '../policy/compile.js'
 import { evaluate } from '../policy/evaluate.js'
+import { openReview } from '../reviews/open.js'
 import { candidateDecision, decisionsDiffer, type RecordedQuery } from '../policy/candidate.js'
 import { subjectFields } from '../policy/subject.js'
 import { fullProjectionId, oriPattern, type AgencyState, type Decision, type OfficerSanction } from '../policy/types.js'
@@ -77,7 +78,8 @@ const querySchema = {
     200: {
       type: 'object',
       properties: {
-        decision: { type: 'object', properties: { id: { type: 'string' }, outcome: { type: 'string' }, rule: { type: 'string' } } },
+        // review: the review opened on an answer given under review (rule review.immigration_evidence).
+        decision: { type: 'object', properties: { id: { type: 'string' }, outcome: { type: 'string' }, rule: { type: 'string' }, review: { type: 'string' } } },
         records: { type: 'array', items: { type: 'object', additionalProperties: true } },
       },
     },
@@ -159,6 +161,12 @@ export async function otherAgency(store: StateStore, ori: string | undefined, ow
   return ori === undefined || ori === ownOri ? undefined : store.get(ori)
 }
 
+/** The line a reviewer reads first: what was answered, and the evidence. */
+function reviewSummary(decision: Decision, evidence: readonly { kind: string; field: string; text: string }[], database: string): string {
+  const what = decision.review === 'minimise_and_review' ? `${database} answered without addresses` : `${database} answered`
+  return `${what}; immigration evidence: ${evidence.map((item) => `${item.kind} (${item.field}: ${item.text})`).join('; ')}`.slice(0, 1000)
+}
+
 export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
   const { store, ledger, upstreams, metrics, clock, decided } = deps
 
@@ -179,13 +187,15 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     // The officer's sanction comes back with the agency's state, read on every query, not from the token:
     // a token verified and cached before DOJ suspended its officer is refused on its next query.
     const officer = officerKey(identity.ori, identity.officer)
-    const admission = await store.admit(identity.ori, officer, policy.limits, clock())
+    // The agencies named as onBehalfOf and recipient, as the registry holds them: an organisation DOJ
+    // registered (DHS/ICE/HSI) makes an immigration authority, and an ORI no agency is registered with is
+    // evidence (unknown_requester). Read beside the admission, and only when the query names another
+    // agency (most name none: no lookup, no Promise.all).
+    const others = body.onBehalfOf !== undefined || body.recipient !== undefined
+    const [admission, onBehalfOfAgency, recipientAgency] = others
+      ? await Promise.all([store.admit(identity.ori, officer, policy.limits, clock()), otherAgency(store, body.onBehalfOf, identity.ori), otherAgency(store, body.recipient, identity.ori)])
+      : [await store.admit(identity.ori, officer, policy.limits, clock()), undefined, undefined]
     const now = admission.now
-    // The agencies named as onBehalfOf and recipient, as the registry holds them, so an organisation DOJ
-    // registered (DHS/ICE/HSI) makes an immigration authority: one store read for each field present
-    // that names another agency, none for the common query that names neither.
-    const onBehalfOfAgency = await otherAgency(store, body.onBehalfOf, identity.ori)
-    const recipientAgency = await otherAgency(store, body.recipient, identity.ori)
     const evaluated = evaluate(
       policy,
       { database, purpose, caseNumber: body.caseNumber, justification: body.justification, onBehalfOf: body.onBehalfOf, recipient: body.recipient, onBehalfOfAgency, recipientAgency },
@@ -216,6 +226,9 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     }
 
     const id = randomUUID()
+    // An answer given under review: the review's id goes in the decision and its record before the
+    // review is opened (docs/evidence.md).
+    const reviewId = decision.outcome === 'allow' && decision.review !== undefined ? randomUUID() : undefined
     const record: QueryDecisionEvent = {
       type: 'query.decision',
       id,
@@ -232,6 +245,8 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
       outcome: decision.outcome,
       rule: decision.rule,
       immigration: evaluated.immigration,
+      evidence: evaluated.evidence === undefined ? undefined : [...evaluated.evidence],
+      review: reviewId,
       projection: decision.outcome === 'allow' ? (projection?.id ?? fullProjectionId) : undefined,
       policyRevision: policy.revision,
       agencyVersion: admission.agency?.version ?? null,
@@ -239,6 +254,15 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
     }
     await ledger.append(record, now)
     request.decisionId = id
+    // The review is opened (its record durable) before anything is answered; a failure is a 5xx.
+    if (reviewId !== undefined) {
+      await openReview(
+        deps,
+        reviewId,
+        { source: 'immigration_evidence', ori: identity.ori, officer: identity.officer, sub: record.sub, decisions: [id], evidence: evaluated.evidence ?? [], summary: reviewSummary(decision, evaluated.evidence ?? [], database.title) },
+        now,
+      )
+    }
     // A dry run of the candidate policies (POLICY_SHADOW_DIR): unset, this is one property read.
     if (deps.policy.shadow !== null) shadowDecision(deps, deps.policy.shadow, { ...record, onBehalfOfAgency, recipientAgency }, evaluated, admission.agency, now, admission.officer)
     metrics.decisions.child(decision.outcome, decision.rule, database.class, purpose.id).value++
@@ -272,7 +296,8 @@ export function queryRoutes(app: FastifyInstance, deps: AppDependencies): void {
       // JSON.stringify. The id is a UUID and the rule an id from the policy files: nothing to escape.
       const records = projection === null ? answer.recordsJson : JSON.stringify(projection.apply(answer.records))
       reply.type('application/json; charset=utf-8')
-      return `{"decision":{"id":"${id}","outcome":"allow","rule":"${decision.rule}"},"records":${records}}`
+      const review = reviewId === undefined ? '' : `,"review":"${reviewId}"`
+      return `{"decision":{"id":"${id}","outcome":"allow","rule":"${decision.rule}"${review}},"records":${records}}`
     } catch (error) {
       const failure = error instanceof GatewayError ? error : new GatewayError('upstream_unavailable', undefined, [], { cause: error })
       metrics.upstreamErrors.labels(database.id, failure.code).inc()

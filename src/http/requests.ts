@@ -225,7 +225,9 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
 
       // The agency's state and the rate limits in one round trip, as for a query: filing counts against
       // the officer's and the agency's allowance, and a Redis without a registry is refused (503).
-      const admission = await store.admit(identity.ori, officerKey(identity.ori, identity.sub), policy.limits, clock())
+      // The agency it is filed on behalf of, as the registry holds it (an immigration authority by its
+      // organisation; an unregistered ORI is evidence), read beside the admission.
+      const [admission, onBehalfOfAgency] = await Promise.all([store.admit(identity.ori, officerKey(identity.ori, identity.officer), policy.limits, clock()), otherAgency(store, body.requester?.ori, identity.ori)])
       const now = admission.now
       const agency = admission.agency
       // The policy decides the filing as it will decide the execution: a request the PPP forbids (an
@@ -233,7 +235,6 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
       // agency without the agreement or removed) is refused now, recorded, and never reaches DOJ.
       // The justification counts as a query's does (a monitored agency states why), and a request made
       // for another agency is judged as a query on its behalf (an immigration authority: point 3).
-      const onBehalfOfAgency = await otherAgency(store, body.requester?.ori, identity.ori)
       let decision = evaluate(policy, { database, purpose, caseNumber: body.caseNumber, justification: body.justification, onBehalfOf: body.requester?.ori, onBehalfOfAgency, writtenRequest: true }, agency, now, admission.officer)
       let limited = false
       if (decision.outcome === 'allow' && admission.rate.limited !== null) {
@@ -453,10 +454,11 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
         // suspended since, their request yields nothing) and the retrieving officer, if another (a
         // suspended officer receives nothing, in writing or at a terminal).
         const retrieving = identity.officer === filer ? null : identity.officer
-        const [agency, filedBy, retrievedBy] = await Promise.all([
+        const [agency, filedBy, retrievedBy, onBehalfOfAgency] = await Promise.all([
           store.get(current.ori),
           store.getOfficer(current.ori, filer),
           retrieving === null ? null : store.getOfficer(identity.ori, retrieving),
+          otherAgency(store, current.requester.ori, current.ori),
         ])
         now = clock()
         agencyVersion = agency?.version ?? null
@@ -471,7 +473,7 @@ export function requestRoutes(app: FastifyInstance, deps: AppDependencies): void
                 reason: `The policies in force no longer have the ${database === undefined ? `database ${current.database}` : `purpose ${current.purpose}`} this request names.`,
                 citation: policy.citations['ppp.purpose_not_permitted']!,
               }
-            : executionDecision(policy, { database, purpose, caseNumber: current.caseNumber ?? undefined, justification: current.justification, onBehalfOf: current.requester.ori, onBehalfOfAgency: await otherAgency(store, current.requester.ori, current.ori), writtenRequest: true }, agency, now, filedBy?.sanction ?? null, retrievedBy?.sanction ?? null, current.sub)
+            : executionDecision(policy, { database, purpose, caseNumber: current.caseNumber ?? undefined, justification: current.justification, onBehalfOf: current.requester.ori, onBehalfOfAgency, writtenRequest: true }, agency, now, filedBy?.sanction ?? null, retrievedBy?.sanction ?? null, current.sub)
       } catch (error) {
         await release()
         throw error

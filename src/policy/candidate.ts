@@ -23,6 +23,10 @@ export interface RecordedQuery {
   /** The registry's state of the onBehalfOf and recipient agencies, where the caller knows it (evaluate). */
   readonly onBehalfOfAgency?: Pick<AgencyState, 'organisation'> | null | undefined
   readonly recipientAgency?: Pick<AgencyState, 'organisation'> | null | undefined
+  /** The evidence the live decision found: its unknown_requester items say which ORIs were not registered. */
+  readonly evidence?: readonly { readonly kind: string; readonly field: string; readonly text: string }[] | undefined
+  /** The ORIs found unregistered, when the caller knows them (the shadow on the query path). */
+  readonly unregistered?: readonly string[] | undefined
 }
 
 const unknownDatabase: CandidateOutcome = { outcome: 'deny', rule: 'candidate.unknown_database' }
@@ -34,7 +38,10 @@ export function candidateDecision(candidate: PolicySet, query: RecordedQuery, ag
   if (database === undefined) return unknownDatabase
   const purpose = candidate.purposes.get(query.purpose)
   if (purpose === undefined) return unknownPurpose
-  return evaluate(candidate, { database, purpose, caseNumber: query.caseNumber ?? undefined, justification: query.justification, onBehalfOf: query.onBehalfOf, recipient: query.recipient, onBehalfOfAgency: query.onBehalfOfAgency, recipientAgency: query.recipientAgency }, agency, now, officer)
+  // A replayed record does not say whether its ORIs were registered, except through the evidence the
+  // live policy recorded: an ORI found unregistered then is judged unregistered now.
+  const unregistered = query.unregistered ?? query.evidence?.filter((item) => item.kind === 'unknown_requester').map((item) => item.text)
+  return evaluate(candidate, { database, purpose, caseNumber: query.caseNumber ?? undefined, justification: query.justification, onBehalfOf: query.onBehalfOf, recipient: query.recipient, onBehalfOfAgency: query.onBehalfOfAgency, recipientAgency: query.recipientAgency, unregistered }, agency, now, officer)
 }
 
 /** True when two decisions differ in outcome or rule. */

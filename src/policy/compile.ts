@@ -6,7 +6,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { z } from 'zod'
 import { authorityFile, authoritySchema, compileAuthority, noAuthority, type AuthorityPolicy } from './authority.js'
 import { agenciesFile, checkAgencies, compileAgencies, type AgencyRules } from './agencies.js'
-import { citationProblem, citationWords, compileStatuteMatcher, type Statute, type StatuteMatcher } from './immigration.js'
+import { citationKey, citationProblem, compileStatuteMatcher, compileTermMatcher, type Statute, type StatuteMatcher, type TermMatcher } from './immigration.js'
 import { checkProjections, compileProjections, projectionsFile, type AnswerChannel, type AnswerRule } from './projection.js'
 import { compileSignals, noSignals, signalsFile, signalsSchema, type SignalPolicy } from './signals.js'
 import { compileSubjectValidator, subjectFields, type SubjectValidator } from './subject.js'
@@ -17,6 +17,9 @@ import {
   organisationPattern,
   officerSanctionTypes,
   databaseClasses,
+  evidenceActions,
+  evidenceGroups,
+  evidenceKinds,
   fullProjectionId,
   immigrationBases,
   oriPattern,
@@ -28,6 +31,9 @@ import {
   type DatabasePolicy,
   type OfficerSanction,
   type Decision,
+  type EvidenceAction,
+  type EvidenceGroup,
+  type EvidenceKind,
   type ImmigrationBasis,
   type Projection,
   type PurposePolicy,
@@ -67,6 +73,11 @@ export interface PairDecisions {
   /** The two above for an agency that is an immigration authority (projections.yaml, `immigrationAuthority`). */
   readonly allowImmigrationAuthority: Readonly<Record<AgencyKind, Decision>>
   readonly allowImmigrationAuthorityWritten: Readonly<Record<AgencyKind, Decision>>
+  /**
+   * The answers given when immigration evidence calls for a review (non-criminal-history data only):
+   * `minimise_and_review` without addresses, `review` as the allow would; null for criminal history.
+   */
+  readonly reviewed: { readonly minimise_and_review: Decision; readonly review: Readonly<Record<AgencyKind, Decision>> } | null
 }
 
 export interface CompiledDatabase extends DatabasePolicy {
@@ -95,6 +106,7 @@ export interface PolicyTestCase {
     readonly justification: string | undefined
     readonly onBehalfOf: string | undefined
     readonly recipient: string | undefined
+    readonly unregistered: readonly string[] | undefined
   }
   readonly expect: {
     readonly outcome: 'allow' | 'deny'
@@ -103,6 +115,10 @@ export interface PolicyTestCase {
     readonly projection: string | undefined
     /** Why the query was judged as immigration enforcement (`none`: it was not), when the case checks it. */
     readonly immigration: ImmigrationBasis | 'none' | undefined
+    /** The kinds of evidence found (in any order, each once; [] for none), when the case checks them. */
+    readonly evidence: readonly EvidenceKind[] | undefined
+    /** The review the allow opens (`none`: it opens none), when the case checks it. */
+    readonly review: Exclude<EvidenceAction, 'deny'> | 'none' | undefined
   }
 }
 
@@ -113,7 +129,13 @@ export interface ImmigrationPolicy {
   readonly statutes: readonly Statute[]
   /** The purpose a query is judged as when it is immigration enforcement under another name. */
   readonly purpose: CompiledPurpose
-  readonly findStatute: StatuteMatcher
+  readonly findStatutes: StatuteMatcher
+  /** Plain-language signs (ICE, removal order, an A-number), matched on whole words. */
+  readonly terms: readonly string[]
+  readonly aNumbers: boolean
+  readonly findTerms: TermMatcher
+  /** What each kind of evidence does, for each group of agencies. */
+  readonly actions: Readonly<Record<EvidenceGroup, Readonly<Record<EvidenceKind, EvidenceAction>>>>
 }
 
 export interface PolicySet {
@@ -182,6 +204,18 @@ const databasesFile = z.strictObject({
     .min(1),
 })
 
+/** The shipped defaults (docs/evidence.md): what says immigration enforcement outright is refused; a mention is reviewed. */
+export const defaultActions: Readonly<Record<EvidenceKind, EvidenceAction>> = {
+  declared: 'deny',
+  authority: 'deny',
+  statute_subject: 'deny',
+  statute_mentioned: 'minimise_and_review',
+  terms: 'minimise_and_review',
+  unknown_requester: 'minimise_and_review',
+}
+const evidenceActionsSchema = z.strictObject(Object.fromEntries(evidenceKinds.map((kind) => [kind, z.enum(evidenceActions).default(defaultActions[kind])])) as Record<EvidenceKind, z.ZodDefault<z.ZodEnum<{ [K in EvidenceAction]: K }>>>)
+const defaultEvidenceActions = { california: { ...defaultActions }, federal: { ...defaultActions } }
+
 const purposesFile = z.strictObject({
   purposes: z
     .array(
@@ -200,6 +234,9 @@ const purposesFile = z.strictObject({
     definition: text,
     source: text,
     statutes: z.array(z.strictObject({ cite: text, aliases: z.array(text).default([]), title: text })).min(1),
+    terms: z.array(text).default([]),
+    aNumbers: z.boolean().default(false),
+    actions: z.strictObject(Object.fromEntries(evidenceGroups.map((group) => [group, evidenceActionsSchema])) as Record<EvidenceGroup, typeof evidenceActionsSchema>).default(defaultEvidenceActions),
   }),
 })
 
@@ -247,7 +284,8 @@ const testsFile = z.strictObject({
             monitored: z.boolean().default(false),
           })
           .nullable(),
-        // The other agencies the registry holds (an onBehalfOf or recipient ORI not listed here is not registered).
+        // The other agencies the registry holds, as the query route reads them (an onBehalfOf or recipient ORI
+        // listed neither here nor under query.unregistered is judged as not read: no evidence either way).
         registered: z.record(ori, z.strictObject({ organisation: organisation.nullable() })).default({}),
         // A sanction on the querying officer (issue 12, point 4), held to the admin API's shape rules.
         officerSanction: z
@@ -267,6 +305,8 @@ const testsFile = z.strictObject({
           justification: text.optional(),
           onBehalfOf: ori.optional(),
           recipient: ori.optional(),
+          // The ORIs among onBehalfOf and recipient that are not registered (unknown_requester evidence).
+          unregistered: z.array(ori).optional(),
           // Issue 12, point 5: the query as a written request DOJ approved, not a terminal query.
           writtenRequest: z.boolean().default(false),
         }),
@@ -275,6 +315,8 @@ const testsFile = z.strictObject({
           rule: z.enum(ruleIds),
           projection: z.string().min(1).optional(),
           immigration: z.enum([...immigrationBases, 'none']).optional(),
+          evidence: z.array(z.enum(evidenceKinds)).optional(),
+          review: z.enum(['minimise_and_review', 'review', 'none']).optional(),
         }),
       }),
     )
@@ -325,6 +367,7 @@ interface PairContext {
   readonly definition: string
   readonly justificationRequiredOfMonitored: readonly string[]
   readonly projectionFor: (purpose: string, database: string, kind: AgencyKind, channel?: AnswerChannel, immigrationAuthority?: boolean) => Projection | null
+  readonly minimisedFor: (database: string) => Projection | undefined
 }
 
 function pairDecisions(purpose: PurposePolicy, database: DatabasePolicy, context: PairContext): PairDecisions {
@@ -368,6 +411,42 @@ function pairDecisions(purpose: PurposePolicy, database: DatabasePolicy, context
     allowWritten: allowByKind(purpose, database, context, 'written', false),
     allowImmigrationAuthority: allowByKind(purpose, database, context, 'terminal', true),
     allowImmigrationAuthorityWritten: allowByKind(purpose, database, context, 'written', true),
+    reviewed: database.class === 'non_criminal_history' ? reviewedAllows(purpose, database, context) : null,
+  }
+}
+
+/**
+ * The allows that open a review on immigration evidence (rule review.immigration_evidence): the
+ * minimised one sends the database's projection without addresses (projections.yaml, `minimised`); the
+ * other sends what the purpose's allow would.
+ */
+function reviewedAllows(purpose: PurposePolicy, database: DatabasePolicy, context: PairContext): NonNullable<PairDecisions['reviewed']> {
+  const citation = context.citations['review.immigration_evidence']!
+  const minimised = context.minimisedFor(database.id) ?? null
+  return {
+    minimise_and_review: Object.freeze({
+      outcome: 'allow',
+      rule: 'review.immigration_evidence',
+      reason: `Answered without home or work address, and a review opened: the query shows signs of immigration enforcement that do not by themselves make it so ("${purpose.title}" may query ${database.title}).`,
+      citation,
+      projection: minimised,
+      review: 'minimise_and_review',
+    } satisfies Decision),
+    review: Object.freeze(
+      Object.fromEntries(
+        agencyKinds.map((kind) => [
+          kind,
+          Object.freeze({
+            outcome: 'allow',
+            rule: 'review.immigration_evidence',
+            reason: `Answered, and a review opened: the query shows signs of immigration enforcement that do not by themselves make it so ("${purpose.title}" may query ${database.title}).`,
+            citation,
+            projection: context.projectionFor(purpose.id, database.id, kind, 'terminal', false),
+            review: 'review',
+          } satisfies Decision),
+        ]),
+      ) as Record<AgencyKind, Decision>,
+    ),
   }
 }
 
@@ -452,13 +531,30 @@ export function compilePolicySet(sources: readonly PolicySource[]): PolicySet {
     ;[statute.cite, ...statute.aliases].forEach((cite, at) => {
       const path = `purposes.yaml: immigrationEnforcement.statutes.${index}.${at === 0 ? 'cite' : `aliases.${at - 1}`}`
       const problem = citationProblem(cite)
-      if (problem !== null) problems.push(`${path}: ${problem}`)
-      const words = citationWords(cite).join('').toUpperCase()
-      const earlier = cited.get(words)
+      if (problem !== null) {
+        problems.push(`${path}: ${problem}`)
+        return
+      }
+      const key = citationKey(cite)
+      const earlier = cited.get(key)
       if (earlier !== undefined) problems.push(`${path}: ${JSON.stringify(cite)} cites the same law as ${JSON.stringify(earlier)}`)
-      else cited.set(words, cite)
+      else cited.set(key, cite)
     })
   })
+  // S.B. 54's rule holds whatever the data says: a declared immigration purpose on non-criminal-history
+  // data is refused, so an action that says otherwise would be a file that lies about what happens.
+  const { actions } = purposesDoc.immigrationEnforcement
+  for (const group of evidenceGroups) {
+    if (actions[group].declared !== 'deny') problems.push(`purposes.yaml: immigrationEnforcement.actions.${group}.declared: must be deny (S.B. 54 and the PPP refuse a declared immigration purpose non-criminal-history data)`)
+  }
+  const minimisedDatabases = new Set(projectionsDoc.minimised.map((entry) => entry.database))
+  if (evidenceGroups.some((group) => Object.values(actions[group]).includes('minimise_and_review'))) {
+    for (const database of databasesDoc.databases) {
+      if (database.class === 'non_criminal_history' && !minimisedDatabases.has(database.id)) {
+        problems.push(`projections.yaml: minimised: ${database.id} has no minimised projection, and purposes.yaml's actions minimise answers`)
+      }
+    }
+  }
   databasesDoc.databases.forEach((database, index) => {
     database.lookups.forEach((fields, lookup) => {
       if (new Set(fields).size !== fields.length) {
@@ -501,6 +597,7 @@ export function compilePolicySet(sources: readonly PolicySource[]): PolicySet {
     definition: immigrationEnforcement.definition,
     justificationRequiredOfMonitored: agencies.justificationRequiredOfMonitored,
     projectionFor: answers.projectionFor,
+    minimisedFor: answers.minimisedFor,
   }
   const purposes = new Map<string, CompiledPurpose>()
   for (const purpose of purposesDoc.purposes) {
@@ -521,8 +618,8 @@ export function compilePolicySet(sources: readonly PolicySource[]): PolicySet {
         agency: testCase.agency === null ? null : { ...testCase.agency, version: 1 },
         registered: new Map(Object.entries(testCase.registered)),
         officerSanction: testCase.officerSanction,
-        query: { database: query.database, purpose: query.purpose, caseNumber: query.caseNumber, justification: query.justification, onBehalfOf: query.onBehalfOf, recipient: query.recipient, writtenRequest: query.writtenRequest },
-        expect: { outcome: expect.outcome, rule: expect.rule, projection: expect.projection, immigration: expect.immigration },
+        query: { database: query.database, purpose: query.purpose, caseNumber: query.caseNumber, justification: query.justification, onBehalfOf: query.onBehalfOf, recipient: query.recipient, unregistered: query.unregistered, writtenRequest: query.writtenRequest },
+        expect: { outcome: expect.outcome, rule: expect.rule, projection: expect.projection, immigration: expect.immigration, evidence: expect.evidence, review: expect.review },
       })
     })
   }
@@ -543,7 +640,11 @@ export function compilePolicySet(sources: readonly PolicySource[]): PolicySet {
       source: immigrationEnforcement.source,
       statutes,
       purpose: purposes.get('immigration_enforcement')!,
-      findStatute: compileStatuteMatcher(statutes),
+      findStatutes: compileStatuteMatcher(statutes),
+      terms: immigrationEnforcement.terms,
+      aNumbers: immigrationEnforcement.aNumbers,
+      findTerms: compileTermMatcher(immigrationEnforcement.terms, immigrationEnforcement.aNumbers),
+      actions: Object.freeze({ california: Object.freeze({ ...actions.california }), federal: Object.freeze({ ...actions.federal }) }),
     }),
     projections: answers.projections,
     answers: answers.answers,

@@ -2,10 +2,13 @@
 // A deny is a value, never an exception. The order of the checks is the precedence of the rules:
 //  1. ppp.immigration_non_criminal: S.B. 54 and the PPP bind every agency "whatever else holds", so an
 //     immigration lookup on non-criminal-history data is recorded as that misuse even for an unknown or
-//     sanctioned agency. A query is immigration enforcement when its purpose says so, and also when its
-//     case number or justification cites a federal immigration statute or it is made on behalf of or
-//     for an immigration authority (policies/purposes.yaml, agencies.yaml): it is then judged as the
-//     immigration_enforcement purpose, on top of the purpose it declared, and every ppp.* reason says why;
+//     sanctioned agency. The query's evidence (immigrationEvidence, docs/evidence.md) is weighed by the
+//     policy's actions for the agency's group: evidence that says immigration enforcement outright
+//     (by default the declared purpose, an immigration authority, a case number that cites an
+//     immigration law) judges it as the immigration_enforcement purpose, on top of the purpose it
+//     declared, and every ppp.* reason says why; weaker evidence (a mention among other facts, terms, an
+//     unregistered requester) lets the declared purpose decide and, on an allow of non-criminal-history
+//     data, answers under review.immigration_evidence (minimised or not) for the caller to open a review;
 //  2. agency.unknown, agency.no_agreement, agency.suspended: no access without a registered agency with a
 //     signed current agreement and no sanction covering the database;
 //  2b. officer.suspended: nor for an officer DOJ suspended or removed, whatever the agency's standing;
@@ -18,7 +21,8 @@
 // Rate limits (rate.user, rate.agency) are applied by the caller after an allow.
 import { isImmigrationAuthority } from './agencies.js'
 import type { CompiledDatabase, CompiledPurpose, PairDecisions, PolicySet } from './compile.js'
-import type { AgencyState, DatabaseClass, Decision, ImmigrationBasis, OfficerSanction, Sanction } from './types.js'
+import { onlyCitations } from './immigration.js'
+import type { AgencyState, DatabaseClass, Decision, EvidenceAction, EvidenceItem, ImmigrationBasis, OfficerSanction, Sanction } from './types.js'
 
 export interface EvaluatedQuery {
   readonly database: CompiledDatabase
@@ -39,43 +43,115 @@ export interface EvaluatedQuery {
   readonly recipientAgency?: Pick<AgencyState, 'organisation'> | null | undefined
   /** Issue 12, point 5: a written request DOJ approved (POST /v1/requests), not a terminal query. */
   readonly writtenRequest?: boolean
-}
-
-/** Why a query that declared another purpose is immigration enforcement. */
-interface ImmigrationGrounds {
-  readonly basis: ImmigrationBasis
-  /** The sentence that opens every ppp.* reason of the decision. */
-  readonly why: string
+  /**
+   * The ORIs among onBehalfOf and recipient that are not registered agencies, as the caller found them in
+   * the store (the evaluation stays pure): each is `unknown_requester` evidence. Left out: none known.
+   */
+  readonly unregistered?: readonly string[] | undefined
 }
 
 const asImmigration = 'it is immigration enforcement, whatever purpose it declares.'
 
 /**
- * Whether the query is immigration enforcement under another name, and why; null (no allocation) for
- * the common query that cites no immigration statute and is made for nobody else.
+ * The immigration authority an ORI belongs to (its name), or null. The one place that answers "is this
+ * ORI an immigration authority" for the evidence (agencies.yaml, immigrationAuthorities).
  */
-export function immigrationGrounds(policy: PolicySet, query: EvaluatedQuery, ownOri: string | undefined): ImmigrationGrounds | null {
+export function immigrationAuthority(policy: PolicySet, ori: string): string | null {
+  return policy.agencies.immigrationAuthorities.get(ori) ?? null
+}
+
+/**
+ * Every sign that the query may be immigration enforcement (docs/evidence.md), or null (no allocation)
+ * for the common query: declared purpose, an immigration authority or an unregistered ORI it is made for
+ * or sent to, a case number that cites an immigration law, a justification that cites one (as its whole
+ * subject, or among other facts) or uses the policy's terms.
+ */
+export function immigrationEvidence(policy: PolicySet, query: EvaluatedQuery, ownOri: string | undefined): EvidenceItem[] | null {
   // Written out rather than looped over a list of fields: this runs for every query, and a list would be
   // allocated each time.
-  const requester = authorityGrounds(policy, query.onBehalfOf, query.onBehalfOfAgency, ownOri, 'on behalf of') ?? authorityGrounds(policy, query.recipient, query.recipientAgency, ownOri, 'for')
-  if (requester !== null) return requester
-  return statuteGrounds(policy, query.caseNumber, 'case number') ?? statuteGrounds(policy, query.justification, 'justification')
+  let items: EvidenceItem[] | null = query.purpose.immigration ? [{ kind: 'declared', field: 'purpose', text: query.purpose.id }] : null
+  items = requesterEvidence(policy, query, query.onBehalfOf, query.onBehalfOfAgency, 'onBehalfOf', ownOri, items)
+  items = requesterEvidence(policy, query, query.recipient, query.recipientAgency, 'recipient', ownOri, items)
+  const { findStatutes, findTerms } = policy.immigration
+  if (query.caseNumber !== undefined) {
+    // A case number holds nothing but the case's identifier: a citation in it names what the case is.
+    const citations = findStatutes(query.caseNumber)
+    if (citations !== null) for (const citation of citations) (items ??= []).push({ kind: 'statute_subject', field: 'caseNumber', text: citation.text })
+  }
+  const justification = query.justification
+  if (justification !== undefined) {
+    const citations = findStatutes(justification)
+    if (citations !== null) {
+      const kind = onlyCitations(justification) ? 'statute_subject' : 'statute_mentioned'
+      for (const citation of citations) (items ??= []).push({ kind, field: 'justification', text: citation.text })
+    }
+    const terms = findTerms(justification)
+    if (terms !== null) for (const term of terms) (items ??= []).push({ kind: 'terms', field: 'justification', text: term.slice(0, 200) })
+  }
+  return items
 }
 
-function authorityGrounds(policy: PolicySet, ori: string | undefined, agency: Pick<AgencyState, 'organisation'> | null | undefined, ownOri: string | undefined, role: string): ImmigrationGrounds | null {
+/**
+ * The evidence an onBehalfOf or recipient ORI gives: an immigration authority (by ORI, or by its
+ * registered organisation's prefix), or an ORI no agency is registered with. `agency` is the registry's
+ * state for that ORI where the caller looked it up (null: not registered), undefined where it did not
+ * (a replay, which knows only the ORIs the live decision found unregistered: `query.unregistered`).
+ */
+function requesterEvidence(
+  policy: PolicySet,
+  query: EvaluatedQuery,
+  ori: string | undefined,
+  agency: Pick<AgencyState, 'organisation'> | null | undefined,
+  field: string,
+  ownOri: string | undefined,
+  items: EvidenceItem[] | null,
+): EvidenceItem[] | null {
   // The officer's own agency is not looked up: its queries are held to its kind's purposes, its override
-  // and its monitoring; the list catches one agency querying for another.
-  if (ori === undefined || ori === ownOri) return null
+  // and its monitoring; the evidence is about one agency querying for another.
+  if (ori === undefined || ori === ownOri) return items
   const authority = isImmigrationAuthority(policy.agencies, ori, agency ?? null)
-  if (authority === null) return null
-  const listed = 'organisation' in authority.listed ? `, part of ${authority.listed.organisation}` : ''
-  return { basis: 'requester', why: `The query is made ${role} ${ori} (${authority.name}${listed}), an immigration authority: ${asImmigration}` }
+  if (authority !== null) {
+    const listed = 'organisation' in authority.listed ? `, part of ${authority.listed.organisation}` : ''
+    ;(items ??= []).push({ kind: 'authority', field, text: `${ori} (${authority.name}${listed})` })
+  } else if (agency === null || query.unregistered?.includes(ori) === true) (items ??= []).push({ kind: 'unknown_requester', field, text: ori })
+  return items
 }
 
-function statuteGrounds(policy: PolicySet, text: string | undefined, what: string): ImmigrationGrounds | null {
-  if (text === undefined) return null
-  const statute = policy.immigration.findStatute(text)
-  return statute === null ? null : { basis: 'statute', why: `The ${what} cites ${statute.cite} (${statute.title}), a federal immigration law: ${asImmigration}` }
+const strictness: Readonly<Record<EvidenceAction, number>> = { deny: 0, minimise_and_review: 1, review: 2 }
+
+/** The evidence item whose action is strictest for the agency's group (the first of equals). */
+export function strictestEvidence(policy: PolicySet, evidence: readonly EvidenceItem[], agency: AgencyState | null): { item: EvidenceItem; action: EvidenceAction } {
+  const actions = policy.immigration.actions[agency?.kind === 'federal' ? 'federal' : 'california']
+  let item = evidence[0]!
+  for (const other of evidence) if (strictness[actions[other.kind]] < strictness[actions[item.kind]]) item = other
+  return { item, action: actions[item.kind] }
+}
+
+const fieldNames: Readonly<Record<string, string>> = { caseNumber: 'case number', justification: 'justification', onBehalfOf: 'on behalf of', recipient: 'for' }
+const bases: Readonly<Record<EvidenceItem['kind'], ImmigrationBasis>> = {
+  declared: 'purpose',
+  authority: 'requester',
+  unknown_requester: 'requester',
+  statute_subject: 'statute',
+  statute_mentioned: 'statute',
+  terms: 'terms',
+}
+
+/** The sentence that opens every ppp.* reason of a decision refused on this evidence. */
+function whyImmigration(policy: PolicySet, item: EvidenceItem): string {
+  switch (item.kind) {
+    case 'authority':
+      return `The query is made ${fieldNames[item.field]} ${item.text}, an immigration authority: ${asImmigration}`
+    case 'unknown_requester':
+      return `The query is made ${fieldNames[item.field]} ${item.text}, an ORI not registered with the gateway: ${asImmigration}`
+    case 'terms':
+      return `The ${fieldNames[item.field]} says "${item.text}": ${asImmigration}`
+    default: {
+      const statute = policy.immigration.findStatutes(item.text)?.[0]?.statute
+      const law = statute === undefined ? '' : ` (${statute.cite}, ${statute.title})`
+      return `The ${fieldNames[item.field] ?? item.field} cites ${item.text}${law}, a federal immigration law: ${asImmigration}`
+    }
+  }
 }
 
 /** True when the sanction blocks a query of this database class at `now` (epoch ms). */
@@ -108,14 +184,31 @@ export function writtenRequestsRequired(sanction: Sanction | null, now: number):
 export function evaluate(policy: PolicySet, query: EvaluatedQuery, agency: AgencyState | null, now: number, officer: OfficerSanction | null): Decision {
   const declared = query.purpose.decisions.get(query.database.id)
   if (declared === undefined) throw new Error(`database ${query.database.id} is not part of policy revision ${policy.revision}`)
-  // The declaration's own test is three property reads; the statute and requester checks run only for
-  // a purpose that does not already say immigration.
-  const grounds = query.purpose.immigration ? null : immigrationGrounds(policy, query, agency?.ori)
-  if (grounds === null) return decide(policy, query, agency, now, officer, declared, declared, query.purpose)
-  const decision = decide(policy, query, agency, now, officer, declared, policy.immigration.purpose.decisions.get(query.database.id)!, policy.immigration.purpose)
-  // Every reason about purposes opens with why the query is immigration enforcement; agency.* reasons
-  // are about the agency, not the query.
-  return { ...decision, reason: decision.rule.startsWith('ppp.') ? `${grounds.why} ${decision.reason}` : decision.reason, immigration: grounds.basis }
+  const evidence = immigrationEvidence(policy, query, agency?.ori)
+  if (evidence === null) return decide(policy, query, agency, now, officer, declared, declared, query.purpose)
+  const { item, action } = strictestEvidence(policy, evidence, agency)
+  if (action === 'deny') {
+    // A declared immigration purpose is judged as itself; any other deny-level evidence judges the query
+    // as the immigration_enforcement purpose, on top of the purpose it declared.
+    if (query.purpose.immigration) return { ...decide(policy, query, agency, now, officer, declared, declared, query.purpose), evidence }
+    const decision = decide(policy, query, agency, now, officer, declared, policy.immigration.purpose.decisions.get(query.database.id)!, policy.immigration.purpose)
+    // Every reason about purposes opens with why the query is immigration enforcement; agency.* reasons
+    // are about the agency, not the query.
+    return { ...decision, reason: decision.rule.startsWith('ppp.') ? `${whyImmigration(policy, item)} ${decision.reason}` : decision.reason, immigration: bases[item.kind], evidence }
+  }
+  // Evidence short of a refusal: the query is judged as what it declared; if that allows it, the answer
+  // is minimised or not and a review opened. Criminal history is answerable even for immigration
+  // enforcement (Gov. Code §7284.6(b)(2)): the evidence is recorded, nothing more.
+  const decision = decide(policy, query, agency, now, officer, declared, declared, query.purpose)
+  if (decision.outcome !== 'allow' || declared.reviewed === null || agency === null) return { ...decision, evidence }
+  // A written request was read and approved by a DOJ operator, which is the review: its answer is
+  // minimised as a terminal's would be, and no review item is opened for it (docs/evidence.md).
+  if (query.writtenRequest === true) {
+    if (action === 'review') return { ...decision, evidence }
+    const { review: _opensNone, ...minimised } = declared.reviewed.minimise_and_review
+    return { ...minimised, evidence }
+  }
+  return { ...(action === 'minimise_and_review' ? declared.reviewed.minimise_and_review : declared.reviewed.review[agency.kind]), evidence }
 }
 
 /**

@@ -132,6 +132,9 @@ export const projectionsFile = z.strictObject({
       }),
     )
     .default([]),
+  // The answer given when immigration evidence calls for minimisation (docs/evidence.md): per database,
+  // the projection without what S.B. 54 calls personal information (home and work address).
+  minimised: z.array(z.strictObject({ database: policyId, projection: projectionId })).default([]),
 })
 export type ProjectionsDoc = z.infer<typeof projectionsFile>
 
@@ -150,6 +153,8 @@ export interface CompiledProjections {
   readonly answers: readonly AnswerRule[]
   /** The projection an allowed query gets (null: whole records): the first answer that matches. */
   projectionFor(purpose: string, database: string, kind: AgencyKind, channel?: AnswerChannel, immigrationAuthority?: boolean): Projection | null
+  /** The projection a minimised answer of this database gets, or undefined when the file names none. */
+  minimisedFor(database: string): Projection | undefined
 }
 
 /** Checks the file against the databases and purposes; pushes `projections.yaml: path: problem` lines. */
@@ -175,6 +180,16 @@ export function checkProjections(doc: ProjectionsDoc, databaseIds: ReadonlySet<s
     if (database === undefined) problems.push(`${file}: answers.${index}.projection: unknown projection ${answer.projection} (or ${fullProjectionId} for whole records)`)
     else if (database !== answer.database) problems.push(`${file}: answers.${index}.projection: ${answer.projection} projects ${database}, not ${answer.database}`)
   })
+  const minimised = new Set<string>()
+  doc.minimised.forEach((entry, index) => {
+    if (!databaseIds.has(entry.database)) problems.push(`${file}: minimised.${index}.database: unknown database ${entry.database}`)
+    if (minimised.has(entry.database)) problems.push(`${file}: minimised.${index}.database: ${entry.database} is listed twice`)
+    minimised.add(entry.database)
+    used.add(entry.projection)
+    const database = databaseOf.get(entry.projection)
+    if (database === undefined) problems.push(`${file}: minimised.${index}.projection: unknown projection ${entry.projection}`)
+    else if (database !== entry.database) problems.push(`${file}: minimised.${index}.projection: ${entry.projection} projects ${database}, not ${entry.database}`)
+  })
   doc.projections.forEach((projection, index) => {
     if (!used.has(projection.id)) problems.push(`${file}: projections.${index}: ${projection.id} is not used by any answer`)
   })
@@ -187,9 +202,11 @@ export function compileProjections(doc: ProjectionsDoc): CompiledProjections {
     projections.set(projection.id, Object.freeze({ id: projection.id, database: projection.database, title: projection.title, fields: projection.fields, apply: compileProjection(projection.fields) }))
   }
   const answers: AnswerRule[] = doc.answers.map((answer) => Object.freeze({ database: answer.database, purposes: answer.purposes ?? null, kinds: answer.kinds ?? null, channels: answer.channels ?? null, immigrationAuthority: answer.immigrationAuthority ?? null, projection: answer.projection }))
+  const minimised = new Map(doc.minimised.map((entry) => [entry.database, projections.get(entry.projection)!]))
   return {
     projections,
     answers,
+    minimisedFor: (database) => minimised.get(database),
     projectionFor(purpose, database, kind, channel = 'terminal', immigrationAuthority = false) {
       const answer = answers.find(
         (entry) =>

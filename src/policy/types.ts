@@ -50,6 +50,8 @@ export const ruleIds = [
   // Issue 12, point 4: a sanction on the officer (the token's user id at its ORI), not the agency.
   'officer.suspended',
   'ppp.permitted',
+  // An answer given with a review opened on immigration evidence short of a refusal (docs/evidence.md).
+  'review.immigration_evidence',
 ] as const
 export type RuleId = (typeof ruleIds)[number]
 
@@ -94,8 +96,41 @@ export interface AgencyState {
  * Why a query was judged as immigration enforcement: its declared purpose, a federal immigration statute
  * cited in its case number or justification, or an immigration authority it is made for.
  */
-export const immigrationBases = ['purpose', 'statute', 'requester'] as const
+export const immigrationBases = ['purpose', 'statute', 'requester', 'terms'] as const
 export type ImmigrationBasis = (typeof immigrationBases)[number]
+
+/**
+ * The kinds of evidence that a query may be immigration enforcement (docs/evidence.md): the purpose it
+ * declares; an immigration authority it is made for or sends the result to; a case number that is an
+ * immigration-law citation; a justification that mentions one among other facts; plain-language terms
+ * (ICE, removal order, an A-number); an ORI it is made for or sends to that is not registered.
+ */
+export const evidenceKinds = ['declared', 'authority', 'statute_subject', 'statute_mentioned', 'terms', 'unknown_requester'] as const
+export type EvidenceKind = (typeof evidenceKinds)[number]
+
+/** One piece of evidence that a query may be immigration enforcement, and what produced it. */
+export interface EvidenceItem {
+  readonly kind: EvidenceKind
+  /** The request field that produced it: purpose, onBehalfOf, recipient, caseNumber, justification. */
+  readonly field: string
+  /** The text (or ORI, or purpose id) that produced it, at most 200 characters. */
+  readonly text: string
+}
+
+/**
+ * What the policy does on a kind of evidence, strictest first: refuse non-criminal-history data as
+ * immigration enforcement; answer without home and work addresses and open a review; answer as usual
+ * and open a review.
+ */
+export const evidenceActions = ['deny', 'minimise_and_review', 'review'] as const
+export type EvidenceAction = (typeof evidenceActions)[number]
+
+/**
+ * The agency groups the actions are set for: `california` (local and state agencies, bound by S.B. 54
+ * and the PPP) and `federal` (bound by the PPP). An unregistered ORI is judged as `california`.
+ */
+export const evidenceGroups = ['california', 'federal'] as const
+export type EvidenceGroup = (typeof evidenceGroups)[number]
 
 /** The id recorded for an answer that goes out whole (no projection applies). */
 export const fullProjectionId = 'full'
@@ -119,6 +154,10 @@ export interface Decision {
   readonly projection?: Projection | null
   /** Set when the query was judged as immigration enforcement, and why. */
   readonly immigration?: ImmigrationBasis
+  /** Every sign that the query may be immigration enforcement, when there is any. */
+  readonly evidence?: readonly EvidenceItem[]
+  /** On an allow: the evidence calls for a review (`minimise_and_review`: the answer has no addresses). */
+  readonly review?: Exclude<EvidenceAction, 'deny'>
 }
 
 export interface DatabasePolicy {

@@ -1,6 +1,6 @@
 // What the gateway keeps about agencies and rate limits, behind one interface with two implementations
 // (the embedded store and Redis) that pass one contract suite (test/state-contract.ts).
-import type { Agreement, AgencyKind, AgencyState, OfficerSanction, OfficerState, RateLimitPolicy, Sanction } from '../policy/types.js'
+import type { Agreement, AgencyKind, AgencyState, EvidenceKind, OfficerSanction, OfficerState, RateLimitPolicy, Sanction } from '../policy/types.js'
 
 export interface AgencyRegistration {
   readonly name: string
@@ -360,8 +360,6 @@ export const reviewSources = ['immigration_evidence', 'signal'] as const
 export type ReviewSource = (typeof reviewSources)[number]
 export const reviewStatuses = ['open', 'closed'] as const
 export type ReviewStatus = (typeof reviewStatuses)[number]
-export const evidenceKinds = ['declared', 'authority', 'statute_subject', 'statute_mentioned', 'terms', 'unknown_requester'] as const
-export type EvidenceKind = (typeof evidenceKinds)[number]
 
 export interface ReviewEvidence {
   readonly kind: EvidenceKind
