@@ -343,6 +343,8 @@ t.test('reviews: the open review listed, shown with its evidence and decision, a
   await dialog.getByRole('button', { name: 'Confirm finding' }).click()
   await status(/closed: confirmed_misuse \(immigration_enforcement\) by doj-operator-1/)
   t.match(ledgerRecords(gw.auditDir).filter((record) => record.type === 'review.finding'), [{ review: id, finding: 'confirmed_misuse', category: 'immigration_enforcement' }])
+  // The page shows the closed review again after the answer: wait for that, not for one glance.
+  await form.waitFor({ state: 'hidden', timeout: 10_000 })
   t.ok(await form.isHidden(), 'a closed review takes no other finding')
 })
 

@@ -45,7 +45,7 @@ for (const [store, gw] of stores) {
     t.equal(reentry.status, 403)
     const decision = reentry.body.decision
     t.equal(decision.rule, 'ppp.immigration_non_criminal')
-    t.match(decision.reason, /^The case number cites 8 U\.S\.C\. 1326 \(reentry of removed aliens; criminal law on reentry\), a federal immigration law: it is immigration enforcement, whatever purpose it declares\. /)
+    t.match(decision.reason, /^The case number cites 8USC1326 \(8 U\.S\.C\. 1326, reentry of removed aliens; criminal law on reentry\), a federal immigration law: it is immigration enforcement, whatever purpose it declares\. /)
     t.match(decision.reason, /The CLETS PPP, which binds every subscribing agency, federal ones included, forbids using non-criminal-history information \(DMV driver licence and ID card records\) for immigration enforcement, that is any effort to investigate, enforce or assist .* presence in, entry or reentry to, or employment in the United States\./)
     t.match(decision.citation, /^CLETS PPP, Feb 2019 update, binding on every subscribing agency/, 'for a federal agency the PPP is the binding rule')
     t.notMatch(decision.citation, /7284/, 'S.B. 54 binds California agencies, not CBP')
@@ -101,12 +101,19 @@ for (const [store, gw] of stores) {
     t.equal(ownOri.status, 200, "an agency's own ORI as onBehalfOf changes nothing")
   })
 
-  t.test(`${store}: a statute cited in the justification counts as in the case number`, async (t) => {
-    const answer = await query(gw.url, { database: 'dmv.driver_license', purpose: 'criminal_investigation', subject: dl, caseNumber: '24-7', justification: 'employer audit, 8 U.S.C. § 1324a(a)(1)' })
-    t.equal(answer.status, 403)
-    t.match(answer.body.decision.reason, /^The justification cites 8 U\.S\.C\. 1324a \(unlawful employment of aliens; law on employment\)/)
-    const unrelated = await query(gw.url, { database: 'dmv.driver_license', purpose: 'criminal_investigation', subject: dl, caseNumber: '18USC1326', justification: 'Penal Code 459, case 24-13261' })
+  t.test(`${store}: a statute cited in the justification among other facts answers without addresses and opens a review; nothing but a citation is refused`, async (t) => {
+    // The fictional sheriff's detective: a review is not a finding, but it is shown on no real agency.
+    const detective = token({ ori: sheriff, sub: 'detective-24' })
+    const mentioned = await query(gw.url, { database: 'dmv.driver_license', purpose: 'criminal_investigation', subject: dl, caseNumber: '24-7', justification: 'payroll fraud at a warehouse; 8 U.S.C. § 1324a(a)(1) also noted' }, detective)
+    t.equal(mentioned.status, 200)
+    t.match(mentioned.body.decision, { rule: 'review.immigration_evidence', review: /^[0-9a-f-]{36}$/ })
+    t.notOk(JSON.stringify(mentioned.body.records).includes('"address"'), 'no address in the answer')
+    const cited = await query(gw.url, { database: 'dmv.driver_license', purpose: 'criminal_investigation', subject: dl, caseNumber: '24-8', justification: 'violation of 8 U.S.C. § 1324a(a)(1)' }, detective)
+    t.equal(cited.status, 403)
+    t.match(cited.body.decision.reason, /^The justification cites 8 U\.S\.C\. § 1324a\(a\)\(1\) \(8 U\.S\.C\. 1324a, unlawful employment of aliens; law on employment\)/)
+    const unrelated = await query(gw.url, { database: 'dmv.driver_license', purpose: 'criminal_investigation', subject: dl, caseNumber: '18USC1326', justification: 'Penal Code 459, case 24-13261' }, detective)
     t.equal(unrelated.status, 200, '18 U.S.C. and a longer number are not 8 U.S.C. 1326')
+    t.equal(unrelated.body.decision.rule, 'ppp.permitted')
   })
 
   t.test(`${store}: a per-agency override: ICE ERO, were it to sign, could declare only immigration enforcement`, async (t) => {
