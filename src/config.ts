@@ -1,5 +1,5 @@
 // Every setting of the gateway, in one schema, parsed once at boot and frozen.
-// The contract's variables (DESIGN.md part 1) keep their names; the others are ours and are listed in
+// The public contract's variables keep their names; every setting, the contract's and ours, is listed in
 // the README. An invalid value stops start-up with a message that names the variable.
 import { hostname } from 'node:os'
 import { z } from 'zod'

@@ -38,7 +38,7 @@ export function freeText(maxLength: number) {
   return { type: 'string', minLength: 1, maxLength, pattern: freeTextPattern } as const
 }
 
-/** An ORI, as the token's claim is checked (DESIGN.md). */
+/** An ORI, as the token's claim is checked (two letters, then seven letters or digits). */
 const oriSchema = { type: 'string', pattern: oriPattern.source } as const
 /** The longest justification: a few sentences an officer types at a terminal, kept in the ledger. */
 export const justificationMaxLength = 500

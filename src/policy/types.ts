@@ -4,7 +4,7 @@
 export const databaseClasses = ['criminal_history', 'non_criminal_history'] as const
 export type DatabaseClass = (typeof databaseClasses)[number]
 
-/** An ORI: the state's two letters, then seven letters or digits (DESIGN.md). */
+/** An ORI: the state's two letters, then seven letters or digits. */
 export const oriPattern = /^[A-Z]{2}[0-9A-Z]{7}$/
 
 /** A user id (a token's `sub`, an officer in the admin API): 1 to 128 printable ASCII characters, no space. */
