@@ -44,9 +44,10 @@ for (const [name, edit, expected] of badFixtures) {
 
 t.test('without signals.yaml no signal is computed, and the policies are still valid', async (t) => {
   const set = await loadPolicyDir(fixture((dir) => rmSync(join(dir, 'signals.yaml'))))
-  const { review, ...kinds } = set.signals
+  const { review, zone, ...kinds } = set.signals
   t.same(Object.values(kinds), [null, null, null, null, null, null, null, null])
   t.same([...review], [], 'and no kind opens a review')
+  t.equal(zone.timeZone, 'UTC')
 })
 
 t.test('hash-watchlist makes the list the gateway loads, with the gateway subject key', async (t) => {

@@ -78,10 +78,38 @@ export interface SignalPolicy {
   readonly licensingTerms: { readonly purposes: ReadonlySet<string>; readonly terms: RegExp; readonly windowSeconds: number } | null
   /** The kinds whose raised signals open a review. */
   readonly review: ReadonlySet<SignalKind>
+  /** The policy's time zone (`timeZone`): windows of whole hours start on its hours, days at its midnight. */
+  readonly zone: ZoneClock
+}
+
+/**
+ * A time zone's offset from UTC at an instant, in ms (UTC-7 h: -25 200 000). The offset of the last hour
+ * asked is kept: signals ask once a query, and almost always within the same hour (Intl costs a few µs).
+ */
+export class ZoneClock {
+  private hour = Number.NaN
+  private offset = 0
+  private readonly format: Intl.DateTimeFormat | null
+
+  constructor(readonly timeZone: string) {
+    this.format = timeZone === 'UTC' ? null : new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric' })
+  }
+
+  offsetAt(time: number): number {
+    if (this.format === null) return 0
+    const hour = Math.floor(time / 3_600_000)
+    if (hour === this.hour) return this.offset
+    const parts: Record<string, number> = {}
+    for (const part of this.format.formatToParts(hour * 3_600_000)) if (part.type !== 'literal') parts[part.type] = Number(part.value)
+    const local = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!)
+    this.hour = hour
+    this.offset = local - hour * 3_600_000
+    return this.offset
+  }
 }
 
 /** No signal at all: a policy directory without signals.yaml. */
-export const noSignals: SignalPolicy = Object.freeze({ distinctSubjects: null, subjectSpread: null, watchlist: null, selfLookup: null, sharedLogin: null, offHours: null, repeatSubject: null, licensingTerms: null, review: new Set<SignalKind>() })
+export const noSignals: SignalPolicy = Object.freeze({ distinctSubjects: null, subjectSpread: null, watchlist: null, selfLookup: null, sharedLogin: null, offHours: null, repeatSubject: null, licensingTerms: null, review: new Set<SignalKind>(), zone: new ZoneClock('UTC') })
 
 /** One pattern for a list of terms: each a whole word or phrase, any spacing between its words, any case. */
 export function termsPattern(terms: readonly string[]): RegExp {
@@ -118,6 +146,7 @@ export function compileSignals(doc: SignalsDocument, problems: string[]): Signal
     licensingTerms:
       licensingTerms?.enabled === true ? { purposes: new Set(licensingTerms.purposes), terms: termsPattern(licensingTerms.terms), windowSeconds: licensingTerms.windowSeconds } : null,
     review,
+    zone: new ZoneClock(doc.timeZone),
     distinctSubjects: on(distinctSubjects) && { subjects: distinctSubjects.subjects, windowSeconds: distinctSubjects.windowSeconds },
     subjectSpread: on(subjectSpread) && { officers: subjectSpread.officers, agencies: subjectSpread.agencies, windowSeconds: subjectSpread.windowSeconds },
     watchlist: on(watchlist) && { file: watchlist.file, windowSeconds: watchlist.windowSeconds, hashes: new Set<string>() },

@@ -2,7 +2,7 @@
 // stream saw it, its identifiers' keyed hashes and the signal policy in; the counts to make out. Windows
 // are fixed (tumbling): window n of a kind covers [n·w, (n+1)·w), so a signal fires at most once per
 // (kind, key, window), and a burst that straddles two windows may count in neither (documented).
-import type { SignalPolicy } from '../policy/signals.js'
+import type { SignalPolicy, ZoneClock } from '../policy/signals.js'
 import { outsideHours } from '../policy/signals.js'
 import type { SignalKind } from '../policy/types.js'
 import type { SignalCount } from './state.js'
@@ -82,12 +82,20 @@ interface Window {
  */
 const lastWindows = new Map<SignalKind, Window>()
 
-function windowOf(kind: SignalKind, time: number, seconds: number): Window {
+/**
+ * The window of `kind` that holds `time`. A window of whole hours (an hour, a day, a week) starts on the
+ * policy's time zone's hours: a day is California's day, midnight to midnight, not UTC's (which starts at
+ * 4 or 5 p.m. there). Its length is fixed; on the days clocks change, a day's window is 24 h from the
+ * midnight of the offset in force at the query.
+ */
+function windowOf(kind: SignalKind, time: number, seconds: number, zone: ZoneClock): Window {
   const last = lastWindows.get(kind)
   if (last !== undefined && last.seconds === seconds && time >= last.start && time < last.end) return last
   const width = seconds * 1000
-  const index = Math.floor(time / width)
-  const window = { seconds, start: index * width, end: (index + 1) * width, startText: new Date(index * width).toISOString(), prefix: `${kind}:${index}:` }
+  const offset = seconds % 3600 === 0 ? zone.offsetAt(time) : 0
+  const index = Math.floor((time + offset) / width)
+  const start = index * width - offset
+  const window = { seconds, start, end: start + width, startText: new Date(start).toISOString(), prefix: `${kind}:${index}:` }
   lastWindows.set(kind, window)
   return window
 }
@@ -108,7 +116,7 @@ export function planSignals(policy: SignalPolicy, query: Observation, subjects: 
   const sub = query.officer
   const officer = `${ori}:${sub}`
   const plan = (kind: SignalKind, seconds: number, key: string, facet: string, member: string, threshold: number, signalSub: string | null, subject: string | null, detail: Record<string, string | number>) => {
-    const window = windowOf(kind, time, seconds)
+    const window = windowOf(kind, time, seconds, policy.zone)
     into.push({
       scope: window.prefix,
       key,
