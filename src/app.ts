@@ -121,8 +121,14 @@ export function buildApp(options: AppOptions, deps: AppDependencies): FastifyIns
     reply.header('x-request-id', request.id)
     // A path without a route is answered here, before its body is read: the not-found route otherwise
     // runs the whole lifecycle, parser included, and 20 POSTs of 1 MiB nested JSON to such paths
-    // stalled /healthz for 8.9 s. Node then discards the unread body (bounded by REQUEST_TIMEOUT_MS).
-    if (request.is404) return notFound(request, reply)
+    // stalled /healthz for 8.9 s. A body it announced is not drained either: the connection is closed
+    // after the answer (draining up to 1 MiB a request is work for a stranger, and a request pipelined
+    // behind an unread body was seen held until the keep-alive timeout).
+    if (request.is404) {
+      const headers = request.headers
+      if ((headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined) reply.header('connection', 'close')
+      return notFound(request, reply)
+    }
     done()
   })
 
