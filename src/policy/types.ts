@@ -33,7 +33,7 @@ export type SanctionType = (typeof sanctionTypes)[number]
 export const sanctionScopes = ['all', 'non_criminal_history'] as const
 export type SanctionScope = (typeof sanctionScopes)[number]
 
-/** The deny rules every deployment has (DESIGN.md), the allow rule, and the rate rules. */
+/** The deny rules every deployment has, the allow rule, and the rate rules. */
 export const ruleIds = [
   'ppp.immigration_non_criminal',
   'agency.unknown',
